@@ -1,0 +1,381 @@
+//! The traced graph: values, parameters, nodes, inputs and outputs.
+
+use super::ops::{GraphError, Op, TypeInfo};
+use super::tensor::HostTensor;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+pub type ValueId = usize;
+
+/// How a parameter's values are made. Values are generated only when
+/// exported, so tracing a 100M-parameter model allocates nothing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Init {
+    Uniform { low: f64, high: f64, seed: u64 },
+    Normal { std: f64, seed: u64 },
+    Constant(f64),
+    Data(Arc<HostTensor>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub info: TypeInfo,
+    pub init: Init,
+    /// False for buffers (e.g. batch-norm running statistics): PyTorch does
+    /// not count them as parameters.
+    pub trainable: bool,
+}
+
+impl Param {
+    pub fn materialize(&self) -> HostTensor {
+        let (d, s) = (self.info.dtype, &self.info.shape[..]);
+        match &self.init {
+            Init::Uniform { low, high, seed } => HostTensor::uniform(d, s, *low, *high, *seed),
+            Init::Normal { std, seed } => HostTensor::normal(d, s, *std, *seed),
+            Init::Constant(v) => HostTensor::full(d, s, *v),
+            Init::Data(t) => (**t).clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    Input,
+    Param(usize),
+    Const(Arc<HostTensor>),
+    Node(usize),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Value {
+    pub name: String,
+    pub info: TypeInfo,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<ValueId>,
+    pub outputs: Vec<ValueId>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Graph {
+    /// The model's class name.
+    pub name: String,
+    pub values: Vec<Value>,
+    pub nodes: Vec<Node>,
+    pub params: Vec<Param>,
+    pub inputs: Vec<ValueId>,
+    pub outputs: Vec<ValueId>,
+}
+
+/// Summary numbers of a graph, as recorded with each build.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GraphStats {
+    pub params: u64,
+    pub param_bytes: u64,
+    pub flops: u64,
+    pub nodes: usize,
+    pub op_counts: BTreeMap<String, usize>,
+}
+
+impl Graph {
+    pub fn new(name: impl Into<String>) -> Self {
+        Graph {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn info(&self, v: ValueId) -> &TypeInfo {
+        &self.values[v].info
+    }
+
+    fn push_value(&mut self, name: String, info: TypeInfo, source: Source) -> ValueId {
+        self.values.push(Value { name, info, source });
+        self.values.len() - 1
+    }
+
+    pub fn add_input(&mut self, name: &str, info: TypeInfo) -> ValueId {
+        let id = self.push_value(name.to_string(), info, Source::Input);
+        self.inputs.push(id);
+        id
+    }
+
+    pub fn add_param(&mut self, param: Param) -> ValueId {
+        let name = param.name.clone();
+        let info = param.info.clone();
+        self.params.push(param);
+        let idx = self.params.len() - 1;
+        self.push_value(name, info, Source::Param(idx))
+    }
+
+    pub fn add_const(&mut self, t: HostTensor) -> ValueId {
+        let name = format!("const_{}", self.values.len());
+        let info = TypeInfo::new(t.shape.clone(), t.dtype);
+        self.push_value(name, info, Source::Const(Arc::new(t)))
+    }
+
+    /// Adds a node after inferring its outputs; returns the output ids.
+    pub fn add_node(
+        &mut self,
+        op: Op,
+        inputs: &[ValueId],
+        scope: &str,
+    ) -> Result<Vec<ValueId>, GraphError> {
+        let infos: Vec<&TypeInfo> = inputs.iter().map(|&i| &self.values[i].info).collect();
+        let outs = op.infer(&infos)?;
+        let node_idx = self.nodes.len();
+        let name = if scope.is_empty() {
+            format!("/{}_{node_idx}", op.kind())
+        } else {
+            format!("/{scope}/{}_{node_idx}", op.kind())
+        };
+        let ids: Vec<ValueId> = outs
+            .into_iter()
+            .enumerate()
+            .map(|(k, info)| {
+                let vname = format!("{name}_out{k}");
+                self.push_value(vname, info, Source::Node(node_idx))
+            })
+            .collect();
+        self.nodes.push(Node {
+            name,
+            op,
+            inputs: inputs.to_vec(),
+            outputs: ids.clone(),
+        });
+        Ok(ids)
+    }
+
+    /// Marks `v` as a graph output named `name`. A value that is not a node
+    /// output, or is already an output, is routed through an Identity so that
+    /// every output has its own name.
+    pub fn add_output(&mut self, name: &str, v: ValueId) {
+        let needs_identity =
+            !matches!(self.values[v].source, Source::Node(_)) || self.outputs.contains(&v);
+        let v = if needs_identity {
+            self.add_node(Op::Identity, &[v], "")
+                .expect("identity never fails")[0]
+        } else {
+            v
+        };
+        self.values[v].name = name.to_string();
+        self.outputs.push(v);
+    }
+
+    pub fn stats(&self) -> GraphStats {
+        let mut s = GraphStats {
+            nodes: self.nodes.len(),
+            ..Default::default()
+        };
+        for p in &self.params {
+            let n = p.info.numel();
+            if p.trainable {
+                s.params += n;
+            }
+            s.param_bytes += n * p.info.dtype.size_bytes() as u64;
+        }
+        for n in &self.nodes {
+            let ins: Vec<&TypeInfo> = n.inputs.iter().map(|&i| &self.values[i].info).collect();
+            let outs: Vec<TypeInfo> = n
+                .outputs
+                .iter()
+                .map(|&o| self.values[o].info.clone())
+                .collect();
+            s.flops += n.op.flops(&ins, &outs);
+            *s.op_counts.entry(n.op.kind().to_string()).or_default() += 1;
+        }
+        s
+    }
+
+    /// sha256 over the structure: ops, attributes and wiring, parameter
+    /// shapes and dtypes, constants, and input names/shapes/dtypes. Weight
+    /// values are not part of it.
+    pub fn structure_hash(&self) -> String {
+        let mut h = Sha256::new();
+        let mut put = |s: &str| {
+            h.update(s.as_bytes());
+            h.update([0u8]);
+        };
+        for &i in &self.inputs {
+            let v = &self.values[i];
+            put(&format!(
+                "in {} {:?} {}",
+                v.name, v.info.shape, v.info.dtype
+            ));
+        }
+        for v in &self.values {
+            match &v.source {
+                Source::Param(p) => {
+                    let p = &self.params[*p];
+                    put(&format!(
+                        "param {:?} {} {}",
+                        p.info.shape, p.info.dtype, p.trainable
+                    ));
+                }
+                Source::Const(t) => {
+                    put(&format!("const {:?} {}", t.shape, t.dtype));
+                    put(&hex::encode(Sha256::digest(&t.data)));
+                }
+                _ => {}
+            }
+        }
+        for n in &self.nodes {
+            let op = serde_json::to_string(&n.op).expect("ops serialize");
+            put(&format!("node {op} {:?} -> {:?}", n.inputs, n.outputs));
+        }
+        for &o in &self.outputs {
+            put(&format!("out {} {o}", self.values[o].name));
+        }
+        hex::encode(h.finalize())
+    }
+
+    /// The sub-graph computed by nodes `nodes` from `inputs` to `outputs`,
+    /// renumbered. Fails when those nodes read a value that is neither one
+    /// of `inputs`, a parameter, a constant, nor made inside the range.
+    pub fn extract(
+        &self,
+        name: &str,
+        nodes: std::ops::Range<usize>,
+        inputs: &[(String, ValueId)],
+        outputs: &[(String, ValueId)],
+    ) -> Result<Graph, String> {
+        let mut g = Graph::new(name);
+        let mut map: HashMap<ValueId, ValueId> = HashMap::new();
+        let mut param_map: HashMap<usize, ValueId> = HashMap::new();
+        for (n, v) in inputs {
+            if map.contains_key(v) {
+                return Err("the same tensor is passed twice".into());
+            }
+            let id = g.add_input(n, self.values[*v].info.clone());
+            map.insert(*v, id);
+        }
+        for ni in nodes.clone() {
+            let node = &self.nodes[ni];
+            let mut ins = Vec::with_capacity(node.inputs.len());
+            for &v in &node.inputs {
+                let id = match map.get(&v) {
+                    Some(&id) => id,
+                    None => match &self.values[v].source {
+                        Source::Param(p) => *param_map
+                            .entry(*p)
+                            .or_insert_with(|| g.add_param(self.params[*p].clone())),
+                        Source::Const(t) => g.add_const((**t).clone()),
+                        _ => {
+                            return Err(format!(
+                                "it reads a tensor from outside its inputs ({})",
+                                self.values[v].name
+                            ));
+                        }
+                    },
+                };
+                ins.push(id);
+            }
+            let scope = node
+                .name
+                .rsplit_once('/')
+                .map(|(s, _)| s.trim_start_matches('/'))
+                .unwrap_or("");
+            let outs = g
+                .add_node(node.op.clone(), &ins, scope)
+                .map_err(|e| e.to_string())?;
+            for (a, b) in node.outputs.iter().zip(outs) {
+                map.insert(*a, b);
+            }
+        }
+        for (n, v) in outputs {
+            let id = *map
+                .get(v)
+                .ok_or_else(|| "an output is not computed by the sub-model".to_string())?;
+            g.add_output(n, id);
+        }
+        Ok(g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::DType;
+
+    fn linear_graph(batch: usize, seed: u64) -> Graph {
+        let mut g = Graph::new("Linear");
+        let x = g.add_input("x", TypeInfo::new(vec![batch, 10], DType::Float32));
+        let w = g.add_param(Param {
+            name: "weight".into(),
+            info: TypeInfo::new(vec![5, 10], DType::Float32),
+            init: Init::Uniform {
+                low: -0.3,
+                high: 0.3,
+                seed,
+            },
+            trainable: true,
+        });
+        let b = g.add_param(Param {
+            name: "bias".into(),
+            info: TypeInfo::new(vec![5], DType::Float32),
+            init: Init::Constant(0.0),
+            trainable: true,
+        });
+        let y = g
+            .add_node(Op::Gemm { trans_b: true }, &[x, w, b], "")
+            .unwrap()[0];
+        g.add_output("output", y);
+        g
+    }
+
+    #[test]
+    fn stats_count_params_and_flops() {
+        let s = linear_graph(2, 1).stats();
+        assert_eq!(s.params, 55);
+        assert_eq!(s.param_bytes, 220);
+        assert_eq!(s.flops, 2 * 2 * 5 * 10 + 10);
+        assert_eq!(s.op_counts["Gemm"], 1);
+    }
+
+    #[test]
+    fn hash_ignores_weights_but_not_shapes() {
+        assert_eq!(
+            linear_graph(1, 1).structure_hash(),
+            linear_graph(1, 2).structure_hash()
+        );
+        assert_ne!(
+            linear_graph(1, 1).structure_hash(),
+            linear_graph(8, 1).structure_hash()
+        );
+    }
+
+    #[test]
+    fn output_of_an_input_goes_through_identity() {
+        let mut g = Graph::new("Id");
+        let x = g.add_input("x", TypeInfo::new(vec![2], DType::Float32));
+        g.add_output("y", x);
+        assert_eq!(g.nodes.len(), 1);
+        assert_eq!(g.values[g.outputs[0]].name, "y");
+    }
+
+    #[test]
+    fn extract_takes_the_range() {
+        let g = linear_graph(2, 1);
+        let x = g.inputs[0];
+        let y = g.outputs[0];
+        let sub = g
+            .extract(
+                "Sub",
+                0..1,
+                &[("x".into(), x)],
+                &[("out".into(), g.nodes[0].outputs[0])],
+            )
+            .unwrap();
+        assert_eq!(sub.params.len(), 2);
+        assert_eq!(sub.stats().params, 55);
+        assert!(y > x);
+    }
+}

@@ -1,0 +1,12 @@
+//! The IR: tensors, ops, shape inference, FLOP counting. Imports nothing
+//! else of ours, so every later stage can depend on it.
+
+pub mod dtype;
+pub mod ir;
+pub mod ops;
+pub mod tensor;
+
+pub use dtype::{DType, shape_str};
+pub use ir::{Graph, GraphStats, Init, Node, Param, Source, Value, ValueId};
+pub use ops::{GraphError, Op, ResizeMode, TypeInfo};
+pub use tensor::HostTensor;

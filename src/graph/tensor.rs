@@ -1,0 +1,222 @@
+//! Concrete tensors held by the host: script inputs, parameters, outputs.
+//!
+//! Data is kept as little-endian bytes so that every dtype has one
+//! representation, which is also what ONNX `raw_data` and the runtimes take.
+
+use super::dtype::DType;
+use half::{bf16, f16};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTensor {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    /// Little-endian element bytes, `numel * dtype.size_bytes()` long.
+    pub data: Vec<u8>,
+}
+
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Writes `v` as `dtype` into `out` (little-endian).
+fn push_value(out: &mut Vec<u8>, dtype: DType, v: f64) {
+    match dtype {
+        DType::Float32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
+        DType::Float16 => out.extend_from_slice(&f16::from_f64(v).to_le_bytes()),
+        DType::Bfloat16 => out.extend_from_slice(&bf16::from_f64(v).to_le_bytes()),
+        DType::Float64 => out.extend_from_slice(&v.to_le_bytes()),
+        DType::Int8 => out.push(v as i8 as u8),
+        DType::Int16 => out.extend_from_slice(&(v as i16).to_le_bytes()),
+        DType::Int32 => out.extend_from_slice(&(v as i32).to_le_bytes()),
+        DType::Int64 => out.extend_from_slice(&(v as i64).to_le_bytes()),
+        DType::Uint8 => out.push(v as u8),
+        DType::Bool => out.push(u8::from(v != 0.0)),
+    }
+}
+
+impl HostTensor {
+    pub fn numel(&self) -> usize {
+        numel(&self.shape)
+    }
+
+    pub fn size_bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Builds a tensor by evaluating `f(i)` for every element index.
+    pub fn from_fn(dtype: DType, shape: &[usize], mut f: impl FnMut(usize) -> f64) -> Self {
+        let n = numel(shape);
+        let mut data = Vec::with_capacity(n * dtype.size_bytes());
+        for i in 0..n {
+            push_value(&mut data, dtype, f(i));
+        }
+        HostTensor {
+            dtype,
+            shape: shape.to_vec(),
+            data,
+        }
+    }
+
+    pub fn full(dtype: DType, shape: &[usize], value: f64) -> Self {
+        let mut one = Vec::new();
+        push_value(&mut one, dtype, value);
+        HostTensor {
+            dtype,
+            shape: shape.to_vec(),
+            data: one.repeat(numel(shape)),
+        }
+    }
+
+    pub fn zeros(dtype: DType, shape: &[usize]) -> Self {
+        HostTensor {
+            dtype,
+            shape: shape.to_vec(),
+            data: vec![0; numel(shape) * dtype.size_bytes()],
+        }
+    }
+
+    /// Uniform values in `[low, high)`, reproducible from `seed`.
+    pub fn uniform(dtype: DType, shape: &[usize], low: f64, high: f64, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        if dtype == DType::Float32 {
+            // The hot path for parameters: skip the f64 detour.
+            let (lo, span) = (low as f32, (high - low) as f32);
+            let n = numel(shape);
+            let mut data = Vec::with_capacity(n * 4);
+            for _ in 0..n {
+                let v = lo + span * rng.random::<f32>();
+                data.extend_from_slice(&v.to_le_bytes());
+            }
+            return HostTensor {
+                dtype,
+                shape: shape.to_vec(),
+                data,
+            };
+        }
+        Self::from_fn(dtype, shape, |_| low + (high - low) * rng.random::<f64>())
+    }
+
+    /// Normal values with mean 0 and standard deviation `std`.
+    pub fn normal(dtype: DType, shape: &[usize], std: f64, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // Box-Muller: keeps us off an extra distribution crate.
+        Self::from_fn(dtype, shape, |_| {
+            let u1: f64 = rng.random::<f64>().max(1e-12);
+            let u2: f64 = rng.random::<f64>();
+            std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        })
+    }
+
+    /// Integers in `[low, high)`, reproducible from `seed`.
+    pub fn randint(dtype: DType, shape: &[usize], low: i64, high: i64, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        Self::from_fn(dtype, shape, |_| rng.random_range(low..high) as f64)
+    }
+
+    /// Every element as f64 (for comparisons and previews).
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        let b = &self.data;
+        match self.dtype {
+            DType::Float32 => b
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+                .collect(),
+            DType::Float16 => b
+                .chunks_exact(2)
+                .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f64())
+                .collect(),
+            DType::Bfloat16 => b
+                .chunks_exact(2)
+                .map(|c| bf16::from_le_bytes([c[0], c[1]]).to_f64())
+                .collect(),
+            DType::Float64 => b
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+            DType::Int8 => b.iter().map(|&x| x as i8 as f64).collect(),
+            DType::Int16 => b
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as f64)
+                .collect(),
+            DType::Int32 => b
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64)
+                .collect(),
+            DType::Int64 => b
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64)
+                .collect(),
+            DType::Uint8 | DType::Bool => b.iter().map(|&x| x as f64).collect(),
+        }
+    }
+
+    /// Typed copy of f32 data; `None` for other dtypes.
+    pub fn to_f32_vec(&self) -> Option<Vec<f32>> {
+        (self.dtype == DType::Float32).then(|| {
+            self.data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect()
+        })
+    }
+
+    /// Typed copy of i64 data; `None` for other dtypes.
+    pub fn to_i64_vec(&self) -> Option<Vec<i64>> {
+        (self.dtype == DType::Int64).then(|| {
+            self.data
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                .collect()
+        })
+    }
+
+    /// The first `n` values, formatted for humans.
+    pub fn preview(&self, n: usize) -> String {
+        let vals = self.to_f64_vec();
+        let shown: Vec<String> = vals
+            .iter()
+            .take(n)
+            .map(|v| {
+                if self.dtype.is_float() {
+                    format!("{v:.6}")
+                } else {
+                    format!("{v}")
+                }
+            })
+            .collect();
+        let more = if vals.len() > n { ", ..." } else { "" };
+        format!("[{}{}]", shown.join(", "), more)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_is_reproducible_and_bounded() {
+        let a = HostTensor::uniform(DType::Float32, &[4, 5], -0.5, 0.5, 7);
+        let b = HostTensor::uniform(DType::Float32, &[4, 5], -0.5, 0.5, 7);
+        assert_eq!(a, b);
+        assert!(a.to_f64_vec().iter().all(|v| (-0.5..0.5).contains(v)));
+        let c = HostTensor::uniform(DType::Float32, &[4, 5], -0.5, 0.5, 8);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn dtypes_round_trip_values() {
+        for d in DType::ALL {
+            let t = HostTensor::full(d, &[3], 1.0);
+            assert_eq!(t.data.len(), 3 * d.size_bytes());
+            assert_eq!(t.to_f64_vec(), vec![1.0; 3], "{d}");
+        }
+    }
+
+    #[test]
+    fn randint_in_range() {
+        let t = HostTensor::randint(DType::Int64, &[100], 3, 7, 1);
+        assert!(t.to_i64_vec().unwrap().iter().all(|v| (3..7).contains(v)));
+    }
+}

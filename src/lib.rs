@@ -1,0 +1,3 @@
+//! turnkey: benchmark ML models written as Rhai scripts across runtimes.
+
+pub mod graph;

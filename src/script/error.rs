@@ -1,0 +1,109 @@
+//! Script errors as one line that names the file and line.
+
+use rhai::{EvalAltResult, ParseError};
+use std::path::Path;
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ScriptError {
+    #[error("{path}: {msg}")]
+    File { path: String, msg: String },
+    #[error(
+        "{path}:{line}: malformed labels token '{token}': {why} (expected e.g. `# labels: name::resnet author::me task::vision,classification`)"
+    )]
+    Labels {
+        path: String,
+        line: usize,
+        token: String,
+        why: String,
+    },
+    #[error("{path}:{line}: {msg}")]
+    At {
+        path: String,
+        line: usize,
+        msg: String,
+    },
+    #[error("{path}: no model call found: the script must call model.forward(inputs) at top level")]
+    NoModelCall { path: String },
+}
+
+impl ScriptError {
+    pub fn file(path: &Path, msg: impl Into<String>) -> Self {
+        ScriptError::File {
+            path: path.display().to_string(),
+            msg: msg.into(),
+        }
+    }
+}
+
+pub fn from_parse(path: &Path, e: &ParseError) -> ScriptError {
+    ScriptError::At {
+        path: path.display().to_string(),
+        line: e.position().line().unwrap_or(0),
+        msg: format!("syntax error: {}", e.err_type()),
+    }
+}
+
+/// The innermost message, at the deepest position that lies in the user's
+/// script (errors inside stdlib functions are reported at the user's call).
+pub fn from_eval(path: &Path, e: &EvalAltResult, is_stdlib: &dyn Fn(&str) -> bool) -> ScriptError {
+    let mut cur = e;
+    let mut line = e.position().line();
+    let mut in_user = true;
+    let mut via: Option<String> = None;
+    loop {
+        match cur {
+            EvalAltResult::ErrorInFunctionCall(name, src, inner, pos) => {
+                if in_user {
+                    line = pos.line().or(line);
+                }
+                let stdlib = !src.is_empty() || is_stdlib(name);
+                if in_user && stdlib {
+                    via = Some(if src.is_empty() {
+                        "in a stdlib closure".to_string()
+                    } else {
+                        format!("in {name} ({src})")
+                    });
+                }
+                in_user = in_user && !stdlib;
+                cur = inner;
+            }
+            EvalAltResult::ErrorInModule(_, inner, pos) => {
+                if in_user {
+                    line = pos.line().or(line);
+                }
+                cur = inner;
+            }
+            _ => break,
+        }
+    }
+    if in_user {
+        line = cur.position().line().or(line);
+    }
+    let mut msg = match cur {
+        EvalAltResult::ErrorRuntime(d, _) if d.is_string() => d.to_string(),
+        EvalAltResult::ErrorTooManyOperations(_) => {
+            "the script ran too long (operation limit reached): is there an endless loop?"
+                .to_string()
+        }
+        EvalAltResult::ErrorStackOverflow(_) => {
+            "call stack overflow: is there an endless recursion?".to_string()
+        }
+        other => {
+            let s = other.to_string();
+            let first = s.lines().next().unwrap_or("").to_string();
+            match first.rfind(" (line ") {
+                Some(i) => first[..i].to_string(),
+                None => first,
+            }
+        }
+    };
+    if let Some(v) = via {
+        msg = format!("{msg} [{v}]");
+    }
+    ScriptError::At {
+        path: path.display().to_string(),
+        line: line.unwrap_or(0),
+        msg,
+    }
+}

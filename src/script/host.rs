@@ -1,0 +1,250 @@
+//! The host's state while a script runs: argument bookkeeping, seeds, the
+//! active trace, and the model calls recorded so far.
+
+use super::args::ScriptArgs;
+use super::tensor::{Tensor, TensorKind};
+use crate::graph::{DType, Graph, GraphError, HostTensor, Op, Param, TypeInfo, ValueId};
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Computes real outputs for a traced call (used by `turnkey run`); when
+/// absent, calls return placeholder values of the right shape and dtype.
+pub type Executor =
+    Arc<dyn Fn(&Graph, &[(String, HostTensor)]) -> Result<Vec<HostTensor>, String> + Send + Sync>;
+
+/// One recorded model call: a build candidate.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub graph: Graph,
+    pub inputs: Vec<(String, HostTensor)>,
+    pub line: usize,
+    /// 0 for a top-level call; N for a sub-model built by `--max-depth N`.
+    pub depth: usize,
+    /// Index (in the call list) of the top-level call a sub-model came from.
+    pub parent: Option<usize>,
+}
+
+/// A sub-model call inside a trace, kept for `--max-depth`.
+#[derive(Clone, Debug)]
+pub struct SubCall {
+    pub class: String,
+    pub depth: usize,
+    pub nodes: Range<usize>,
+    pub inputs: Vec<(String, ValueId)>,
+    pub outputs: Vec<(String, ValueId)>,
+    pub line: usize,
+}
+
+#[derive(Default)]
+struct Scope {
+    path: String,
+    counters: HashMap<String, usize>,
+}
+
+/// The graph being recorded for the current top-level call.
+pub struct Trace {
+    pub id: u64,
+    pub graph: Graph,
+    pub depth: usize,
+    scopes: Vec<Scope>,
+    params: HashMap<(u64, DType), ValueId>,
+    pub subs: Vec<SubCall>,
+}
+
+impl Trace {
+    fn new(id: u64, class: &str) -> Self {
+        Trace {
+            id,
+            graph: Graph::new(class),
+            depth: 0,
+            scopes: vec![Scope::default()],
+            params: HashMap::new(),
+            subs: Vec::new(),
+        }
+    }
+
+    pub fn scope_path(&self) -> &str {
+        &self.scopes.last().expect("root scope").path
+    }
+
+    /// Enters a child module; `segment` names it (a Sequential index), else
+    /// it is named after its class with a per-parent counter.
+    pub fn enter(&mut self, class: &str, segment: Option<String>) {
+        let parent = self.scopes.last_mut().expect("root scope");
+        let seg = segment.unwrap_or_else(|| {
+            let base = class.to_lowercase();
+            let n = parent.counters.entry(base.clone()).or_insert(0);
+            *n += 1;
+            format!("{base}{}", *n - 1)
+        });
+        let path = if parent.path.is_empty() {
+            seg
+        } else {
+            format!("{}.{seg}", parent.path)
+        };
+        self.scopes.push(Scope {
+            path,
+            counters: HashMap::new(),
+        });
+        self.depth += 1;
+    }
+
+    pub fn leave(&mut self) {
+        self.scopes.pop();
+        self.depth -= 1;
+    }
+
+    /// The graph value of a parameter, added on first use (shared weights
+    /// appear once). `dtype` overrides the parameter's own (model.half()).
+    pub fn param(&mut self, uid: u64, local: &str, p: &Param, dtype: Option<DType>) -> ValueId {
+        let dt = dtype.unwrap_or(p.info.dtype);
+        if let Some(&v) = self.params.get(&(uid, dt)) {
+            return v;
+        }
+        let path = self.scope_path();
+        let name = if path.is_empty() {
+            local.to_string()
+        } else {
+            format!("{path}.{local}")
+        };
+        let mut param = p.clone();
+        param.name = name;
+        param.info.dtype = dt;
+        let v = self.graph.add_param(param);
+        self.params.insert((uid, dt), v);
+        v
+    }
+
+    /// The graph value for a tensor used in this trace.
+    pub fn value_of(&mut self, t: &Tensor) -> Result<ValueId, String> {
+        match &t.0 {
+            TensorKind::Traced { trace, value, .. } if *trace == self.id => Ok(*value),
+            TensorKind::Traced { .. } => Err(
+                "this tensor belongs to an earlier model call; pass it as an input instead of keeping it in a variable".into(),
+            ),
+            TensorKind::Concrete(h) => Ok(self.graph.add_const((**h).clone())),
+        }
+    }
+
+    /// Adds `op` over `inputs`; returns the traced outputs.
+    pub fn apply(&mut self, op: Op, inputs: &[Tensor]) -> Result<Vec<Tensor>, String> {
+        let ids = inputs
+            .iter()
+            .map(|t| self.value_of(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.apply_ids(op, &ids)
+    }
+
+    pub fn apply_ids(&mut self, op: Op, ids: &[ValueId]) -> Result<Vec<Tensor>, String> {
+        let scope = self.scope_path().replace('.', "/");
+        let outs = self
+            .graph
+            .add_node(op, ids, &scope)
+            .map_err(|e: GraphError| e.to_string())?;
+        Ok(outs
+            .into_iter()
+            .map(|v| Tensor::traced(self.id, v, self.graph.info(v).clone()))
+            .collect())
+    }
+
+    pub fn tensor(&self, v: ValueId) -> Tensor {
+        Tensor::traced(self.id, v, self.graph.info(v).clone())
+    }
+}
+
+pub struct HostState {
+    pub args: ScriptArgs,
+    pub asked: BTreeSet<String>,
+    pub max_depth: usize,
+    seed: u64,
+    next_uid: u64,
+    next_trace: u64,
+    pub trace: Option<Trace>,
+    pub calls: Vec<Call>,
+    pub executor: Option<Executor>,
+    /// Bytes of tensors and parameters the script asked for so far.
+    pub requested_bytes: u64,
+}
+
+impl HostState {
+    pub fn new(args: ScriptArgs, max_depth: usize, executor: Option<Executor>) -> Self {
+        HostState {
+            args,
+            asked: BTreeSet::new(),
+            max_depth,
+            seed: 0,
+            next_uid: 0,
+            next_trace: 0,
+            trace: None,
+            calls: Vec::new(),
+            executor,
+            requested_bytes: 0,
+        }
+    }
+
+    /// A fresh deterministic seed: the n-th random thing a script makes.
+    pub fn next_seed(&mut self) -> u64 {
+        self.seed += 1;
+        // splitmix64 spreads consecutive counters over the seed space.
+        let mut z = self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn next_uid(&mut self) -> u64 {
+        self.next_uid += 1;
+        self.next_uid
+    }
+
+    pub fn start_trace(&mut self, class: &str) -> u64 {
+        self.next_trace += 1;
+        self.trace = Some(Trace::new(self.next_trace, class));
+        self.next_trace
+    }
+}
+
+/// The state shared by every registered function of one engine.
+#[derive(Clone)]
+pub struct Host(pub Arc<Mutex<HostState>>);
+
+impl Host {
+    pub fn new(state: HostState) -> Self {
+        Host(Arc::new(Mutex::new(state)))
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, HostState> {
+        // A panic while holding the lock is a bug, but the data is still usable.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the active trace; outside a forward it is an error.
+    pub fn with_trace<R>(
+        &self,
+        f: impl FnOnce(&mut Trace) -> Result<R, String>,
+    ) -> Result<R, String> {
+        let mut st = self.lock();
+        match st.trace.as_mut() {
+            Some(t) => f(t),
+            None => Err(
+                "tensor ops run only inside a model's forward: wrap them in nn::module(\"Name\", |x| ...)".into(),
+            ),
+        }
+    }
+
+    pub fn apply(&self, op: Op, inputs: &[Tensor]) -> Result<Tensor, String> {
+        self.with_trace(|t| t.apply(op, inputs))
+            .map(|mut v| v.remove(0))
+    }
+}
+
+/// Placeholder output values: floats uniform in [0, 1), integers zero
+/// (valid as indices into anything), bools false.
+pub fn placeholder(info: &TypeInfo, seed: u64) -> HostTensor {
+    if info.dtype.is_float() {
+        HostTensor::uniform(info.dtype, &info.shape, 0.0, 1.0, seed)
+    } else {
+        HostTensor::zeros(info.dtype, &info.shape)
+    }
+}

@@ -1,0 +1,235 @@
+//! The Rhai host: runs a model script, intercepts each top-level
+//! `model.forward(inputs)`, and returns the traced calls as builds.
+
+pub mod api;
+pub mod args;
+pub mod error;
+pub mod header;
+pub mod host;
+pub mod model;
+pub mod tensor;
+
+pub use args::{ArgValue, ScriptArgs};
+pub use error::ScriptError;
+pub use header::Labels;
+pub use host::Executor;
+
+use crate::graph::{Graph, HostTensor};
+use host::{Host, HostState};
+use rhai::{Engine, Module, Scope};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Stdlib modules compiled into the binary: (module name, source).
+const STDLIB: &[(&str, &str)] = &[("nn", include_str!("../../stdlib/nn.rhai"))];
+
+#[derive(Clone, Default)]
+pub struct DiscoverOptions {
+    pub script_args: ScriptArgs,
+    /// Also build sub-models down to this depth (0 = top-level calls only).
+    pub max_depth: usize,
+    /// Computes real outputs for each call (turnkey run); None = placeholders.
+    pub executor: Option<Executor>,
+}
+
+/// One distinct model call of a script.
+#[derive(Clone, Debug)]
+pub struct Build {
+    /// `<script stem>[_<author>]_<hash8>`.
+    pub name: String,
+    /// sha256 of the graph structure and its inputs (SCRIPTS.md).
+    pub hash: String,
+    pub graph: Graph,
+    pub inputs: Vec<(String, HostTensor)>,
+    /// Line of the (first) call in the script.
+    pub line: usize,
+    pub depth: usize,
+    /// Index in `Discovery::builds` of the top-level build this came from.
+    pub parent: Option<usize>,
+    /// How many times the script made this call.
+    pub executions: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Discovery {
+    pub path: PathBuf,
+    pub labels: Labels,
+    pub description: String,
+    pub script_args: String,
+    pub builds: Vec<Build>,
+    pub warnings: Vec<String>,
+}
+
+pub fn build_name(stem: &str, labels: &Labels, hash: &str) -> String {
+    let author = labels.get("author").and_then(|a| a.first());
+    match author {
+        Some(a) => format!("{stem}_{a}_{}", &hash[..8]),
+        None => format!("{stem}_{}", &hash[..8]),
+    }
+}
+
+/// Reads a script file as UTF-8 text, with errors users can act on.
+pub fn read_script(path: &Path) -> Result<String, ScriptError> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ScriptError::file(path, "no such file"),
+        _ => ScriptError::file(path, format!("cannot read: {e}")),
+    })?;
+    if meta.is_dir() {
+        return Err(ScriptError::file(
+            path,
+            "is a directory, not a script (pass the scripts inside, e.g. DIR/*.rhai)",
+        ));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| ScriptError::file(path, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        ScriptError::file(
+            path,
+            format!(
+                "is not UTF-8 text (invalid byte at offset {}): is it a script?",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// A Rhai engine with the script API and stdlib, plus the stdlib's
+/// closures: they are private to their module, so the host adds them to each
+/// user script's AST, or a closure made inside e.g. `nn::transformer_encoder_layer`
+/// could not be called back.
+pub struct ScriptEngine {
+    pub engine: Engine,
+    stdlib_closures: rhai::AST,
+    stdlib_fn_names: std::collections::HashSet<String>,
+}
+
+impl ScriptEngine {
+    /// Compiles a user script with the stdlib closures merged in.
+    pub fn compile(&self, source: &str) -> Result<rhai::AST, rhai::ParseError> {
+        let user = self.engine.compile(source)?;
+        Ok(self.stdlib_closures.merge(&user))
+    }
+
+    pub fn is_stdlib_fn(&self, name: &str) -> bool {
+        self.stdlib_fn_names.contains(name)
+    }
+}
+
+/// A Rhai engine with the whole script API and the stdlib registered.
+pub fn engine(host: &Host) -> Result<ScriptEngine, String> {
+    let mut engine = Engine::new();
+    // `module` is reserved in Rhai, but SCRIPTS.md's API is `nn::module`.
+    #[allow(deprecated)]
+    engine.on_parse_token(|token, _, _| match token {
+        rhai::Token::Reserved(s) if s.as_str() == "module" => rhai::Token::Identifier(s),
+        other => other,
+    });
+    engine.set_max_call_levels(256);
+    engine.set_max_expr_depths(256, 128);
+    api::register(&mut engine, host);
+    let mut nn = api::nn_module(host);
+    let mut closures = rhai::AST::empty();
+    let mut names = std::collections::HashSet::new();
+    for (name, src) in STDLIB {
+        let mut ast = engine
+            .compile(*src)
+            .map_err(|e| format!("stdlib/{name}.rhai: {e} (a turnkey bug)"))?;
+        ast.set_source(format!("stdlib/{name}.rhai"));
+        names.extend(ast.iter_functions().map(|f| f.name.to_string()));
+        let mut anon = ast.clone_functions_only_filtered(|_, _, _, n, _| n.starts_with("anon$"));
+        anon.clear_source();
+        closures = closures.merge(&anon);
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, &engine)
+            .map_err(|e| format!("stdlib/{name}.rhai: {e} (a turnkey bug)"))?;
+        if *name == "nn" {
+            nn.combine_flatten(module);
+        } else {
+            engine.register_static_module(*name, module.into());
+        }
+    }
+    engine.register_static_module("nn", nn.into());
+    Ok(ScriptEngine {
+        engine,
+        stdlib_closures: closures,
+        stdlib_fn_names: names,
+    })
+}
+
+/// Runs the script at `path` and returns its distinct model calls.
+pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, ScriptError> {
+    let text = read_script(path)?;
+    let header = header::parse_header(&text).map_err(|e| ScriptError::Labels {
+        path: path.display().to_string(),
+        line: e.line,
+        token: e.token,
+        why: e.why.to_string(),
+    })?;
+    let host = Host::new(HostState::new(
+        opts.script_args.clone(),
+        opts.max_depth,
+        opts.executor.clone(),
+    ));
+    let engine = engine(&host).map_err(|e| ScriptError::file(path, e))?;
+    let ast = engine
+        .compile(&header.source)
+        .map_err(|e| error::from_parse(path, &e))?;
+    engine
+        .engine
+        .run_ast(&ast)
+        .map_err(|e| error::from_eval(path, &e, &|f| engine.is_stdlib_fn(f)))?;
+
+    let mut st = host.lock();
+    let calls = std::mem::take(&mut st.calls);
+    if calls.is_empty() {
+        return Err(ScriptError::NoModelCall {
+            path: path.display().to_string(),
+        });
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "script".into());
+    let mut builds: Vec<Build> = Vec::new();
+    let mut by_hash: HashMap<String, usize> = HashMap::new();
+    let mut call_to_build = Vec::with_capacity(calls.len());
+    for call in calls {
+        let hash = call.graph.structure_hash();
+        if let Some(&i) = by_hash.get(&hash) {
+            builds[i].executions += 1;
+            call_to_build.push(i);
+            continue;
+        }
+        let parent = call.parent.map(|p| call_to_build[p]);
+        by_hash.insert(hash.clone(), builds.len());
+        call_to_build.push(builds.len());
+        builds.push(Build {
+            name: build_name(&stem, &header.labels, &hash),
+            hash,
+            graph: call.graph,
+            inputs: call.inputs,
+            line: call.line,
+            depth: call.depth,
+            parent,
+            executions: 1,
+        });
+    }
+    let warnings = st
+        .args
+        .unused(&st.asked)
+        .into_iter()
+        .map(|a| {
+            format!("--{a} was passed in --script-args but the script never asks for it in parse()")
+        })
+        .collect();
+    Ok(Discovery {
+        path: path.to_path_buf(),
+        labels: header.labels,
+        description: header.description,
+        script_args: st.args.text.clone(),
+        builds,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -31,7 +31,7 @@ pub const CACHE_DIR_ENV: &str = "TURNKEY_CACHE_DIR";
 /// The record's file name inside a build folder.
 pub const RECORD_FILE: &str = "record.json";
 
-const MARKER_TEXT: &str = "This folder is a turnkey cache (https://github.com/onnx/turnkeyml-style).\n\
+const MARKER_TEXT: &str = "This folder is a turnkey cache.\n\
 turnkey only writes into or deletes from folders that hold this file.\n";
 
 #[derive(Debug, Error)]

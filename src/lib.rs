@@ -1,4 +1,6 @@
 //! turnkey: benchmark ML models written as Rhai scripts across runtimes.
 
+pub mod cache;
 pub mod graph;
+pub mod report;
 pub mod script;

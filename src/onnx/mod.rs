@@ -2,12 +2,19 @@
 //! files (`.pb`) and reading the interface of ONNX files given as inputs.
 //! Knows only `graph/`.
 
+pub mod export;
 pub mod proto;
 pub mod tensor_io;
+
+#[cfg(test)]
+mod export_tests;
+#[cfg(test)]
+mod testutil;
 
 use std::path::PathBuf;
 use thiserror::Error;
 
+pub use export::{ExportOptions, export, export_model, ir_version_for_opset, supported_opsets};
 pub use tensor_io::{
     dtype_from_onnx, dtype_to_onnx, proto_to_tensor, read_tensor_pb, tensor_into_proto,
     tensor_to_proto, write_tensor_pb,

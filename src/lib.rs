@@ -2,5 +2,6 @@
 
 pub mod cache;
 pub mod graph;
+pub mod onnx;
 pub mod report;
 pub mod script;

@@ -1,0 +1,138 @@
+//! Command-line definitions (clap only; no logic).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "turnkey",
+    version,
+    about = "Benchmark ML models written as Rhai scripts across inference runtimes",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub bench: BenchArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a script on the default runtime and print each call's outputs.
+    Run(RunArgs),
+    /// Write CSV reports from one or more caches.
+    Report(ReportArgs),
+    /// Internal: benchmark one build on one runtime (a worker process).
+    #[command(name = "__worker", hide = true)]
+    Worker {
+        #[arg(long)]
+        spec: PathBuf,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Model scripts (.rhai) to benchmark.
+    #[arg(required = true, value_name = "INPUTS")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Cache directory (default: TURNKEY_CACHE_DIR, else the user cache dir).
+    #[arg(short = 'd', long = "cache-dir", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Arguments for the scripts' parse(), e.g. "--batch_size 8".
+    #[arg(long, allow_hyphen_values = true, value_name = "ARGS", default_value = "")]
+    pub script_args: String,
+
+    /// Discover and export only; do not benchmark.
+    #[arg(long)]
+    pub build_only: bool,
+
+    /// Also build sub-models called inside a forward, down to this depth.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub max_depth: usize,
+
+    /// ONNX opset of the exported graphs.
+    #[arg(long, default_value_t = 17, value_name = "N")]
+    pub opset: i64,
+
+    /// Runtimes, comma-separated: auto, ort, tract. auto = ort when ONNX Runtime loads, else tract.
+    #[arg(long, default_value = "auto", value_name = "LIST")]
+    pub runtime: String,
+
+    /// Device: cpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+
+    /// Intra-op threads (0 = all cores).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+
+    /// Fixed number of measured iterations (overrides the time-based policy).
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u64>,
+
+    /// Minimum measured iterations.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub min_iterations: u64,
+
+    /// Minimum measured time, in seconds.
+    #[arg(long, default_value_t = 2.0, value_name = "S")]
+    pub min_time: f64,
+
+    /// Maximum measured time, in seconds.
+    #[arg(long, default_value_t = 60.0, value_name = "S")]
+    pub max_time: f64,
+
+    /// Minimum warm-up iterations.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub warmup_iterations: u64,
+
+    /// Minimum warm-up time, in seconds.
+    #[arg(long, default_value_t = 0.5, value_name = "S")]
+    pub warmup_time: f64,
+
+    /// Per-row time limit for a benchmark worker, in seconds.
+    #[arg(long, default_value_t = 1800.0, value_name = "S")]
+    pub timeout: f64,
+
+    /// Absolute tolerance of the output check.
+    #[arg(long, default_value_t = 1e-4)]
+    pub atol: f64,
+
+    /// Relative tolerance of the output check.
+    #[arg(long, default_value_t = 1e-3)]
+    pub rtol: f64,
+
+    /// Redo builds and rows already successful in the cache.
+    #[arg(long)]
+    pub rebuild: bool,
+
+    /// Print only errors and the final summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The script to run.
+    pub script: PathBuf,
+    /// Arguments for the script's parse(), after `--`.
+    #[arg(last = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// Runtime that computes the outputs: auto, ort, tract.
+    #[arg(long, default_value = "auto")]
+    pub runtime: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Cache directories to read.
+    #[arg(short = 'd', long = "cache-dir", value_name = "DIR", required = true, num_args = 1..)]
+    pub caches: Vec<PathBuf>,
+    /// Output folder for the report files.
+    #[arg(short = 'o', long, default_value = ".", value_name = "DIR")]
+    pub output: PathBuf,
+}

@@ -1,1 +1,166 @@
-fn main() {}
+//! turnkey: parse the command line, call the library, map errors to exit codes.
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use turnkey::bench::timing::BenchOptions;
+use turnkey::cache::Cache;
+use turnkey::cli::{BenchArgs, Cli, Command, ReportArgs, RunArgs};
+use turnkey::graph::{Graph, HostTensor};
+use turnkey::pipeline::{self, RunOptions};
+use turnkey::progress::Terminal;
+use turnkey::runtime::{self, Device, SessionOptions};
+use turnkey::script::{self, DiscoverOptions, ScriptArgs};
+use turnkey::{onnx, report};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Worker { spec }) => return turnkey::bench::worker::worker_main(&spec),
+        Some(Command::Run(args)) => run_script(args),
+        Some(Command::Report(args)) => write_report(args),
+        None => benchmark(cli.bench),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `auto` → ort when ONNX Runtime loads, else tract; names checked.
+fn resolve_runtimes(list: &str, quiet: bool) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let name = if name == "auto" {
+            let (rt, why) = runtime::resolve_auto();
+            if !quiet {
+                eprintln!("runtime auto: {rt} ({why})");
+            }
+            rt.to_string()
+        } else {
+            runtime::by_name(name).with_context(|| format!("--runtime {list}"))?;
+            name.to_string()
+        };
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    if out.is_empty() {
+        bail!("--runtime is empty; give e.g. --runtime ort,tract");
+    }
+    Ok(out)
+}
+
+fn seconds(flag: &str, v: f64) -> Result<Duration> {
+    if !v.is_finite() || v < 0.0 {
+        bail!("{flag} must be a non-negative number of seconds, got {v}");
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn benchmark(a: BenchArgs) -> Result<ExitCode> {
+    let script_args = ScriptArgs::parse(&a.script_args).map_err(anyhow::Error::msg)?;
+    let range = onnx::supported_opsets();
+    if !range.contains(&a.opset) {
+        bail!("--opset {}: supported opsets are {}..={}", a.opset, range.start(), range.end());
+    }
+    let device: Device = a.device.parse().map_err(|e| anyhow::anyhow!("--device {}: {e}", a.device))?;
+    let runtimes = if a.build_only { Vec::new() } else { resolve_runtimes(&a.runtime, a.quiet)? };
+    let cache = Cache::open(a.cache_dir.as_deref())?;
+    let opts = RunOptions {
+        script_args,
+        build_only: a.build_only,
+        max_depth: a.max_depth,
+        opset: a.opset,
+        runtimes,
+        device,
+        threads: a.threads,
+        bench: BenchOptions {
+            iterations: a.iterations,
+            min_iterations: a.min_iterations,
+            min_time: seconds("--min-time", a.min_time)?,
+            max_time: seconds("--max-time", a.max_time)?,
+            warmup_min_iterations: a.warmup_iterations,
+            warmup_min_time: seconds("--warmup-time", a.warmup_time)?,
+        },
+        timeout: seconds("--timeout", a.timeout)?,
+        atol: a.atol,
+        rtol: a.rtol,
+        rebuild: a.rebuild,
+        worker_exe: std::env::current_exe().context("cannot find the turnkey executable")?,
+    };
+    let term = Terminal::new(a.quiet, a.inputs.len());
+    let summary = pipeline::run(&cache, &a.inputs, &opts, &term);
+    term.finish();
+    let rows: Vec<report::ReportRow> = pipeline::records(&cache, &summary.builds)
+        .iter()
+        .flat_map(|r| report::rows_from_record(r, cache.location()))
+        .collect();
+    if !rows.is_empty() {
+        println!("{}", report::summary_table(&rows));
+    }
+    println!("cache: {}", cache.location().display());
+    if summary.failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{} failure(s):", summary.failures.len());
+        for f in &summary.failures {
+            eprintln!("  {f}");
+        }
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn write_report(a: ReportArgs) -> Result<ExitCode> {
+    let s = report::write_report(&a.caches, &a.output, &[report::Format::Csv])?;
+    for w in &s.warnings {
+        eprintln!("warning: {w}");
+    }
+    for f in &s.files {
+        println!("wrote {} ({} rows, {} builds)", f.display(), s.rows, s.builds);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs each traced call on a runtime in this process and prints outputs.
+fn run_script(a: RunArgs) -> Result<ExitCode> {
+    let text = a.args.join(" ");
+    let script_args = ScriptArgs::parse(&text).map_err(anyhow::Error::msg)?;
+    let rt_name = resolve_runtimes(&a.runtime, false)?.remove(0);
+    let dir = tempfile::tempdir()?;
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let exec = move |g: &Graph, inputs: &[(String, HostTensor)]| -> Result<Vec<HostTensor>, String> {
+        let rt = runtime::by_name(&rt_name).map_err(|e| e.to_string())?;
+        let bytes = onnx::export(g, &onnx::ExportOptions::default()).map_err(|e| e.to_string())?;
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.path().join(format!("call{n}.onnx"));
+        std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+        let mut s = rt.load(&path, &SessionOptions::default()).map_err(|e| e.to_string())?;
+        s.set_inputs(inputs).map_err(|e| e.to_string())?;
+        s.run().map_err(|e| e.to_string())?;
+        let outs = s.outputs().map_err(|e| e.to_string())?;
+        println!("{} ({}):", g.name, rt.name());
+        for (name, t) in &outs {
+            println!("  {name}: {}{} {}", t.dtype, turnkey::graph::shape_str(&t.shape), t.preview(8));
+        }
+        Ok(outs.into_iter().map(|(_, t)| t).collect())
+    };
+    let opts = DiscoverOptions { script_args, max_depth: 0, executor: Some(Arc::new(exec)) };
+    match script::discover(&a.script, &opts) {
+        Ok(d) => {
+            for w in &d.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}

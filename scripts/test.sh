@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: set up the venv, then run every test in release mode
+# (one build profile: the benchmarks and the tests share it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export TURNKEY_PYTHON="$PWD/.venv/bin/python"
+cargo test --release "$@"

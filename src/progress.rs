@@ -1,0 +1,149 @@
+//! The terminal display: a progress bar over scripts on a TTY, plain lines
+//! otherwise; `-q` keeps only errors.
+
+use crate::cache::RuntimeRow;
+use crate::graph::shape_str;
+use crate::pipeline::{Event, Observer};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+
+pub struct Terminal {
+    quiet: bool,
+    bar: Option<ProgressBar>,
+}
+
+/// 1234567 -> "1.23 M".
+pub fn si(v: f64) -> String {
+    let (d, unit) = match v.abs() {
+        x if x >= 1e12 => (1e12, " T"),
+        x if x >= 1e9 => (1e9, " G"),
+        x if x >= 1e6 => (1e6, " M"),
+        x if x >= 1e3 => (1e3, " k"),
+        _ => (1.0, ""),
+    };
+    if d == 1.0 { format!("{v:.0}") } else { format!("{:.2}{unit}", v / d) }
+}
+
+pub fn bytes(v: u64) -> String {
+    format!("{}B", si(v as f64))
+}
+
+impl Terminal {
+    pub fn new(quiet: bool, total: usize) -> Self {
+        let bar = (!quiet && std::io::stderr().is_terminal() && total > 1).then(|| {
+            let b = ProgressBar::new(total as u64);
+            b.set_style(
+                ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} scripts  {elapsed}  {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        Terminal { quiet, bar }
+    }
+
+    fn line(&self, s: &str) {
+        match &self.bar {
+            Some(b) => b.println(s),
+            None => eprintln!("{s}"),
+        }
+    }
+
+    fn info(&self, s: &str) {
+        if !self.quiet {
+            self.line(s);
+        }
+    }
+
+    fn status(&self, s: String) {
+        if let Some(b) = &self.bar {
+            b.set_message(s);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn row_line(row: &RuntimeRow, cached: bool) -> String {
+    let mut s = format!("    {}/{}: {}", row.runtime, row.device, row.status.as_str());
+    if let Some(m) = row.median_ms {
+        s.push_str(&format!("  median {m:.4} ms"));
+    }
+    if let Some(t) = row.throughput {
+        s.push_str(&format!("  {}/s", si(t)));
+    }
+    if let Some(st) = &row.stability {
+        s.push_str(&format!("  {st}"));
+    }
+    if let Some(c) = &row.check {
+        s.push_str(&format!("  check {}", c.status.as_str()));
+        if let Some(d) = c.max_abs_diff {
+            s.push_str(&format!(" (max |diff| {d:.1e})"));
+        }
+    }
+    if let Some(e) = &row.error {
+        s.push_str(&format!(": {e}"));
+    }
+    if cached {
+        s.push_str("  [cached]");
+    }
+    s
+}
+
+impl Observer for Terminal {
+    fn on(&self, event: Event<'_>) {
+        match event {
+            Event::ScriptStarted { path, index, .. } => {
+                if let Some(b) = &self.bar {
+                    b.set_position(index as u64);
+                }
+                self.status(format!("{}", path.display()));
+            }
+            Event::ScriptFailed { error, .. } => self.line(&format!("error: {error}")),
+            Event::Warning { path, message } => self.info(&format!("warning: {}: {message}", path.display())),
+            Event::BuildReady { build, cached, onnx, class, location } => {
+                let s = build.graph.stats();
+                let inputs: Vec<String> = build
+                    .inputs
+                    .iter()
+                    .map(|(n, t)| format!("{n}: {}{}", t.dtype, shape_str(&t.shape)))
+                    .collect();
+                let found = if cached { "  (found in cache, not rebuilt)" } else { "" };
+                let runs = if build.executions > 1 { format!("  called {}x", build.executions) } else { String::new() };
+                self.info(&format!(
+                    "{}  {class}  {location}{runs}{found}\n    params {} ({})  inputs {}  FLOPs {}\n    onnx {}",
+                    build.name,
+                    s.params,
+                    bytes(s.param_bytes),
+                    inputs.join(", "),
+                    si(s.flops as f64),
+                    onnx.display()
+                ));
+            }
+            Event::BuildFailed { error, .. } => self.line(&format!("error: {error}")),
+            Event::RowStarted { build, runtime, device } => self.status(format!("{build} on {runtime}/{device}")),
+            Event::RowFinished { row, cached, .. } => {
+                let l = row_line(row, cached);
+                if row.status.is_failure() { self.line(&l) } else { self.info(&l) }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn si_units() {
+        assert_eq!(si(110.0), "110");
+        assert_eq!(si(2300.0), "2.30 k");
+        assert_eq!(si(25_557_032.0), "25.56 M");
+        assert_eq!(bytes(440), "440B");
+    }
+}

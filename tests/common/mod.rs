@@ -1,0 +1,80 @@
+//! Shared helpers for the integration tests: run the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn turnkey() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_turnkey"));
+    c.current_dir(root());
+    c.env_remove("TURNKEY_CACHE_DIR");
+    c
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(args: &[&str]) -> Run {
+    let out: Output = turnkey().args(args).output().expect("run turnkey");
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !r.stderr.contains("panicked") && !r.stderr.contains("RUST_BACKTRACE"),
+        "turnkey panicked:\n{}",
+        r.stderr
+    );
+    r
+}
+
+pub fn selftest() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("models/selftest"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+        .map(|p| p.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("TURNKEY_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    assert!(p.exists(), "{} not found: run scripts/setup.sh (or set TURNKEY_PYTHON)", p.display());
+    p
+}
+
+/// Runs Python code with the project's venv; returns stdout, fails on error.
+pub fn py(code: &str, args: &[&Path]) -> String {
+    let out = Command::new(python()).arg("-c").arg(code).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "python failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn builds(cache: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(cache.join("builds"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+pub fn record(build: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(build.join("record.json")).unwrap()).unwrap()
+}

@@ -1,0 +1,187 @@
+//! Latency statistics, stability verdict and throughput.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Summary of per-iteration latencies, all in milliseconds.
+///
+/// Percentiles interpolate linearly between the two nearest order
+/// statistics: for sorted samples `x[0..n]` and fraction `p`, rank
+/// `h = (n - 1) * p`, value `x[floor h] + (h - floor h) * (x[floor h + 1] - x[floor h])`
+/// (NumPy's default, Hyndman & Fan type 7). The median is `p = 0.5`.
+/// `std_ms` is the sample standard deviation (n - 1 in the denominator; 0
+/// for one sample) and `cov = std_ms / mean_ms` (a fraction, 0.05 = 5%).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyStats {
+    pub mean_ms: f64,
+    pub median_ms: f64,
+    pub p90_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub std_ms: f64,
+    pub cov: f64,
+}
+
+impl LatencyStats {
+    /// Statistics of `samples_ms`; `None` when there are no finite samples.
+    pub fn from_samples(samples_ms: &[f64]) -> Option<LatencyStats> {
+        let mut s: Vec<f64> = samples_ms
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .collect();
+        if s.is_empty() {
+            return None;
+        }
+        s.sort_by(f64::total_cmp);
+        let n = s.len() as f64;
+        let mean = s.iter().sum::<f64>() / n;
+        let var = if s.len() > 1 {
+            s.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        let std = var.sqrt();
+        Some(LatencyStats {
+            mean_ms: mean,
+            median_ms: percentile(&s, 0.5),
+            p90_ms: percentile(&s, 0.9),
+            p95_ms: percentile(&s, 0.95),
+            p99_ms: percentile(&s, 0.99),
+            min_ms: s[0],
+            max_ms: s[s.len() - 1],
+            std_ms: std,
+            cov: if mean > 0.0 { std / mean } else { 0.0 },
+        })
+    }
+
+    /// Samples per second: `batch_size` samples per inference at the median
+    /// latency (the median resists outliers that would skew 1/mean).
+    pub fn throughput(&self, batch_size: u64) -> f64 {
+        throughput(batch_size, self.median_ms)
+    }
+}
+
+/// `batch_size * 1000 / median_ms` samples per second; 0 when the latency is
+/// not positive.
+pub fn throughput(batch_size: u64, median_ms: f64) -> f64 {
+    if median_ms > 0.0 {
+        batch_size as f64 * 1000.0 / median_ms
+    } else {
+        0.0
+    }
+}
+
+/// Linear interpolation between order statistics of sorted, non-empty `s`.
+fn percentile(s: &[f64], p: f64) -> f64 {
+    let h = (s.len() - 1) as f64 * p.clamp(0.0, 1.0);
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(s.len() - 1);
+    s[lo] + (h - lo as f64) * (s[hi] - s[lo])
+}
+
+/// Whether the measurement is steady enough to trust.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "lowercase")]
+pub enum Stability {
+    Stable,
+    Unstable { reason: String },
+}
+
+impl Stability {
+    pub fn is_stable(&self) -> bool {
+        matches!(self, Stability::Stable)
+    }
+}
+
+impl fmt::Display for Stability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stability::Stable => f.write_str("stable"),
+            Stability::Unstable { reason } => write!(f, "unstable: {reason}"),
+        }
+    }
+}
+
+/// The default CoV threshold: 5%.
+pub const DEFAULT_COV_THRESHOLD: f64 = 0.05;
+
+/// `unstable` when the coefficient of variation exceeds `threshold` (a
+/// fraction: 0.05 = 5%).
+pub fn stability(stats: &LatencyStats, threshold: f64) -> Stability {
+    if stats.cov > threshold {
+        Stability::Unstable {
+            reason: format!("CoV {:.1}% > {:.1}%", stats.cov * 100.0, threshold * 100.0),
+        }
+    } else {
+        Stability::Stable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn known_samples() {
+        // 1..=10 shuffled: order must not matter.
+        let s = [7.0, 1.0, 10.0, 3.0, 5.0, 2.0, 9.0, 4.0, 8.0, 6.0];
+        let st = LatencyStats::from_samples(&s).unwrap();
+        assert!(close(st.mean_ms, 5.5));
+        assert!(close(st.median_ms, 5.5));
+        // h = 9 * 0.9 = 8.1 -> 9 + 0.1 * (10 - 9)
+        assert!(close(st.p90_ms, 9.1), "{}", st.p90_ms);
+        assert!(close(st.p95_ms, 9.55), "{}", st.p95_ms);
+        assert!(close(st.p99_ms, 9.91), "{}", st.p99_ms);
+        assert_eq!((st.min_ms, st.max_ms), (1.0, 10.0));
+        // Sample std of 1..=10 = sqrt(82.5 / 9).
+        assert!(close(st.std_ms, (82.5f64 / 9.0).sqrt()), "{}", st.std_ms);
+        assert!(close(st.cov, st.std_ms / 5.5));
+    }
+
+    #[test]
+    fn odd_count_median_is_the_middle_sample() {
+        let st = LatencyStats::from_samples(&[3.0, 1.0, 2.0]).unwrap();
+        assert_eq!(st.median_ms, 2.0);
+    }
+
+    #[test]
+    fn one_sample_and_none() {
+        let st = LatencyStats::from_samples(&[2.5]).unwrap();
+        assert_eq!(
+            (st.mean_ms, st.median_ms, st.p99_ms, st.std_ms, st.cov),
+            (2.5, 2.5, 2.5, 0.0, 0.0)
+        );
+        assert!(LatencyStats::from_samples(&[]).is_none());
+        assert!(LatencyStats::from_samples(&[f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn throughput_counts_the_batch_at_the_median() {
+        // Mean is dragged up by one outlier; the median is 2 ms.
+        let st = LatencyStats::from_samples(&[2.0, 2.0, 2.0, 2.0, 100.0]).unwrap();
+        assert_eq!(st.throughput(8), 4000.0);
+        assert_eq!(st.throughput(1), 500.0);
+        assert_eq!(throughput(4, 0.0), 0.0);
+    }
+
+    #[test]
+    fn stability_verdicts() {
+        let steady = LatencyStats::from_samples(&[1.0, 1.01, 0.99, 1.0]).unwrap();
+        assert_eq!(stability(&steady, 0.05), Stability::Stable);
+        let noisy = LatencyStats::from_samples(&[1.0, 1.2, 0.8, 1.0]).unwrap();
+        let v = stability(&noisy, DEFAULT_COV_THRESHOLD);
+        assert!(!v.is_stable());
+        // std = sqrt(0.08/3) = 0.1633 -> 16.3%
+        assert_eq!(v.to_string(), "unstable: CoV 16.3% > 5.0%");
+        let j = serde_json::to_string(&v).unwrap();
+        assert_eq!(j, r#"{"verdict":"unstable","reason":"CoV 16.3% > 5.0%"}"#);
+        assert_eq!(serde_json::from_str::<Stability>(&j).unwrap(), v);
+    }
+}

@@ -1,0 +1,401 @@
+//! Inference runtimes behind one interface.
+//!
+//! A [`Runtime`] loads an ONNX file into a [`Session`]; a session takes
+//! [`HostTensor`] inputs once, runs any number of times, and hands back its
+//! outputs as [`HostTensor`]s. Conversions happen outside [`Session::run`], so
+//! a timed `run` measures the runtime and not our glue.
+//!
+//! Adding a runtime = one file here plus one line in [`REGISTRY`].
+
+pub mod ort;
+pub mod tract;
+
+#[cfg(test)]
+pub(crate) mod test_models;
+
+use crate::graph::{DType, HostTensor};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+/// An inference engine that turns an ONNX file into a runnable session.
+pub trait Runtime {
+    /// The name users type (`--runtime ort`).
+    fn name(&self) -> &'static str;
+    /// The engine's version, e.g. the loaded ONNX Runtime library's.
+    fn version(&self) -> String;
+    /// Loads and prepares `model` (the timed "compile" step).
+    fn load(&self, model: &Path, opts: &SessionOptions) -> Result<Box<dyn Session>, RuntimeError>;
+}
+
+/// A prepared model: set inputs once, then run and read outputs.
+pub trait Session {
+    /// Converts `inputs` to the runtime's own tensors and keeps them for [`Session::run`].
+    /// Every model input must be given exactly once, with the model's dtype.
+    fn set_inputs(&mut self, inputs: &[(String, HostTensor)]) -> Result<(), RuntimeError>;
+    /// One inference on the inputs set last; the outputs are kept inside.
+    fn run(&mut self) -> Result<(), RuntimeError>;
+    /// The outputs of the last [`Session::run`], in the model's output order.
+    fn outputs(&mut self) -> Result<Vec<(String, HostTensor)>, RuntimeError>;
+    /// Settings worth recording: threads, optimization level, execution provider, ...
+    fn details(&self) -> BTreeMap<String, String>;
+}
+
+/// How to build a session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Intra-op threads; 0 means all cores the process may use.
+    pub threads: usize,
+    pub device: Device,
+}
+
+impl SessionOptions {
+    /// The thread count to ask a runtime for: `threads`, or all usable cores when 0.
+    pub fn effective_threads(&self) -> usize {
+        if self.threads == 0 {
+            available_cores()
+        } else {
+            self.threads
+        }
+    }
+}
+
+/// Logical CPUs this process may run on (affinity and cgroup limits included).
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Where a session runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Device {
+    #[default]
+    Cpu,
+    /// A CUDA GPU by index (`cuda` = `cuda:0`).
+    Cuda(u32),
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl FromStr for Device {
+    type Err = RuntimeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim().to_ascii_lowercase();
+        if t == "cpu" {
+            return Ok(Device::Cpu);
+        }
+        if t == "cuda" {
+            return Ok(Device::Cuda(0));
+        }
+        if let Some(n) = t.strip_prefix("cuda:")
+            && let Ok(i) = n.parse::<u32>()
+        {
+            return Ok(Device::Cuda(i));
+        }
+        Err(RuntimeError::InvalidDevice(s.to_string()))
+    }
+}
+
+// Devices travel in worker specs and records as their user spelling.
+impl serde::Serialize for Device {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Device {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+// Clone: a failed library search is cached and handed to every caller.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("unknown runtime '{name}': known runtimes are {known}")]
+    UnknownRuntime { name: String, known: String },
+
+    #[error("unknown device '{0}': use cpu, cuda or cuda:N")]
+    InvalidDevice(String),
+
+    #[error("device {device} is not supported yet by {runtime}: use --device cpu")]
+    UnsupportedDevice {
+        device: Device,
+        runtime: &'static str,
+    },
+
+    #[error(
+        "ONNX Runtime not found: pip install onnxruntime, or set ORT_DYLIB_PATH \
+         (looked in: {looked_in})"
+    )]
+    OrtNotFound { looked_in: String },
+
+    #[error("ONNX Runtime library {path} cannot be used: {message}. {hint}")]
+    OrtLibrary {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
+
+    #[error("{runtime} could not load model {model}: {message}")]
+    Load {
+        runtime: &'static str,
+        model: PathBuf,
+        message: String,
+    },
+
+    #[error("{runtime}: {message}")]
+    Input {
+        runtime: &'static str,
+        message: String,
+    },
+
+    #[error("{runtime} does not support {dtype} ({what})")]
+    UnsupportedDtype {
+        runtime: &'static str,
+        dtype: String,
+        what: String,
+    },
+
+    #[error("{runtime} inference failed: {message}")]
+    Run {
+        runtime: &'static str,
+        message: String,
+    },
+
+    #[error("{runtime}: outputs asked for before any run; call run() first")]
+    NotRun { runtime: &'static str },
+}
+
+/// One line per runtime: its name and how to make it.
+type Maker = fn() -> Box<dyn Runtime>;
+const REGISTRY: &[(&str, Maker)] = &[
+    ("ort", || Box::new(ort::OrtRuntime)),
+    ("tract", || Box::new(tract::TractRuntime)),
+];
+
+static NAMES: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| REGISTRY.iter().map(|(n, _)| *n).collect());
+
+/// The runtimes this build knows, in preference order.
+pub fn names() -> &'static [&'static str] {
+    &NAMES
+}
+
+/// The runtime called `name`.
+pub fn by_name(name: &str) -> Result<Box<dyn Runtime>, RuntimeError> {
+    REGISTRY
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, make)| make())
+        .ok_or_else(|| RuntimeError::UnknownRuntime {
+            name: name.to_string(),
+            known: names().join(", "),
+        })
+}
+
+/// The runtime to use when the user asks for `auto`: ONNX Runtime when its
+/// library can be found and loaded, else tract. The string says why.
+pub fn resolve_auto() -> (&'static str, String) {
+    match ort::locate() {
+        Ok(lib) => (
+            "ort",
+            format!("ONNX Runtime {} at {}", lib.version, lib.path.display()),
+        ),
+        Err(e) => ("tract", format!("using tract because {e}")),
+    }
+}
+
+/// Checks that `given` supplies every name in `expected` exactly once and
+/// nothing else; returns, for each expected name, the index into `given`.
+pub(crate) fn match_inputs(
+    runtime: &'static str,
+    expected: &[String],
+    given: &[(String, HostTensor)],
+) -> Result<Vec<usize>, RuntimeError> {
+    let err = |message: String| RuntimeError::Input { runtime, message };
+    for (i, (name, _)) in given.iter().enumerate() {
+        if !expected.contains(name) {
+            return Err(err(format!(
+                "input '{name}' is not an input of the model (model inputs: {})",
+                expected.join(", ")
+            )));
+        }
+        if given[..i].iter().any(|(n, _)| n == name) {
+            return Err(err(format!("input '{name}' is given twice")));
+        }
+    }
+    expected
+        .iter()
+        .map(|name| {
+            given.iter().position(|(n, _)| n == name).ok_or_else(|| {
+                err(format!(
+                    "model input '{name}' is not given (given: {})",
+                    given
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Checks a tensor's dtype, shape and byte length against what the model
+/// declares; `dims` uses `None` for a dimension the model leaves free.
+pub(crate) fn check_input(
+    runtime: &'static str,
+    name: &str,
+    t: &HostTensor,
+    dtype: DType,
+    dims: Option<&[Option<usize>]>,
+) -> Result<(), RuntimeError> {
+    let err = |message: String| RuntimeError::Input { runtime, message };
+    if t.dtype != dtype {
+        return Err(err(format!(
+            "input '{name}' is {} but the model expects {dtype}",
+            t.dtype
+        )));
+    }
+    if t.data.len() != t.numel() * t.dtype.size_bytes() {
+        return Err(err(format!(
+            "input '{name}' holds {} bytes, but shape {:?} of {} needs {}",
+            t.data.len(),
+            t.shape,
+            t.dtype,
+            t.numel() * t.dtype.size_bytes()
+        )));
+    }
+    if let Some(dims) = dims {
+        let fits = dims.len() == t.shape.len()
+            && dims
+                .iter()
+                .zip(&t.shape)
+                .all(|(d, s)| d.is_none_or(|d| d == *s));
+        if !fits {
+            let want: Vec<String> = dims
+                .iter()
+                .map(|d| d.map_or("?".to_string(), |d| d.to_string()))
+                .collect();
+            return Err(err(format!(
+                "input '{name}' has shape {:?} but the model expects [{}]",
+                t.shape,
+                want.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Bool bytes must be 0 or 1 for the runtimes (Rust `bool`, C++ `bool`).
+pub(crate) fn normalized_bytes(t: &HostTensor) -> std::borrow::Cow<'_, [u8]> {
+    if t.dtype == DType::Bool && t.data.iter().any(|&b| b > 1) {
+        t.data.iter().map(|&b| u8::from(b != 0)).collect()
+    } else {
+        std::borrow::Cow::Borrowed(&t.data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_parse_and_print() {
+        assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
+        assert_eq!("CUDA".parse::<Device>().unwrap(), Device::Cuda(0));
+        assert_eq!("cuda:3".parse::<Device>().unwrap(), Device::Cuda(3));
+        assert_eq!(Device::Cuda(3).to_string(), "cuda:3");
+        for bad in ["gpu", "cuda:", "cuda:x", "cuda:-1", ""] {
+            let e = bad.parse::<Device>().unwrap_err().to_string();
+            assert!(e.contains("use cpu, cuda or cuda:N"), "{bad}: {e}");
+        }
+        let j = serde_json::to_string(&Device::Cuda(1)).unwrap();
+        assert_eq!(j, "\"cuda:1\"");
+        assert_eq!(serde_json::from_str::<Device>(&j).unwrap(), Device::Cuda(1));
+        assert!(serde_json::from_str::<Device>("\"tpu\"").is_err());
+    }
+
+    #[test]
+    fn registry_lookup() {
+        assert_eq!(names(), &["ort", "tract"]);
+        for n in names() {
+            assert_eq!(by_name(n).unwrap().name(), *n);
+        }
+        let e = by_name("onnxruntime").err().unwrap().to_string();
+        assert!(e.contains("unknown runtime 'onnxruntime'"), "{e}");
+        assert!(e.contains("ort, tract"), "{e}");
+    }
+
+    #[test]
+    fn cuda_is_refused_by_every_runtime() {
+        let opts = SessionOptions {
+            threads: 1,
+            device: Device::Cuda(0),
+        };
+        for n in names() {
+            let rt = by_name(n).unwrap();
+            let e = rt
+                .load(Path::new("/nonexistent.onnx"), &opts)
+                .err()
+                .unwrap()
+                .to_string();
+            assert_eq!(
+                e,
+                format!("device cuda:0 is not supported yet by {n}: use --device cpu")
+            );
+        }
+    }
+
+    #[test]
+    fn input_matching_names_problems() {
+        let t = HostTensor::zeros(DType::Float32, &[1]);
+        let expected = vec!["a".to_string(), "b".to_string()];
+        let given = vec![("b".to_string(), t.clone()), ("a".to_string(), t.clone())];
+        assert_eq!(match_inputs("x", &expected, &given).unwrap(), vec![1, 0]);
+        let e = match_inputs("x", &expected, &given[..1]).unwrap_err();
+        assert!(
+            e.to_string().contains("model input 'a' is not given"),
+            "{e}"
+        );
+        let extra = vec![
+            ("a".to_string(), t.clone()),
+            ("b".to_string(), t.clone()),
+            ("c".to_string(), t.clone()),
+        ];
+        let e = match_inputs("x", &expected, &extra).unwrap_err();
+        assert!(e.to_string().contains("'c' is not an input"), "{e}");
+        let twice = vec![("a".to_string(), t.clone()), ("a".to_string(), t)];
+        let e = match_inputs("x", &expected, &twice).unwrap_err();
+        assert!(e.to_string().contains("given twice"), "{e}");
+    }
+
+    #[test]
+    fn input_checks_dtype_and_shape() {
+        let t = HostTensor::zeros(DType::Float32, &[2, 3]);
+        check_input("x", "in", &t, DType::Float32, Some(&[None, Some(3)])).unwrap();
+        let e = check_input("x", "in", &t, DType::Int64, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("is float32 but the model expects int64")
+        );
+        let e = check_input("x", "in", &t, DType::Float32, Some(&[Some(2), Some(4)])).unwrap_err();
+        assert!(e.to_string().contains("expects [2, 4]"), "{e}");
+        let e = check_input("x", "in", &t, DType::Float32, Some(&[None])).unwrap_err();
+        assert!(e.to_string().contains("expects [?]"), "{e}");
+        let mut short = t.clone();
+        short.data.pop();
+        assert!(check_input("x", "in", &short, DType::Float32, None).is_err());
+    }
+}

@@ -1,0 +1,800 @@
+//! ONNX Runtime through the `ort` crate, loaded at run time (`load-dynamic`).
+//!
+//! The library is searched for (see [`locate`]), checked by hand with
+//! `dlopen` (so a wrong file is a `Result`, never a panic inside `ort`), and
+//! then handed to `ort::init_from` once per process.
+
+use super::{Device, Runtime, RuntimeError, Session, SessionOptions};
+use crate::graph::{DType, HostTensor};
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{DynTensor, DynTensorValueType, DynValue, TensorElementType, ValueType};
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const NAME: &str = "ort";
+
+/// What to do about a library that cannot be used.
+const UPGRADE_HINT: &str = "Upgrade it with `pip install -U onnxruntime` (1.31 or newer), \
+     or set ORT_DYLIB_PATH to a newer libonnxruntime.so.<version>";
+
+/// ONNX Runtime: sessions on the CPU execution provider.
+pub struct OrtRuntime;
+
+/// A usable ONNX Runtime library: where it is and its version string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrtLibrary {
+    pub path: PathBuf,
+    pub version: String,
+    /// Which search step found it (`ORT_DYLIB_PATH`, `venv ...`, ...).
+    pub found_by: String,
+}
+
+/// The places to look, read from the process (environment, build, executable).
+#[derive(Clone, Debug, Default)]
+pub struct SearchPlaces {
+    /// `ORT_DYLIB_PATH`: when set, the only place looked at.
+    pub dylib_path: Option<OsString>,
+    /// Virtual environments whose `onnxruntime` package may hold the library.
+    pub venvs: Vec<PathBuf>,
+    /// A Python to ask where its `onnxruntime` package is.
+    pub python: Option<PathBuf>,
+    /// The folder of the running executable.
+    pub exe_dir: Option<PathBuf>,
+    /// Library names for the system loader (`LD_LIBRARY_PATH`, ld.so.cache).
+    pub system_names: Vec<String>,
+}
+
+impl SearchPlaces {
+    /// The search order of RECIPES.md: ORT_DYLIB_PATH; TURNKEY_VENV and the
+    /// project's `.venv`; `python3`'s onnxruntime package; beside the
+    /// executable; the system loader path.
+    pub fn from_process() -> Self {
+        let mut venvs = Vec::new();
+        if let Some(v) = std::env::var_os("TURNKEY_VENV").filter(|v| !v.is_empty()) {
+            venvs.push(PathBuf::from(v));
+        }
+        venvs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"));
+        SearchPlaces {
+            dylib_path: std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()),
+            venvs,
+            python: Some(PathBuf::from("python3")),
+            exe_dir: std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent().map(Path::to_path_buf)),
+            system_names: vec!["libonnxruntime.so".into(), "libonnxruntime.so.1".into()],
+        }
+    }
+}
+
+/// Finds a usable ONNX Runtime library for this process (cached).
+pub fn locate() -> Result<OrtLibrary, RuntimeError> {
+    static FOUND: OnceLock<Result<OrtLibrary, RuntimeError>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| locate_in(&SearchPlaces::from_process()))
+        .clone()
+}
+
+/// Walks `places` in order and returns the first library that loads and is
+/// new enough. A library that is found but unusable is reported as such
+/// (with what to do) rather than as "not found".
+pub fn locate_in(places: &SearchPlaces) -> Result<OrtLibrary, RuntimeError> {
+    if let Some(p) = &places.dylib_path {
+        let path = PathBuf::from(p);
+        return probe(&path)
+            .map(|version| OrtLibrary {
+                path: path.clone(),
+                version,
+                found_by: "ORT_DYLIB_PATH".into(),
+            })
+            .map_err(|message| RuntimeError::OrtLibrary {
+                path,
+                message,
+                hint: "ORT_DYLIB_PATH points at it: point it at a libonnxruntime.so.<version> \
+                       of ONNX Runtime 1.31 or newer (pip install -U onnxruntime), or unset it"
+                    .into(),
+            });
+    }
+
+    let mut looked_in = Vec::new();
+    let mut unusable = None;
+    let mut try_file = |path: PathBuf, found_by: String| match probe(&path) {
+        Ok(version) => Some(OrtLibrary {
+            path,
+            version,
+            found_by,
+        }),
+        Err(message) => {
+            unusable.get_or_insert(RuntimeError::OrtLibrary {
+                path,
+                message,
+                hint: format!("Found via {found_by}: {}", UPGRADE_HINT.to_lowercase()),
+            });
+            None
+        }
+    };
+
+    for venv in &places.venvs {
+        let capi = venv_capi_dirs(venv);
+        let files: Vec<PathBuf> = capi.iter().filter_map(|d| library_in(d)).collect();
+        if files.is_empty() {
+            looked_in.push(format!("venv {}", venv.display()));
+        }
+        for f in files {
+            if let Some(lib) = try_file(f, format!("venv {}", venv.display())) {
+                return Ok(lib);
+            }
+        }
+    }
+
+    if let Some(py) = &places.python {
+        match python_package_dir(py) {
+            Some(dir) => match library_in(&dir.join("capi")) {
+                Some(f) => {
+                    if let Some(lib) = try_file(f, format!("{} onnxruntime package", py.display()))
+                    {
+                        return Ok(lib);
+                    }
+                }
+                None => looked_in.push(format!("{}", dir.join("capi").display())),
+            },
+            None => looked_in.push(format!("`{} -c \"import onnxruntime\"`", py.display())),
+        }
+    }
+
+    if let Some(dir) = &places.exe_dir {
+        match library_in(dir) {
+            Some(f) => {
+                if let Some(lib) = try_file(f, "the executable's folder".into()) {
+                    return Ok(lib);
+                }
+            }
+            None => looked_in.push(format!("{}", dir.display())),
+        }
+    }
+
+    for name in &places.system_names {
+        // A bare name makes dlopen search LD_LIBRARY_PATH and the ld.so cache;
+        // failing there just means "not installed".
+        if let Ok(version) = probe(Path::new(name)) {
+            return Ok(OrtLibrary {
+                path: PathBuf::from(name),
+                version,
+                found_by: "the system loader path".into(),
+            });
+        }
+    }
+    if !places.system_names.is_empty() {
+        looked_in.push(format!(
+            "the system loader path ({})",
+            places.system_names.join(", ")
+        ));
+    }
+
+    Err(unusable.unwrap_or(RuntimeError::OrtNotFound {
+        looked_in: looked_in.join("; "),
+    }))
+}
+
+/// `<venv>/lib/python3*/site-packages/onnxruntime/capi` folders that exist.
+fn venv_capi_dirs(venv: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(venv.join("lib")) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
+        .map(|e| e.path().join("site-packages/onnxruntime/capi"))
+        .filter(|d| d.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The most specific `libonnxruntime.so*` in `dir` (the wheel ships only the
+/// versioned name, e.g. `libonnxruntime.so.1.32.0`).
+fn library_in(dir: &Path) -> Option<PathBuf> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("libonnxruntime.so"))
+        .max_by_key(|n| (n.len(), n.clone()))
+        .map(|n| dir.join(n))
+}
+
+/// Asks `python` where its `onnxruntime` package lives.
+fn python_package_dir(python: &Path) -> Option<PathBuf> {
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let dir = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (!dir.is_empty()).then(|| PathBuf::from(dir))
+}
+
+/// Opens `path` and reads its ONNX Runtime version, refusing files that are
+/// not ONNX Runtime or older than `ort` supports. Returns the version string.
+///
+/// The handle stays open on purpose: unloading ONNX Runtime is not safe
+/// everywhere, and `ort::init_from` reopens the same file (refcounted).
+pub fn probe(path: &Path) -> Result<String, String> {
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| "the path contains a NUL byte".to_string())?;
+    // SAFETY: plain dlopen/dlsym on a C string we own; the symbol is only
+    // called after checking it exists, with the signature ONNX Runtime's C
+    // API defines for OrtGetApiBase.
+    unsafe {
+        let handle = libc::dlopen(c_path.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL);
+        if handle.is_null() {
+            return Err(format!("dlopen failed: {}", dlerror_text()));
+        }
+        let sym = libc::dlsym(handle, c"OrtGetApiBase".as_ptr());
+        if sym.is_null() {
+            return Err("it does not export OrtGetApiBase, so it is not ONNX Runtime".into());
+        }
+        let get_base: unsafe extern "C" fn() -> *const ort::sys::OrtApiBase =
+            std::mem::transmute(sym);
+        let base = get_base();
+        if base.is_null() {
+            return Err("OrtGetApiBase returned nothing".into());
+        }
+        let v = ((*base).GetVersionString)();
+        if v.is_null() {
+            return Err("it reports no version".into());
+        }
+        let version = CStr::from_ptr(v).to_string_lossy().into_owned();
+        check_version(&version)?;
+        Ok(version)
+    }
+}
+
+fn dlerror_text() -> String {
+    // SAFETY: dlerror returns a thread-local C string or null.
+    unsafe {
+        let e = libc::dlerror();
+        if e.is_null() {
+            "unknown error".into()
+        } else {
+            CStr::from_ptr(e).to_string_lossy().into_owned()
+        }
+    }
+}
+
+/// `ort` needs a library whose minor version is at least its API version.
+fn check_version(version: &str) -> Result<(), String> {
+    let minor = version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse::<u32>().ok());
+    match minor {
+        Some(m) if m >= ort::MINOR_VERSION => Ok(()),
+        _ => Err(format!(
+            "it is ONNX Runtime {version}, but ort 2.0.0-rc.15 needs 1.{} or newer",
+            ort::MINOR_VERSION
+        )),
+    }
+}
+
+/// The process-wide ONNX Runtime environment, created on first use.
+struct Loaded {
+    env: ort::environment::Environment,
+    lib: OrtLibrary,
+}
+
+fn loaded() -> Result<&'static Loaded, RuntimeError> {
+    static LOADED: OnceLock<Result<Loaded, RuntimeError>> = OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let lib = locate()?;
+            let fail = |message: String| RuntimeError::OrtLibrary {
+                path: lib.path.clone(),
+                message,
+                hint: UPGRADE_HINT.to_string(),
+            };
+            let env = ort::init_from(&lib.path)
+                .map_err(|e| fail(e.to_string()))?
+                .with_name("turnkey")
+                .with_telemetry(false)
+                .build()
+                .map_err(|e| fail(e.to_string()))?;
+            Ok(Loaded { env, lib })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+impl Runtime for OrtRuntime {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn version(&self) -> String {
+        match locate() {
+            Ok(lib) => lib.version,
+            Err(_) => "not found".into(),
+        }
+    }
+
+    fn load(&self, model: &Path, opts: &SessionOptions) -> Result<Box<dyn Session>, RuntimeError> {
+        if opts.device != Device::Cpu {
+            return Err(RuntimeError::UnsupportedDevice {
+                device: opts.device,
+                runtime: NAME,
+            });
+        }
+        let loaded = loaded()?;
+        let load_err = |e: String| RuntimeError::Load {
+            runtime: NAME,
+            model: model.to_path_buf(),
+            message: e,
+        };
+        if !model.is_file() {
+            return Err(load_err("the file does not exist".into()));
+        }
+        let threads = opts.effective_threads();
+        let session = build_session(&loaded.env, model, threads).map_err(load_err)?;
+
+        let mut inputs = Vec::new();
+        for outlet in session.inputs() {
+            let (dtype, dims) = tensor_type(outlet.dtype())
+                .ok_or_else(|| load_err(format!("input '{}' is not a tensor", outlet.name())))?;
+            let dtype = from_ort(dtype).ok_or_else(|| RuntimeError::UnsupportedDtype {
+                runtime: NAME,
+                dtype: format!("{dtype:?}"),
+                what: format!("model input '{}'", outlet.name()),
+            })?;
+            inputs.push(InputSpec {
+                name: outlet.name().to_string(),
+                dtype,
+                dims,
+            });
+        }
+        let output_names = session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
+
+        let details = BTreeMap::from([
+            ("library".to_string(), loaded.lib.path.display().to_string()),
+            ("execution_provider".into(), "CPUExecutionProvider".into()),
+            ("intra_op_threads".into(), threads.to_string()),
+            ("inter_op_threads".into(), "1".into()),
+            ("threads_requested".into(), opts.threads.to_string()),
+            ("graph_optimization_level".into(), OPT_LEVEL_NAME.into()),
+        ]);
+        Ok(Box::new(OrtSession {
+            session,
+            inputs,
+            output_names,
+            values: Vec::new(),
+            results: None,
+            details,
+        }))
+    }
+}
+
+fn build_session(
+    env: &ort::environment::Environment,
+    model: &Path,
+    threads: usize,
+) -> Result<ort::session::Session, String> {
+    let text = |e: ort::Error<_>| e.to_string();
+    ort::session::Session::builder(env)
+        .map_err(|e| e.to_string())?
+        .with_intra_threads(threads)
+        .map_err(text)?
+        .with_inter_threads(1)
+        .map_err(text)?
+        .with_optimization_level(OPT_LEVEL)
+        .map_err(text)?
+        .commit_from_file(model)
+        .map_err(|e| e.to_string())
+}
+
+/// Every graph optimization (ORT_ENABLE_ALL, Python's default): levels 1-3
+/// (basic, extended, layout) and whatever later versions add.
+const OPT_LEVEL: GraphOptimizationLevel = GraphOptimizationLevel::All;
+const OPT_LEVEL_NAME: &str = "all (ORT_ENABLE_ALL: basic + extended + layout)";
+
+struct InputSpec {
+    name: String,
+    dtype: DType,
+    /// `None` for a free (symbolic) dimension.
+    dims: Vec<Option<usize>>,
+}
+
+struct OrtSession {
+    session: ort::session::Session,
+    inputs: Vec<InputSpec>,
+    output_names: Vec<String>,
+    /// Input values in the model's input order, made once by `set_inputs`.
+    values: Vec<DynValue>,
+    /// The last run's outputs, in the model's output order.
+    results: Option<Vec<DynValue>>,
+    details: BTreeMap<String, String>,
+}
+
+impl Session for OrtSession {
+    fn set_inputs(&mut self, inputs: &[(String, HostTensor)]) -> Result<(), RuntimeError> {
+        let names: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
+        let order = super::match_inputs(NAME, &names, inputs)?;
+        let mut values = Vec::with_capacity(order.len());
+        for (spec, &k) in self.inputs.iter().zip(&order) {
+            let t = &inputs[k].1;
+            super::check_input(NAME, &spec.name, t, spec.dtype, Some(&spec.dims))?;
+            values.push(to_value(self.session.allocator(), t).map_err(|e| {
+                RuntimeError::Input {
+                    runtime: NAME,
+                    message: format!("input '{}': {e}", spec.name),
+                }
+            })?);
+        }
+        self.values = values;
+        self.results = None;
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<(), RuntimeError> {
+        let views: Vec<ort::session::SessionInputValue<'_>> =
+            self.values.iter().map(Into::into).collect();
+        let outputs = self
+            .session
+            .run(views.as_slice())
+            .map_err(|e| RuntimeError::Run {
+                runtime: NAME,
+                message: e.to_string(),
+            })?;
+        self.results = Some(outputs.into_iter().map(|(_, v)| v).collect());
+        Ok(())
+    }
+
+    fn outputs(&mut self) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
+        let values = self
+            .results
+            .as_ref()
+            .ok_or(RuntimeError::NotRun { runtime: NAME })?;
+        self.output_names
+            .iter()
+            .zip(values)
+            .map(|(name, v)| {
+                from_value(v).map(|t| (name.clone(), t)).map_err(|message| {
+                    RuntimeError::UnsupportedDtype {
+                        runtime: NAME,
+                        dtype: message,
+                        what: format!("model output '{name}'"),
+                    }
+                })
+            })
+            .collect()
+    }
+
+    fn details(&self) -> BTreeMap<String, String> {
+        self.details.clone()
+    }
+}
+
+fn tensor_type(t: &ValueType) -> Option<(TensorElementType, Vec<Option<usize>>)> {
+    match t {
+        ValueType::Tensor { ty, shape, .. } => Some((
+            *ty,
+            shape.iter().map(|&d| usize::try_from(d).ok()).collect(),
+        )),
+        _ => None,
+    }
+}
+
+fn to_ort(d: DType) -> TensorElementType {
+    match d {
+        DType::Float32 => TensorElementType::Float32,
+        DType::Float16 => TensorElementType::Float16,
+        DType::Bfloat16 => TensorElementType::Bfloat16,
+        DType::Float64 => TensorElementType::Float64,
+        DType::Int8 => TensorElementType::Int8,
+        DType::Int16 => TensorElementType::Int16,
+        DType::Int32 => TensorElementType::Int32,
+        DType::Int64 => TensorElementType::Int64,
+        DType::Uint8 => TensorElementType::Uint8,
+        DType::Bool => TensorElementType::Bool,
+    }
+}
+
+fn from_ort(t: TensorElementType) -> Option<DType> {
+    DType::ALL.into_iter().find(|&d| to_ort(d) == t)
+}
+
+/// Copies a host tensor into a new ONNX Runtime CPU tensor.
+fn to_value(allocator: &ort::memory::Allocator, t: &HostTensor) -> Result<DynValue, String> {
+    let shape: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
+    let mut value = DynTensor::new(allocator, to_ort(t.dtype), shape).map_err(|e| e.to_string())?;
+    let bytes = super::normalized_bytes(t);
+    if !bytes.is_empty() {
+        let dst = value.data_ptr_mut().cast::<u8>();
+        if dst.is_null() {
+            return Err("ONNX Runtime gave no buffer for the tensor".into());
+        }
+        // SAFETY: the tensor was allocated on the CPU for exactly this dtype
+        // and shape, and `check_input` verified the byte length matches.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len()) };
+    }
+    Ok(value.into_dyn())
+}
+
+/// Copies an ONNX Runtime output tensor back to the host.
+fn from_value(v: &DynValue) -> Result<HostTensor, String> {
+    let (ty, dims) = tensor_type(v.dtype()).ok_or("a non-tensor value")?;
+    let dtype = from_ort(ty).ok_or(format!("{ty:?}"))?;
+    let shape: Vec<usize> = dims
+        .into_iter()
+        .map(|d| d.ok_or("a tensor with a negative dimension"))
+        .collect::<Result<_, _>>()?;
+    let tensor = v
+        .view()
+        .downcast::<DynTensorValueType>()
+        .map_err(|e| e.to_string())?;
+    if !tensor.memory_info().is_cpu_accessible() {
+        return Err("a tensor outside CPU memory".into());
+    }
+    let len = crate::graph::tensor::numel(&shape) * dtype.size_bytes();
+    let mut data = vec![0u8; len];
+    if len > 0 {
+        let src = tensor.data_ptr().cast::<u8>();
+        if src.is_null() {
+            return Err("a tensor without data".into());
+        }
+        // SAFETY: a CPU tensor of this dtype and shape holds `len` contiguous bytes.
+        unsafe { std::ptr::copy_nonoverlapping(src, data.as_mut_ptr(), len) };
+    }
+    Ok(HostTensor { dtype, shape, data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::test_models;
+
+    fn venv_places() -> SearchPlaces {
+        SearchPlaces {
+            venvs: vec![test_models::venv_dir()],
+            ..SearchPlaces::default()
+        }
+    }
+
+    #[test]
+    fn finds_the_venv_library_and_its_version() {
+        let lib = locate_in(&venv_places()).unwrap();
+        let name = lib.path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("libonnxruntime.so."), "{name}");
+        assert!(lib.found_by.starts_with("venv "), "{}", lib.found_by);
+        // The versioned file name carries the version the library reports.
+        assert_eq!(name, format!("libonnxruntime.so.{}", lib.version));
+    }
+
+    #[test]
+    fn dylib_path_wins_and_a_bad_file_is_a_clean_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("libonnxruntime.so.1.99.0");
+        std::fs::write(&bad, b"not a library").unwrap();
+        let places = SearchPlaces {
+            dylib_path: Some(bad.clone().into_os_string()),
+            ..venv_places()
+        };
+        let e = locate_in(&places).unwrap_err().to_string();
+        assert!(e.contains(&bad.display().to_string()), "{e}");
+        assert!(e.contains("dlopen failed"), "{e}");
+        assert!(e.contains("ORT_DYLIB_PATH"), "{e}");
+        assert!(e.contains("pip install -U onnxruntime"), "{e}");
+        assert!(e.contains("or unset it"), "{e}");
+    }
+
+    #[test]
+    fn a_library_that_is_not_onnx_runtime_is_refused() {
+        // libc loads fine but is not ONNX Runtime.
+        let e = probe(Path::new("libc.so.6")).unwrap_err();
+        assert!(e.contains("does not export OrtGetApiBase"), "{e}");
+    }
+
+    #[test]
+    fn old_versions_are_refused_with_the_reason() {
+        assert!(check_version("1.32.0").is_ok());
+        assert!(check_version("1.31.1").is_ok());
+        let e = check_version("1.24.4").unwrap_err();
+        assert!(
+            e.contains("1.24.4") && e.contains("needs 1.31 or newer"),
+            "{e}"
+        );
+        assert!(check_version("garbage").is_err());
+    }
+
+    #[test]
+    fn nothing_found_lists_where_it_looked() {
+        let dir = tempfile::tempdir().unwrap();
+        let places = SearchPlaces {
+            venvs: vec![dir.path().join("novenv")],
+            python: Some(dir.path().join("no-python")),
+            exe_dir: Some(dir.path().to_path_buf()),
+            system_names: vec!["libonnxruntime-does-not-exist.so".into()],
+            ..SearchPlaces::default()
+        };
+        let e = locate_in(&places).unwrap_err().to_string();
+        assert!(
+            e.starts_with("ONNX Runtime not found: pip install onnxruntime, or set ORT_DYLIB_PATH"),
+            "{e}"
+        );
+        assert!(e.contains("novenv"), "{e}");
+        assert!(e.contains("no-python"), "{e}");
+        assert!(e.contains("system loader path"), "{e}");
+    }
+
+    #[test]
+    fn a_versioned_file_beside_the_executable_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = locate_in(&venv_places()).unwrap();
+        let beside = dir.path().join(real.path.file_name().unwrap());
+        std::os::unix::fs::symlink(&real.path, &beside).unwrap();
+        let places = SearchPlaces {
+            exe_dir: Some(dir.path().to_path_buf()),
+            ..SearchPlaces::default()
+        };
+        let lib = locate_in(&places).unwrap();
+        assert_eq!(lib.path, beside);
+        assert_eq!(lib.found_by, "the executable's folder");
+    }
+
+    /// Runs in a child process (see `bad_dylib_path_is_an_error_not_a_panic`):
+    /// with ORT_DYLIB_PATH at a non-library, loading a model must fail cleanly.
+    #[test]
+    fn child_load_with_bad_library() {
+        if std::env::var_os("TURNKEY_TEST_CHILD").is_none() {
+            return;
+        }
+        let e = OrtRuntime
+            .load(Path::new("/nonexistent.onnx"), &SessionOptions::default())
+            .err()
+            .expect("loading must fail");
+        println!("CHILD-ERROR: {e}");
+        assert_eq!(OrtRuntime.version(), "not found");
+        let (auto, why) = crate::runtime::resolve_auto();
+        println!("CHILD-AUTO: {auto}: {why}");
+    }
+
+    #[test]
+    fn bad_dylib_path_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("libonnxruntime.so");
+        std::fs::write(&bad, b"junk").unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "runtime::ort::tests::child_load_with_bad_library",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("TURNKEY_TEST_CHILD", "1")
+            .env("ORT_DYLIB_PATH", &bad)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "child failed:\n{text}");
+        assert!(text.contains("CHILD-ERROR: ONNX Runtime library"), "{text}");
+        assert!(text.contains("dlopen failed"), "{text}");
+        assert!(
+            text.contains("CHILD-AUTO: tract: using tract because"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_dtype_round_trips_through_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        for dtype in DType::ALL {
+            let model = test_models::identity(dir.path(), dtype);
+            let mut s = OrtRuntime
+                .load(&model, &SessionOptions::default())
+                .unwrap_or_else(|e| panic!("{dtype}: {e}"));
+            let x = test_models::sample_tensor(dtype, &[2, 3]);
+            s.set_inputs(&[("x".into(), x.clone())]).unwrap();
+            s.run().unwrap();
+            let out = s.outputs().unwrap();
+            assert_eq!(out.len(), 1);
+            assert_eq!(out[0].0, "y");
+            assert_eq!(out[0].1, x, "{dtype}");
+        }
+    }
+
+    #[test]
+    fn wrong_inputs_are_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = test_models::mlp_gather(dir.path());
+        let mut s = OrtRuntime.load(&model, &SessionOptions::default()).unwrap();
+        assert!(matches!(s.outputs(), Err(RuntimeError::NotRun { .. })));
+        let mut inputs = test_models::mlp_gather_inputs();
+        inputs[0].1 = HostTensor::zeros(DType::Float32, &[3, 4]);
+        let e = s.set_inputs(&inputs).unwrap_err().to_string();
+        assert!(e.contains("input 'x' has shape [3, 4]"), "{e}");
+        let e = s.set_inputs(&inputs[1..]).unwrap_err().to_string();
+        assert!(e.contains("model input 'x' is not given"), "{e}");
+        let details = s.details();
+        assert_eq!(
+            details["intra_op_threads"],
+            crate::runtime::available_cores().to_string()
+        );
+        assert_eq!(details["execution_provider"], "CPUExecutionProvider");
+    }
+
+    #[test]
+    fn a_broken_model_file_is_a_load_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("broken.onnx");
+        std::fs::write(&f, b"not a protobuf at all").unwrap();
+        let e = OrtRuntime
+            .load(&f, &SessionOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.starts_with("ort could not load model"), "{e}");
+        assert!(e.contains("broken.onnx"), "{e}");
+    }
+
+    /// RECIPES.md: Rust `session.run` on the tiny 1x10 model takes ~3 us per
+    /// call at 1 thread. Timing-sensitive, so run alone:
+    /// `cargo test --release --lib ort_overhead -- --ignored --nocapture --test-threads=1`
+    #[test]
+    #[ignore]
+    fn ort_overhead_tiny_model() {
+        use crate::bench::timing::{BenchOptions, measure};
+        let dir = tempfile::tempdir().unwrap();
+        let model = test_models::tiny_linear(dir.path());
+        let x = HostTensor::uniform(DType::Float32, &[1, 10], -1.0, 1.0, 0);
+        let opts = BenchOptions {
+            min_iterations: 10_000,
+            min_time: std::time::Duration::from_secs(3),
+            warmup_min_iterations: 1000,
+            ..BenchOptions::default()
+        };
+        for rt in crate::runtime::names() {
+            let rt = crate::runtime::by_name(rt).unwrap();
+            let mut s = rt
+                .load(
+                    &model,
+                    &SessionOptions {
+                        threads: 1,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            s.set_inputs(&[("x".into(), x.clone())]).unwrap();
+            let m = measure(s.as_mut(), &opts).unwrap();
+            println!(
+                "OVERHEAD {} {}: median {:.2} us, mean {:.2} us, p90 {:.2} us, min {:.2} us, \
+                 cov {:.1}%, {} iterations, timer overhead {:.0} ns",
+                rt.name(),
+                rt.version(),
+                m.stats.median_ms * 1e3,
+                m.stats.mean_ms * 1e3,
+                m.stats.p90_ms * 1e3,
+                m.stats.min_ms * 1e3,
+                m.stats.cov * 100.0,
+                m.iterations,
+                m.timer_overhead_ns
+            );
+            assert!(
+                m.stats.median_ms < 0.1,
+                "{} per call is over 100 us",
+                rt.name()
+            );
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! tract, the pure-Rust ONNX engine built into the binary: always available.
+
+use super::{Device, Runtime, RuntimeError, Session, SessionOptions};
+use crate::graph::{DType, HostTensor};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use tract_onnx::prelude::*;
+
+const NAME: &str = "tract";
+
+/// tract-onnx: optimized (decluttered and compiled) plans, single-threaded.
+pub struct TractRuntime;
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// The tract-onnx version this binary was built with, read from Cargo.lock.
+pub fn tract_version() -> String {
+    lock_version(
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")),
+        "tract-onnx",
+    )
+    .unwrap_or_else(|| "0.23".to_string())
+}
+
+/// The `version` of package `name` in a Cargo.lock text.
+fn lock_version(lock: &str, name: &str) -> Option<String> {
+    let want = format!("name = \"{name}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == want {
+            let v = lines.next()?.trim().strip_prefix("version = \"")?;
+            return Some(v.trim_end_matches('"').to_string());
+        }
+    }
+    None
+}
+
+impl Runtime for TractRuntime {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn version(&self) -> String {
+        tract_version()
+    }
+
+    fn load(&self, model: &Path, opts: &SessionOptions) -> Result<Box<dyn Session>, RuntimeError> {
+        if opts.device != Device::Cpu {
+            return Err(RuntimeError::UnsupportedDevice {
+                device: opts.device,
+                runtime: NAME,
+            });
+        }
+        let load_err = |message: String| RuntimeError::Load {
+            runtime: NAME,
+            model: model.to_path_buf(),
+            message,
+        };
+        if !model.is_file() {
+            return Err(load_err("the file does not exist".into()));
+        }
+        // `{:#}` prints the whole cause chain: tract's top error alone is vague.
+        let inference = tract_onnx::onnx()
+            .model_for_path(model)
+            .map_err(|e| load_err(format!("{e:#}")))?;
+        // Names come from the ONNX graph: optimization may replace the nodes
+        // that carry them, but keeps the order of inputs and outputs.
+        let input_names = outlet_names(&inference, inference.input_outlets())
+            .map_err(|e| load_err(format!("{e:#}")))?;
+        let output_names = outlet_names(&inference, inference.output_outlets())
+            .map_err(|e| load_err(format!("{e:#}")))?;
+        let plan: Plan = inference
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| load_err(format!("{e:#}")))?;
+        let state = plan.spawn().map_err(|e| load_err(format!("{e:#}")))?;
+
+        let typed = plan.model();
+        let mut inputs = Vec::new();
+        for (name, outlet) in input_names
+            .into_iter()
+            .zip(typed.input_outlets().unwrap_or(&[]))
+        {
+            let fact = typed
+                .outlet_fact(*outlet)
+                .map_err(|e| load_err(format!("{e:#}")))?;
+            let dtype =
+                from_tract(fact.datum_type).ok_or_else(|| RuntimeError::UnsupportedDtype {
+                    runtime: NAME,
+                    dtype: format!("{:?}", fact.datum_type),
+                    what: format!("model input '{name}'"),
+                })?;
+            let dims = fact
+                .shape
+                .dims()
+                .iter()
+                .map(|d| d.to_i64().ok().and_then(|v| usize::try_from(v).ok()))
+                .collect();
+            inputs.push(InputSpec { name, dtype, dims });
+        }
+
+        let details = BTreeMap::from([
+            ("intra_op_threads".to_string(), "1".to_string()),
+            ("threads_requested".into(), opts.threads.to_string()),
+            (
+                "threading".into(),
+                "single-threaded (tract-linalg without multithread-mm)".into(),
+            ),
+            (
+                "optimization".into(),
+                "into_optimized (declutter + codegen)".into(),
+            ),
+            ("execution_provider".into(), "tract cpu".into()),
+        ]);
+        Ok(Box::new(TractSession {
+            state,
+            inputs,
+            output_names,
+            values: TVec::new(),
+            results: None,
+            details,
+        }))
+    }
+}
+
+fn outlet_names(
+    model: &InferenceModel,
+    outlets: TractResult<&[OutletId]>,
+) -> TractResult<Vec<String>> {
+    Ok(outlets?
+        .iter()
+        .map(|o| {
+            model
+                .outlet_label(*o)
+                .map(str::to_string)
+                .unwrap_or_else(|| model.node(o.node).name.clone())
+        })
+        .collect())
+}
+
+struct InputSpec {
+    name: String,
+    dtype: DType,
+    dims: Vec<Option<usize>>,
+}
+
+struct TractSession {
+    state: TypedSimpleState,
+    inputs: Vec<InputSpec>,
+    output_names: Vec<String>,
+    /// Inputs in model order; cloning a `TValue` only bumps a refcount.
+    values: TVec<TValue>,
+    results: Option<TVec<TValue>>,
+    details: BTreeMap<String, String>,
+}
+
+impl Session for TractSession {
+    fn set_inputs(&mut self, inputs: &[(String, HostTensor)]) -> Result<(), RuntimeError> {
+        let names: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
+        let order = super::match_inputs(NAME, &names, inputs)?;
+        let mut values = TVec::new();
+        for (spec, &k) in self.inputs.iter().zip(&order) {
+            let t = &inputs[k].1;
+            super::check_input(NAME, &spec.name, t, spec.dtype, Some(&spec.dims))?;
+            values.push(to_tvalue(t).map_err(|message| RuntimeError::Input {
+                runtime: NAME,
+                message: format!("input '{}': {message}", spec.name),
+            })?);
+        }
+        self.values = values;
+        self.results = None;
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<(), RuntimeError> {
+        let out = self
+            .state
+            .run(self.values.clone())
+            .map_err(|e| RuntimeError::Run {
+                runtime: NAME,
+                message: format!("{e:#}"),
+            })?;
+        self.results = Some(out);
+        Ok(())
+    }
+
+    fn outputs(&mut self) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
+        let values = self
+            .results
+            .as_ref()
+            .ok_or(RuntimeError::NotRun { runtime: NAME })?;
+        self.output_names
+            .iter()
+            .zip(values.iter())
+            .map(|(name, v)| {
+                from_tensor(v).map(|t| (name.clone(), t)).map_err(|dtype| {
+                    RuntimeError::UnsupportedDtype {
+                        runtime: NAME,
+                        dtype,
+                        what: format!("model output '{name}'"),
+                    }
+                })
+            })
+            .collect()
+    }
+
+    fn details(&self) -> BTreeMap<String, String> {
+        self.details.clone()
+    }
+}
+
+fn to_tract(d: DType) -> Option<DatumType> {
+    Some(match d {
+        DType::Float32 => DatumType::F32,
+        DType::Float16 => DatumType::F16,
+        DType::Bfloat16 => return None,
+        DType::Float64 => DatumType::F64,
+        DType::Int8 => DatumType::I8,
+        DType::Int16 => DatumType::I16,
+        DType::Int32 => DatumType::I32,
+        DType::Int64 => DatumType::I64,
+        DType::Uint8 => DatumType::U8,
+        DType::Bool => DatumType::Bool,
+    })
+}
+
+fn from_tract(dt: DatumType) -> Option<DType> {
+    DType::ALL.into_iter().find(|&d| to_tract(d) == Some(dt))
+}
+
+fn to_tvalue(t: &HostTensor) -> Result<TValue, String> {
+    let dt = to_tract(t.dtype).ok_or_else(|| format!("tract has no {}", t.dtype))?;
+    let bytes = super::normalized_bytes(t);
+    // SAFETY: `check_input` verified the byte length, and bool bytes are
+    // normalized to 0/1, so every element is a valid value of `dt`.
+    let tensor =
+        unsafe { Tensor::from_raw_dt(dt, &t.shape, &bytes) }.map_err(|e| format!("{e:#}"))?;
+    Ok(tensor.into_tvalue())
+}
+
+/// Little-endian bytes of a plain tensor of one of our dtypes; on failure the
+/// tract dtype's name.
+fn from_tensor(t: &Tensor) -> Result<HostTensor, String> {
+    let unsupported = || format!("{:?}", t.datum_type());
+    let dtype = from_tract(t.datum_type()).ok_or_else(unsupported)?;
+    fn le<T: Datum + Copy, const N: usize>(
+        t: &Tensor,
+        f: impl Fn(T) -> [u8; N],
+    ) -> Result<Vec<u8>, String> {
+        let view = t.to_plain_array_view::<T>().map_err(|e| format!("{e:#}"))?;
+        Ok(view.iter().flat_map(|&x| f(x)).collect())
+    }
+    let data = match dtype {
+        DType::Float32 => le(t, f32::to_le_bytes),
+        DType::Float16 => le(t, f16::to_le_bytes),
+        DType::Float64 => le(t, f64::to_le_bytes),
+        DType::Int8 => le(t, i8::to_le_bytes),
+        DType::Int16 => le(t, i16::to_le_bytes),
+        DType::Int32 => le(t, i32::to_le_bytes),
+        DType::Int64 => le(t, i64::to_le_bytes),
+        DType::Uint8 => le(t, u8::to_le_bytes),
+        DType::Bool => le(t, |b: bool| [u8::from(b)]),
+        DType::Bfloat16 => Err(unsupported()),
+    }?;
+    Ok(HostTensor {
+        dtype,
+        shape: t.shape().to_vec(),
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{ort::OrtRuntime, test_models};
+
+    #[test]
+    fn version_comes_from_the_lock_file() {
+        let v = tract_version();
+        assert!(v.starts_with("0.23."), "{v}");
+        let lock = "[[package]]\nname = \"a\"\nversion = \"1.2.3\"\n";
+        assert_eq!(lock_version(lock, "a").as_deref(), Some("1.2.3"));
+        assert_eq!(lock_version(lock, "b"), None);
+    }
+
+    #[test]
+    fn every_dtype_round_trips_through_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        for dtype in DType::ALL {
+            let model = test_models::identity(dir.path(), dtype);
+            let x = test_models::sample_tensor(dtype, &[2, 3]);
+            let loaded = TractRuntime.load(&model, &SessionOptions::default());
+            if dtype == DType::Bfloat16 {
+                // tract has no bfloat16: a clean error, at load or at input.
+                let e = match loaded {
+                    Err(e) => e,
+                    Ok(mut s) => s.set_inputs(&[("x".into(), x)]).unwrap_err(),
+                };
+                let e = e.to_string();
+                assert!(
+                    e.contains("tract") && e.to_lowercase().contains("bf"),
+                    "{e}"
+                );
+                continue;
+            }
+            let mut s = loaded.unwrap_or_else(|e| panic!("{dtype}: {e}"));
+            s.set_inputs(&[("x".into(), x.clone())]).unwrap();
+            s.run().unwrap();
+            let out = s.outputs().unwrap();
+            assert_eq!(out, vec![("y".to_string(), x)], "{dtype}");
+        }
+    }
+
+    #[test]
+    fn tract_and_ort_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = test_models::mlp_gather(dir.path());
+        let inputs = test_models::mlp_gather_inputs();
+        let run = |rt: &dyn Runtime| {
+            let mut s = rt
+                .load(
+                    &model,
+                    &SessionOptions {
+                        threads: 1,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            // Inputs in another order than the model's: matched by name.
+            let reversed: Vec<_> = inputs.iter().rev().cloned().collect();
+            s.set_inputs(&reversed).unwrap();
+            s.run().unwrap();
+            s.run().unwrap();
+            s.outputs().unwrap()
+        };
+        let t = run(&TractRuntime);
+        let o = run(&OrtRuntime);
+        let names: Vec<&str> = t.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["y", "g", "k"]);
+        let check = crate::bench::compare::compare(&o, &t, 1e-5, 1e-4);
+        assert!(check.pass, "{}", check.summary);
+        assert!(check.max_abs_diff < 1e-5, "{}", check.summary);
+        // Integer path is exact and as expected: idx + 1.
+        assert_eq!(t[2].1.to_i64_vec().unwrap(), vec![6, 1, 3]);
+        // Relu really clipped something, and Gather picked rows 5, 0, 2.
+        assert_eq!(t[0].1.shape, vec![2, 5]);
+        assert_eq!(t[1].1.shape, vec![3, 3]);
+    }
+
+    #[test]
+    fn load_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("junk.onnx");
+        std::fs::write(&f, b"\x08\x07junk").unwrap();
+        let e = TractRuntime
+            .load(&f, &SessionOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.starts_with("tract could not load model"), "{e}");
+        assert!(e.contains("junk.onnx"), "{e}");
+        let e = TractRuntime
+            .load(&dir.path().join("missing.onnx"), &SessionOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+}

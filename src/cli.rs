@@ -43,7 +43,12 @@ pub struct BenchArgs {
     pub cache_dir: Option<PathBuf>,
 
     /// Arguments for the scripts' parse(), e.g. "--batch_size 8".
-    #[arg(long, allow_hyphen_values = true, value_name = "ARGS", default_value = "")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        value_name = "ARGS",
+        default_value = ""
+    )]
     pub script_args: String,
 
     /// Discover and export only; do not benchmark.

@@ -67,10 +67,22 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
     let script_args = ScriptArgs::parse(&a.script_args).map_err(anyhow::Error::msg)?;
     let range = onnx::supported_opsets();
     if !range.contains(&a.opset) {
-        bail!("--opset {}: supported opsets are {}..={}", a.opset, range.start(), range.end());
+        bail!(
+            "--opset {}: supported opsets are {}..={}",
+            a.opset,
+            range.start(),
+            range.end()
+        );
     }
-    let device: Device = a.device.parse().map_err(|e| anyhow::anyhow!("--device {}: {e}", a.device))?;
-    let runtimes = if a.build_only { Vec::new() } else { resolve_runtimes(&a.runtime, a.quiet)? };
+    let device: Device = a
+        .device
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--device {}: {e}", a.device))?;
+    let runtimes = if a.build_only {
+        Vec::new()
+    } else {
+        resolve_runtimes(&a.runtime, a.quiet)?
+    };
     let cache = Cache::open(a.cache_dir.as_deref())?;
     let opts = RunOptions {
         script_args,
@@ -122,7 +134,12 @@ fn write_report(a: ReportArgs) -> Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     for f in &s.files {
-        println!("wrote {} ({} rows, {} builds)", f.display(), s.rows, s.builds);
+        println!(
+            "wrote {} ({} rows, {} builds)",
+            f.display(),
+            s.rows,
+            s.builds
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -134,23 +151,36 @@ fn run_script(a: RunArgs) -> Result<ExitCode> {
     let rt_name = resolve_runtimes(&a.runtime, false)?.remove(0);
     let dir = tempfile::tempdir()?;
     let counter = std::sync::atomic::AtomicUsize::new(0);
-    let exec = move |g: &Graph, inputs: &[(String, HostTensor)]| -> Result<Vec<HostTensor>, String> {
+    let exec = move |g: &Graph,
+                     inputs: &[(String, HostTensor)]|
+          -> Result<Vec<HostTensor>, String> {
         let rt = runtime::by_name(&rt_name).map_err(|e| e.to_string())?;
         let bytes = onnx::export(g, &onnx::ExportOptions::default()).map_err(|e| e.to_string())?;
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = dir.path().join(format!("call{n}.onnx"));
         std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
-        let mut s = rt.load(&path, &SessionOptions::default()).map_err(|e| e.to_string())?;
+        let mut s = rt
+            .load(&path, &SessionOptions::default())
+            .map_err(|e| e.to_string())?;
         s.set_inputs(inputs).map_err(|e| e.to_string())?;
         s.run().map_err(|e| e.to_string())?;
         let outs = s.outputs().map_err(|e| e.to_string())?;
         println!("{} ({}):", g.name, rt.name());
         for (name, t) in &outs {
-            println!("  {name}: {}{} {}", t.dtype, turnkey::graph::shape_str(&t.shape), t.preview(8));
+            println!(
+                "  {name}: {}{} {}",
+                t.dtype,
+                turnkey::graph::shape_str(&t.shape),
+                t.preview(8)
+            );
         }
         Ok(outs.into_iter().map(|(_, t)| t).collect())
     };
-    let opts = DiscoverOptions { script_args, max_depth: 0, executor: Some(Arc::new(exec)) };
+    let opts = DiscoverOptions {
+        script_args,
+        max_depth: 0,
+        executor: Some(Arc::new(exec)),
+    };
     match script::discover(&a.script, &opts) {
         Ok(d) => {
             for w in &d.warnings {

@@ -6,7 +6,9 @@
 use crate::bench::compare::compare;
 use crate::bench::timing::BenchOptions;
 use crate::bench::worker::{WorkerOutcome, WorkerSpec, spawn_worker, worker_command};
-use crate::cache::{Cache, CheckStatus, OutputCheck, Record, RuntimeRow, Status, SystemInfo, TensorSpec};
+use crate::cache::{
+    Cache, CheckStatus, OutputCheck, Record, RuntimeRow, Status, SystemInfo, TensorSpec,
+};
 use crate::graph::HostTensor;
 use crate::onnx::{ExportOptions, export, read_tensor_pb, write_tensor_pb};
 use crate::runtime::Device;
@@ -36,13 +38,41 @@ pub struct RunOptions {
 
 /// What happened, for the terminal.
 pub enum Event<'a> {
-    ScriptStarted { path: &'a Path, index: usize, total: usize },
-    ScriptFailed { path: &'a Path, error: &'a str },
-    Warning { path: &'a Path, message: &'a str },
-    BuildReady { build: &'a Build, cached: bool, onnx: &'a Path, class: &'a str, location: &'a str },
-    BuildFailed { build: &'a str, stage: &'a str, error: &'a str },
-    RowStarted { build: &'a str, runtime: &'a str, device: &'a str },
-    RowFinished { build: &'a str, row: &'a RuntimeRow, cached: bool },
+    ScriptStarted {
+        path: &'a Path,
+        index: usize,
+        total: usize,
+    },
+    ScriptFailed {
+        path: &'a Path,
+        error: &'a str,
+    },
+    Warning {
+        path: &'a Path,
+        message: &'a str,
+    },
+    BuildReady {
+        build: &'a Build,
+        cached: bool,
+        onnx: &'a Path,
+        class: &'a str,
+        location: &'a str,
+    },
+    BuildFailed {
+        build: &'a str,
+        stage: &'a str,
+        error: &'a str,
+    },
+    RowStarted {
+        build: &'a str,
+        runtime: &'a str,
+        device: &'a str,
+    },
+    RowFinished {
+        build: &'a str,
+        row: &'a RuntimeRow,
+        cached: bool,
+    },
 }
 
 pub trait Observer {
@@ -61,7 +91,11 @@ pub fn run(cache: &Cache, inputs: &[PathBuf], opts: &RunOptions, obs: &dyn Obser
     let mut summary = RunSummary::default();
     let system = SystemInfo::collect();
     for (i, path) in inputs.iter().enumerate() {
-        obs.on(Event::ScriptStarted { path, index: i, total: inputs.len() });
+        obs.on(Event::ScriptStarted {
+            path,
+            index: i,
+            total: inputs.len(),
+        });
         run_script(cache, path, opts, &system, obs, &mut summary);
     }
     summary
@@ -69,21 +103,42 @@ pub fn run(cache: &Cache, inputs: &[PathBuf], opts: &RunOptions, obs: &dyn Obser
 
 /// The record name for a script that failed before it had any build.
 fn failure_name(path: &Path, args: &ScriptArgs) -> String {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "script".into());
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "script".into());
     let key = format!("{}\0{}", path.display(), args.text);
     let h = hex::encode(Sha256::digest(key.as_bytes()));
     format!("{stem}_script_{}", &h[..8])
 }
 
-fn run_script(cache: &Cache, path: &Path, opts: &RunOptions, system: &SystemInfo, obs: &dyn Observer, summary: &mut RunSummary) {
-    let dopts = DiscoverOptions { script_args: opts.script_args.clone(), max_depth: opts.max_depth, executor: None };
+fn run_script(
+    cache: &Cache,
+    path: &Path,
+    opts: &RunOptions,
+    system: &SystemInfo,
+    obs: &dyn Observer,
+    summary: &mut RunSummary,
+) {
+    let dopts = DiscoverOptions {
+        script_args: opts.script_args.clone(),
+        max_depth: opts.max_depth,
+        executor: None,
+    };
     let started = Instant::now();
-    let found = std::panic::catch_unwind(|| script::discover(path, &dopts));
+    let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        script::discover(path, &dopts)
+    }));
     let disc = match found {
         Ok(Ok(d)) => d,
-        Ok(Err(e)) => return script_failed(cache, path, opts, system, &e.to_string(), obs, summary),
+        Ok(Err(e)) => {
+            return script_failed(cache, path, opts, system, &e.to_string(), obs, summary);
+        }
         Err(_) => {
-            let msg = format!("{}: internal error while running the script (a turnkey bug; please report it)", path.display());
+            let msg = format!(
+                "{}: internal error while running the script (a turnkey bug; please report it)",
+                path.display()
+            );
             return script_failed(cache, path, opts, system, &msg, obs, summary);
         }
     };
@@ -101,14 +156,26 @@ fn run_script(cache: &Cache, path: &Path, opts: &RunOptions, system: &SystemInfo
         summary.builds.push(build.name.clone());
         if let Err(e) = run_build(cache, &disc, build, discover_s, opts, system, obs, summary) {
             let msg = format!("{}: {e}", build.name);
-            obs.on(Event::BuildFailed { build: &build.name, stage: "record", error: &msg });
+            obs.on(Event::BuildFailed {
+                build: &build.name,
+                stage: "record",
+                error: &msg,
+            });
             summary.failures.push(msg);
         }
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn script_failed(cache: &Cache, path: &Path, opts: &RunOptions, system: &SystemInfo, error: &str, obs: &dyn Observer, summary: &mut RunSummary) {
+fn script_failed(
+    cache: &Cache,
+    path: &Path,
+    opts: &RunOptions,
+    system: &SystemInfo,
+    error: &str,
+    obs: &dyn Observer,
+    summary: &mut RunSummary,
+) {
     obs.on(Event::ScriptFailed { path, error });
     summary.failures.push(error.to_string());
     let name = failure_name(path, &opts.script_args);
@@ -122,12 +189,20 @@ fn script_failed(cache: &Cache, path: &Path, opts: &RunOptions, system: &SystemI
         r.finish_stage("discover", Status::Error, Some(error.to_string()));
     });
     if let Err(e) = res {
-        summary.failures.push(format!("{name}: could not record the failure: {e}"));
+        summary
+            .failures
+            .push(format!("{name}: could not record the failure: {e}"));
     }
 }
 
 fn specs(io: &[(String, crate::graph::TypeInfo)]) -> Vec<TensorSpec> {
-    io.iter().map(|(n, t)| TensorSpec { name: n.clone(), shape: t.shape.clone(), dtype: t.dtype }).collect()
+    io.iter()
+        .map(|(n, t)| TensorSpec {
+            name: n.clone(),
+            shape: t.shape.clone(),
+            dtype: t.dtype,
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -149,7 +224,9 @@ fn run_build(
     let previous = cache.load_record(&build.name).ok().flatten();
     let cached = !opts.rebuild
         && onnx_path.exists()
-        && previous.as_ref().is_some_and(|r| r.stage_succeeded("export") && r.identity.opset == Some(opts.opset));
+        && previous
+            .as_ref()
+            .is_some_and(|r| r.stage_succeeded("export") && r.identity.opset == Some(opts.opset));
     let parent = build.parent.map(|p| disc.builds[p].name.clone());
     cache.update_record(&build.name, |r| {
         let id = &mut r.identity;
@@ -160,8 +237,18 @@ fn run_build(
         id.labels = disc.labels.clone();
         id.description = (!disc.description.is_empty()).then(|| disc.description.clone());
         id.script_args = disc.script_args.clone();
-        id.inputs = specs(&g.inputs.iter().map(|&v| (g.values[v].name.clone(), g.info(v).clone())).collect::<Vec<_>>());
-        id.outputs = specs(&g.outputs.iter().map(|&v| (g.values[v].name.clone(), g.info(v).clone())).collect::<Vec<_>>());
+        id.inputs = specs(
+            &g.inputs
+                .iter()
+                .map(|&v| (g.values[v].name.clone(), g.info(v).clone()))
+                .collect::<Vec<_>>(),
+        );
+        id.outputs = specs(
+            &g.outputs
+                .iter()
+                .map(|&v| (g.values[v].name.clone(), g.info(v).clone()))
+                .collect::<Vec<_>>(),
+        );
         id.set_stats(&g.stats());
         id.opset = Some(opts.opset);
         id.location = Some(location.clone());
@@ -185,7 +272,11 @@ fn run_build(
         let result = export_build(build, &onnx_path, &inputs_dir, opts.opset);
         let err = result.as_ref().err().cloned();
         cache.update_record(&build.name, |r| {
-            let status = if err.is_some() { Status::Error } else { Status::Successful };
+            let status = if err.is_some() {
+                Status::Error
+            } else {
+                Status::Successful
+            };
             r.finish_stage("export", status, err.clone());
             if let Some(s) = r.stages.get_mut("export") {
                 s.duration_s = Some(t.elapsed().as_secs_f64());
@@ -193,20 +284,43 @@ fn run_build(
         })?;
         if let Err(e) = result {
             let msg = format!("{}: export: {e}", build.name);
-            obs.on(Event::BuildFailed { build: &build.name, stage: "export", error: &msg });
+            obs.on(Event::BuildFailed {
+                build: &build.name,
+                stage: "export",
+                error: &msg,
+            });
             summary.failures.push(msg);
             mark_not_started(cache, &build.name, opts)?;
             return Ok(());
         }
     }
-    obs.on(Event::BuildReady { build, cached, onnx: &onnx_path, class: &g.name, location: &location });
+    obs.on(Event::BuildReady {
+        build,
+        cached,
+        onnx: &onnx_path,
+        class: &g.name,
+        location: &location,
+    });
     if opts.build_only {
         return Ok(());
     }
-    let batch = build.inputs.first().and_then(|(_, t)| t.shape.first().copied()).unwrap_or(1) as u64;
+    let batch = build
+        .inputs
+        .first()
+        .and_then(|(_, t)| t.shape.first().copied())
+        .unwrap_or(1) as u64;
     let mut reference: Option<(String, Vec<(String, HostTensor)>)> = None;
     for rt in &opts.runtimes {
-        let row = bench_row(cache, &build.name, &dir, rt, batch, opts, reference.as_ref(), obs)?;
+        let row = bench_row(
+            cache,
+            &build.name,
+            &dir,
+            rt,
+            batch,
+            opts,
+            reference.as_ref(),
+            obs,
+        )?;
         if row.status.is_failure() {
             summary.failures.push(format!(
                 "{} on {}/{}: {} {}",
@@ -227,7 +341,11 @@ fn run_build(
     Ok(())
 }
 
-fn mark_not_started(cache: &Cache, build: &str, opts: &RunOptions) -> Result<(), crate::cache::CacheError> {
+fn mark_not_started(
+    cache: &Cache,
+    build: &str,
+    opts: &RunOptions,
+) -> Result<(), crate::cache::CacheError> {
     if opts.build_only {
         return Ok(());
     }
@@ -242,21 +360,33 @@ fn mark_not_started(cache: &Cache, build: &str, opts: &RunOptions) -> Result<(),
 }
 
 /// Writes model.onnx and the inputs, each atomically.
-fn export_build(build: &Build, onnx_path: &Path, inputs_dir: &Path, opset: i64) -> Result<(), String> {
+fn export_build(
+    build: &Build,
+    onnx_path: &Path,
+    inputs_dir: &Path,
+    opset: i64,
+) -> Result<(), String> {
     let eopts = ExportOptions {
         opset,
-        metadata: vec![("turnkey.build".into(), build.name.clone()), ("turnkey.hash".into(), build.hash.clone())],
+        metadata: vec![
+            ("turnkey.build".into(), build.name.clone()),
+            ("turnkey.hash".into(), build.hash.clone()),
+        ],
         ..Default::default()
     };
     let bytes = export(&build.graph, &eopts).map_err(|e| e.to_string())?;
     let dir = onnx_path.parent().expect("build dir");
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    tmp.write_all(&bytes).map_err(|e| format!("{}: {e}", onnx_path.display()))?;
-    tmp.persist(onnx_path).map_err(|e| format!("{}: {e}", onnx_path.display()))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    tmp.write_all(&bytes)
+        .map_err(|e| format!("{}: {e}", onnx_path.display()))?;
+    tmp.persist(onnx_path)
+        .map_err(|e| format!("{}: {e}", onnx_path.display()))?;
     let _ = std::fs::remove_dir_all(inputs_dir);
     std::fs::create_dir_all(inputs_dir).map_err(|e| format!("{}: {e}", inputs_dir.display()))?;
     for (k, (name, t)) in build.inputs.iter().enumerate() {
-        write_tensor_pb(&inputs_dir.join(format!("input_{k}.pb")), name, t).map_err(|e| e.to_string())?;
+        write_tensor_pb(&inputs_dir.join(format!("input_{k}.pb")), name, t)
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -304,10 +434,18 @@ fn bench_row(
         && matches!(row.status, Status::Successful | Status::Mismatch)
         && out_dir.exists()
     {
-        obs.on(Event::RowFinished { build, row, cached: true });
+        obs.on(Event::RowFinished {
+            build,
+            row,
+            cached: true,
+        });
         return Ok(row.clone());
     }
-    obs.on(Event::RowStarted { build, runtime: rt, device: &device });
+    obs.on(Event::RowStarted {
+        build,
+        runtime: rt,
+        device: &device,
+    });
     cache.update_record(build, |r| r.row_mut(rt, &device).start(std::process::id()))?;
     let key = row_key(rt, opts.device);
     let log_dir = dir.join("log");
@@ -332,7 +470,11 @@ fn bench_row(
     let spec_path = log_dir.join(format!("{key}.spec.json"));
     let started = Instant::now();
     let outcome = match spec.write(&spec_path) {
-        Ok(()) => spawn_worker(worker_command(&opts.worker_exe, &spec_path), &spec, opts.timeout),
+        Ok(()) => spawn_worker(
+            worker_command(&opts.worker_exe, &spec_path),
+            &spec,
+            opts.timeout,
+        ),
         Err(e) => WorkerOutcome::Failed(e.to_string()),
     };
     let mut row = RuntimeRow::new(rt, &device);
@@ -364,9 +506,13 @@ fn bench_row(
             row.throughput = res.throughput;
             row.peak_rss_mb = res.peak_rss_mb;
             row.timer_overhead_ns = res.timer_overhead_ns;
-            row.samples_file = samples.strip_prefix(dir).ok().map(|p| p.display().to_string());
+            row.samples_file = samples
+                .strip_prefix(dir)
+                .ok()
+                .map(|p| p.display().to_string());
             if res.hit_max_time {
-                row.warnings.push("stopped at --max-time before --min-iterations".into());
+                row.warnings
+                    .push("stopped at --max-time before --min-iterations".into());
             }
             match &res.error {
                 Some(e) => {
@@ -376,25 +522,46 @@ fn bench_row(
                 None => {
                     row.status = Status::Successful;
                     row.check = Some(check_outputs(&out_dir, rt, &device, reference, opts));
-                    if row.check.as_ref().is_some_and(|c| c.status == CheckStatus::Failed) {
+                    if row
+                        .check
+                        .as_ref()
+                        .is_some_and(|c| c.status == CheckStatus::Failed)
+                    {
                         row.status = Status::Mismatch;
                     }
                 }
             }
         }
-        WorkerOutcome::Crashed { signal, code, stderr_tail } => {
+        WorkerOutcome::Crashed {
+            signal,
+            code,
+            stderr_tail,
+        } => {
             row.status = Status::Crashed;
             let how = match (signal, code) {
                 (Some(s), _) => format!("killed by signal {s} ({})", signal_name(s)),
                 (None, Some(c)) => format!("exited with code {c} without a result"),
                 _ => "ended without a result".to_string(),
             };
-            let tail = stderr_tail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-            row.error = Some(if tail.is_empty() { how } else { format!("{how}: {tail}") });
+            let tail = stderr_tail
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            row.error = Some(if tail.is_empty() {
+                how
+            } else {
+                format!("{how}: {tail}")
+            });
         }
         WorkerOutcome::Timeout { after } => {
             row.status = Status::Timeout;
-            row.error = Some(format!("no result after {:.0} s (--timeout)", after.as_secs_f64()));
+            row.error = Some(format!(
+                "no result after {:.0} s (--timeout)",
+                after.as_secs_f64()
+            ));
         }
         WorkerOutcome::Failed(e) => {
             row.status = Status::Error;
@@ -404,7 +571,11 @@ fn bench_row(
     row.duration_s = Some(started.elapsed().as_secs_f64());
     let saved = row.clone();
     cache.update_record(build, |r| r.set_row(saved))?;
-    obs.on(Event::RowFinished { build, row: &row, cached: false });
+    obs.on(Event::RowFinished {
+        build,
+        row: &row,
+        cached: false,
+    });
     Ok(row)
 }
 
@@ -429,7 +600,11 @@ fn check_outputs(
             let c = compare(ref_outs, &actual, opts.atol, opts.rtol);
             OutputCheck {
                 reference: ref_name.clone(),
-                status: if c.pass { CheckStatus::Passed } else { CheckStatus::Failed },
+                status: if c.pass {
+                    CheckStatus::Passed
+                } else {
+                    CheckStatus::Failed
+                },
                 max_abs_diff: Some(c.max_abs_diff),
                 max_rel_diff: Some(c.max_rel_diff),
                 summary: Some(c.summary),
@@ -460,5 +635,8 @@ fn signal_name(s: i32) -> &'static str {
 
 /// Loads the records of the given builds (for the end-of-run summary).
 pub fn records(cache: &Cache, builds: &[String]) -> Vec<Record> {
-    builds.iter().filter_map(|b| cache.load_record(b).ok().flatten()).collect()
+    builds
+        .iter()
+        .filter_map(|b| cache.load_record(b).ok().flatten())
+        .collect()
 }

@@ -21,7 +21,11 @@ pub fn si(v: f64) -> String {
         x if x >= 1e3 => (1e3, " k"),
         _ => (1.0, ""),
     };
-    if d == 1.0 { format!("{v:.0}") } else { format!("{:.2}{unit}", v / d) }
+    if d == 1.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{:.2}{unit}", v / d)
+    }
 }
 
 pub fn bytes(v: u64) -> String {
@@ -33,9 +37,11 @@ impl Terminal {
         let bar = (!quiet && std::io::stderr().is_terminal() && total > 1).then(|| {
             let b = ProgressBar::new(total as u64);
             b.set_style(
-                ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} scripts  {elapsed}  {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{spinner} [{bar:30}] {pos}/{len} scripts  {elapsed}  {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             b.enable_steady_tick(std::time::Duration::from_millis(120));
             b
@@ -70,7 +76,12 @@ impl Terminal {
 }
 
 fn row_line(row: &RuntimeRow, cached: bool) -> String {
-    let mut s = format!("    {}/{}: {}", row.runtime, row.device, row.status.as_str());
+    let mut s = format!(
+        "    {}/{}: {}",
+        row.runtime,
+        row.device,
+        row.status.as_str()
+    );
     if let Some(m) = row.median_ms {
         s.push_str(&format!("  median {m:.4} ms"));
     }
@@ -105,16 +116,32 @@ impl Observer for Terminal {
                 self.status(format!("{}", path.display()));
             }
             Event::ScriptFailed { error, .. } => self.line(&format!("error: {error}")),
-            Event::Warning { path, message } => self.info(&format!("warning: {}: {message}", path.display())),
-            Event::BuildReady { build, cached, onnx, class, location } => {
+            Event::Warning { path, message } => {
+                self.info(&format!("warning: {}: {message}", path.display()))
+            }
+            Event::BuildReady {
+                build,
+                cached,
+                onnx,
+                class,
+                location,
+            } => {
                 let s = build.graph.stats();
                 let inputs: Vec<String> = build
                     .inputs
                     .iter()
                     .map(|(n, t)| format!("{n}: {}{}", t.dtype, shape_str(&t.shape)))
                     .collect();
-                let found = if cached { "  (found in cache, not rebuilt)" } else { "" };
-                let runs = if build.executions > 1 { format!("  called {}x", build.executions) } else { String::new() };
+                let found = if cached {
+                    "  (found in cache, not rebuilt)"
+                } else {
+                    ""
+                };
+                let runs = if build.executions > 1 {
+                    format!("  called {}x", build.executions)
+                } else {
+                    String::new()
+                };
                 self.info(&format!(
                     "{}  {class}  {location}{runs}{found}\n    params {} ({})  inputs {}  FLOPs {}\n    onnx {}",
                     build.name,
@@ -126,10 +153,18 @@ impl Observer for Terminal {
                 ));
             }
             Event::BuildFailed { error, .. } => self.line(&format!("error: {error}")),
-            Event::RowStarted { build, runtime, device } => self.status(format!("{build} on {runtime}/{device}")),
+            Event::RowStarted {
+                build,
+                runtime,
+                device,
+            } => self.status(format!("{build} on {runtime}/{device}")),
             Event::RowFinished { row, cached, .. } => {
                 let l = row_line(row, cached);
-                if row.status.is_failure() { self.line(&l) } else { self.info(&l) }
+                if row.status.is_failure() {
+                    self.line(&l)
+                } else {
+                    self.info(&l)
+                }
             }
         }
     }

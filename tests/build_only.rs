@@ -23,9 +23,17 @@ fn selftest_exports_valid_onnx() {
         assert!(rec["identity"]["params"].as_u64().unwrap() > 0);
     }
     // Each build line says name, class, location, params, inputs, FLOPs, onnx.
-    assert!(r.stderr.contains("Linear  models/selftest/linear.rhai:9"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Linear  models/selftest/linear.rhai:10"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("params 110 (440B)"), "{}", r.stderr);
-    assert!(r.stderr.contains("inputs x: float32[1, 10]"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("inputs x: float32[1, 10]"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("params 85 "), "{}", r.stderr);
     assert!(r.stderr.contains("called 2x"), "{}", r.stderr);
     // The full ONNX checker (with shape inference) on every export.
@@ -35,7 +43,11 @@ fn selftest_exports_valid_onnx() {
         "import onnx, sys\nfor p in sys.argv[1:]:\n    m = onnx.load(p)\n    onnx.checker.check_model(m, full_check=True)\n    assert m.producer_name == 'turnkey'\n    print('ok', m.graph.name)",
         &paths,
     );
-    assert_eq!(out.lines().filter(|l| l.starts_with("ok ")).count(), builds.len(), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok ")).count(),
+        builds.len(),
+        "{out}"
+    );
 }
 
 #[test]
@@ -43,22 +55,54 @@ fn batch_sizes_make_two_builds_and_reruns_find_the_cache() {
     let cache = tempfile::tempdir().unwrap();
     let d = cache.path().to_str().unwrap();
     let s = "models/selftest/twolayer.rhai";
-    let r1 = run(&["--build-only", "-d", d, s, "--script-args", "--batch_size 1"]);
+    let r1 = run(&[
+        "--build-only",
+        "-d",
+        d,
+        s,
+        "--script-args",
+        "--batch_size 1",
+    ]);
     assert_eq!(r1.code, 0, "{}", r1.stderr);
     let r8 = run(&["--build-only", "-d", d, s, "--script-args=--batch_size 8"]);
     assert_eq!(r8.code, 0, "{}", r8.stderr);
     let b = builds(cache.path());
     assert_eq!(b.len(), 2, "{b:?}");
-    let shapes: Vec<String> = b.iter().map(|p| record(p)["identity"]["inputs"][0]["shape"].to_string()).collect();
-    assert!(shapes.contains(&"[1,10]".to_string()) && shapes.contains(&"[8,10]".to_string()), "{shapes:?}");
-    let mtime = std::fs::metadata(b[0].join("model.onnx")).unwrap().modified().unwrap();
-    let again = run(&["--build-only", "-d", d, s, "--script-args", "--batch_size 1"]);
+    let shapes: Vec<String> = b
+        .iter()
+        .map(|p| record(p)["identity"]["inputs"][0]["shape"].to_string())
+        .collect();
+    assert!(
+        shapes.contains(&"[1,10]".to_string()) && shapes.contains(&"[8,10]".to_string()),
+        "{shapes:?}"
+    );
+    let mtime = std::fs::metadata(b[0].join("model.onnx"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let again = run(&[
+        "--build-only",
+        "-d",
+        d,
+        s,
+        "--script-args",
+        "--batch_size 1",
+    ]);
     assert_eq!(again.code, 0);
     assert!(again.stderr.contains("found in cache"), "{}", again.stderr);
     assert_eq!(builds(cache.path()).len(), 2);
-    let b1 = b.iter().find(|p| record(p)["identity"]["inputs"][0]["shape"] == serde_json::json!([1, 10])).unwrap();
+    let b1 = b
+        .iter()
+        .find(|p| record(p)["identity"]["inputs"][0]["shape"] == serde_json::json!([1, 10]))
+        .unwrap();
     if b1 == &b[0] {
-        assert_eq!(std::fs::metadata(b[0].join("model.onnx")).unwrap().modified().unwrap(), mtime);
+        assert_eq!(
+            std::fs::metadata(b[0].join("model.onnx"))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            mtime
+        );
     }
 }
 
@@ -66,14 +110,34 @@ fn batch_sizes_make_two_builds_and_reruns_find_the_cache() {
 fn max_depth_builds_each_sub_model() {
     let cache = tempfile::tempdir().unwrap();
     let d = cache.path().to_str().unwrap();
-    let r = run(&["--build-only", "--max-depth", "1", "-d", d, "models/selftest/twolayer.rhai"]);
+    let r = run(&[
+        "--build-only",
+        "--max-depth",
+        "1",
+        "-d",
+        d,
+        "models/selftest/twolayer.rhai",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let classes: Vec<String> = builds(cache.path())
         .iter()
-        .map(|b| record(b)["identity"]["model_class"].as_str().unwrap().to_string())
+        .map(|b| {
+            record(b)["identity"]["model_class"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(classes.iter().filter(|c| *c == "Linear").count(), 2, "{classes:?}");
-    assert_eq!(classes.iter().filter(|c| *c == "TwoLayer").count(), 1, "{classes:?}");
+    assert_eq!(
+        classes.iter().filter(|c| *c == "Linear").count(),
+        2,
+        "{classes:?}"
+    );
+    assert_eq!(
+        classes.iter().filter(|c| *c == "TwoLayer").count(),
+        1,
+        "{classes:?}"
+    );
 }
 
 #[test]
@@ -86,30 +150,82 @@ fn bad_inputs_are_one_line_each_and_do_not_stop_the_run() {
         p.display().to_string()
     };
     let bad = vec![
-        (w("syntax.rhai", b"let x = ;\n"), "syntax.rhai:1: syntax error"),
-        (w("labels.rhai", b"# labels: ok::1 broken\nlet x = 1;"), "labels.rhai:1: malformed labels token 'broken'"),
-        (w("parse.rhai", b"let a = parse([\"batch\"]);"), "parse.rhai:1: parse(): unknown argument \"batch\""),
-        (w("shape.rhai", b"let m = nn::linear(4, 4);\nm.forward(rand([1, 5]));"), "shape.rhai:2: Linear"),
-        (w("nocall.rhai", b"let m = nn::linear(4, 4);"), "nocall.rhai: no model call found"),
-        (w("binary.rhai", &[0xff, 0xfe, 0x00, 0x41]), "binary.rhai: is not UTF-8"),
-        (dir.path().join("missing.rhai").display().to_string(), "missing.rhai: no such file"),
+        (
+            w("syntax.rhai", b"let x = ;\n"),
+            "syntax.rhai:1: syntax error",
+        ),
+        (
+            w("labels.rhai", b"# labels: ok::1 broken\nlet x = 1;"),
+            "labels.rhai:1: malformed labels token 'broken'",
+        ),
+        (
+            w("parse.rhai", b"let a = parse([\"batch\"]);"),
+            "parse.rhai:1: parse(): unknown argument \"batch\"",
+        ),
+        (
+            w(
+                "shape.rhai",
+                b"let m = nn::linear(4, 4);\nm.forward(rand([1, 5]));",
+            ),
+            "shape.rhai:2: Linear",
+        ),
+        (
+            w("nocall.rhai", b"let m = nn::linear(4, 4);"),
+            "nocall.rhai: no model call found",
+        ),
+        (
+            w("binary.rhai", &[0xff, 0xfe, 0x00, 0x41]),
+            "binary.rhai: is not UTF-8",
+        ),
+        (
+            dir.path().join("missing.rhai").display().to_string(),
+            "missing.rhai: no such file",
+        ),
         (dir.path().display().to_string(), "is a directory"),
     ];
-    let mut args = vec!["--build-only".to_string(), "-d".into(), cache.path().display().to_string()];
+    let mut args = vec![
+        "--build-only".to_string(),
+        "-d".into(),
+        cache.path().display().to_string(),
+    ];
     args.push("models/selftest/linear.rhai".into());
     args.extend(bad.iter().map(|(p, _)| p.clone()));
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = run(&a);
     assert_eq!(r.code, 1, "{}", r.stderr);
     for (_, want) in &bad {
-        let lines: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error: ") && l.contains(want)).collect();
-        assert_eq!(lines.len(), 1, "want one 'error:' line with {want:?} in:\n{}", r.stderr);
+        let lines: Vec<&str> = r
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error: ") && l.contains(want))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "want one 'error:' line with {want:?} in:\n{}",
+            r.stderr
+        );
     }
     // The good script still built.
-    assert!(builds(cache.path()).iter().any(|b| b.join("model.onnx").exists()));
+    assert!(
+        builds(cache.path())
+            .iter()
+            .any(|b| b.join("model.onnx").exists())
+    );
     // A wrong type in --script-args is named.
-    let r = run(&["--build-only", "-d", cache.path().to_str().unwrap(), "models/selftest/linear.rhai", "--script-args", "--batch_size eight"]);
+    let r = run(&[
+        "--build-only",
+        "-d",
+        cache.path().to_str().unwrap(),
+        "models/selftest/linear.rhai",
+        "--script-args",
+        "--batch_size eight",
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("--batch_size takes an integer"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--batch_size takes an integer"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
 }

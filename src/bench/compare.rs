@@ -229,7 +229,7 @@ fn summarize(
     if failed.len() > 1 {
         line += &format!(", and {} more failing outputs", failed.len() - 1);
     }
-    line + &format!("; max abs diff {max_abs:.1e} ({tol})")
+    line + format!("; max abs diff {max_abs:.1e} ({tol})").as_str()
 }
 
 #[cfg(test)]

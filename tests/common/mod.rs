@@ -51,13 +51,22 @@ pub fn python() -> PathBuf {
     let p = std::env::var_os("TURNKEY_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(".venv/bin/python"));
-    assert!(p.exists(), "{} not found: run scripts/setup.sh (or set TURNKEY_PYTHON)", p.display());
+    assert!(
+        p.exists(),
+        "{} not found: run scripts/setup.sh (or set TURNKEY_PYTHON)",
+        p.display()
+    );
     p
 }
 
 /// Runs Python code with the project's venv; returns stdout, fails on error.
 pub fn py(code: &str, args: &[&Path]) -> String {
-    let out = Command::new(python()).arg("-c").arg(code).args(args).output().unwrap();
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "python failed:\n{}\n{}",

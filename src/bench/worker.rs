@@ -193,6 +193,31 @@ pub fn worker_command(exe: &Path, spec_path: &Path) -> Command {
 /// The worker's entry point. Exit code 0: measured; 1: failed, with the
 /// error in the result file; 2: not even a result could be written (the
 /// reason goes to stderr, which the parent captures).
+/// Fault injection for the harness's own tests (documented in the README):
+/// `TURNKEY_FAULT_INJECT=crash:RUNTIME` makes that runtime's worker die by
+/// SIGSEGV, `hang:RUNTIME` makes it hang, so the parent's crash and timeout
+/// handling is tested on real processes.
+fn inject_fault(runtime: &str) {
+    let Ok(f) = std::env::var("TURNKEY_FAULT_INJECT") else {
+        return;
+    };
+    match f.split_once(':') {
+        Some(("crash", rt)) if rt == runtime => {
+            eprintln!("turnkey worker: injected crash");
+            // SAFETY: our own process. Rust's stack-overflow handler would
+            // swallow a raised SIGSEGV, so restore the default action first.
+            unsafe {
+                libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+                libc::raise(libc::SIGSEGV);
+            }
+        }
+        Some(("hang", rt)) if rt == runtime => loop {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        },
+        _ => {}
+    }
+}
+
 pub fn worker_main(spec_path: &Path) -> ExitCode {
     ExitCode::from(worker_exit_code(spec_path))
 }
@@ -205,6 +230,7 @@ fn worker_exit_code(spec_path: &Path) -> u8 {
             return 2;
         }
     };
+    inject_fault(&spec.runtime);
     let mut result = WorkerResult::new(&spec);
     match run_spec(&spec, &mut result) {
         Ok(()) => result.status = WorkerStatus::Successful,

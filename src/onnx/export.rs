@@ -4,8 +4,8 @@
 //! else to a short decomposition into older ops (Gelu below 20, LayerNorm
 //! below 17, HardSwish below 14). Attributes that later opsets moved to
 //! inputs (Squeeze axes, Reduce* axes, ...) become int64 initializers.
-//! Parameters are generated here (`Param::materialize`), in parallel, and
-//! moved into the initializers' `raw_data` without a further copy.
+//! Parameters are generated here (`Param::materialize`), in parallel, each
+//! copied once, straight into its `raw_data` in the output buffer.
 
 use super::OnnxError;
 use super::proto::{

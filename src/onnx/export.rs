@@ -4,8 +4,8 @@
 //! else to a short decomposition into older ops (Gelu below 20, LayerNorm
 //! below 17, HardSwish below 14). Attributes that later opsets moved to
 //! inputs (Squeeze axes, Reduce* axes, ...) become int64 initializers.
-//! Parameters are generated here (`Param::materialize`), in parallel, and
-//! moved into the initializers' `raw_data` without a further copy.
+//! Parameters are generated here (`Param::materialize`), in parallel, each
+//! copied once, straight into its `raw_data` in the output buffer.
 
 use super::OnnxError;
 use super::proto::{
@@ -14,9 +14,12 @@ use super::proto::{
     TypeProtoTensor, ValueInfoProto, attribute_type,
 };
 use super::tensor_io::{dtype_to_onnx, tensor_into_proto, tensor_to_proto};
-use crate::graph::{DType, Graph, HostTensor, Node, Op, ResizeMode, Source, TypeInfo, ValueId};
+use crate::graph::{
+    DType, Graph, HostTensor, Init, Node, Op, Param, ResizeMode, Source, TypeInfo, ValueId,
+    shape_str,
+};
 use prost::Message;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ops::RangeInclusive;
 
 /// The producer name written into every model.
@@ -62,9 +65,115 @@ pub fn ir_version_for_opset(opset: i64) -> i64 {
 }
 
 /// Serializes `graph` as an ONNX `ModelProto`.
+///
+/// The parameters are generated in parallel straight into their place in
+/// the output buffer: no second copy of the weights, and the peak memory is
+/// the model's size plus one parameter per thread.
 pub fn export(graph: &Graph, opts: &ExportOptions) -> Result<Vec<u8>, OnnxError> {
-    let model = export_model(graph, opts)?;
-    let len = model.encoded_len();
+    use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+    let (mut model, params) = lower_model(graph, opts)?;
+    let gp = model.graph.take().expect("lower_model sets the graph");
+
+    // The layout: the model's other fields, then field 7 (graph): the
+    // graph's other fields, then one field 5 (initializer) per param whose
+    // field 9 (raw_data) is left to fill. Field order is free in protobuf.
+    let headers: Vec<Vec<u8>> = params.iter().map(|p| p.header().encode_to_vec()).collect();
+    let raw_lens: Vec<usize> = params.iter().map(ParamInit::raw_len).collect();
+    let tensor_lens: Vec<usize> = headers
+        .iter()
+        .zip(&raw_lens)
+        .map(|(h, &r)| h.len() + key_len(9) + encoded_len_varint(r as u64) + r)
+        .collect();
+    let graph_len = gp.encoded_len()
+        + tensor_lens
+            .iter()
+            .map(|&t| key_len(5) + encoded_len_varint(t as u64) + t)
+            .sum::<usize>();
+    let total = model.encoded_len() + key_len(7) + encoded_len_varint(graph_len as u64) + graph_len;
+    check_size(graph, total)?;
+
+    // Zeroed allocation: the OS hands out zero pages lazily, so the weight
+    // regions are first touched by the threads that fill them.
+    let mut out = vec![0u8; total];
+    let mut pos = 0;
+    let put = |out: &mut [u8], bytes: &[u8], pos: &mut usize| {
+        out[*pos..*pos + bytes.len()].copy_from_slice(bytes);
+        *pos += bytes.len();
+    };
+    let mut head = Vec::with_capacity(64);
+    model.encode_raw(&mut head);
+    encode_key(7, WireType::LengthDelimited, &mut head);
+    encode_varint(graph_len as u64, &mut head);
+    put(&mut out, &head, &mut pos);
+    put(&mut out, &gp.encode_to_vec(), &mut pos);
+    drop(gp);
+    let mut slots = Vec::with_capacity(params.len());
+    for (k, h) in headers.iter().enumerate() {
+        head.clear();
+        encode_key(5, WireType::LengthDelimited, &mut head);
+        encode_varint(tensor_lens[k] as u64, &mut head);
+        head.extend_from_slice(h);
+        encode_key(9, WireType::LengthDelimited, &mut head);
+        encode_varint(raw_lens[k] as u64, &mut head);
+        put(&mut out, &head, &mut pos);
+        slots.push((pos, raw_lens[k]));
+        pos += raw_lens[k];
+    }
+    debug_assert_eq!(pos, total, "the layout adds up");
+
+    // Disjoint slices for the weights, one per param.
+    let mut jobs = Vec::with_capacity(params.len());
+    let mut rest: &mut [u8] = &mut out;
+    let mut consumed = 0;
+    for (param, &(at, len)) in params.iter().zip(&slots) {
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(at - consumed);
+        let (slot, tail) = tail.split_at_mut(len);
+        rest = tail;
+        consumed = at + len;
+        jobs.push((param, slot));
+    }
+    parallel(
+        jobs,
+        |(_, slot)| slot.len(),
+        |(param, slot)| {
+            let t = param.param.materialize();
+            if t.data.len() != slot.len() {
+                return Err(param.size_error(t.data.len(), graph));
+            }
+            slot.copy_from_slice(&t.data);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// Builds the `ModelProto` of `graph`, weights included: what [`export`]
+/// serializes, as a message (for inspection and tests; [`export`] is
+/// faster and needs half the memory).
+pub fn export_model(graph: &Graph, opts: &ExportOptions) -> Result<ModelProto, OnnxError> {
+    let (mut model, params) = lower_model(graph, opts)?;
+    let made = std::sync::Mutex::new(Vec::with_capacity(params.len()));
+    parallel(
+        params.iter().enumerate().collect(),
+        |(_, p)| p.raw_len(),
+        |(k, p)| {
+            let t = tensor_into_proto(&p.name, p.param.materialize());
+            if t.raw_data.len() != p.raw_len() {
+                return Err(p.size_error(t.raw_data.len(), graph));
+            }
+            made.lock().expect("no panics while held").push((k, t));
+            Ok(())
+        },
+    )?;
+    let mut made = made.into_inner().expect("no panics while held");
+    made.sort_by_key(|(k, _)| *k);
+    let gp = model.graph.as_mut().expect("lower_model sets the graph");
+    gp.initializer.extend(made.into_iter().map(|(_, t)| t));
+    check_size(graph, model.encoded_len())?;
+    Ok(model)
+}
+
+fn check_size(graph: &Graph, len: usize) -> Result<(), OnnxError> {
     if len > PROTOBUF_LIMIT {
         return Err(OnnxError::Graph {
             graph: graph.name.clone(),
@@ -75,11 +184,14 @@ pub fn export(graph: &Graph, opts: &ExportOptions) -> Result<Vec<u8>, OnnxError>
             ),
         });
     }
-    Ok(model.encode_to_vec())
+    Ok(())
 }
 
-/// Builds the `ModelProto` of `graph` (what [`export`] serializes).
-pub fn export_model(graph: &Graph, opts: &ExportOptions) -> Result<ModelProto, OnnxError> {
+/// The model without its params' initializers, and those params.
+fn lower_model<'g>(
+    graph: &'g Graph,
+    opts: &ExportOptions,
+) -> Result<(ModelProto, Vec<ParamInit<'g>>), OnnxError> {
     let range = supported_opsets();
     if !range.contains(&opts.opset) {
         return Err(OnnxError::UnsupportedOpset {
@@ -88,8 +200,8 @@ pub fn export_model(graph: &Graph, opts: &ExportOptions) -> Result<ModelProto, O
             hi: *range.end(),
         });
     }
-    let gp = Lowering::new(graph, opts.opset)?.run()?;
-    Ok(ModelProto {
+    let (gp, params) = Lowering::new(graph, opts.opset)?.run()?;
+    let model = ModelProto {
         ir_version: ir_version_for_opset(opts.opset),
         opset_import: vec![OperatorSetIdProto {
             domain: String::new(),
@@ -107,6 +219,77 @@ pub fn export_model(graph: &Graph, opts: &ExportOptions) -> Result<ModelProto, O
             })
             .collect(),
         ..Default::default()
+    };
+    Ok((model, params))
+}
+
+/// A parameter that becomes an initializer named `name`.
+struct ParamInit<'g> {
+    name: String,
+    param: &'g Param,
+}
+
+impl ParamInit<'_> {
+    /// The initializer without its data.
+    fn header(&self) -> TensorProto {
+        TensorProto {
+            name: self.name.clone(),
+            dims: i64s(&self.param.info.shape),
+            data_type: dtype_to_onnx(self.param.info.dtype),
+            ..Default::default()
+        }
+    }
+
+    fn raw_len(&self) -> usize {
+        self.param.info.numel() as usize * self.param.info.dtype.size_bytes()
+    }
+
+    fn size_error(&self, got: usize, graph: &Graph) -> OnnxError {
+        OnnxError::Graph {
+            graph: graph.name.clone(),
+            msg: format!(
+                "parameter '{}' generated {got} bytes, but {} {} needs {}",
+                self.param.name,
+                self.param.info.dtype,
+                shape_str(&self.param.info.shape),
+                self.raw_len()
+            ),
+        }
+    }
+}
+
+/// Runs `f` on every item on all cores, largest items first; the first
+/// error wins.
+fn parallel<T: Send>(
+    mut items: Vec<T>,
+    size: impl Fn(&T) -> usize,
+    f: impl Fn(T) -> Result<(), OnnxError> + Sync,
+) -> Result<(), OnnxError> {
+    // Ascending, so that pop() hands out the largest first.
+    items.sort_by_key(|t| size(t));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.into_iter().rev().try_for_each(f);
+    }
+    let queue = std::sync::Mutex::new(items);
+    let next = || queue.lock().expect("no panics while held").pop();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    while let Some(item) = next() {
+                        f(item)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        // The scope joins every worker; the first error is returned.
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("parameter generation does not panic"))
     })
 }
 
@@ -278,7 +461,8 @@ impl<'g> Lowering<'g> {
         Ok(())
     }
 
-    fn run(mut self) -> Result<GraphProto, OnnxError> {
+    /// The graph without the params' initializers, and those params.
+    fn run(mut self) -> Result<(GraphProto, Vec<ParamInit<'g>>), OnnxError> {
         let g = self.g;
         // Which params and constants are read, in order of first use.
         let mut used = vec![false; g.values.len()];
@@ -348,9 +532,46 @@ impl<'g> Lowering<'g> {
             .map(|&v| value_info(&self.names[v], &g.values[v].info))
             .collect();
 
-        let mut initializer = self.materialize(&used);
+        // Constants first (graph constants, then lowering ones), then params.
+        let mut initializer: Vec<TensorProto> = (0..g.values.len())
+            .filter(|&v| used[v])
+            .filter_map(|v| match &g.values[v].source {
+                Source::Const(t) => Some(tensor_to_proto(&self.names[v], t)),
+                _ => None,
+            })
+            .collect();
         initializer.append(&mut self.consts);
-        Ok(GraphProto {
+        let mut params = Vec::new();
+        for v in (0..g.values.len()).filter(|&v| used[v]) {
+            let Source::Param(p) = g.values[v].source else {
+                continue;
+            };
+            let param = g.params.get(p).ok_or_else(|| {
+                self.graph_err(format!(
+                    "value '{}' refers to missing param {p}",
+                    self.names[v]
+                ))
+            })?;
+            if let Init::Data(t) = &param.init
+                && (t.dtype != param.info.dtype
+                    || t.shape != param.info.shape
+                    || t.data.len() != t.numel() * t.dtype.size_bytes())
+            {
+                return Err(self.graph_err(format!(
+                    "parameter '{}' holds {} data of shape {} but is declared {} {}",
+                    param.name,
+                    t.dtype,
+                    shape_str(&t.shape),
+                    param.info.dtype,
+                    shape_str(&param.info.shape)
+                )));
+            }
+            params.push(ParamInit {
+                name: self.names[v].clone(),
+                param,
+            });
+        }
+        let graph = GraphProto {
             node: self.nodes,
             name: g.name.clone(),
             initializer,
@@ -358,56 +579,8 @@ impl<'g> Lowering<'g> {
             output: output_vi,
             value_info: value_info_list,
             ..Default::default()
-        })
-    }
-
-    /// The initializers of the params and constants in `used`: one per
-    /// value, params generated in parallel (largest first).
-    fn materialize(&self, used: &[bool]) -> Vec<TensorProto> {
-        let g = self.g;
-        let mut todo: Vec<ValueId> = (0..g.values.len())
-            .filter(|&v| used[v] && matches!(g.values[v].source, Source::Param(_)))
-            .collect();
-        todo.sort_by_key(|&v| std::cmp::Reverse(g.values[v].info.numel()));
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(todo.len())
-            .max(1);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let make = |v: ValueId| -> TensorProto {
-            let Source::Param(p) = g.values[v].source else {
-                unreachable!("only params are queued")
-            };
-            tensor_into_proto(&self.names[v], g.params[p].materialize())
         };
-        let mut made: HashMap<ValueId, TensorProto> = std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(&v) = todo.get(k) else { break };
-                            out.push((v, make(v)));
-                        }
-                        out
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("parameter generation does not panic"))
-                .collect()
-        });
-        // Value order: initializers follow the order the model was built in.
-        (0..g.values.len())
-            .filter(|&v| used[v])
-            .filter_map(|v| match &g.values[v].source {
-                Source::Param(_) => made.remove(&v),
-                Source::Const(t) => Some(tensor_to_proto(&self.names[v], t)),
-                _ => None,
-            })
-            .collect()
+        Ok((graph, params))
     }
 
     // ---- building blocks -------------------------------------------------
@@ -983,5 +1156,434 @@ impl<'g> Lowering<'g> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Init, Param};
+    use crate::onnx::proto::data_type;
+    use crate::onnx::tensor_io::proto_to_tensor;
+
+    fn p(name: &str, shape: &[usize], dtype: DType, init: Init) -> Param {
+        Param {
+            name: name.into(),
+            info: TypeInfo::new(shape.to_vec(), dtype),
+            init,
+            trainable: true,
+        }
+    }
+
+    fn uniform(seed: u64) -> Init {
+        Init::Uniform {
+            low: -0.1,
+            high: 0.1,
+            seed,
+        }
+    }
+
+    fn unary(op: Op, d: DType, shape: &[usize]) -> Graph {
+        let mut g = Graph::new("Unary");
+        let x = g.add_input("x", TypeInfo::new(shape.to_vec(), d));
+        let y = g.add_node(op, &[x], "m").unwrap()[0];
+        g.add_output("y", y);
+        g
+    }
+
+    fn model(g: &Graph, opset: i64) -> ModelProto {
+        let opts = ExportOptions {
+            opset,
+            ..Default::default()
+        };
+        ModelProto::decode(export(g, &opts).unwrap().as_slice()).unwrap()
+    }
+
+    fn op_types(m: &ModelProto) -> Vec<&str> {
+        let g = m.graph.as_ref().unwrap();
+        g.node.iter().map(|n| n.op_type.as_str()).collect()
+    }
+
+    #[test]
+    fn opsets_outside_the_range_are_refused() {
+        let g = unary(Op::Relu, DType::Float32, &[2]);
+        for opset in [12, 22] {
+            let opts = ExportOptions {
+                opset,
+                ..Default::default()
+            };
+            let e = export(&g, &opts).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("opset {opset}")) && e.contains("13 to 21"),
+                "{e}"
+            );
+        }
+        assert!(supported_opsets().contains(&13) && supported_opsets().contains(&21));
+    }
+
+    #[test]
+    fn model_header_names_producer_opset_and_metadata() {
+        let g = unary(Op::Relu, DType::Float32, &[2, 3]);
+        let opts = ExportOptions {
+            metadata: vec![("build".into(), "b1".into()), ("a".into(), "z".into())],
+            ..Default::default()
+        };
+        let m = ModelProto::decode(export(&g, &opts).unwrap().as_slice()).unwrap();
+        assert_eq!(m.ir_version, 8);
+        assert_eq!(m.opset_import.len(), 1);
+        assert_eq!(
+            (m.opset_import[0].domain.as_str(), m.opset_import[0].version),
+            ("", 17)
+        );
+        assert_eq!(m.producer_name, "turnkey");
+        assert_eq!(m.producer_version, env!("CARGO_PKG_VERSION"));
+        let meta: Vec<(&str, &str)> = m
+            .metadata_props
+            .iter()
+            .map(|e| (e.key.as_str(), e.value.as_str()))
+            .collect();
+        assert_eq!(meta, [("build", "b1"), ("a", "z")]);
+        let gp = m.graph.unwrap();
+        assert_eq!(gp.name, "Unary");
+        assert_eq!(gp.node[0].name, "/m/Relu_0");
+        let t = gp.input[0]
+            .r#type
+            .as_ref()
+            .unwrap()
+            .tensor_type
+            .as_ref()
+            .unwrap();
+        assert_eq!(t.elem_type, data_type::FLOAT);
+        let dims: Vec<_> = t
+            .shape
+            .as_ref()
+            .unwrap()
+            .dim
+            .iter()
+            .map(|d| d.value.clone())
+            .collect();
+        assert_eq!(
+            dims,
+            [Some(DimValue::DimValue(2)), Some(DimValue::DimValue(3))]
+        );
+        assert_eq!(ir_version_for_opset(13), 7);
+        assert_eq!(ir_version_for_opset(20), 9);
+        assert_eq!(ir_version_for_opset(21), 10);
+    }
+
+    #[test]
+    fn gelu_is_native_from_20_else_decomposed_with_constants_of_the_input_dtype() {
+        let g = unary(Op::Gelu, DType::Float16, &[2, 3]);
+        let m = model(&g, 17);
+        assert_eq!(op_types(&m), ["Div", "Erf", "Add", "Mul", "Mul"]);
+        let gp = m.graph.as_ref().unwrap();
+        assert_eq!(gp.node.last().unwrap().output, ["y"]);
+        assert_eq!(gp.initializer.len(), 3);
+        for t in &gp.initializer {
+            assert_eq!(t.data_type, data_type::FLOAT16, "{}", t.name);
+            assert!(t.dims.is_empty());
+        }
+        let sqrt2 = proto_to_tensor(&gp.initializer[0]).unwrap().to_f64_vec()[0];
+        assert!((sqrt2 - std::f64::consts::SQRT_2).abs() < 1e-3);
+        assert_eq!(op_types(&model(&g, 20)), ["Gelu"]);
+    }
+
+    #[test]
+    fn layer_norm_and_hard_swish_are_decomposed_below_their_opsets() {
+        let mut g = Graph::new("Ln");
+        let x = g.add_input("x", TypeInfo::new(vec![2, 3, 4], DType::Float32));
+        let s = g.add_param(p("s", &[4], DType::Float32, Init::Constant(1.0)));
+        let y = g
+            .add_node(
+                Op::LayerNorm {
+                    axis: 2,
+                    epsilon: 1e-5,
+                },
+                &[x, s],
+                "",
+            )
+            .unwrap()[0];
+        g.add_output("y", y);
+        assert_eq!(op_types(&model(&g, 17)), ["LayerNormalization"]);
+        assert_eq!(
+            op_types(&model(&g, 16)),
+            [
+                "ReduceMean",
+                "Sub",
+                "Mul",
+                "ReduceMean",
+                "Add",
+                "Sqrt",
+                "Div",
+                "Mul"
+            ]
+        );
+        let hs = unary(Op::HardSwish, DType::Float32, &[3]);
+        assert_eq!(op_types(&model(&hs, 14)), ["HardSwish"]);
+        assert_eq!(op_types(&model(&hs, 13)), ["HardSigmoid", "Mul"]);
+        assert_eq!(
+            op_types(&model(&unary(Op::Silu, DType::Float32, &[3]), 17)),
+            ["Sigmoid", "Mul"]
+        );
+    }
+
+    #[test]
+    fn axes_are_attributes_or_inputs_as_the_opset_says() {
+        let mean = unary(
+            Op::ReduceMean {
+                axes: vec![1],
+                keepdims: false,
+            },
+            DType::Float32,
+            &[2, 3],
+        );
+        let n = &model(&mean, 17).graph.unwrap().node[0];
+        assert_eq!(n.input.len(), 1);
+        assert!(
+            n.attribute
+                .iter()
+                .any(|a| a.name == "axes" && a.ints == [1])
+        );
+        let m = model(&mean, 18);
+        let gp = m.graph.unwrap();
+        assert_eq!(gp.node[0].input.len(), 2);
+        assert!(gp.node[0].attribute.iter().all(|a| a.name != "axes"));
+        let axes = gp
+            .initializer
+            .iter()
+            .find(|t| t.name == gp.node[0].input[1]);
+        assert_eq!(
+            proto_to_tensor(axes.unwrap()).unwrap().to_i64_vec(),
+            Some(vec![1])
+        );
+        let sum = unary(
+            Op::ReduceSum {
+                axes: vec![0],
+                keepdims: true,
+            },
+            DType::Float32,
+            &[2, 3],
+        );
+        assert_eq!(model(&sum, 13).graph.unwrap().node[0].input.len(), 2);
+        let sq = unary(Op::Squeeze { axes: vec![0] }, DType::Float32, &[1, 3]);
+        assert_eq!(model(&sq, 13).graph.unwrap().node[0].input.len(), 2);
+    }
+
+    #[test]
+    fn names_stay_unique_and_io_names_are_kept() {
+        let mut g = Graph::new("Names");
+        let x = g.add_input("x", TypeInfo::new(vec![2, 4], DType::Float32));
+        // A param named like the input, two params with one name, an unused one.
+        let w1 = g.add_param(p("x", &[4, 4], DType::Float32, uniform(1)));
+        let w2 = g.add_param(p("w", &[4, 4], DType::Float32, uniform(2)));
+        let w3 = g.add_param(p("w", &[4, 4], DType::Float32, uniform(3)));
+        g.add_param(p("unused", &[1000], DType::Float32, uniform(4)));
+        let h = g.add_node(Op::MatMul, &[x, w1], "a").unwrap()[0];
+        let h = g.add_node(Op::MatMul, &[h, w2], "a").unwrap()[0];
+        let h = g.add_node(Op::MatMul, &[h, w3], "a").unwrap()[0];
+        g.add_output("w", h);
+        g.add_output("x_copy", x);
+        let gp = model(&g, 17).graph.unwrap();
+        let inits: Vec<&str> = gp.initializer.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(inits, ["x_1", "w_1", "w_2"]);
+        assert_eq!(gp.input[0].name, "x");
+        let outs: Vec<&str> = gp.output.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(outs, ["w", "x_copy"]);
+        let mut all: Vec<&String> = gp.node.iter().flat_map(|n| &n.output).collect();
+        all.extend(gp.initializer.iter().map(|t| &t.name));
+        all.push(&gp.input[0].name);
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n, "value names are not unique");
+        // The initializers hold exactly what materialize() generates.
+        let w2_data = proto_to_tensor(&gp.initializer[1]).unwrap();
+        assert_eq!(w2_data, g.params[1].materialize());
+
+        let mut bad = Graph::new("Bad");
+        let a = bad.add_input("a", TypeInfo::new(vec![2], DType::Float32));
+        bad.add_input("a", TypeInfo::new(vec![2], DType::Float32));
+        let y = bad.add_node(Op::Relu, &[a], "").unwrap()[0];
+        bad.add_output("y", y);
+        let e = export(&bad, &ExportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("two inputs are named 'a'"), "{e}");
+
+        let mut clash = Graph::new("Clash");
+        let a = clash.add_input("a", TypeInfo::new(vec![2], DType::Float32));
+        let y = clash.add_node(Op::Relu, &[a], "").unwrap()[0];
+        clash.add_output("a", y);
+        let e = export(&clash, &ExportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("output name 'a' is used twice"), "{e}");
+    }
+
+    #[test]
+    fn ceil_mode_pools_are_written_in_floor_mode_with_the_ir_output_size() {
+        let pool = |count_include_pad| Op::AvgPool {
+            kernel: vec![2],
+            strides: vec![2],
+            pads: vec![0, 0],
+            ceil_mode: true,
+            count_include_pad,
+        };
+        // 9 wide, kernel 2, stride 2: the fifth window overhangs by one.
+        let g = unary(pool(false), DType::Float32, &[1, 1, 9]);
+        let n = &model(&g, 17).graph.unwrap().node[0];
+        let attr = |n: &NodeProto, k: &str| n.attribute.iter().find(|a| a.name == k).cloned();
+        assert_eq!(attr(n, "ceil_mode").unwrap().i, 0);
+        assert_eq!(attr(n, "pads").unwrap().ints, [0, 1]);
+        // Counting pads would count the overhang: keep ceil mode.
+        let g = unary(pool(true), DType::Float32, &[1, 1, 9]);
+        let n = &model(&g, 17).graph.unwrap().node[0];
+        assert_eq!(attr(n, "ceil_mode").unwrap().i, 1);
+        assert_eq!(attr(n, "pads").unwrap().ints, [0, 0]);
+        // The last window would start in the right pad: dropped, as in the IR.
+        let mp = Op::MaxPool {
+            kernel: vec![2],
+            strides: vec![2],
+            pads: vec![1, 1],
+            ceil_mode: true,
+        };
+        let g = unary(mp, DType::Float32, &[1, 1, 9]);
+        assert_eq!(g.values[g.outputs[0]].info.shape, [1, 1, 5]);
+        let n = &model(&g, 17).graph.unwrap().node[0];
+        assert_eq!(attr(n, "ceil_mode").unwrap().i, 0);
+        assert_eq!(attr(n, "pads").unwrap().ints, [1, 0]);
+    }
+
+    #[test]
+    fn export_bytes_decode_to_export_model() {
+        let mut g = Graph::new("Both");
+        let x = g.add_input("x", TypeInfo::new(vec![2, 4], DType::Float32));
+        let w = g.add_param(p("w", &[4, 300], DType::Float32, uniform(1)));
+        let b = g.add_param(p("b", &[300], DType::Float16, Init::Constant(0.5)));
+        let data = HostTensor::from_fn(DType::Int64, &[3], |i| i as f64);
+        let ids = g.add_param(p(
+            "ids",
+            &[3],
+            DType::Int64,
+            Init::Data(std::sync::Arc::new(data)),
+        ));
+        let empty = g.add_param(p("empty", &[0, 4], DType::Float32, uniform(2)));
+        let h = g.add_node(Op::MatMul, &[x, w], "").unwrap()[0];
+        let bc = g
+            .add_node(Op::Cast { to: DType::Float32 }, &[b], "")
+            .unwrap()[0];
+        let h = g.add_node(Op::Add, &[h, bc], "").unwrap()[0];
+        let h = g.add_node(Op::Gelu, &[h], "").unwrap()[0];
+        let e = g.add_node(Op::Concat { axis: 0 }, &[x, empty], "").unwrap()[0];
+        let c = g.add_const(HostTensor::full(DType::Float32, &[1], 2.0));
+        let e = g.add_node(Op::Mul, &[e, c], "").unwrap()[0];
+        g.add_output("y", h);
+        g.add_output("e", e);
+        g.add_output("ids", ids);
+        let opts = ExportOptions {
+            metadata: vec![("k".into(), "v".into())],
+            ..Default::default()
+        };
+        let bytes = export(&g, &opts).unwrap();
+        let decoded = ModelProto::decode(bytes.as_slice()).unwrap();
+        let built = export_model(&g, &opts).unwrap();
+        assert_eq!(decoded, built);
+        let inits = &built.graph.as_ref().unwrap().initializer;
+        let names: Vec<&str> = inits.iter().map(|t| t.name.as_str()).collect();
+        // The output "ids" keeps its name; the param it copies is renamed.
+        assert_eq!(names[names.len() - 4..], ["w", "b", "ids_1", "empty"]);
+        assert_eq!(
+            proto_to_tensor(&inits[inits.len() - 4]).unwrap(),
+            g.params[0].materialize()
+        );
+
+        // Declared and given data that disagree are an error, not a panic.
+        let mut bad = Graph::new("Bad");
+        let t = HostTensor::zeros(DType::Float32, &[3]);
+        let w = bad.add_param(p(
+            "w",
+            &[4],
+            DType::Float32,
+            Init::Data(std::sync::Arc::new(t)),
+        ));
+        let y = bad.add_node(Op::Relu, &[w], "").unwrap()[0];
+        bad.add_output("y", y);
+        let e = export(&bad, &opts).unwrap_err().to_string();
+        assert!(
+            e.contains("parameter 'w' holds float32 data of shape [3]"),
+            "{e}"
+        );
+    }
+
+    /// A BERT-base-sized graph: 108M float32 parameters.
+    fn big_graph(init: impl Fn(u64) -> Init) -> Graph {
+        let mut g = Graph::new("Big");
+        let ids = g.add_input("ids", TypeInfo::new(vec![1, 128], DType::Int64));
+        let emb = g.add_param(p("emb", &[30522, 768], DType::Float32, init(0)));
+        let mut h = g
+            .add_node(Op::Gather { axis: 0 }, &[emb, ids], "emb")
+            .unwrap()[0];
+        for l in 0..12u64 {
+            let s = format!("layer{l}");
+            for (k, shape) in [[768, 768], [768, 768], [768, 768], [768, 768], [768, 3072]]
+                .iter()
+                .enumerate()
+            {
+                let w = g.add_param(p(
+                    &format!("{s}.w{k}"),
+                    shape,
+                    DType::Float32,
+                    init(l * 8 + k as u64),
+                ));
+                h = g.add_node(Op::MatMul, &[h, w], &s).unwrap()[0];
+            }
+            h = g.add_node(Op::Gelu, &[h], &s).unwrap()[0];
+            let w = g.add_param(p(
+                &format!("{s}.fc2"),
+                &[3072, 768],
+                DType::Float32,
+                init(l * 8 + 7),
+            ));
+            h = g.add_node(Op::MatMul, &[h, w], &s).unwrap()[0];
+        }
+        g.add_output("y", h);
+        g
+    }
+
+    /// `cargo test --release --lib export_time -- --ignored --nocapture`
+    #[test]
+    #[ignore = "timing: run by hand"]
+    fn export_time_of_a_100m_parameter_graph() {
+        for (label, g) in [
+            ("uniform", big_graph(uniform)),
+            ("normal", big_graph(|seed| Init::Normal { std: 0.02, seed })),
+        ] {
+            let params = g.stats().params;
+            let t = std::time::Instant::now();
+            let bytes = export(&g, &ExportOptions::default()).unwrap();
+            let dt = t.elapsed();
+            let t0 = std::time::Instant::now();
+            let m = export_model(&g, &ExportOptions::default()).unwrap();
+            let build = t0.elapsed().as_secs_f64();
+            let t0 = std::time::Instant::now();
+            let n = m.encode_to_vec().len();
+            println!(
+                "  build ModelProto {build:.3} s, encode {:.3} s ({n} bytes)",
+                t0.elapsed().as_secs_f64()
+            );
+            drop(m);
+            // The parts: generating the weights alone, one thread.
+            let t1 = std::time::Instant::now();
+            let one = g.params[1].materialize();
+            let gen1 = t1.elapsed().as_secs_f64() / one.numel() as f64 * 1e9;
+            println!(
+                "{label}: {params} params, {} MB, export {:.3} s ({} threads); \
+                 generating one param: {gen1:.1} ns/element",
+                bytes.len() / 1_000_000,
+                dt.as_secs_f64(),
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            );
+            assert!(params > 100_000_000);
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! Knows only `graph/`.
 
 pub mod export;
+pub mod import;
 pub mod proto;
 pub mod tensor_io;
 
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use export::{ExportOptions, export, export_model, ir_version_for_opset, supported_opsets};
+pub use import::{Dim, IoInfo, ModelIo, read_model_io};
 pub use tensor_io::{
     dtype_from_onnx, dtype_to_onnx, proto_to_tensor, read_tensor_pb, tensor_into_proto,
     tensor_to_proto, write_tensor_pb,

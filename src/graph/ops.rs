@@ -250,6 +250,7 @@ fn arity(op: &'static str, ins: &[&TypeInfo], lo: usize, hi: usize) -> Result<()
 }
 
 /// Output spatial size of a sliding window.
+#[allow(clippy::too_many_arguments)]
 fn window_out(
     op: &'static str,
     input: usize,

@@ -101,6 +101,27 @@ impl HostTensor {
     /// Normal values with mean 0 and standard deviation `std`.
     pub fn normal(dtype: DType, shape: &[usize], std: f64, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        if dtype == DType::Float32 {
+            // The hot path (embedding tables): both Box-Muller outputs, in f32.
+            let n = numel(shape);
+            let mut data = Vec::with_capacity(n * 4);
+            let std = std as f32;
+            while data.len() < n * 4 {
+                let u1: f32 = rng.random::<f32>().max(1e-12);
+                let u2: f32 = rng.random::<f32>();
+                let r = std * (-2.0 * u1.ln()).sqrt();
+                let (s, c) = (std::f32::consts::TAU * u2).sin_cos();
+                data.extend_from_slice(&(r * c).to_le_bytes());
+                if data.len() < n * 4 {
+                    data.extend_from_slice(&(r * s).to_le_bytes());
+                }
+            }
+            return HostTensor {
+                dtype,
+                shape: shape.to_vec(),
+                data,
+            };
+        }
         // Box-Muller: keeps us off an extra distribution crate.
         Self::from_fn(dtype, shape, |_| {
             let u1: f64 = rng.random::<f64>().max(1e-12);
@@ -212,6 +233,17 @@ mod tests {
             assert_eq!(t.data.len(), 3 * d.size_bytes());
             assert_eq!(t.to_f64_vec(), vec![1.0; 3], "{d}");
         }
+    }
+
+    #[test]
+    fn normal_has_the_asked_spread() {
+        let t = HostTensor::normal(DType::Float32, &[10_001], 2.0, 3);
+        let v = t.to_f64_vec();
+        assert_eq!(v.len(), 10_001);
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+        assert!(mean.abs() < 0.1, "{mean}");
+        assert!((var.sqrt() - 2.0).abs() < 0.1, "{}", var.sqrt());
     }
 
     #[test]

@@ -686,7 +686,7 @@ mod tests {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
+            + String::from_utf8_lossy(&out.stderr).as_ref();
         assert!(out.status.success(), "child failed:\n{text}");
         assert!(text.contains("CHILD-ERROR: ONNX Runtime library"), "{text}");
         assert!(text.contains("dlopen failed"), "{text}");

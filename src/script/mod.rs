@@ -124,6 +124,8 @@ pub fn engine(host: &Host) -> Result<ScriptEngine, String> {
         rhai::Token::Reserved(s) if s.as_str() == "module" => rhai::Token::Identifier(s),
         other => other,
     });
+    // Scripts get no file access: `import "file"` would read from disk.
+    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
     engine.set_max_call_levels(256);
     engine.set_max_expr_depths(256, 128);
     api::register(&mut engine, host);

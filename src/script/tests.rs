@@ -215,6 +215,7 @@ fn bad_scripts_give_one_line_with_file_and_line() {
             "let t = rand([2], \"float8\");",
             "t.rhai:1: unknown dtype \"float8\"",
         ),
+        ("import \"/etc/passwd\" as p;", "t.rhai:1: Module not found"),
     ];
     for (src, want) in cases {
         let got = err_of(src, "");

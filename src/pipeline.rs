@@ -9,6 +9,7 @@ use crate::bench::worker::{WorkerOutcome, WorkerSpec, spawn_worker, worker_comma
 use crate::cache::{
     Cache, CheckStatus, OutputCheck, Record, RuntimeRow, Status, SystemInfo, TensorSpec,
 };
+use crate::cache::record::OutputDiff;
 use crate::graph::HostTensor;
 use crate::onnx::{ExportOptions, export, read_tensor_pb, write_tensor_pb};
 use crate::runtime::Device;
@@ -590,9 +591,8 @@ fn check_outputs(
         return OutputCheck {
             reference: format!("{rt}/{device}"),
             status: CheckStatus::Reference,
-            max_abs_diff: None,
-            max_rel_diff: None,
             summary: Some("reference outputs for the other runtimes".into()),
+            ..Default::default()
         };
     };
     match read_outputs(out_dir) {
@@ -608,14 +608,27 @@ fn check_outputs(
                 max_abs_diff: Some(c.max_abs_diff),
                 max_rel_diff: Some(c.max_rel_diff),
                 summary: Some(c.summary),
+                atol: Some(c.atol),
+                rtol: Some(c.rtol),
+                outputs: c
+                    .outputs
+                    .iter()
+                    .map(|o| OutputDiff {
+                        name: o.name.clone(),
+                        passed: o.pass,
+                        max_abs_diff: o.max_abs_diff,
+                        max_rel_diff: o.max_rel_diff,
+                        mismatched: o.mismatched,
+                        problem: o.problem.clone(),
+                    })
+                    .collect(),
             }
         }
         Err(e) => OutputCheck {
             reference: ref_name.clone(),
             status: CheckStatus::Failed,
-            max_abs_diff: None,
-            max_rel_diff: None,
             summary: Some(e),
+            ..Default::default()
         },
     }
 }

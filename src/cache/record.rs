@@ -259,6 +259,25 @@ pub struct OutputCheck {
     pub max_rel_diff: Option<f64>,
     /// One line for people: which output, tolerance used, worst element.
     pub summary: Option<String>,
+    /// The tolerances used.
+    pub atol: Option<f64>,
+    pub rtol: Option<f64>,
+    /// The verdict for each output, by name.
+    pub outputs: Vec<OutputDiff>,
+}
+
+/// The check of one output tensor.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutputDiff {
+    pub name: String,
+    pub passed: bool,
+    pub max_abs_diff: f64,
+    pub max_rel_diff: f64,
+    /// Elements outside the tolerance.
+    pub mismatched: usize,
+    /// Why it failed, when it did.
+    pub problem: Option<String>,
 }
 
 /// One runtime × device result. Measurements are `None` when the row failed

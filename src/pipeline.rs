@@ -6,10 +6,10 @@
 use crate::bench::compare::compare;
 use crate::bench::timing::BenchOptions;
 use crate::bench::worker::{WorkerOutcome, WorkerSpec, spawn_worker, worker_command};
+use crate::cache::record::OutputDiff;
 use crate::cache::{
     Cache, CheckStatus, OutputCheck, Record, RuntimeRow, Status, SystemInfo, TensorSpec,
 };
-use crate::cache::record::OutputDiff;
 use crate::graph::HostTensor;
 use crate::onnx::{ExportOptions, export, read_tensor_pb, write_tensor_pb};
 use crate::runtime::Device;

@@ -110,9 +110,19 @@ fn selftest_on_ort_and_tract_agrees_and_reports() {
     // The record keeps the check per output.
     for b in &common::builds(cache.path()) {
         let rec = record(b);
-        let tract = rec["runtimes"].as_array().unwrap().iter().find(|r| r["runtime"] == "tract").unwrap().clone();
+        let tract = rec["runtimes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["runtime"] == "tract")
+            .unwrap()
+            .clone();
         let outs = tract["check"]["outputs"].as_array().unwrap();
-        assert_eq!(outs.len(), rec["identity"]["outputs"].as_array().unwrap().len(), "{tract}");
+        assert_eq!(
+            outs.len(),
+            rec["identity"]["outputs"].as_array().unwrap().len(),
+            "{tract}"
+        );
         assert!(outs.iter().all(|o| o["passed"] == true), "{tract}");
         assert_eq!(tract["check"]["reference"], "ort/cpu");
     }

@@ -64,16 +64,21 @@ fn default_cov_threshold() -> f64 {
     DEFAULT_COV_THRESHOLD
 }
 
+/// Reads a spec or result file written by [`write_atomic`].
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, WorkerError> {
+    let text = std::fs::read(path).map_err(|source| WorkerError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&text).map_err(|e| WorkerError::Spec {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
 impl WorkerSpec {
     pub fn read(path: &Path) -> Result<WorkerSpec, WorkerError> {
-        let text = std::fs::read(path).map_err(|source| WorkerError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        serde_json::from_slice(&text).map_err(|e| WorkerError::Spec {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        read_json(path)
     }
 
     /// Writes the spec atomically (the worker never sees half a file).
@@ -155,14 +160,7 @@ impl WorkerResult {
     }
 
     pub fn read(path: &Path) -> Result<WorkerResult, WorkerError> {
-        let text = std::fs::read(path).map_err(|source| WorkerError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        serde_json::from_slice(&text).map_err(|e| WorkerError::Spec {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        read_json(path)
     }
 }
 

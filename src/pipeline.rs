@@ -145,10 +145,9 @@ fn run_script(
     };
     let discover_s = started.elapsed().as_secs_f64();
     // A script that works now leaves no stale failure record behind.
-    if let Ok(dir) = cache.build_dir(&failure_name(path, &opts.script_args))
-        && dir.exists()
-    {
-        let _ = std::fs::remove_dir_all(dir);
+    let stale = failure_name(path, &opts.script_args);
+    if cache.record_path(&stale).is_ok_and(|p| p.exists()) {
+        let _ = cache.clear_build(&stale);
     }
     for w in &disc.warnings {
         obs.on(Event::Warning { path, message: w });

@@ -229,3 +229,37 @@ fn bad_inputs_are_one_line_each_and_do_not_stop_the_run() {
     );
     assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
 }
+
+#[test]
+fn a_fixed_script_leaves_no_stale_failure_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let (d, out) = (cache.path().to_str().unwrap(), dir.path().to_str().unwrap());
+    let script = dir.path().join("fixme.rhai");
+    let s = script.to_str().unwrap();
+    std::fs::write(
+        &script,
+        "let m = nn::linear(4, 4);\nm.forward(rand([1, 5]));",
+    )
+    .unwrap();
+    assert_eq!(run(&["--build-only", "-d", d, s]).code, 1);
+    assert_eq!(run(&["report", "-d", d, "-o", out]).code, 0);
+    let csv = std::fs::read_to_string(dir.path().join("turnkey-report.csv")).unwrap();
+    assert!(
+        csv.contains("fixme_script_"),
+        "the failure is reported:\n{csv}"
+    );
+    std::fs::write(
+        &script,
+        "let m = nn::linear(4, 4);\nm.forward(rand([1, 4]));",
+    )
+    .unwrap();
+    assert_eq!(run(&["--build-only", "-d", d, s]).code, 0);
+    assert_eq!(run(&["report", "-d", d, "-o", out]).code, 0);
+    let csv = std::fs::read_to_string(dir.path().join("turnkey-report.csv")).unwrap();
+    assert!(
+        !csv.contains("fixme_script_"),
+        "stale failure row left:\n{csv}"
+    );
+    assert!(csv.contains("fixme_"), "{csv}");
+}

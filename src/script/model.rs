@@ -321,14 +321,11 @@ fn forward_top(
         Some(exec) => exec(&graph, &concrete).map_err(|e| rt_err(ctx, format!("{class}: {e}")))?,
         None => {
             let mut st = host.lock();
-            out_ids
+            // graph.outputs holds the outputs in out_ids order.
+            graph
+                .outputs
                 .iter()
-                .map(|(_, v)| {
-                    let info = graph
-                        .info(graph.outputs[out_ids.iter().position(|(_, x)| x == v).unwrap_or(0)])
-                        .clone();
-                    placeholder(&info, st.next_seed())
-                })
+                .map(|&o| placeholder(graph.info(o), st.next_seed()))
                 .collect()
         }
     };
@@ -430,7 +427,6 @@ fn forward_nested(
             });
         }
     }
-    let _ = max_depth;
     Ok(out)
 }
 

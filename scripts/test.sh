@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/setup_old_ort.sh
 export TURNKEY_PYTHON="$PWD/.venv/bin/python"
 cargo test --release "$@"

@@ -9,6 +9,8 @@ use std::path::PathBuf;
     version,
     about = "Benchmark ML models written as Rhai scripts across inference runtimes",
     args_conflicts_with_subcommands = true,
+    allow_negative_numbers = true,
+    arg_required_else_help = true,
     subcommand_negates_reqs = true
 )]
 pub struct Cli {

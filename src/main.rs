@@ -16,7 +16,10 @@ use turnkey::script::{self, DiscoverOptions, ScriptArgs};
 use turnkey::{onnx, report};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match cli.command {
         Some(Command::Worker { spec }) => return turnkey::bench::worker::worker_main(&spec),
         Some(Command::Run(args)) => run_script(args),
@@ -30,6 +33,31 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Help and version print as clap prints them; a usage error is one line
+/// (clap's own message, which names the argument) plus where to look.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    {
+        let _ = e.print();
+        return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut first = lines
+        .next()
+        .unwrap_or("invalid command line")
+        .trim_start_matches("error: ")
+        .to_string();
+    // "the following required arguments were not provided:" + the names.
+    if first.ends_with(':') {
+        first = format!("{first} {}", lines.next().unwrap_or(""));
+    }
+    eprintln!("error: {first} (see turnkey --help)");
+    ExitCode::from(2)
 }
 
 /// `auto` → ort when ONNX Runtime loads, else tract; names checked.
@@ -180,6 +208,7 @@ fn run_script(a: RunArgs) -> Result<ExitCode> {
         script_args,
         max_depth: 0,
         executor: Some(Arc::new(exec)),
+        timeout: None,
     };
     match script::discover(&a.script, &opts) {
         Ok(d) => {

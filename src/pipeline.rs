@@ -125,6 +125,7 @@ fn run_script(
         script_args: opts.script_args.clone(),
         max_depth: opts.max_depth,
         executor: None,
+        timeout: Some(opts.timeout),
     };
     let started = Instant::now();
     let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -133,14 +134,20 @@ fn run_script(
     let disc = match found {
         Ok(Ok(d)) => d,
         Ok(Err(e)) => {
-            return script_failed(cache, path, opts, system, &e.to_string(), obs, summary);
+            let status = match e {
+                script::ScriptError::Timeout { .. } => Status::Timeout,
+                _ => Status::Error,
+            };
+            let msg = e.to_string();
+            return script_failed(cache, path, opts, system, (status, &msg), obs, summary);
         }
         Err(_) => {
             let msg = format!(
                 "{}: internal error while running the script (a turnkey bug; please report it)",
                 path.display()
             );
-            return script_failed(cache, path, opts, system, &msg, obs, summary);
+            let failed = (Status::Error, msg.as_str());
+            return script_failed(cache, path, opts, system, failed, obs, summary);
         }
     };
     let discover_s = started.elapsed().as_secs_f64();
@@ -172,7 +179,7 @@ fn script_failed(
     path: &Path,
     opts: &RunOptions,
     system: &SystemInfo,
-    error: &str,
+    (status, error): (Status, &str),
     obs: &dyn Observer,
     summary: &mut RunSummary,
 ) {
@@ -186,7 +193,7 @@ fn script_failed(
         r.identity.script_args = opts.script_args.text.clone();
         r.system = system.clone();
         r.start_stage("discover");
-        r.finish_stage("discover", Status::Error, Some(error.to_string()));
+        r.finish_stage("discover", status, Some(error.to_string()));
     });
     if let Err(e) = res {
         summary

@@ -23,6 +23,15 @@ pub enum ScriptError {
         line: usize,
         msg: String,
     },
+    /// The script ran past `--timeout` (e.g. an endless loop).
+    #[error(
+        "{path}:{line}: the script ran past the {seconds} s time limit (--timeout): is there an endless loop?"
+    )]
+    Timeout {
+        path: String,
+        line: usize,
+        seconds: f64,
+    },
     #[error("{path}: no model call found: the script must call model.forward(inputs) at top level")]
     NoModelCall { path: String },
 }
@@ -80,15 +89,29 @@ pub fn from_eval(path: &Path, e: &EvalAltResult, is_stdlib: &dyn Fn(&str) -> boo
     if in_user {
         line = cur.position().line().or(line);
     }
+    if let EvalAltResult::ErrorTerminated(token, _) = cur {
+        return ScriptError::Timeout {
+            path: path.display().to_string(),
+            line: line.unwrap_or(0),
+            seconds: token.as_float().unwrap_or(0.0),
+        };
+    }
     let mut msg = match cur {
         EvalAltResult::ErrorRuntime(d, _) if d.is_string() => d.to_string(),
         EvalAltResult::ErrorTooManyOperations(_) => {
             "the script ran too long (operation limit reached): is there an endless loop?"
                 .to_string()
         }
-        EvalAltResult::ErrorStackOverflow(_) => {
-            "call stack overflow: is there an endless recursion?".to_string()
-        }
+        EvalAltResult::ErrorStackOverflow(_) => format!(
+            "call stack overflow (more than {} nested calls): is there an endless recursion?",
+            super::MAX_CALL_LEVELS
+        ),
+        EvalAltResult::ErrorDataTooLarge(what, _) => format!(
+            "{what} is over the script limit (strings {} MiB, arrays {} items, maps {} entries): build tensors with rand()/zeros() instead of huge arrays",
+            super::MAX_STRING_BYTES >> 20,
+            super::MAX_ARRAY_LEN,
+            super::MAX_MAP_LEN
+        ),
         other => {
             let s = other.to_string();
             let first = s.lines().next().unwrap_or("").to_string();

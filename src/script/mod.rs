@@ -19,6 +19,7 @@ use host::{Host, HostState};
 use rhai::{Engine, Module, Scope};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Stdlib modules compiled into the binary: (module name, source).
 const STDLIB: &[(&str, &str)] = &[("nn", include_str!("../../stdlib/nn.rhai"))];
@@ -30,7 +31,18 @@ pub struct DiscoverOptions {
     pub max_depth: usize,
     /// Computes real outputs for each call (turnkey run); None = placeholders.
     pub executor: Option<Executor>,
+    /// Wall-clock budget for running the script (`--timeout`); None = no limit.
+    pub timeout: Option<Duration>,
 }
+
+/// Size limits on script values: generous for model code, small enough that
+/// a runaway script fails with a clear message instead of exhausting memory.
+/// Rhai re-measures an array on every growth (quadratic), so the array and
+/// map limits stay small; tensors come from rand()/zeros(), not literals.
+pub const MAX_STRING_BYTES: usize = 16 << 20;
+pub const MAX_ARRAY_LEN: usize = 20_000;
+pub const MAX_MAP_LEN: usize = 20_000;
+pub const MAX_CALL_LEVELS: usize = 256;
 
 /// One distinct model call of a script.
 #[derive(Clone, Debug)]
@@ -115,6 +127,26 @@ impl ScriptEngine {
     }
 }
 
+/// Refuses every `import`: the sandbox gives scripts no file access, and
+/// the stdlib modules need no import.
+struct NoImports;
+
+impl rhai::ModuleResolver for NoImports {
+    fn resolve(
+        &self,
+        _: &Engine,
+        _: Option<&str>,
+        path: &str,
+        pos: rhai::Position,
+    ) -> Result<rhai::Shared<Module>, Box<rhai::EvalAltResult>> {
+        let msg = format!(
+            "import \"{path}\" is not allowed: scripts cannot read files; the stdlib \
+             modules (nn::, vision::, transformers::, gnn::) need no import"
+        );
+        Err(rhai::EvalAltResult::ErrorRuntime(msg.into(), pos).into())
+    }
+}
+
 /// A Rhai engine with the whole script API and the stdlib registered.
 pub fn engine(host: &Host) -> Result<ScriptEngine, String> {
     let mut engine = Engine::new();
@@ -125,9 +157,12 @@ pub fn engine(host: &Host) -> Result<ScriptEngine, String> {
         other => other,
     });
     // Scripts get no file access: `import "file"` would read from disk.
-    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
-    engine.set_max_call_levels(256);
+    engine.set_module_resolver(NoImports);
+    engine.set_max_call_levels(MAX_CALL_LEVELS);
     engine.set_max_expr_depths(256, 128);
+    engine.set_max_string_size(MAX_STRING_BYTES);
+    engine.set_max_array_size(MAX_ARRAY_LEN);
+    engine.set_max_map_size(MAX_MAP_LEN);
     api::register(&mut engine, host);
     let mut nn = api::nn_module(host);
     let mut closures = rhai::AST::empty();
@@ -171,10 +206,18 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
         opts.max_depth,
         opts.executor.clone(),
     ));
-    let engine = engine(&host).map_err(|e| ScriptError::file(path, e))?;
+    let mut engine = engine(&host).map_err(|e| ScriptError::file(path, e))?;
     let ast = engine
         .compile(&header.source)
         .map_err(|e| error::from_parse(path, &e))?;
+    if let Some(limit) = opts.timeout {
+        // Checked every few thousand operations: an endless loop ends as a
+        // timeout of this script, and the run goes on to the next one.
+        let deadline = Instant::now() + limit;
+        engine.engine.on_progress(move |ops| {
+            (ops % 4096 == 0 && Instant::now() >= deadline).then(|| limit.as_secs_f64().into())
+        });
+    }
     engine
         .engine
         .run_ast(&ast)

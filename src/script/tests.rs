@@ -215,7 +215,10 @@ fn bad_scripts_give_one_line_with_file_and_line() {
             "let t = rand([2], \"float8\");",
             "t.rhai:1: unknown dtype \"float8\"",
         ),
-        ("import \"/etc/passwd\" as p;", "t.rhai:1: Module not found"),
+        (
+            "import \"/etc/passwd\" as p;",
+            "t.rhai:1: import \"/etc/passwd\" is not allowed",
+        ),
     ];
     for (src, want) in cases {
         let got = err_of(src, "");
@@ -281,4 +284,31 @@ fn selftest_corpus_discovers() {
         }
     }
     assert!(n >= 5);
+}
+
+/// An endless loop ends at the deadline as a timeout naming the line.
+#[test]
+fn an_endless_loop_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("loop.rhai");
+    std::fs::write(&path, "let x = 0;\nloop { x += 1; }\n").unwrap();
+    let opts = DiscoverOptions {
+        timeout: Some(Duration::from_millis(200)),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let e = discover(&path, &opts).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(matches!(e, ScriptError::Timeout { line: 2, .. }), "{e}");
+    assert!(e.to_string().contains("--timeout"), "{e}");
+}
+
+#[test]
+fn runaway_values_and_recursion_fail_clearly() {
+    let e = run_src("let a = [];\nloop { a.push(1); }\n", "").unwrap_err();
+    assert!(e.to_string().contains("over the script limit"), "{e}");
+    let e = run_src("let s = \"x\";\nloop { s += s; }\n", "").unwrap_err();
+    assert!(e.to_string().contains("over the script limit"), "{e}");
+    let e = run_src("fn f(n) { f(n + 1) }\nf(0);\n", "").unwrap_err();
+    assert!(e.to_string().contains("endless recursion"), "{e}");
 }

@@ -1,0 +1,131 @@
+//! Faults from outside the script: other processes, full disks, signals.
+//! Each test runs the real binary on small models.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Stdio;
+
+fn successful_rows(cache: &Path) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    for b in builds(cache) {
+        let r = record(&b);
+        for row in r["runtimes"].as_array().cloned().unwrap_or_default() {
+            if row["status"] == "successful" {
+                rows.push((
+                    r["identity"]["name"].as_str().unwrap().to_string(),
+                    row["runtime"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// Two turnkey processes on one cache at once: no corrupt record, no lost
+/// row, and the report has each build × runtime once.
+#[test]
+fn two_processes_on_one_cache_lose_nothing() {
+    let cache = tempfile::tempdir().unwrap();
+    let d = cache.path().to_str().unwrap();
+    let scripts = selftest();
+    let spawn = || {
+        turnkey()
+            .args(["-q", "-d", d, "--runtime", "tract", "--iterations", "5"])
+            .args(["--warmup-iterations", "1", "--warmup-time", "0"])
+            .args(&scripts)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let all = builds(cache.path());
+    assert!(all.len() >= scripts.len());
+    let rows = successful_rows(cache.path());
+    assert_eq!(rows.len(), all.len(), "one tract row per build: {rows:?}");
+    let out = tempfile::tempdir().unwrap();
+    let r = run(&["report", "-d", d, "-o", out.path().to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let csv = std::fs::read_to_string(out.path().join("turnkey-report.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + all.len(), "{csv}");
+}
+
+/// A full disk while a record is updated: the error names the problem, the
+/// previous record survives intact, and the exit code says it failed.
+#[test]
+fn a_full_disk_keeps_the_previous_record() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let mnt = base.path().join("disk");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&mnt);
+    let cache = mnt.join("cache");
+    let d = cache.to_str().unwrap();
+    let base_args = ["-d", d, "--iterations", "3", "--warmup-iterations", "1"];
+    let r = run(&[
+        &base_args[..],
+        &["--runtime", "tract", "models/selftest/linear.rhai"],
+    ]
+    .concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let build = builds(&cache).remove(0);
+    let before = std::fs::read(build.join("record.json")).unwrap();
+    // Fill the disk to the last byte.
+    let mut fill = std::fs::File::create(mnt.join("filler")).unwrap();
+    let chunk = vec![0u8; 4096];
+    use std::io::Write;
+    while fill.write_all(&chunk).is_ok() {}
+    let mut one = [0u8; 1];
+    while fill.write_all(&one[..]).is_ok() {
+        one[0] = 1;
+    }
+    drop(fill);
+    // A new runtime row for the same build must write into the full disk.
+    let r = run(&[
+        &base_args[..],
+        &["--runtime", "ort", "models/selftest/linear.rhai"],
+    ]
+    .concat());
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("No space left on device"),
+        "the error says why: {}",
+        r.stderr
+    );
+    let after = std::fs::read(build.join("record.json")).unwrap();
+    assert_eq!(before, after, "the previous record is intact");
+    // No half-written temporary files are left beside it.
+    let leftovers: Vec<_> = std::fs::read_dir(&build)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -6,12 +6,16 @@
 
 use super::api::MAX_TENSOR_BYTES;
 use super::host::{Host, Trace};
-use super::model::{Layer, Model, const_param, normal_param, op1, param_dtype, rt_err, uniform_param};
+use super::model::{
+    Layer, Model, const_param, normal_param, op1, param_dtype, rt_err, uniform_param,
+};
 use super::tensor::Tensor;
 use crate::graph::{DType, HostTensor, Op, ValueId};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, NativeCallContext};
+use rhai::{
+    Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, NativeCallContext,
+};
 
 type R<T> = Result<T, Box<EvalAltResult>>;
 
@@ -47,7 +51,10 @@ pub fn adaptive_avg_pool(t: &mut Trace, x: ValueId, size: [usize; 2]) -> Result<
         ));
     }
     if !info.dtype.is_float() {
-        return Err(format!("adaptive_avg_pool2d needs a float tensor, got {}", info.dtype));
+        return Err(format!(
+            "adaptive_avg_pool2d needs a float tensor, got {}",
+            info.dtype
+        ));
     }
     let r = info.rank();
     let (h, w) = (info.shape[r - 2], info.shape[r - 1]);
@@ -88,11 +95,15 @@ pub fn adaptive_avg_pool(t: &mut Trace, x: ValueId, size: [usize; 2]) -> Result<
     };
     let mut y = x;
     if h != oh {
-        let ph = t.graph.add_const(matrix(oh, h, &adaptive_bins(h, oh), false));
+        let ph = t
+            .graph
+            .add_const(matrix(oh, h, &adaptive_bins(h, oh), false));
         y = op1(t, Op::MatMul, &[ph, y])?;
     }
     if w != ow {
-        let pw = t.graph.add_const(matrix(w, ow, &adaptive_bins(w, ow), true));
+        let pw = t
+            .graph
+            .add_const(matrix(w, ow, &adaptive_bins(w, ow), true));
         y = op1(t, Op::MatMul, &[y, pw])?;
     }
     Ok(y)
@@ -175,7 +186,13 @@ pub enum AdjNorm {
 /// A random undirected graph on `n` nodes where every node links to `k`
 /// distinct others (so degrees are >= k), as a dense [n, n] float32
 /// matrix, reproducible from `seed`.
-pub fn random_adjacency(n: usize, k: usize, norm: AdjNorm, self_loops: bool, seed: u64) -> HostTensor {
+pub fn random_adjacency(
+    n: usize,
+    k: usize,
+    norm: AdjNorm,
+    self_loops: bool,
+    seed: u64,
+) -> HostTensor {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut a = vec![0f32; n * n];
     for i in 0..n {
@@ -192,7 +209,10 @@ pub fn random_adjacency(n: usize, k: usize, norm: AdjNorm, self_loops: bool, see
     match norm {
         AdjNorm::None => {}
         AdjNorm::Gcn => {
-            let inv: Vec<f32> = deg.iter().map(|&d| if d > 0.0 { d.powf(-0.5) } else { 0.0 }).collect();
+            let inv: Vec<f32> = deg
+                .iter()
+                .map(|&d| if d > 0.0 { d.powf(-0.5) } else { 0.0 })
+                .collect();
             for i in 0..n {
                 for j in 0..n {
                     a[i * n + j] *= inv[i] * inv[j];
@@ -376,11 +396,7 @@ pub fn register(engine: &mut Engine, host: &Host) {
             };
             let seed = h.lock().next_seed();
             Ok(Tensor::concrete(random_adjacency(
-                n,
-                k as usize,
-                norm,
-                self_loops,
-                seed,
+                n, k as usize, norm, self_loops, seed,
             )))
         };
         if with_opts {
@@ -503,8 +519,17 @@ pub fn register_nn(m: &mut Module, host: &Host) {
     }
     for with_opts in [false, true] {
         let h = host.clone();
-        let make = move |ctx: &NativeCallContext, name: &str, shape: &Array, opts: Map| -> R<Model> {
-            check_map(ctx, "nn::parameter", &opts, &["init", "std", "bound", "value", "dtype"])?;
+        let make = move |ctx: &NativeCallContext,
+                         name: &str,
+                         shape: &Array,
+                         opts: Map|
+              -> R<Model> {
+            check_map(
+                ctx,
+                "nn::parameter",
+                &opts,
+                &["init", "std", "bound", "value", "dtype"],
+            )?;
             if name.is_empty() || name.contains(['/', ' ']) {
                 return Err(rt_err(
                     ctx,
@@ -519,13 +544,21 @@ pub fn register_nn(m: &mut Module, host: &Host) {
                         .and_then(|v| positive(ctx, "shape entry", v))
                 })
                 .collect::<R<_>>()?;
-            let numel = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
+            let numel = dims
+                .iter()
+                .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
             if numel.is_none_or(|n| n.saturating_mul(8) > MAX_TENSOR_BYTES) {
-                return Err(rt_err(ctx, format!("nn::parameter: shape {dims:?} is too large")));
+                return Err(rt_err(
+                    ctx,
+                    format!("nn::parameter: shape {dims:?} is too large"),
+                ));
             }
             let dt = opt_dtype(ctx, &opts)?;
             if !dt.is_float() {
-                return Err(rt_err(ctx, format!("nn::parameter: {dt} is not a float dtype")));
+                return Err(rt_err(
+                    ctx,
+                    format!("nn::parameter: {dt} is not a float dtype"),
+                ));
             }
             let param = match opt_str(ctx, &opts, "init", "zeros")?.as_str() {
                 "zeros" => const_param(&dims, 0.0, dt, true),
@@ -542,7 +575,13 @@ pub fn register_nn(m: &mut Module, host: &Host) {
                     ));
                 }
             };
-            Ok(Model::new(&h, "Parameter", Layer::Parameter, vec![(name, param)], vec![]))
+            Ok(Model::new(
+                &h,
+                "Parameter",
+                Layer::Parameter,
+                vec![(name, param)],
+                vec![],
+            ))
         };
         if with_opts {
             m.set_native_fn(
@@ -559,5 +598,241 @@ pub fn register_nn(m: &mut Module, host: &Host) {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{self, SessionOptions};
+    use crate::script::{DiscoverOptions, Discovery, ScriptArgs, discover};
+    use std::sync::{Arc, Mutex};
+
+    type Outputs = Arc<Mutex<Vec<Vec<HostTensor>>>>;
+
+    /// Runs a script whose model calls are executed on tract (in process);
+    /// returns the discovery and every call's outputs.
+    fn run(src: &str) -> Result<(Discovery, Vec<Vec<HostTensor>>), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.rhai");
+        std::fs::write(&path, src).unwrap();
+        let outs: Outputs = Arc::default();
+        let (sink, work) = (outs.clone(), dir.path().to_path_buf());
+        let exec = move |g: &crate::graph::Graph, inputs: &[(String, HostTensor)]| {
+            let bytes = crate::onnx::export(g, &crate::onnx::ExportOptions::default())
+                .map_err(|e| e.to_string())?;
+            let model = work.join(format!("call{}.onnx", sink.lock().unwrap().len()));
+            std::fs::write(&model, bytes).map_err(|e| e.to_string())?;
+            let rt = runtime::by_name("tract").map_err(|e| e.to_string())?;
+            let mut s = rt
+                .load(&model, &SessionOptions::default())
+                .map_err(|e| e.to_string())?;
+            s.set_inputs(inputs).map_err(|e| e.to_string())?;
+            s.run().map_err(|e| e.to_string())?;
+            let o: Vec<HostTensor> = s
+                .outputs()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect();
+            sink.lock().unwrap().push(o.clone());
+            Ok(o)
+        };
+        let opts = DiscoverOptions {
+            script_args: ScriptArgs::default(),
+            max_depth: 0,
+            executor: Some(Arc::new(exec)),
+        };
+        let d = discover(&path, &opts).map_err(|e| e.to_string())?;
+        let o = outs.lock().unwrap().clone();
+        Ok((d, o))
+    }
+
+    fn close(got: &[f32], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: lengths");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (*g as f64 - w).abs() <= 1e-5 + 1e-4 * w.abs(),
+                "{what}[{i}]: got {g}, want {w}"
+            );
+        }
+    }
+
+    /// Average of x[r0..r1, c0..c1] over an [h, w] row-major grid.
+    fn window_mean(x: &[f64], w: usize, (r0, r1): (usize, usize), (c0, c1): (usize, usize)) -> f64 {
+        let mut s = 0.0;
+        for r in r0..r1 {
+            for c in c0..c1 {
+                s += x[r * w + c];
+            }
+        }
+        s / ((r1 - r0) * (c1 - c0)) as f64
+    }
+
+    #[test]
+    fn adaptive_bins_follow_pytorch() {
+        assert_eq!(adaptive_bins(7, 3), vec![(0, 3), (2, 5), (4, 7)]);
+        assert_eq!(adaptive_bins(4, 2), vec![(0, 2), (2, 4)]);
+        // Upsampling: 2 cells into 7 bins; the middle bin straddles both.
+        let b = adaptive_bins(2, 7);
+        assert_eq!(b.len(), 7);
+        assert_eq!(b[0], (0, 1));
+        assert_eq!(b[3], (0, 2));
+        assert_eq!(b[6], (1, 2));
+    }
+
+    #[test]
+    fn adaptive_avg_pool_matches_the_bin_means() {
+        // Uneven (matmul path), even (AvgPool path), and upsampling shapes.
+        for (h, w, oh, ow) in [(5, 7, 3, 2), (4, 6, 2, 3), (2, 2, 7, 7), (3, 3, 3, 3)] {
+            let src = format!(
+                "let p = nn::adaptive_avg_pool2d([{oh}, {ow}]);\np.forward(rand([1, 1, {h}, {w}]));"
+            );
+            let (d, outs) = run(&src).unwrap();
+            let x = d.builds[0].inputs[0].1.to_f64_vec();
+            let (rb, cb) = (adaptive_bins(h, oh), adaptive_bins(w, ow));
+            let mut want = Vec::new();
+            for r in &rb {
+                for c in &cb {
+                    want.push(window_mean(&x, w, *r, *c));
+                }
+            }
+            assert_eq!(outs[0][0].shape, vec![1, 1, oh, ow]);
+            close(
+                &outs[0][0].to_f32_vec().unwrap(),
+                &want,
+                &format!("{h}x{w}->{oh}x{ow}"),
+            );
+            let ops = &d.builds[0].graph.stats().op_counts;
+            if h % oh == 0 && w % ow == 0 && (h, w) != (oh, ow) {
+                assert_eq!(ops.get("AveragePool"), Some(&1), "{ops:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn composite_activations_and_rms_norm_match_their_formulas() {
+        let src = r#"
+let norm = nn::rms_norm(4, #{ eps: 1e-6 });
+let m = nn::module("Acts", |x| [gelu(x, "tanh"), leaky_relu(x, 0.2), norm.forward(x), nn::gelu("tanh").forward(x)]);
+m.forward(tensor([[-3.0, -0.5, 0.0, 2.0], [1.0, 1.5, -2.5, 0.25]]));
+"#;
+        let (d, outs) = run(src).unwrap();
+        assert_eq!(d.builds[0].graph.stats().params, 4);
+        let x = d.builds[0].inputs[0].1.to_f64_vec();
+        let gelu: Vec<f64> = x
+            .iter()
+            .map(|&v| {
+                0.5 * v
+                    * (1.0
+                        + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v.powi(3))).tanh())
+            })
+            .collect();
+        close(&outs[0][0].to_f32_vec().unwrap(), &gelu, "gelu tanh");
+        close(&outs[0][3].to_f32_vec().unwrap(), &gelu, "nn::gelu(tanh)");
+        let leaky: Vec<f64> = x
+            .iter()
+            .map(|&v| if v > 0.0 { v } else { 0.2 * v })
+            .collect();
+        close(&outs[0][1].to_f32_vec().unwrap(), &leaky, "leaky relu");
+        let mut rms = Vec::new();
+        for row in x.chunks(4) {
+            let ms = row.iter().map(|v| v * v).sum::<f64>() / 4.0;
+            rms.extend(row.iter().map(|v| v / (ms + 1e-6).sqrt()));
+        }
+        close(&outs[0][2].to_f32_vec().unwrap(), &rms, "rms norm");
+    }
+
+    #[test]
+    fn tied_parameters_are_one_initializer_and_counted_once() {
+        let src = r#"
+let emb = nn::embedding(10, 4);
+let cls = nn::parameter("class_token", [1, 1, 4], #{ init: "normal", std: 0.02 });
+let m = nn::module("Tied", |ids| {
+    let h = emb.forward(ids) + cls.param("class_token");
+    matmul(h, emb.param("weight").transpose(0, 1))
+});
+if m.params != 44 { throw `known before the call: ${m.params}`; }
+m.forward(randint(0, 10, [2, 3]));
+"#;
+        let (d, outs) = run(src).unwrap();
+        let g = &d.builds[0].graph;
+        assert_eq!(g.stats().params, 10 * 4 + 4);
+        assert_eq!(g.params.len(), 2, "the embedding weight is one initializer");
+        assert!(g.params.iter().any(|p| p.name.ends_with("class_token")));
+        assert_eq!(outs[0][0].shape, vec![2, 3, 10]);
+    }
+
+    #[test]
+    fn parameter_errors_say_what_exists() {
+        let e = run("let l = nn::linear(2, 2);\nlet m = nn::module(\"M\", |x| x + l.param(\"wieght\"));\nm.forward(rand([2, 2]));")
+            .unwrap_err();
+        assert!(
+            e.contains("no parameter 'wieght'") && e.contains("weight, bias"),
+            "{e}"
+        );
+        let e = run("let p = nn::parameter(\"t\", [2], #{ init: \"xavier\" });").unwrap_err();
+        assert!(e.contains("init \"xavier\" is not known"), "{e}");
+        let e = run("let p = nn::gelu(\"fast\");").unwrap_err();
+        assert!(e.contains("approximate must be"), "{e}");
+    }
+
+    #[test]
+    fn pool_options_give_ceil_mode() {
+        let shape = |opts: &str| {
+            let src =
+                format!("let p = nn::max_pool2d(3, {opts});\np.forward(rand([1, 2, 112, 112]));");
+            run(&src).map(|(_, o)| o[0][0].shape.clone())
+        };
+        assert_eq!(shape("#{ stride: 2 }").unwrap(), vec![1, 2, 55, 55]);
+        assert_eq!(
+            shape("#{ stride: 2, ceil_mode: true }").unwrap(),
+            vec![1, 2, 56, 56]
+        );
+        assert_eq!(
+            shape("#{ stride: 1, padding: 1 }").unwrap(),
+            vec![1, 2, 112, 112]
+        );
+        let e = shape("#{ strides: 2 }").unwrap_err();
+        assert!(e.contains("unknown option 'strides'"), "{e}");
+    }
+
+    #[test]
+    fn random_adjacency_is_symmetric_normalized_and_seeded() {
+        let (n, k) = (50, 3);
+        let raw = random_adjacency(n, k, AdjNorm::None, true, 7).to_f64_vec();
+        let at = |a: &[f64], i: usize, j: usize| a[i * n + j];
+        let mut deg = vec![0.0; n];
+        for i in 0..n {
+            assert_eq!(at(&raw, i, i), 1.0, "self-loop");
+            for j in 0..n {
+                assert_eq!(at(&raw, i, j), at(&raw, j, i), "symmetric");
+                deg[i] += at(&raw, i, j);
+            }
+            assert!(deg[i] >= (k + 1) as f64, "node {i} has degree {}", deg[i]);
+        }
+        let gcn = random_adjacency(n, k, AdjNorm::Gcn, true, 7).to_f64_vec();
+        for i in 0..n {
+            for j in 0..n {
+                let want = at(&raw, i, j) / (deg[i] * deg[j]).sqrt();
+                assert!((at(&gcn, i, j) - want).abs() < 1e-6);
+            }
+        }
+        let mean = random_adjacency(n, k, AdjNorm::Mean, false, 7).to_f64_vec();
+        for i in 0..n {
+            assert_eq!(at(&mean, i, i), 0.0, "no self-loop");
+            let s: f64 = mean[i * n..(i + 1) * n].iter().sum();
+            assert!((s - 1.0).abs() < 1e-5, "row {i} sums to {s}");
+        }
+        assert_eq!(
+            random_adjacency(n, k, AdjNorm::None, true, 7).to_f64_vec(),
+            raw
+        );
+        assert_ne!(
+            random_adjacency(n, k, AdjNorm::None, true, 8).to_f64_vec(),
+            raw
+        );
+        let e = run("let a = random_adjacency(5, 5);").unwrap_err();
+        assert!(e.contains("must be in 1..5"), "{e}");
     }
 }

@@ -25,7 +25,10 @@ use std::path::{Path, PathBuf};
 const STDLIB: &[(&str, &str)] = &[
     ("nn", include_str!("../../stdlib/nn.rhai")),
     ("vision", include_str!("../../stdlib/vision.rhai")),
-    ("transformers", include_str!("../../stdlib/transformers.rhai")),
+    (
+        "transformers",
+        include_str!("../../stdlib/transformers.rhai"),
+    ),
     ("gnn", include_str!("../../stdlib/gnn.rhai")),
 ];
 

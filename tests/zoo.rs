@@ -13,7 +13,7 @@
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 use turnkey::graph::{Graph, Op};

@@ -177,6 +177,7 @@ pub fn register(engine: &mut Engine, host: &Host) {
     register_ops(engine, host);
     register_parse(engine, host);
     register_model_methods(engine, host);
+    super::layers::register(engine, host);
 }
 
 fn register_constructors(engine: &mut Engine, host: &Host) {
@@ -888,6 +889,8 @@ fn pool(
         .map_err(|e| rt_err(ctx, e))
 }
 
+/// `(kernel)`, `(kernel, stride)`, `(kernel, stride, padding)`, or
+/// `(kernel, #{stride, padding, ceil_mode, count_include_pad})`.
 fn pool_op(
     ctx: &NativeCallContext,
     is_max: bool,
@@ -896,13 +899,40 @@ fn pool_op(
     p: Option<&Dynamic>,
 ) -> R<Op> {
     let kernel = spatial(ctx, "kernel size", k, 2)?;
-    let strides = match s {
-        Some(s) => spatial(ctx, "stride", s, 2)?,
-        None => kernel.clone(),
+    let opts = match s.and_then(|s| s.clone().try_cast::<Map>()) {
+        Some(map) if p.is_none() => {
+            let known: &[&str] = if is_max {
+                &["stride", "padding", "ceil_mode"]
+            } else {
+                &["stride", "padding", "ceil_mode", "count_include_pad"]
+            };
+            let fname = if is_max { "max_pool2d" } else { "avg_pool2d" };
+            Some(Opts::new(ctx, fname, map, known)?)
+        }
+        _ => None,
     };
-    let pad = match p {
-        Some(p) => spatial(ctx, "padding", p, 2)?,
-        None => vec![0, 0],
+    let (strides, pad, ceil_mode, count_include_pad) = match &opts {
+        Some(o) => (
+            match o.get("stride") {
+                Some(s) => spatial(ctx, "stride", &s, 2)?,
+                None => kernel.clone(),
+            },
+            o.spatial("padding", 0, 2)?,
+            o.bool("ceil_mode", false)?,
+            o.bool("count_include_pad", true)?,
+        ),
+        None => (
+            match s {
+                Some(s) => spatial(ctx, "stride", s, 2)?,
+                None => kernel.clone(),
+            },
+            match p {
+                Some(p) => spatial(ctx, "padding", p, 2)?,
+                None => vec![0, 0],
+            },
+            false,
+            true,
+        ),
     };
     let pads: Vec<usize> = pad.iter().chain(pad.iter()).copied().collect();
     Ok(if is_max {
@@ -910,15 +940,15 @@ fn pool_op(
             kernel,
             strides,
             pads,
-            ceil_mode: false,
+            ceil_mode,
         }
     } else {
         Op::AvgPool {
             kernel,
             strides,
             pads,
-            ceil_mode: false,
-            count_include_pad: true,
+            ceil_mode,
+            count_include_pad,
         }
     })
 }
@@ -1374,6 +1404,7 @@ pub fn nn_module(host: &Host) -> Module {
             ))
         });
     }
+    super::layers::register_nn(&mut m, host);
     m
 }
 

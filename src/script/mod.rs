@@ -6,6 +6,7 @@ pub mod args;
 pub mod error;
 pub mod header;
 pub mod host;
+pub mod layers;
 pub mod model;
 pub mod tensor;
 
@@ -22,7 +23,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Stdlib modules compiled into the binary: (module name, source).
-const STDLIB: &[(&str, &str)] = &[("nn", include_str!("../../stdlib/nn.rhai"))];
+const STDLIB: &[(&str, &str)] = &[
+    ("nn", include_str!("../../stdlib/nn.rhai")),
+    ("vision", include_str!("../../stdlib/vision.rhai")),
+    (
+        "transformers",
+        include_str!("../../stdlib/transformers.rhai"),
+    ),
+    ("gnn", include_str!("../../stdlib/gnn.rhai")),
+];
 
 #[derive(Clone, Default)]
 pub struct DiscoverOptions {

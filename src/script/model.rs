@@ -3,6 +3,7 @@
 //! interception of `model.forward(inputs)`.
 
 use super::host::{Call, Host, SubCall, Trace, placeholder};
+use super::layers;
 use super::tensor::{Tensor, TensorKind};
 use crate::graph::{DType, HostTensor, Init, Op, Param, TypeInfo, ValueId};
 use rhai::{Array, Dynamic, EvalAltResult, FnPtr, Map, NativeCallContext};
@@ -46,6 +47,23 @@ pub enum Layer {
     Flatten {
         start: usize,
     },
+    /// nn.AdaptiveAvgPool2d(size) for any size (see layers::adaptive_avg_pool).
+    AdaptiveAvgPool {
+        size: [usize; 2],
+    },
+    /// A stateless layer made of several ops (e.g. the tanh GELU).
+    Composite(fn(&mut Trace, ValueId) -> Result<ValueId, String>),
+    LeakyRelu {
+        slope: f64,
+    },
+    /// nn.RMSNorm / T5LayerNorm: weight only, no mean subtraction.
+    RmsNorm {
+        eps: f64,
+        ndims: usize,
+    },
+    /// Free parameters (nn.Parameter), read with `model.param(name)`;
+    /// its forward returns the first one.
+    Parameter,
 }
 
 pub struct ParamDef {
@@ -158,7 +176,7 @@ impl Model {
 }
 
 /// A dtype override applies to float parameters only.
-fn param_dtype(p: &Param, over: Option<DType>) -> DType {
+pub(crate) fn param_dtype(p: &Param, over: Option<DType>) -> DType {
     match over {
         Some(d) if p.info.dtype.is_float() => d,
         _ => p.info.dtype,
@@ -472,7 +490,7 @@ fn p(t: &mut Trace, def: &ModelDef, i: usize, dtype: Option<DType>) -> ValueId {
     )
 }
 
-fn op1(t: &mut Trace, op: Op, ins: &[ValueId]) -> Result<ValueId, String> {
+pub(crate) fn op1(t: &mut Trace, op: Op, ins: &[ValueId]) -> Result<ValueId, String> {
     Ok(t.apply_ids(op, ins)?.remove(0).value_id())
 }
 
@@ -596,6 +614,14 @@ fn lower_layer(
         }
         Layer::Op(op) => op1(t, op.clone(), &[xv])?,
         Layer::Flatten { start } => flatten(t, xv, *start)?,
+        Layer::AdaptiveAvgPool { size } => layers::adaptive_avg_pool(t, xv, *size)?,
+        Layer::Composite(f) => f(t, xv)?,
+        Layer::LeakyRelu { slope } => layers::leaky_relu(t, xv, *slope)?,
+        Layer::RmsNorm { eps, ndims } => {
+            let w = p(t, def, 0, dtype);
+            layers::rms_norm(t, xv, w, *eps, *ndims)?
+        }
+        Layer::Parameter => p(t, def, 0, dtype),
         Layer::Sequential | Layer::Closure(_) => unreachable!("handled by call_layer"),
     };
     Ok(t.tensor(y))

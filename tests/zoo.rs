@@ -1,0 +1,609 @@
+//! The model zoo (models/{vision,transformers,gnn}): every corpus script
+//! builds with exactly its reference parameter count and exports ONNX that
+//! passes the full checker; its multiply-accumulates match the published
+//! figure; the stdlib blocks count parameters like PyTorch; and one model
+//! of each family runs on ort and tract with agreeing outputs.
+//!
+//! FLOPs vs MACs: turnkey records FLOPs as 2 per multiply-accumulate of
+//! matmuls and convolutions plus elementwise work (graph/ops.rs). Published
+//! figures (torchvision's `_ops`, fvcore-style) count multiply-accumulates
+//! (MACs) of convolutions and matmuls only, so the check compares the
+//! graph's MACs, counted here from its Conv/ConvTranspose/MatMul/Gemm nodes.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+use turnkey::graph::{Graph, Op};
+use turnkey::script::{DiscoverOptions, ScriptArgs, discover};
+
+struct Entry {
+    script: &'static str,
+    /// torchvision `num_params` / HF `num_parameters()` / by formula.
+    params: u64,
+    /// Published GMACs and the script arguments it was measured at.
+    gmacs: Option<(f64, &'static str)>,
+}
+
+const fn e(script: &'static str, params: u64, gmacs: Option<(f64, &'static str)>) -> Entry {
+    Entry {
+        script,
+        params,
+        gmacs,
+    }
+}
+
+const AT_224: &str = "";
+
+/// The corpus and its reference figures (each script's `//! Reference:`
+/// line states the same parameter count and cites where it comes from).
+const ZOO: &[Entry] = &[
+    e(
+        "models/vision/resnet18.rhai",
+        11_689_512,
+        Some((1.814, AT_224)),
+    ),
+    e(
+        "models/vision/resnet34.rhai",
+        21_797_672,
+        Some((3.664, AT_224)),
+    ),
+    e(
+        "models/vision/resnet50.rhai",
+        25_557_032,
+        Some((4.089, AT_224)),
+    ),
+    e(
+        "models/vision/resnet101.rhai",
+        44_549_160,
+        Some((7.801, AT_224)),
+    ),
+    e(
+        "models/vision/wide_resnet50_2.rhai",
+        68_883_240,
+        Some((11.398, AT_224)),
+    ),
+    e(
+        "models/vision/resnext50_32x4d.rhai",
+        25_028_904,
+        Some((4.23, AT_224)),
+    ),
+    e(
+        "models/vision/mobilenet_v2.rhai",
+        3_504_872,
+        Some((0.301, AT_224)),
+    ),
+    e(
+        "models/vision/mobilenet_v3_large.rhai",
+        5_483_032,
+        Some((0.217, AT_224)),
+    ),
+    e(
+        "models/vision/mobilenet_v3_small.rhai",
+        2_542_856,
+        Some((0.057, AT_224)),
+    ),
+    e(
+        "models/vision/vgg11.rhai",
+        132_863_336,
+        Some((7.609, AT_224)),
+    ),
+    e(
+        "models/vision/vgg16.rhai",
+        138_357_544,
+        Some((15.47, AT_224)),
+    ),
+    e(
+        "models/vision/alexnet.rhai",
+        61_100_840,
+        Some((0.714, AT_224)),
+    ),
+    e(
+        "models/vision/squeezenet1_0.rhai",
+        1_248_424,
+        Some((0.819, AT_224)),
+    ),
+    e(
+        "models/vision/squeezenet1_1.rhai",
+        1_235_496,
+        Some((0.349, AT_224)),
+    ),
+    e(
+        "models/vision/densenet121.rhai",
+        7_978_856,
+        Some((2.834, AT_224)),
+    ),
+    e(
+        "models/vision/densenet169.rhai",
+        14_149_480,
+        Some((3.36, AT_224)),
+    ),
+    e(
+        "models/vision/densenet201.rhai",
+        20_013_928,
+        Some((4.291, AT_224)),
+    ),
+    e(
+        "models/vision/efficientnet_b0.rhai",
+        5_288_548,
+        Some((0.386, AT_224)),
+    ),
+    e(
+        "models/vision/efficientnet_b1.rhai",
+        7_794_184,
+        Some((0.687, "--height 240 --width 240")),
+    ),
+    e(
+        "models/vision/vit_b_16.rhai",
+        86_567_656,
+        Some((17.564, AT_224)),
+    ),
+    e(
+        "models/vision/convnext_tiny.rhai",
+        28_589_128,
+        Some((4.456, AT_224)),
+    ),
+    e("models/vision/unet.rhai", 31_037_698, None),
+    // BERT-base at sequence length 128: 22.5 GFLOPs = 11.25 GMACs (MobileBERT, Table).
+    e(
+        "models/transformers/bert.rhai",
+        109_482_240,
+        Some((11.25, "")),
+    ),
+    e("models/transformers/bert_large.rhai", 335_141_888, None),
+    e("models/transformers/roberta_base.rhai", 124_645_632, None),
+    e("models/transformers/distilbert.rhai", 66_362_880, None),
+    e("models/transformers/gpt2.rhai", 124_439_808, None),
+    e("models/transformers/distilgpt2.rhai", 81_912_576, None),
+    e("models/transformers/t5_small.rhai", 60_506_624, None),
+    e(
+        "models/transformers/whisper_tiny_encoder.rhai",
+        8_208_384,
+        None,
+    ),
+    e("models/gnn/gcn.rhai", 23_063, None),
+    e("models/gnn/graph_sage.rhai", 46_103, None),
+    e("models/gnn/gat.rhai", 92_373, None),
+];
+
+const FAMILIES: [&str; 3] = ["vision", "transformers", "gnn"];
+
+fn corpus_files() -> Vec<String> {
+    let mut v = Vec::new();
+    for fam in FAMILIES {
+        for e in std::fs::read_dir(root().join("models").join(fam)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rhai") {
+                v.push(format!(
+                    "models/{fam}/{}",
+                    p.file_name().unwrap().to_string_lossy()
+                ));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+fn discover_with(script: &str, args: &str) -> turnkey::script::Discovery {
+    let opts = DiscoverOptions {
+        script_args: ScriptArgs::parse(args).unwrap(),
+        ..Default::default()
+    };
+    discover(&root().join(script), &opts).unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+/// Multiply-accumulates of the graph's convolutions and matmuls.
+fn macs(g: &Graph) -> u64 {
+    let numel = |v: usize| g.info(v).numel();
+    g.nodes
+        .iter()
+        .map(|n| match &n.op {
+            Op::Conv { kernel, group, .. } => {
+                let cin = g.info(n.inputs[0]).shape[1] as u64;
+                let kk: u64 = kernel.iter().map(|&k| k as u64).product();
+                numel(n.outputs[0]) * (cin / *group as u64) * kk
+            }
+            Op::ConvTranspose { kernel, group, .. } => {
+                let cout = g.info(n.outputs[0]).shape[1] as u64;
+                let kk: u64 = kernel.iter().map(|&k| k as u64).product();
+                numel(n.inputs[0]) * (cout / *group as u64) * kk
+            }
+            Op::MatMul | Op::Gemm { .. } => {
+                let k = *g.info(n.inputs[0]).shape.last().unwrap_or(&1) as u64;
+                numel(n.outputs[0]) * k
+            }
+            _ => 0,
+        })
+        .sum()
+}
+
+#[test]
+fn the_table_covers_every_corpus_script_and_its_reference_line() {
+    let files = corpus_files();
+    let table: Vec<&str> = ZOO.iter().map(|e| e.script).collect();
+    for f in &files {
+        assert!(table.contains(&f.as_str()), "{f} is not in the ZOO table");
+    }
+    assert_eq!(files.len(), ZOO.len(), "a ZOO entry has no script");
+    for e in ZOO {
+        let text = std::fs::read_to_string(root().join(e.script)).unwrap();
+        let stem = Path::new(e.script).file_stem().unwrap().to_str().unwrap();
+        let first = text.lines().next().unwrap();
+        assert!(
+            first.starts_with(&format!("# labels: test_group::zoo name::{stem} author::"))
+                && first.contains(" task::"),
+            "{}: labels line: {first}",
+            e.script
+        );
+        let reference = text
+            .lines()
+            .find_map(|l| l.strip_prefix("//! Reference: "))
+            .unwrap_or_else(|| panic!("{}: no `//! Reference:` line", e.script));
+        let stated: u64 = reference
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .replace(',', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("{}: Reference line: {reference}", e.script));
+        assert_eq!(
+            stated, e.params,
+            "{}: Reference line says {stated}",
+            e.script
+        );
+        assert!(
+            text.contains("//! Source: ") && text.contains("//! Paper: "),
+            "{}: Source and Paper lines",
+            e.script
+        );
+    }
+}
+
+/// A writable tmpfs for the exported models when there is room (the
+/// corpus writes ~6 GB of weights; memory is far faster than a disk
+/// flush), else the usual temp dir.
+fn scratch_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    let c = std::ffi::CString::new("/dev/shm").unwrap();
+    // SAFETY: statvfs only writes into `st`.
+    let ok = shm.is_dir() && unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0;
+    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    if ok
+        && free > 4 << 30
+        && let Ok(d) = tempfile::Builder::new()
+            .prefix("turnkey-zoo")
+            .tempdir_in(shm)
+    {
+        return d;
+    }
+    tempfile::tempdir().unwrap()
+}
+
+/// One Python process running the full ONNX checker on each path it is sent.
+struct Checker {
+    child: std::process::Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Checker {
+    fn new() -> Self {
+        let code = "import onnx, sys\n\
+                    for line in sys.stdin:\n\
+                    \x20   p = line.strip()\n\
+                    \x20   try:\n\
+                    \x20       onnx.checker.check_model(p, full_check=True)\n\
+                    \x20       print('ok', flush=True)\n\
+                    \x20   except Exception as e:\n\
+                    \x20       print('error', str(e).replace('\\n', ' '), flush=True)\n";
+        let mut child = Command::new(python())
+            .arg("-c")
+            .arg(code)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Checker { child, out }
+    }
+
+    fn check(&mut self, model: &Path) -> String {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{}", model.display()).unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        self.out.read_line(&mut line).unwrap();
+        line.trim().to_string()
+    }
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `turnkey --build-only` of one script into its own cache.
+fn start_build(script: &str, cache: &Path) -> std::process::Child {
+    turnkey()
+        .args(["--build-only", "-q", "-d", cache.to_str().unwrap(), script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start turnkey")
+}
+
+#[test]
+fn every_script_builds_with_its_exact_parameter_count_and_valid_onnx() {
+    let scratch = scratch_dir();
+    let mut checker = Checker::new();
+    let start = Instant::now();
+    let cache_of = |i: usize| scratch.path().join(i.to_string());
+    // Script i+1 builds while Python checks script i. Each script has its
+    // own cache, removed once checked: at most two models' weights exist
+    // at a time.
+    let mut next = Some(start_build(ZOO[0].script, &cache_of(0)));
+    for (i, e) in ZOO.iter().enumerate() {
+        let out = next.take().unwrap().wait_with_output().unwrap();
+        if let Some(n) = ZOO.get(i + 1) {
+            next = Some(start_build(n.script, &cache_of(i + 1)));
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stderr.contains("panicked"),
+            "{}:\n{stderr}",
+            e.script
+        );
+        let cache = cache_of(i);
+        let b = builds(&cache);
+        assert_eq!(b.len(), 1, "{}: {b:?}", e.script);
+        let rec = record(&b[0]);
+        assert_eq!(rec["stages"]["export"]["status"], "successful", "{rec}");
+        assert_eq!(
+            rec["identity"]["params"].as_u64(),
+            Some(e.params),
+            "{}: parameter count",
+            e.script
+        );
+        let verdict = checker.check(&b[0].join("model.onnx"));
+        assert_eq!(verdict, "ok", "{}: ONNX checker", e.script);
+        std::fs::remove_dir_all(&cache).unwrap();
+    }
+    eprintln!(
+        "{} scripts built and checked in {:.1} s",
+        ZOO.len(),
+        start.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn macs_are_within_5_percent_of_the_published_figures() {
+    let mut report = Vec::new();
+    for e in ZOO {
+        let Some((gmacs, args)) = e.gmacs else {
+            continue;
+        };
+        let d = discover_with(e.script, args);
+        let g = &d.builds[0].graph;
+        let got = macs(g) as f64 / 1e9;
+        let flops = g.stats().flops as f64 / 1e9;
+        let err = got / gmacs - 1.0;
+        report.push(format!(
+            "{:<48} {got:8.3} GMACs vs {gmacs:8.3} published ({:+.2}%); IR FLOPs {flops:.3} G = {:.3} x MACs",
+            e.script,
+            100.0 * err,
+            flops / got
+        ));
+        assert!(
+            err.abs() < 0.05,
+            "{}: {got:.3} GMACs is {:+.1}% off the published {gmacs}",
+            e.script,
+            100.0 * err
+        );
+    }
+    eprintln!("{}", report.join("\n"));
+}
+
+/// Parameters of one stdlib block called on `input`.
+fn block_params(block: &str, input: &str) -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("block.rhai");
+    std::fs::write(&p, format!("let m = {block};\nm.forward({input});\n")).unwrap();
+    let d = discover(&p, &DiscoverOptions::default()).unwrap_or_else(|e| panic!("{block}: {e}"));
+    d.builds[0].graph.stats().params
+}
+
+/// Each block's count equals its PyTorch module's, by formula.
+#[test]
+fn blocks_have_pytorch_parameter_counts() {
+    let img = |c: usize, s: usize| format!("rand([1, {c}, {s}, {s}])");
+    let bn = |c: u64| 2 * c;
+    // BasicBlock(64, 128, stride 2): two 3x3 convs, two BNs, 1x1 downsample + BN.
+    assert_eq!(
+        block_params("vision::basic_block(64, 128, 2, #{})", &img(64, 8)),
+        64 * 128 * 9 + 128 * 128 * 9 + 2 * bn(128) + 64 * 128 + bn(128)
+    );
+    // Bottleneck(256, 64): 1x1, 3x3, 1x1 (x4), no downsample.
+    assert_eq!(
+        block_params("vision::bottleneck(256, 64, 1, #{})", &img(256, 8)),
+        256 * 64 + 64 * 64 * 9 + 64 * 256 + bn(64) * 2 + bn(256)
+    );
+    // ResNeXt's grouped 3x3: width 128, 32 groups.
+    assert_eq!(
+        block_params(
+            "vision::bottleneck(256, 64, 1, #{ groups: 32, base_width: 4 })",
+            &img(256, 8)
+        ),
+        256 * 128 + 128 * (128 / 32) * 9 + 128 * 256 + bn(128) * 2 + bn(256)
+    );
+    // InvertedResidual(24, 24, 1, 6): expand, depthwise, project.
+    assert_eq!(
+        block_params("vision::inverted_residual(24, 24, 1, 6)", &img(24, 8)),
+        24 * 144 + bn(144) + 144 * 9 + bn(144) + 144 * 24 + bn(24)
+    );
+    // Fire(96, 16, 64, 64), all convs with bias.
+    assert_eq!(
+        block_params("vision::fire(96, 16, 64, 64)", &img(96, 8)),
+        (96 * 16 + 16) + (16 * 64 + 64) + (16 * 64 * 9 + 64)
+    );
+    // SqueezeExcitation(96, 24): two 1x1 convs with bias.
+    assert_eq!(
+        block_params("vision::squeeze_excitation(96, 24, #{})", &img(96, 4)),
+        (96 * 24 + 24) + (24 * 96 + 96)
+    );
+    // MBConv(expand 6, k5, 40 -> 80): expand, depthwise 5x5, SE(240 -> 10), project.
+    assert_eq!(
+        block_params(
+            "vision::mbconv(#{ expand_ratio: 6, kernel: 5, stride: 2, input_channels: 40, out_channels: 80 })",
+            &img(40, 8)
+        ),
+        40 * 240
+            + bn(240)
+            + 240 * 25
+            + bn(240)
+            + (240 * 10 + 10 + 10 * 240 + 240)
+            + 240 * 80
+            + bn(80)
+    );
+    // _DenseLayer(64, growth 32, bn_size 4) over one feature map.
+    assert_eq!(
+        block_params(
+            "vision::dense_layer(64, 32, 4)",
+            &format!("[{}]", img(64, 8))
+        ),
+        bn(64) + 64 * 128 + bn(128) + 128 * 32 * 9
+    );
+    // _Transition(256, 128).
+    assert_eq!(
+        block_params("vision::transition(256, 128)", &img(256, 8)),
+        bn(256) + 256 * 128
+    );
+    // CNBlock(96): depthwise 7x7 + bias, LN, 96->384->96 linears, layer scale.
+    assert_eq!(
+        block_params("vision::cn_block(96, 1e-6)", &img(96, 8)),
+        (96 * 49 + 96) + 2 * 96 + (96 * 384 + 384) + (384 * 96 + 96) + 96
+    );
+    let seq = |d: usize| format!("rand([1, 5, {d}])");
+    // BertLayer(768, 12, 3072): 4 projections, 2 linears, 2 LayerNorms.
+    let bert_layer = 4 * (768 * 768 + 768) + (768 * 3072 + 3072) + (3072 * 768 + 768) + 4 * 768;
+    assert_eq!(
+        block_params("transformers::bert_layer(768, 12, 3072, #{})", &seq(768)),
+        bert_layer
+    );
+    // GPT2Block has the same count (fused c_attn = q, k, v).
+    assert_eq!(
+        block_params("transformers::gpt2_block(768, 12, #{})", &seq(768)),
+        bert_layer
+    );
+    // WhisperEncoderLayer(384, 6, 1536): k_proj has no bias.
+    assert_eq!(
+        block_params(
+            "transformers::whisper_encoder_layer(384, 6, 1536)",
+            &seq(384)
+        ),
+        4 * 384 * 384 + 3 * 384 + (384 * 1536 + 1536) + (1536 * 384 + 384) + 4 * 384
+    );
+    // T5LayerFF(512, 2048): RMSNorm weight + two bias-free linears.
+    assert_eq!(
+        block_params("transformers::t5_layer_ff(512, 2048, 1e-6)", &seq(512)),
+        512 + 2 * 512 * 2048
+    );
+    let graph = |c: usize| format!("[rand([6, {c}]), random_adjacency(6, 2)]");
+    // GCNConv(1433, 16): weight + bias.
+    assert_eq!(
+        block_params("gnn::gcn_conv(1433, 16)", &graph(1433)),
+        1433 * 16 + 16
+    );
+    // SAGEConv(16, 7): lin_l with bias, lin_r without.
+    assert_eq!(
+        block_params("gnn::sage_conv(16, 7)", &graph(16)),
+        2 * 16 * 7 + 7
+    );
+    // GATConv(1433, 8, heads 8): lin, att_src, att_dst, bias.
+    assert_eq!(
+        block_params("gnn::gat_conv(1433, 8, 8, #{})", &graph(1433)),
+        1433 * 64 + 3 * 64
+    );
+}
+
+/// Runs `scripts` on ort and tract with few iterations; every row must
+/// succeed and tract's outputs must agree with ort's.
+fn agree_on_ort_and_tract(scripts: &[&str], script_args: &str) {
+    let cache = tempfile::tempdir().unwrap();
+    let d = cache.path().to_str().unwrap();
+    let mut args = vec![
+        "-d",
+        d,
+        "--runtime",
+        "ort,tract",
+        "--iterations",
+        "3",
+        "--warmup-iterations",
+        "1",
+        "--warmup-time",
+        "0",
+        "--script-args",
+        script_args,
+    ];
+    args.extend_from_slice(scripts);
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let b = builds(cache.path());
+    assert_eq!(b.len(), scripts.len(), "{b:?}");
+    for build in &b {
+        let rec = record(build);
+        let rows = rec["runtimes"].as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{rec}");
+        for row in rows {
+            assert_eq!(row["status"], "successful", "{row}");
+        }
+        let tract = rows.iter().find(|r| r["runtime"] == "tract").unwrap();
+        let outs = tract["check"]["outputs"].as_array().unwrap();
+        assert!(!outs.is_empty(), "{tract}");
+        assert!(outs.iter().all(|o| o["passed"] == true), "{tract}");
+    }
+}
+
+#[test]
+fn one_model_per_family_agrees_on_ort_and_tract() {
+    // Vision at 64x64: residual blocks; squeeze-excitation, hardswish and
+    // depthwise convs; ceil-mode pooling and Fire concatenations.
+    agree_on_ort_and_tract(
+        &[
+            "models/vision/resnet18.rhai",
+            "models/vision/mobilenet_v3_small.rhai",
+            "models/vision/squeezenet1_1.rhai",
+        ],
+        "--height 64 --width 64",
+    );
+    // T5 at 16 tokens: RMSNorm, relative position buckets, causal mask,
+    // cross-attention, the tied LM head.
+    agree_on_ort_and_tract(
+        &["models/transformers/t5_small.rhai"],
+        "--max_seq_length 16",
+    );
+    // A GCN over a Cora-sized random graph.
+    agree_on_ort_and_tract(&["models/gnn/gcn.rhai"], "");
+}
+
+/// The whole corpus on both runtimes at small inputs (several minutes):
+/// `cargo test --release --test zoo -- --ignored`.
+#[test]
+#[ignore]
+fn every_script_agrees_on_ort_and_tract() {
+    let files = corpus_files();
+    let of = |fam: &str| -> Vec<&str> {
+        files
+            .iter()
+            .filter(|f| f.starts_with(&format!("models/{fam}/")))
+            .map(String::as_str)
+            .collect()
+    };
+    agree_on_ort_and_tract(&of("vision"), "--height 64 --width 64");
+    agree_on_ort_and_tract(&of("transformers"), "--max_seq_length 16");
+    agree_on_ort_and_tract(&of("gnn"), "");
+}

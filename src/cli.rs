@@ -105,6 +105,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1800.0, value_name = "S")]
     pub timeout: f64,
 
+    /// Most memory a script may ask for (tensors and one model's weights),
+    /// e.g. 8GiB, 500MB or 25% of physical memory; default 50%.
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
+
     /// Absolute tolerance of the output check.
     #[arg(long, default_value_t = 1e-4)]
     pub atol: f64,

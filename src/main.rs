@@ -129,6 +129,12 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
             warmup_min_time: seconds("--warmup-time", a.warmup_time)?,
         },
         timeout: seconds("--timeout", a.timeout)?,
+        max_memory: a
+            .max_memory
+            .as_deref()
+            .map(script::parse_memory)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         atol: a.atol,
         rtol: a.rtol,
         rebuild: a.rebuild,
@@ -209,6 +215,7 @@ fn run_script(a: RunArgs) -> Result<ExitCode> {
         max_depth: 0,
         executor: Some(Arc::new(exec)),
         timeout: None,
+        max_memory: None,
     };
     match script::discover(&a.script, &opts) {
         Ok(d) => {

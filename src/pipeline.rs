@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub threads: usize,
     pub bench: BenchOptions,
     pub timeout: Duration,
+    /// `--max-memory` for scripts, bytes (None = half the physical memory).
+    pub max_memory: Option<u64>,
     pub atol: f64,
     pub rtol: f64,
     pub rebuild: bool,
@@ -126,6 +128,7 @@ fn run_script(
         max_depth: opts.max_depth,
         executor: None,
         timeout: Some(opts.timeout),
+        max_memory: opts.max_memory,
     };
     let started = Instant::now();
     let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -13,7 +13,7 @@ use rhai::{
 type R<T> = Result<T, Box<EvalAltResult>>;
 
 /// The largest single tensor a script may ask for (bytes).
-pub const MAX_TENSOR_BYTES: u64 = 16 << 30;
+pub const MAX_TENSOR_BYTES: u64 = 1 << 40;
 
 fn dims(ctx: &NativeCallContext, shape: &Array) -> R<Vec<usize>> {
     let mut out = Vec::with_capacity(shape.len());
@@ -180,6 +180,15 @@ pub fn register(engine: &mut Engine, host: &Host) {
     super::layers::register(engine, host);
 }
 
+/// Counts a new tensor against `--max-memory` before it is allocated.
+fn reserve(ctx: &NativeCallContext, h: &Host, shape: &[usize], d: DType) -> R<()> {
+    let bytes = shape
+        .iter()
+        .fold(d.size_bytes() as u64, |a, &n| a.saturating_mul(n as u64));
+    let what = format!("a {d}{} tensor", crate::graph::shape_str(shape));
+    h.lock().reserve(bytes, &what).map_err(|e| rt_err(ctx, e))
+}
+
 fn register_constructors(engine: &mut Engine, host: &Host) {
     macro_rules! ctor {
         ($name:literal, $f:expr) => {{
@@ -188,6 +197,7 @@ fn register_constructors(engine: &mut Engine, host: &Host) {
                 $name,
                 move |ctx: NativeCallContext, shape: Array| -> R<Tensor> {
                     let s = dims(&ctx, &shape)?;
+                    reserve(&ctx, &h, &s, DType::Float32)?;
                     let seed = h.lock().next_seed();
                     Ok(Tensor::concrete($f(DType::Float32, &s, seed)))
                 },
@@ -198,6 +208,7 @@ fn register_constructors(engine: &mut Engine, host: &Host) {
                 move |ctx: NativeCallContext, shape: Array, dt: &str| -> R<Tensor> {
                     let s = dims(&ctx, &shape)?;
                     let d = dtype(&ctx, dt)?;
+                    reserve(&ctx, &h, &s, d)?;
                     let seed = h.lock().next_seed();
                     Ok(Tensor::concrete($f(d, &s, seed)))
                 },
@@ -212,20 +223,25 @@ fn register_constructors(engine: &mut Engine, host: &Host) {
     ));
     ctor!("ones", |d, s: &[usize], _| HostTensor::full(d, s, 1.0));
     ctor!("zeros", |d, s: &[usize], _| HostTensor::zeros(d, s));
+    let h = host.clone();
     engine.register_fn(
         "full",
-        |ctx: NativeCallContext, shape: Array, v: Dynamic| -> R<Tensor> {
+        move |ctx: NativeCallContext, shape: Array, v: Dynamic| -> R<Tensor> {
             let s = dims(&ctx, &shape)?;
             let v = num(&ctx, &v)?;
+            reserve(&ctx, &h, &s, DType::Float32)?;
             Ok(Tensor::concrete(HostTensor::full(DType::Float32, &s, v)))
         },
     );
+    let h = host.clone();
     engine.register_fn(
         "full",
-        |ctx: NativeCallContext, shape: Array, v: Dynamic, dt: &str| -> R<Tensor> {
+        move |ctx: NativeCallContext, shape: Array, v: Dynamic, dt: &str| -> R<Tensor> {
             let s = dims(&ctx, &shape)?;
             let v = num(&ctx, &v)?;
-            Ok(Tensor::concrete(HostTensor::full(dtype(&ctx, dt)?, &s, v)))
+            let d = dtype(&ctx, dt)?;
+            reserve(&ctx, &h, &s, d)?;
+            Ok(Tensor::concrete(HostTensor::full(d, &s, v)))
         },
     );
     let h = host.clone();
@@ -305,6 +321,7 @@ fn randint(
         ));
     }
     let s = dims(ctx, shape)?;
+    reserve(ctx, h, &s, d)?;
     let seed = h.lock().next_seed();
     Ok(Tensor::concrete(HostTensor::randint(d, &s, lo, hi, seed)))
 }

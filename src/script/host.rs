@@ -165,6 +165,8 @@ pub struct HostState {
     pub executor: Option<Executor>,
     /// Bytes of tensors and parameters the script asked for so far.
     pub requested_bytes: u64,
+    /// `--max-memory`: what the script may ask for in all (bytes).
+    pub max_memory: u64,
 }
 
 impl HostState {
@@ -180,7 +182,39 @@ impl HostState {
             calls: Vec::new(),
             executor,
             requested_bytes: 0,
+            max_memory: default_max_memory(),
         }
+    }
+
+    /// Accounts for `bytes` more of script data, or says why it cannot be
+    /// had: checked before anything is allocated.
+    pub fn reserve(&mut self, bytes: u64, what: &str) -> Result<(), String> {
+        self.fits(bytes, what)?;
+        self.requested_bytes += bytes;
+        Ok(())
+    }
+
+    /// Whether `bytes` more would fit beside what the script holds, without
+    /// keeping them (a build's weights: builds are exported one at a time).
+    pub fn fits(&self, bytes: u64, what: &str) -> Result<(), String> {
+        let total = self.requested_bytes.saturating_add(bytes);
+        if total > self.max_memory {
+            let before = if self.requested_bytes > 0 {
+                format!(
+                    " (on top of {} asked for before)",
+                    human_bytes(self.requested_bytes)
+                )
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "{what} would take {}{before}, over the --max-memory limit of {}: use smaller \
+                 shapes or raise --max-memory",
+                human_bytes(bytes),
+                human_bytes(self.max_memory)
+            ));
+        }
+        Ok(())
     }
 
     /// A fresh deterministic seed: the n-th random thing a script makes.
@@ -247,4 +281,47 @@ pub fn placeholder(info: &TypeInfo, seed: u64) -> HostTensor {
     } else {
         HostTensor::zeros(info.dtype, &info.shape)
     }
+}
+
+/// Half the machine's physical memory: the script's tensors and weights are
+/// held again by the exporter and by each runtime, so half leaves room.
+pub fn default_max_memory() -> u64 {
+    physical_memory().map_or(8 << 30, |m| m / 2)
+}
+
+fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// 1.50 GiB, 12.0 MiB, 512 B: sizes in error messages.
+pub fn human_bytes(b: u64) -> String {
+    bytesize::ByteSize::b(b).display().iec().to_string()
+}
+
+/// `--max-memory`: a size (`8GiB`, `500 MB`, `1e9`) or a share of physical
+/// memory (`25%`).
+pub fn parse_memory(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let bad = || {
+        format!("--max-memory {text}: give a size such as 8GiB or 500MB, or a share such as 25%")
+    };
+    let bytes = if let Some(pct) = t.strip_suffix('%') {
+        let p: f64 = pct.trim().parse().map_err(|_| bad())?;
+        if !(p > 0.0 && p <= 100.0) {
+            return Err(bad());
+        }
+        let total = physical_memory().ok_or_else(|| {
+            format!("--max-memory {text}: cannot read this machine's memory; give a size instead")
+        })?;
+        (total as f64 * p / 100.0) as u64
+    } else {
+        t.parse::<bytesize::ByteSize>().map_err(|_| bad())?.as_u64()
+    };
+    if bytes == 0 {
+        return Err(bad());
+    }
+    Ok(bytes)
 }

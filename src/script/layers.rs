@@ -640,8 +640,8 @@ mod tests {
         };
         let opts = DiscoverOptions {
             script_args: ScriptArgs::default(),
-            max_depth: 0,
             executor: Some(Arc::new(exec)),
+            ..Default::default()
         };
         let d = discover(&path, &opts).map_err(|e| e.to_string())?;
         let o = outs.lock().unwrap().clone();

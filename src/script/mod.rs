@@ -13,7 +13,7 @@ pub mod tensor;
 pub use args::{ArgValue, ScriptArgs};
 pub use error::ScriptError;
 pub use header::Labels;
-pub use host::Executor;
+pub use host::{Executor, human_bytes, parse_memory};
 
 use crate::graph::{Graph, HostTensor};
 use host::{Host, HostState};
@@ -42,6 +42,8 @@ pub struct DiscoverOptions {
     pub executor: Option<Executor>,
     /// Wall-clock budget for running the script (`--timeout`); None = no limit.
     pub timeout: Option<Duration>,
+    /// `--max-memory` in bytes; None = half the physical memory.
+    pub max_memory: Option<u64>,
 }
 
 /// Size limits on script values: generous for model code, small enough that
@@ -210,11 +212,15 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
         token: e.token,
         why: e.why.to_string(),
     })?;
-    let host = Host::new(HostState::new(
+    let mut state = HostState::new(
         opts.script_args.clone(),
         opts.max_depth,
         opts.executor.clone(),
-    ));
+    );
+    if let Some(m) = opts.max_memory {
+        state.max_memory = m;
+    }
+    let host = Host::new(state);
     let mut engine = engine(&host).map_err(|e| ScriptError::file(path, e))?;
     let ast = engine
         .compile(&header.source)

@@ -117,13 +117,10 @@ impl Model {
         let mut st = host.lock();
         let params = params
             .into_iter()
-            .map(|(local, param)| {
-                st.requested_bytes += param.info.numel() * param.info.dtype.size_bytes() as u64;
-                ParamDef {
-                    uid: st.next_uid(),
-                    local: local.to_string(),
-                    param,
-                }
+            .map(|(local, param)| ParamDef {
+                uid: st.next_uid(),
+                local: local.to_string(),
+                param,
             })
             .collect();
         Model {
@@ -321,6 +318,16 @@ fn forward_top(
     let Trace {
         mut graph, subs, ..
     } = trace;
+    // Weights are made at export, after discovery: refuse a model too big
+    // for --max-memory now, at its forward line, before anything is made.
+    let weights: u64 = graph
+        .params
+        .iter()
+        .map(|p| p.info.numel() * p.info.dtype.size_bytes() as u64)
+        .sum();
+    host.lock()
+        .fits(weights, &format!("{class}'s parameters"))
+        .map_err(|e| rt_err(ctx, e))?;
     let mut out_ids = Vec::new();
     for (name, t) in &outputs {
         let v = match &t.0 {

@@ -312,3 +312,36 @@ fn runaway_values_and_recursion_fail_clearly() {
     let e = run_src("fn f(n) { f(n + 1) }\nf(0);\n", "").unwrap_err();
     assert!(e.to_string().contains("endless recursion"), "{e}");
 }
+
+#[test]
+fn max_memory_sizes_parse() {
+    assert_eq!(parse_memory("8GiB").unwrap(), 8 << 30);
+    assert_eq!(parse_memory("500 MB").unwrap(), 500_000_000);
+    assert!(parse_memory("50%").unwrap() > 0);
+    for bad in ["", "12x", "0", "-1GB", "150%", "0%"] {
+        let e = parse_memory(bad).unwrap_err();
+        assert!(e.starts_with("--max-memory"), "{bad}: {e}");
+    }
+}
+
+/// Weights are refused at the forward line before export makes them.
+#[test]
+fn a_model_over_max_memory_fails_at_its_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.rhai");
+    std::fs::write(
+        &path,
+        "let m = nn::linear(4096, 4096);\nlet x = rand([1, 4096]);\nm.forward(x);\n",
+    )
+    .unwrap();
+    let opts = |m: u64| DiscoverOptions {
+        max_memory: Some(m),
+        ..Default::default()
+    };
+    let e = discover(&path, &opts(32 << 20)).unwrap_err().to_string();
+    assert!(
+        e.contains("big.rhai:3: Linear's parameters would take 64.0 MiB"),
+        "{e}"
+    );
+    assert!(discover(&path, &opts(128 << 20)).is_ok());
+}

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod cache;
 pub mod cli;
 pub mod graph;
+pub mod interrupt;
 pub mod onnx;
 pub mod pipeline;
 pub mod progress;

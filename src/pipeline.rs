@@ -573,6 +573,13 @@ fn bench_row(
                 after.as_secs_f64()
             ));
         }
+        WorkerOutcome::Interrupted { after } => {
+            row.status = Status::Killed;
+            row.error = Some(format!(
+                "interrupted by the user after {:.1} s",
+                after.as_secs_f64()
+            ));
+        }
         WorkerOutcome::Failed(e) => {
             row.status = Status::Error;
             row.error = Some(e);

@@ -388,6 +388,8 @@ pub enum WorkerOutcome {
     },
     /// It ran past the timeout and was killed with its process group.
     Timeout { after: Duration },
+    /// The user interrupted the run (Ctrl-C); the worker group was killed.
+    Interrupted { after: Duration },
     /// It could not be started or its result could not be read.
     Failed(String),
 }
@@ -452,19 +454,31 @@ pub fn spawn_worker(mut cmd: Command, spec: &WorkerSpec, timeout: Duration) -> W
         }
     };
     let pgid = child.id() as libc::pid_t;
-    let status = match child.wait_timeout(timeout) {
-        Ok(Some(status)) => status,
-        Ok(None) => {
+    // Waits in short slices so a Ctrl-C is answered within ~50 ms.
+    let status = loop {
+        if crate::interrupt::requested() {
             kill_group(pgid);
             let _ = child.wait();
-            return WorkerOutcome::Timeout {
+            return WorkerOutcome::Interrupted {
                 after: start.elapsed(),
             };
         }
-        Err(e) => {
-            kill_group(pgid);
-            let _ = child.wait();
-            return WorkerOutcome::Failed(format!("cannot wait for the worker: {e}"));
+        let left = timeout.saturating_sub(start.elapsed());
+        match child.wait_timeout(left.min(Duration::from_millis(50))) {
+            Ok(Some(status)) => break status,
+            Ok(None) if left.is_zero() => {
+                kill_group(pgid);
+                let _ = child.wait();
+                return WorkerOutcome::Timeout {
+                    after: start.elapsed(),
+                };
+            }
+            Ok(None) => {}
+            Err(e) => {
+                kill_group(pgid);
+                let _ = child.wait();
+                return WorkerOutcome::Failed(format!("cannot wait for the worker: {e}"));
+            }
         }
     };
 

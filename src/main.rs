@@ -13,7 +13,7 @@ use turnkey::pipeline::{self, RunOptions};
 use turnkey::progress::Terminal;
 use turnkey::runtime::{self, Device, SessionOptions};
 use turnkey::script::{self, DiscoverOptions, ScriptArgs};
-use turnkey::{onnx, report};
+use turnkey::{corpus, onnx, report};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -106,8 +106,24 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         rebuild: a.rebuild,
         worker_exe: std::env::current_exe().context("cannot find the turnkey executable")?,
     };
-    let term = Terminal::new(a.quiet, a.inputs.len());
-    let summary = pipeline::run(&cache, &a.inputs, &opts, &term);
+    let expand = corpus::ExpandOptions::from_args(&a.corpus, &a.script_args, a.runtime != "auto")
+        .map_err(anyhow::Error::msg)?;
+    let plan = corpus::expand(&a.inputs, &expand).map_err(anyhow::Error::msg)?;
+    for n in plan.notes.iter().filter(|_| !a.quiet) {
+        eprintln!("note: {n}");
+    }
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    for f in &plan.failures {
+        eprintln!("error: {f}");
+    }
+    if plan.jobs.is_empty() && plan.failures.is_empty() {
+        bail!("nothing to run: no .rhai script, .onnx model or manifest entry among the inputs");
+    }
+    let term = Terminal::new(a.quiet, plan.jobs.len());
+    let mut summary = pipeline::run(&cache, &plan.jobs, &opts, &term);
+    summary.failures.splice(0..0, plan.failures);
     term.finish();
     let rows: Vec<report::ReportRow> = pipeline::records(&cache, &summary.builds)
         .iter()
@@ -117,6 +133,12 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         println!("{}", report::summary_table(&rows));
     }
     println!("cache: {}", cache.location().display());
+    if !summary.expected.is_empty() {
+        eprintln!("{} expected failure(s):", summary.expected.len());
+        for f in &summary.expected {
+            eprintln!("  {f}");
+        }
+    }
     if summary.failures.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {

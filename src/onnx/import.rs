@@ -20,7 +20,8 @@ pub struct ModelIo {
     /// The graph inputs that are fed at run time (initializers excluded).
     pub inputs: Vec<IoInfo>,
     pub outputs: Vec<IoInfo>,
-    /// The version of the default (`ai.onnx`) operator set.
+    /// The version of the default (`ai.onnx`) operator set; 0 when the
+    /// model imports only other domains.
     pub opset: i64,
     pub ir_version: i64,
     /// `producer_name producer_version`, e.g. `pytorch 2.11.0`; may be empty.
@@ -185,15 +186,18 @@ fn model_io_from_bytes(bytes: &[u8]) -> Result<ModelIo, IoError> {
         return Err(not_onnx("it has no IR version"));
     }
     let graph = head.graph.ok_or_else(|| not_onnx("it has no graph"))?;
-    let opset = head
+    // A model of other domains only (ai.onnx.ml, say) has opset 0.
+    let default_opset = head
         .opset_import
         .iter()
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map(|o| o.version)
+        .map(|o| o.version);
+    let opset = default_opset
+        .or_else(|| (!head.opset_import.is_empty()).then_some(0))
         .ok_or_else(|| {
             IoError::Invalid(
-                "the model imports no default (ai.onnx) operator set; turnkey runs models \
-                 built on the standard ONNX operators"
+                "the model imports no operator set; re-export it with its opset_import \
+                 (e.g. onnx.helper.make_opsetid(\"\", 17))"
                     .into(),
             )
         })?;
@@ -986,7 +990,7 @@ mod tests {
                     ..Default::default()
                 }
                 .encode_to_vec(),
-                "no default (ai.onnx) operator set",
+                "imports no operator set",
             ),
         ];
         for (name, bytes, want) in cases {

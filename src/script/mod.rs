@@ -7,6 +7,7 @@ pub mod error;
 pub mod header;
 pub mod host;
 pub mod model;
+pub mod onnx_model;
 pub mod tensor;
 
 pub use args::{ArgValue, ScriptArgs};
@@ -58,6 +59,8 @@ pub struct Discovery {
     pub script_args: String,
     pub builds: Vec<Build>,
     pub warnings: Vec<String>,
+    /// Calls of models loaded with `onnx::load` (builds of ONNX files).
+    pub onnx_calls: Vec<onnx_model::OnnxCall>,
 }
 
 pub fn build_name(stem: &str, labels: &Labels, hash: &str) -> String {
@@ -171,7 +174,8 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
         opts.max_depth,
         opts.executor.clone(),
     ));
-    let engine = engine(&host).map_err(|e| ScriptError::file(path, e))?;
+    let mut engine = engine(&host).map_err(|e| ScriptError::file(path, e))?;
+    let onnx_calls = onnx_model::register(&mut engine.engine, &host, path);
     let ast = engine
         .compile(&header.source)
         .map_err(|e| error::from_parse(path, &e))?;
@@ -182,7 +186,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
 
     let mut st = host.lock();
     let calls = std::mem::take(&mut st.calls);
-    if calls.is_empty() {
+    if calls.is_empty() && onnx_calls.calls().is_empty() {
         return Err(ScriptError::NoModelCall {
             path: path.display().to_string(),
         });
@@ -222,6 +226,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
         .map(|a| {
             format!("--{a} was passed in --script-args but the script never asks for it in parse()")
         })
+        .chain(onnx_calls.warnings())
         .collect();
     Ok(Discovery {
         path: path.to_path_buf(),
@@ -230,6 +235,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
         script_args: st.args.text.clone(),
         builds,
         warnings,
+        onnx_calls: onnx_calls.calls(),
     })
 }
 

@@ -73,7 +73,9 @@ pub fn register(engine: &mut Engine, host: &Host, script: &Path) -> OnnxCalls {
     engine.register_type_with_name::<OnnxModel>("OnnxModel");
     let mut module = Module::new();
     let d = dir.clone();
-    module.set_native_fn("load", move |path: &str| load(&d, path));
+    module.set_native_fn("load", move |ctx: NativeCallContext, path: &str| {
+        load(&d, path).map_err(|e| rt_err(&ctx, e))
+    });
     engine.register_static_module("onnx", module.into());
 
     let (h, c) = (host.clone(), calls.clone());
@@ -106,7 +108,7 @@ fn describe(m: &OnnxModel) -> String {
     format!("OnnxModel({}, inputs {})", m.path.display(), ins.join(", "))
 }
 
-fn load(dir: &Path, path: &str) -> R<OnnxModel> {
+fn load(dir: &Path, path: &str) -> Result<OnnxModel, String> {
     let p = Path::new(path);
     let full = if p.is_absolute() {
         p.to_path_buf()
@@ -117,8 +119,7 @@ fn load(dir: &Path, path: &str) -> R<OnnxModel> {
         return Err(format!(
             "onnx::load(\"{path}\"): no such file: looked for {} (paths are relative to the script's folder)",
             full.display()
-        )
-        .into());
+        ));
     }
     let io = read_model_io(&full).map_err(|e| format!("onnx::load(\"{path}\"): {e}"))?;
     Ok(OnnxModel {

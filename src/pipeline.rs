@@ -979,7 +979,11 @@ fn place(from: &Path, to: &Path) -> std::io::Result<()> {
     if std::fs::hard_link(from, &tmp).is_err() {
         std::fs::copy(from, &tmp)?;
     }
-    std::fs::rename(&tmp, to)
+    std::fs::rename(&tmp, to)?;
+    // Renaming onto another link of the same file does nothing (POSIX):
+    // then the temporary link is still there.
+    let _ = std::fs::remove_file(&tmp);
+    Ok(())
 }
 
 fn specs(io: &[(String, crate::graph::TypeInfo)]) -> Vec<TensorSpec> {
@@ -1284,4 +1288,142 @@ pub fn records(cache: &Cache, builds: &[String]) -> Vec<Record> {
         .iter()
         .filter_map(|b| cache.load_record(b).ok().flatten())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Graph, Op, TypeInfo};
+
+    /// An ONNX file made by turnkey's exporter: y = relu(x), x: [2, 3].
+    fn model(dir: &Path) -> PathBuf {
+        let mut g = Graph::new("Relu");
+        let x = g.add_input("x", TypeInfo::new(vec![2, 3], DType::Float32));
+        let y = g.add_node(Op::Relu, &[x], "").unwrap()[0];
+        g.add_output("y", y);
+        let p = dir.join("relu.onnx");
+        std::fs::write(&p, export(&g, &ExportOptions::default()).unwrap()).unwrap();
+        p
+    }
+
+    fn source(path: &Path) -> OnnxSource {
+        OnnxSource {
+            job: OnnxJob {
+                path: path.to_path_buf(),
+                stem: "relu".into(),
+                sha256: None,
+                bindings: Bindings::default(),
+            },
+            feed: None,
+            location: path.display().to_string(),
+            labels: Labels::new(),
+            description: None,
+            script_args: String::new(),
+            executions: 1,
+        }
+    }
+
+    #[test]
+    fn an_onnx_build_is_named_by_file_and_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = model(dir.path());
+        let a = prepare_onnx(&source(&p)).unwrap();
+        assert!(a.name.starts_with("relu_") && a.name.len() == "relu_".len() + 8);
+        assert_eq!(a.input_source, "random");
+        assert_eq!(a.feed[0].1.shape, [2, 3]);
+        assert_eq!(a.file_sha256, file_sha256(&p).unwrap());
+        assert_eq!(a.batch, 2);
+        // Same file, same shapes: same build; the script's data: same build.
+        let mut s = source(&p);
+        s.feed = Some(vec![(
+            "x".into(),
+            HostTensor::zeros(DType::Float32, &[2, 3]),
+        )]);
+        let b = prepare_onnx(&s).unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.input_source),
+            (a.name.as_str(), "script")
+        );
+        // An author label joins the name, as for scripts.
+        let mut s = source(&p);
+        s.labels.insert("author".into(), vec!["me".into()]);
+        assert!(prepare_onnx(&s).unwrap().name.starts_with("relu_me_"));
+    }
+
+    #[test]
+    fn a_sha256_mismatch_names_both_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = model(dir.path());
+        let mut s = source(&p);
+        s.job.sha256 = Some("ab".repeat(32));
+        let e = prepare_onnx(&s).err().unwrap();
+        let real = file_sha256(&p).unwrap();
+        assert!(
+            e.contains(&"ab".repeat(32)) && e.contains(&real) && e.contains("not used"),
+            "{e}"
+        );
+        s.job.sha256 = Some(real);
+        assert!(prepare_onnx(&s).is_ok());
+        let e = prepare_onnx(&source(&dir.path().join("none.onnx")))
+            .err()
+            .unwrap();
+        assert!(e.ends_with("none.onnx: no such file"), "{e}");
+    }
+
+    #[test]
+    fn test_data_beside_the_model_is_used_when_it_fits() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = model(dir.path());
+        let td = dir.path().join("test_data_set_0");
+        std::fs::create_dir_all(&td).unwrap();
+        let t = HostTensor::full(DType::Float32, &[2, 3], 7.0);
+        write_tensor_pb(&td.join("input_0.pb"), "x", &t).unwrap();
+        let a = prepare_onnx(&source(&p)).unwrap();
+        assert_eq!(a.input_source, "test_data_set_0");
+        assert_eq!(a.feed[0].1, t);
+        write_tensor_pb(
+            &td.join("input_0.pb"),
+            "x",
+            &HostTensor::zeros(DType::Int64, &[2, 3]),
+        )
+        .unwrap();
+        let a = prepare_onnx(&source(&p)).unwrap();
+        assert_eq!(a.input_source, "random");
+        assert!(a.warnings[0].contains("does not fit"), "{:?}", a.warnings);
+    }
+
+    #[test]
+    fn random_inputs_per_dtype() {
+        let f = random_input(DType::Float16, &[64], 1).to_f64_vec();
+        assert!(f.iter().all(|v| (0.0..1.0).contains(v)));
+        for d in [DType::Int64, DType::Int8, DType::Uint8, DType::Bool] {
+            let v = random_input(d, &[64], 2).to_f64_vec();
+            assert!(v.iter().all(|&x| x == 0.0 || x == 1.0), "{d}");
+            assert!(v.contains(&1.0) && v.contains(&0.0), "{d}");
+        }
+        assert_eq!(
+            random_input(DType::Int32, &[4], 3),
+            random_input(DType::Int32, &[4], 3)
+        );
+    }
+
+    #[test]
+    fn names_and_placing_files() {
+        assert_eq!(safe_stem("../a b/c"), "_a_b_c");
+        assert_eq!(safe_stem(".hidden"), "hidden");
+        assert_eq!(safe_stem("tiny-mlp@1"), "tiny-mlp@1");
+        let a = failure_name("m", "onnx", "k1");
+        assert!(a.starts_with("m_onnx_") && a != failure_name("m", "onnx", "k2"));
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("w.bin");
+        std::fs::write(&from, b"abc").unwrap();
+        let to = dir.path().join("build/sub/w.bin");
+        place(&from, &to).unwrap();
+        place(&from, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), b"abc");
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("build/sub"))
+            .unwrap()
+            .collect();
+        assert_eq!(left.len(), 1, "no temporary files left");
+    }
 }

@@ -318,3 +318,32 @@ fn merged_args() {
     assert_eq!(a.text, "--batch_size 8 --pretrained true");
     assert!(a.values.contains_key("pretrained"));
 }
+
+#[test]
+fn shipped_manifests_parse_cleanly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if ext(&p) != "toml" {
+            continue;
+        }
+        seen += 1;
+        let m = manifest::load(&p, None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+        assert!(!m.entries.is_empty(), "{}", p.display());
+        if m.name == "selftest" {
+            for e in &m.entries {
+                match &e.kind {
+                    manifest::EntryKind::Script { path } => assert!(path.is_file(), "{path:?}"),
+                    manifest::EntryKind::Onnx { path, sha256, .. } => {
+                        let path = path.as_ref().unwrap();
+                        let real = crate::pipeline::file_sha256(path).unwrap();
+                        assert_eq!(sha256.as_deref(), Some(real.as_str()), "{path:?}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen >= 3, "selftest, vision, transformers");
+}

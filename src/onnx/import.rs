@@ -1035,4 +1035,214 @@ onnx.save(m, sys.argv[1])
         assert_eq!(io.inputs[0].shape_string(), "[batch, 3, ?]");
         assert_eq!(io.outputs[0].name, "logits");
     }
+
+    fn io_of(inputs: &[(&str, Option<DType>, Vec<Dim>)]) -> ModelIo {
+        ModelIo {
+            inputs: inputs
+                .iter()
+                .map(|(n, d, dims)| IoInfo {
+                    name: n.to_string(),
+                    dtype: *d,
+                    dims: dims.clone(),
+                    rank_known: true,
+                    type_name: d.map(|d| d.name().to_string()).unwrap_or("uint32".into()),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn named(s: &str) -> Dim {
+        Dim::Named(s.into())
+    }
+
+    #[test]
+    fn binding_axes_shapes_and_their_errors() {
+        let io = io_of(&[
+            (
+                "ids",
+                Some(DType::Int64),
+                vec![named("batch"), named("seq")],
+            ),
+            (
+                "mask",
+                Some(DType::Bool),
+                vec![named("batch"), Dim::Fixed(4)],
+            ),
+        ]);
+        let mut b = Bindings::default();
+        let e = bind_inputs(&io, &b).unwrap_err().to_string();
+        assert!(
+            e.contains("dynamic axes not bound: batch (input ids, mask), seq (input ids)"),
+            "{e}"
+        );
+        b.axes.insert("batch".into(), 2);
+        b.axes.insert("seq".into(), 9);
+        let got = bind_inputs(&io, &b).unwrap();
+        assert_eq!(got[0].shape, [2, 9]);
+        assert_eq!(got[1].shape, [2, 4]);
+        // --shape wins over --axis.
+        b.shapes.insert("ids".into(), vec![3, 5]);
+        assert_eq!(bind_inputs(&io, &b).unwrap()[0].shape, [3, 5]);
+        b.shapes.insert("mask".into(), vec![3, 5]);
+        let e = bind_inputs(&io, &b).unwrap_err().to_string();
+        assert!(e.contains("fixed size 4 on axis 1, but 5"), "{e}");
+        b.shapes.insert("mask".into(), vec![3]);
+        let e = bind_inputs(&io, &b).unwrap_err().to_string();
+        assert!(e.contains("--shape mask: the input has rank 2"), "{e}");
+        b.shapes.insert("nope".into(), vec![1]);
+        assert_eq!(unknown_shape_names(&io, &b), ["nope"]);
+
+        let io = io_of(&[("x", None, vec![Dim::Fixed(1)])]);
+        let e = bind_inputs(&io, &Bindings::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("input 'x' is of type uint32, which turnkey cannot feed"),
+            "{e}"
+        );
+        let io = io_of(&[("x", Some(DType::Float32), vec![Dim::Unknown, Dim::Fixed(3)])]);
+        let e = bind_inputs(&io, &Bindings::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("input 'x' axis 0") && e.contains("--shape x="),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fed_tensors_are_checked_and_ordered() {
+        let io = io_of(&[
+            ("a", Some(DType::Float32), vec![named("n"), Dim::Fixed(2)]),
+            ("b", Some(DType::Int64), vec![Dim::Fixed(3)]),
+        ]);
+        let a = HostTensor::zeros(DType::Float32, &[5, 2]);
+        let bt = HostTensor::zeros(DType::Int64, &[3]);
+        let b = Bindings::default();
+        let got = check_feed(
+            &io,
+            &b,
+            vec![("b".into(), bt.clone()), ("a".into(), a.clone())],
+        )
+        .unwrap();
+        assert_eq!(got[0].0, "a");
+        let cases = [
+            (
+                vec![("a".to_string(), a.clone())],
+                "input 'b' (int64 [3]) is not given",
+            ),
+            (
+                vec![
+                    ("a".into(), a.clone()),
+                    ("b".into(), bt.clone()),
+                    ("c".into(), bt.clone()),
+                ],
+                "'c' is not an input",
+            ),
+            (
+                vec![
+                    ("a".into(), HostTensor::zeros(DType::Float16, &[5, 2])),
+                    ("b".into(), bt.clone()),
+                ],
+                "input 'a' is float32, the tensor given is float16",
+            ),
+            (
+                vec![
+                    ("a".into(), HostTensor::zeros(DType::Float32, &[5, 3])),
+                    ("b".into(), bt.clone()),
+                ],
+                "axis 1 must be 2",
+            ),
+        ];
+        for (feed, want) in cases {
+            let e = check_feed(&io, &b, feed).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        let mut b = Bindings::default();
+        b.axes.insert("n".into(), 4);
+        let e = check_feed(&io, &b, vec![("a".into(), a), ("b".into(), bt)]).unwrap_err();
+        assert!(e.to_string().contains("axis 0 must be 4"), "{e}");
+    }
+
+    /// External data, op counts, weights, test data and output shapes of a
+    /// model written by the onnx package.
+    #[test]
+    fn inspects_external_data_and_test_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m/model.onnx");
+        run_python(
+            r#"
+import os, sys, numpy as np, onnx
+from onnx import helper, TensorProto as T, numpy_helper
+p = sys.argv[1]; d = os.path.dirname(p)
+os.makedirs(os.path.join(d, "w"), exist_ok=True)
+os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+x = helper.make_tensor_value_info("x", T.FLOAT, ["b", 8])
+y = helper.make_tensor_value_info("y", T.FLOAT, ["b", "?"])
+w = numpy_helper.from_array(np.ones((8, 3), np.float32), "w")
+g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["h"]),
+                       helper.make_node("Relu", ["h"], ["y"])], "Net", [x], [y], [w],
+                      doc_string="a test net")
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+onnx.save(m, p, save_as_external_data=True, location="w/weights.bin", size_threshold=0)
+t = numpy_helper.from_array(np.ones((2, 8), np.float32), "")
+open(os.path.join(d, "test_data_set_0", "input_0.pb"), "wb").write(t.SerializeToString())
+"#,
+            &[&path],
+        );
+        let info = inspect(&path).unwrap();
+        assert_eq!(info.graph_name, "Net");
+        assert_eq!(info.doc, "a test net");
+        assert_eq!((info.params, info.param_bytes), (24, 96));
+        assert_eq!(info.op_counts["MatMul"], 1);
+        assert_eq!(info.external_files, ["w/weights.bin"]);
+        assert_eq!(
+            external_paths(&path, &info).unwrap(),
+            [dir.path().join("m/w/weights.bin")]
+        );
+        let feed = test_data_inputs(&path, &info.io).unwrap().unwrap();
+        assert_eq!(feed[0].0, "x", "an unnamed tensor takes the input's name");
+        assert_eq!(feed[0].1.shape, [2, 8]);
+        // "y" has an unnamed-in-effect axis ("?" is a name no input has): tract infers it.
+        let outs = infer_outputs(
+            &path,
+            &info.io,
+            &[BoundInput {
+                name: "x".into(),
+                dtype: DType::Float32,
+                shape: vec![2, 8],
+            }],
+        );
+        assert_eq!(outs[0].2, [Some(2), Some(3)]);
+
+        std::fs::remove_file(dir.path().join("m/w/weights.bin")).unwrap();
+        let e = external_paths(&path, &info).unwrap_err().to_string();
+        assert!(
+            e.contains("w/weights.bin") && e.contains("does not exist"),
+            "{e}"
+        );
+        let mut bad = info.clone();
+        bad.external_files = vec!["../elsewhere.bin".into()];
+        let e = external_paths(&path, &bad).unwrap_err().to_string();
+        assert!(e.contains("not a file inside the model's folder"), "{e}");
+    }
+
+    #[test]
+    fn models_of_other_domains_only_have_opset_zero() {
+        let m = ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto {
+                domain: "ai.onnx.ml".into(),
+                version: 3,
+            }],
+            graph: Some(GraphProto {
+                output: vec![vi("y", data_type::FLOAT, None)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let io = model_io_from_bytes(&m.encode_to_vec()).ok().unwrap();
+        assert_eq!(io.opset, 0);
+    }
 }

@@ -665,7 +665,7 @@ impl Cx<'_> {
         let previous = cache.load_record(name).ok().flatten();
         let cached = !opts.rebuild
             && onnx_path.exists()
-            && dir.join("inputs/input_0.pb").exists() == !p.feed.is_empty()
+            && dir.join("inputs").is_dir()
             && previous
                 .as_ref()
                 .is_some_and(|r| r.stage_succeeded("export") && r.identity.hash == p.hash);

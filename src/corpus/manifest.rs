@@ -262,12 +262,13 @@ pub fn load(path: &Path, models_dir: Option<&Path>) -> Result<Manifest, String> 
 pub fn parse(file: &Path, text: &str, models_dir: Option<&Path>) -> Result<Manifest, String> {
     let f: File = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| format!(":{}", line_of(text, s.start)));
-        let msg = e
-            .message()
-            .replace("unknown field", "unknown key")
-            .replace("missing field", "missing key")
-            .replace("expected one of", "known keys:")
-            .replace("expected `", "known key: `");
+        let mut msg = e.message().replace("missing field", "missing key");
+        if msg.contains("unknown field") {
+            msg = msg
+                .replace("unknown field", "unknown key")
+                .replace("expected one of", "known keys:")
+                .replace("expected `", "known key: `");
+        }
         format!(
             "{}{}: {}",
             file.display(),
@@ -688,7 +689,7 @@ expected_failure = "unsupported operator .*"
             ),
             ("[[script]]\npath = \"a.rhai\"\n", "missing key `name`"),
             ("name = \"x\"\n[[script]]\n", "missing key `path`"),
-            ("name = [", "corpora/t.toml:1:"),
+            ("name = [", "corpora/t.toml:1: unclosed array, expected `]`"),
         ] {
             let e = parse_text(text, None).unwrap_err();
             assert!(

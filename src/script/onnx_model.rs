@@ -206,8 +206,15 @@ fn forward(
             .map(|i| Tensor::concrete(placeholder(i, st.next_seed())))
             .collect()
     };
+    let executing = host.lock().executor.is_some();
     {
         let mut st = calls.lock();
+        if executing {
+            st.warnings.push(format!(
+                "line {line}: {file}: ONNX files are not executed here; the script sees \
+                 placeholder outputs (benchmark the script to run the file)"
+            ));
+        }
         if !guessed.is_empty() {
             st.warnings.push(format!(
                 "line {line}: {file}: the size of output(s) {} is not known before running; \

@@ -106,20 +106,10 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         rebuild: a.rebuild,
         worker_exe: std::env::current_exe().context("cannot find the turnkey executable")?,
     };
-    let expand = corpus::ExpandOptions::from_args(&a.corpus, &a.script_args, a.runtime != "auto")
+    let plan = corpus::plan(&a.inputs, &a.corpus, &a.script_args, a.runtime != "auto")
         .map_err(anyhow::Error::msg)?;
-    let plan = corpus::expand(&a.inputs, &expand).map_err(anyhow::Error::msg)?;
-    for n in plan.notes.iter().filter(|_| !a.quiet) {
-        eprintln!("note: {n}");
-    }
-    for w in &plan.warnings {
-        eprintln!("warning: {w}");
-    }
-    for f in &plan.failures {
-        eprintln!("error: {f}");
-    }
-    if plan.jobs.is_empty() && plan.failures.is_empty() {
-        bail!("nothing to run: no .rhai script, .onnx model or manifest entry among the inputs");
+    for (level, msg) in plan.messages(a.quiet) {
+        eprintln!("{level}: {msg}");
     }
     let term = Terminal::new(a.quiet, plan.jobs.len());
     let mut summary = pipeline::run(&cache, &plan.jobs, &opts, &term);

@@ -129,6 +129,43 @@ pub struct Plan {
     pub failures: Vec<String>,
 }
 
+impl Plan {
+    /// What to tell the user before the run, as (level, message): notes
+    /// (unless `quiet`), warnings, then errors.
+    pub fn messages(&self, quiet: bool) -> Vec<(&'static str, &str)> {
+        let notes = self
+            .notes
+            .iter()
+            .filter(|_| !quiet)
+            .map(|n| ("note", n.as_str()));
+        let warnings = self.warnings.iter().map(|w| ("warning", w.as_str()));
+        let errors = self.failures.iter().map(|f| ("error", f.as_str()));
+        notes.chain(warnings).chain(errors).collect()
+    }
+}
+
+/// Expands the command line's inputs with its flags (see [`expand`]); an
+/// error when nothing at all is left to run.
+pub fn plan(
+    inputs: &[PathBuf],
+    args: &CorpusArgs,
+    script_args: &str,
+    runtimes_from_cli: bool,
+) -> Result<Plan, String> {
+    let o = ExpandOptions::from_args(args, script_args, runtimes_from_cli)?;
+    let plan = expand(inputs, &o)?;
+    if plan.jobs.is_empty() && plan.failures.is_empty() {
+        let mut why =
+            "nothing to run: no .rhai script, .onnx model or manifest entry among the inputs"
+                .to_string();
+        if let Some(n) = plan.notes.last() {
+            why.push_str(&format!(" ({n})"));
+        }
+        return Err(why);
+    }
+    Ok(plan)
+}
+
 /// Everything from the command line that shapes the jobs.
 #[derive(Clone, Debug, Default)]
 pub struct ExpandOptions {

@@ -26,3 +26,4 @@ else
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
         "onnxruntime==$ORT_VERSION" "onnx==$ONNX_VERSION" numpy
 fi
+scripts/setup_onnx_node_tests.sh

@@ -36,9 +36,12 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Model scripts (.rhai) to benchmark.
+    /// What to benchmark: scripts (.rhai), ONNX files (.onnx), manifests (.toml), lists (.txt), folders, globs.
     #[arg(required = true, value_name = "INPUTS")]
     pub inputs: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub corpus: crate::corpus::CorpusArgs,
 
     /// Cache directory (default: TURNKEY_CACHE_DIR, else the user cache dir).
     #[arg(short = 'd', long = "cache-dir", value_name = "DIR")]

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod cache;
 pub mod cli;
+pub mod corpus;
 pub mod graph;
 pub mod interrupt;
 pub mod onnx;

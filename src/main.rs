@@ -13,7 +13,7 @@ use turnkey::pipeline::{self, RunOptions};
 use turnkey::progress::Terminal;
 use turnkey::runtime::{self, Device, SessionOptions};
 use turnkey::script::{self, DiscoverOptions, ScriptArgs};
-use turnkey::{onnx, report};
+use turnkey::{corpus, onnx, report};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -140,8 +140,14 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         rebuild: a.rebuild,
         worker_exe: std::env::current_exe().context("cannot find the turnkey executable")?,
     };
-    let term = Terminal::new(a.quiet, a.inputs.len());
-    let summary = pipeline::run(&cache, &a.inputs, &opts, &term);
+    let plan = corpus::plan(&a.inputs, &a.corpus, &a.script_args, a.runtime != "auto")
+        .map_err(anyhow::Error::msg)?;
+    for (level, msg) in plan.messages(a.quiet) {
+        eprintln!("{level}: {msg}");
+    }
+    let term = Terminal::new(a.quiet, plan.jobs.len());
+    let mut summary = pipeline::run(&cache, &plan.jobs, &opts, &term);
+    summary.failures.splice(0..0, plan.failures);
     term.finish();
     let rows: Vec<report::ReportRow> = pipeline::records(&cache, &summary.builds)
         .iter()
@@ -151,6 +157,12 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         println!("{}", report::summary_table(&rows));
     }
     println!("cache: {}", cache.location().display());
+    if !summary.expected.is_empty() {
+        eprintln!("{} expected failure(s):", summary.expected.len());
+        for f in &summary.expected {
+            eprintln!("  {f}");
+        }
+    }
     if summary.failures.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {

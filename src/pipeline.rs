@@ -1,7 +1,8 @@
-//! One run over many scripts: discover → export → benchmark (worker per
-//! runtime × device) → record. Every stage writes its status into the build
-//! record as it goes; a failure is recorded and the run moves on.
-//! Nothing here prints: the terminal listens through [`Observer`].
+//! One run over many jobs (scripts, ONNX files, manifest entries):
+//! discover → export → benchmark (worker per runtime × device) → record.
+//! Every stage writes its status into the build record as it goes; a
+//! failure is recorded and the run moves on. Nothing here prints: the
+//! terminal listens through [`Observer`].
 
 use crate::bench::compare::compare;
 use crate::bench::timing::BenchOptions;
@@ -10,15 +11,19 @@ use crate::cache::record::OutputDiff;
 use crate::cache::{
     Cache, CheckStatus, OutputCheck, Record, RuntimeRow, Status, SystemInfo, TensorSpec,
 };
-use crate::graph::HostTensor;
-use crate::onnx::{ExportOptions, export, read_tensor_pb, write_tensor_pb};
+use crate::corpus::{ExpectedFailure, Job, JobKind, OnnxJob};
+use crate::graph::{DType, HostTensor};
+use crate::onnx::{Bindings, ExportOptions, OnnxFileInfo, export, read_tensor_pb, write_tensor_pb};
 use crate::runtime::Device;
-use crate::script::{self, Build, DiscoverOptions, Discovery, ScriptArgs};
+use crate::script::onnx_model::OnnxCall;
+use crate::script::{self, Build, DiscoverOptions, Discovery, Labels, ScriptArgs};
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+#[derive(Clone)]
 pub struct RunOptions {
     pub script_args: ScriptArgs,
     pub build_only: bool,
@@ -61,6 +66,21 @@ pub enum Event<'a> {
         class: &'a str,
         location: &'a str,
     },
+    /// An ONNX file is in the cache with its inputs, ready to benchmark.
+    OnnxReady {
+        build: &'a str,
+        cached: bool,
+        /// The file in the cache.
+        onnx: &'a Path,
+        /// The file as given (or its `file:line` in a manifest or script).
+        location: &'a str,
+        inputs: &'a [TensorSpec],
+        /// Initializer elements and bytes.
+        params: u64,
+        param_bytes: u64,
+        /// `random`, `script` or `test_data_set_0`.
+        input_source: &'a str,
+    },
     BuildFailed {
         build: &'a str,
         stage: &'a str,
@@ -84,204 +104,414 @@ pub trait Observer {
 
 #[derive(Default)]
 pub struct RunSummary {
-    /// Build names touched by this run, in order.
+    /// Build names touched by this run, in order, each once.
     pub builds: Vec<String>,
     /// One line per failure (script, stage or row).
     pub failures: Vec<String>,
+    /// Failures a manifest expects (`expected_failure`): not failures of the run.
+    pub expected: Vec<String>,
 }
 
-pub fn run(cache: &Cache, inputs: &[PathBuf], opts: &RunOptions, obs: &dyn Observer) -> RunSummary {
+impl RunSummary {
+    fn touch(&mut self, build: &str) {
+        if !self.builds.iter().any(|b| b == build) {
+            self.builds.push(build.to_string());
+        }
+    }
+}
+
+/// Runs each job in turn.
+pub fn run(cache: &Cache, jobs: &[Job], opts: &RunOptions, obs: &dyn Observer) -> RunSummary {
     let mut summary = RunSummary::default();
     let system = SystemInfo::collect();
-    for (i, path) in inputs.iter().enumerate() {
+    let mut done = HashSet::new();
+    for (i, job) in jobs.iter().enumerate() {
         obs.on(Event::ScriptStarted {
-            path,
+            path: job.path(),
             index: i,
-            total: inputs.len(),
+            total: jobs.len(),
         });
-        run_script(cache, path, opts, &system, obs, &mut summary);
+        let jopts = job_options(opts, job);
+        let mut cx = Cx {
+            cache,
+            opts: &jopts,
+            system: &system,
+            obs,
+            summary: &mut summary,
+            job,
+            done: &mut done,
+        };
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &job.kind {
+            JobKind::Script { path, args } => cx.script(path, args),
+            JobKind::Onnx(o) => {
+                let src = OnnxSource {
+                    job: o.clone(),
+                    feed: None,
+                    location: job.origin.clone(),
+                    labels: job.labels.clone(),
+                    description: None,
+                    script_args: String::new(),
+                    executions: 1,
+                };
+                cx.onnx(&src)
+            }
+            JobKind::Invalid { name, path, error } => cx.invalid(name, path, error),
+        }));
+        if found.is_err() {
+            summary.failures.push(format!(
+                "{}: internal error (a turnkey bug; please report it)",
+                job.origin
+            ));
+        }
     }
     summary
 }
 
-/// The record name for a script that failed before it had any build.
-fn failure_name(path: &Path, args: &ScriptArgs) -> String {
+/// A job's own runtimes and tolerances over the run's.
+fn job_options(opts: &RunOptions, job: &Job) -> RunOptions {
+    let mut o = opts.clone();
+    if let Some(r) = &job.runtimes
+        && !opts.build_only
+    {
+        let mut rts: Vec<String> = Vec::new();
+        for name in r {
+            let name = if name == "auto" {
+                crate::runtime::resolve_auto().0.to_string()
+            } else {
+                name.clone()
+            };
+            if !rts.contains(&name) {
+                rts.push(name);
+            }
+        }
+        o.runtimes = rts;
+    }
+    if let Some(a) = job.atol {
+        o.atol = a;
+    }
+    if let Some(r) = job.rtol {
+        o.rtol = r;
+    }
+    o
+}
+
+/// The record name for an input that failed before it had a build.
+fn failure_name(stem: &str, kind: &str, key: &str) -> String {
+    let h = hex::encode(Sha256::digest(key.as_bytes()));
+    format!("{}_{kind}_{}", safe_stem(stem), &h[..8])
+}
+
+/// A build name part: one folder name, no leading dot.
+fn safe_stem(s: &str) -> String {
+    let t: String = s
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let t = t.trim_start_matches('.').to_string();
+    if t.is_empty() { "model".into() } else { t }
+}
+
+fn script_failure_name(path: &Path, args: &ScriptArgs) -> String {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "script".into());
-    let key = format!("{}\0{}", path.display(), args.text);
-    let h = hex::encode(Sha256::digest(key.as_bytes()));
-    format!("{stem}_script_{}", &h[..8])
+    failure_name(
+        &stem,
+        "script",
+        &format!("{}\0{}", path.display(), args.text),
+    )
 }
 
-fn run_script(
-    cache: &Cache,
-    path: &Path,
-    opts: &RunOptions,
-    system: &SystemInfo,
-    obs: &dyn Observer,
-    summary: &mut RunSummary,
-) {
-    let dopts = DiscoverOptions {
-        script_args: opts.script_args.clone(),
-        max_depth: opts.max_depth,
-        executor: None,
-        timeout: Some(opts.timeout),
-        max_memory: opts.max_memory,
-    };
-    let started = Instant::now();
-    let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        script::discover(path, &dopts)
-    }));
-    let disc = match found {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => {
-            let status = match e {
-                script::ScriptError::Timeout { .. } => Status::Timeout,
-                _ => Status::Error,
-            };
-            let msg = e.to_string();
-            return script_failed(cache, path, opts, system, (status, &msg), obs, summary);
-        }
-        Err(_) => {
-            let msg = format!(
-                "{}: internal error while running the script (a turnkey bug; please report it)",
-                path.display()
-            );
-            let failed = (Status::Error, msg.as_str());
-            return script_failed(cache, path, opts, system, failed, obs, summary);
-        }
-    };
-    let discover_s = started.elapsed().as_secs_f64();
-    // A script that works now leaves no stale failure record behind.
-    let stale = failure_name(path, &opts.script_args);
-    if cache.record_path(&stale).is_ok_and(|p| p.exists()) {
-        let _ = cache.clear_build(&stale);
+/// An ONNX file to build: from the command line, a manifest, or a script's
+/// `onnx::load` (which gives the input tensors).
+struct OnnxSource {
+    job: OnnxJob,
+    /// Input tensors from a script; `None`: test data beside the model, else random.
+    feed: Option<Vec<(String, HostTensor)>>,
+    location: String,
+    labels: Labels,
+    description: Option<String>,
+    script_args: String,
+    executions: usize,
+}
+
+/// One job's context.
+struct Cx<'a> {
+    cache: &'a Cache,
+    opts: &'a RunOptions,
+    system: &'a SystemInfo,
+    obs: &'a dyn Observer,
+    summary: &'a mut RunSummary,
+    job: &'a Job,
+    /// Builds already run in this run (two jobs may make the same build).
+    done: &'a mut HashSet<String>,
+}
+
+fn expected_text(e: &ExpectedFailure) -> String {
+    format!("/{}/", e.pattern)
+}
+
+impl Cx<'_> {
+    fn expected(&self) -> Option<&ExpectedFailure> {
+        self.job.expected_failure.as_ref()
     }
-    for w in &disc.warnings {
-        obs.on(Event::Warning { path, message: w });
+
+    /// Counts a failure, unless the job expects exactly this one.
+    fn failure(&mut self, msg: String, error: &str) {
+        match self.expected() {
+            Some(e) if e.regex.is_match(error) => self
+                .summary
+                .expected
+                .push(format!("{msg} (expected: {})", expected_text(e))),
+            Some(e) => {
+                let t = expected_text(e);
+                self.summary.failures.push(format!(
+                    "{msg} (a failure was expected, but not this one: {t})"
+                ))
+            }
+            None => self.summary.failures.push(msg),
+        }
     }
-    for build in &disc.builds {
-        summary.builds.push(build.name.clone());
-        if let Err(e) = run_build(cache, &disc, build, discover_s, opts, system, obs, summary) {
-            let msg = format!("{}: {e}", build.name);
-            obs.on(Event::BuildFailed {
-                build: &build.name,
-                stage: "record",
+
+    /// Reports a failed stage: an error, or a warning when expected.
+    fn stage_failed(&mut self, build: &str, stage: &str, path: &Path, msg: String, error: &str) {
+        if self.expected().is_some_and(|e| e.regex.is_match(error)) {
+            self.obs.on(Event::Warning {
+                path,
+                message: &format!("failed as expected: {msg}"),
+            });
+        } else {
+            self.obs.on(Event::BuildFailed {
+                build,
+                stage,
                 error: &msg,
             });
-            summary.failures.push(msg);
+        }
+        self.failure(msg, error);
+    }
+
+    /// Records a failure of an input that has no build yet.
+    fn record_failure(&mut self, name: &str, path: &Path, error: &str, status: Status) {
+        self.summary.touch(name);
+        let (job, system) = (self.job, self.system);
+        let res = self.cache.update_record(name, |r| {
+            r.identity.name = name.to_string();
+            r.identity.script = path.display().to_string();
+            r.identity.labels = job.labels.clone();
+            r.identity.location = Some(job.origin.clone());
+            r.identity.expected_failure = job.expected_failure.as_ref().map(|e| e.pattern.clone());
+            if let JobKind::Script { args, .. } = &job.kind {
+                r.identity.script_args = args.text.clone();
+            }
+            r.system = system.clone();
+            r.start_stage("discover");
+            r.finish_stage("discover", status, Some(error.to_string()));
+        });
+        if let Err(e) = res {
+            self.summary
+                .failures
+                .push(format!("{name}: could not record the failure: {e}"));
         }
     }
-}
 
-#[allow(clippy::too_many_arguments)]
-fn script_failed(
-    cache: &Cache,
-    path: &Path,
-    opts: &RunOptions,
-    system: &SystemInfo,
-    (status, error): (Status, &str),
-    obs: &dyn Observer,
-    summary: &mut RunSummary,
-) {
-    obs.on(Event::ScriptFailed { path, error });
-    summary.failures.push(error.to_string());
-    let name = failure_name(path, &opts.script_args);
-    summary.builds.push(name.clone());
-    let res = cache.update_record(&name, |r| {
-        r.identity.name = name.clone();
-        r.identity.script = path.display().to_string();
-        r.identity.script_args = opts.script_args.text.clone();
-        r.system = system.clone();
-        r.start_stage("discover");
-        r.finish_stage("discover", status, Some(error.to_string()));
-    });
-    if let Err(e) = res {
-        summary
-            .failures
-            .push(format!("{name}: could not record the failure: {e}"));
+    fn invalid(&mut self, name: &str, path: &Path, error: &str) {
+        if self.expected().is_some_and(|e| e.regex.is_match(error)) {
+            self.obs.on(Event::Warning {
+                path,
+                message: &format!("failed as expected: {error}"),
+            });
+        } else {
+            self.obs.on(Event::ScriptFailed { path, error });
+        }
+        self.failure(error.to_string(), error);
+        let fname = failure_name(name, "entry", &self.job.origin);
+        self.record_failure(&fname, path, error, Status::Error);
     }
-}
 
-fn specs(io: &[(String, crate::graph::TypeInfo)]) -> Vec<TensorSpec> {
-    io.iter()
-        .map(|(n, t)| TensorSpec {
-            name: n.clone(),
-            shape: t.shape.clone(),
-            dtype: t.dtype,
-        })
-        .collect()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_build(
-    cache: &Cache,
-    disc: &Discovery,
-    build: &Build,
-    discover_s: f64,
-    opts: &RunOptions,
-    system: &SystemInfo,
-    obs: &dyn Observer,
-    summary: &mut RunSummary,
-) -> Result<(), crate::cache::CacheError> {
-    let dir = cache.build_dir(&build.name)?;
-    let onnx_path = dir.join("model.onnx");
-    let inputs_dir = dir.join("inputs");
-    let g = &build.graph;
-    let location = format!("{}:{}", disc.path.display(), build.line);
-    let previous = cache.load_record(&build.name).ok().flatten();
-    let cached = !opts.rebuild
-        && onnx_path.exists()
-        && previous
-            .as_ref()
-            .is_some_and(|r| r.stage_succeeded("export") && r.identity.opset == Some(opts.opset));
-    let parent = build.parent.map(|p| disc.builds[p].name.clone());
-    cache.update_record(&build.name, |r| {
-        let id = &mut r.identity;
-        id.name = build.name.clone();
-        id.hash = build.hash.clone();
-        id.script = disc.path.display().to_string();
-        id.model_class = Some(g.name.clone());
-        id.labels = disc.labels.clone();
-        id.description = (!disc.description.is_empty()).then(|| disc.description.clone());
-        id.script_args = disc.script_args.clone();
-        id.inputs = specs(
-            &g.inputs
-                .iter()
-                .map(|&v| (g.values[v].name.clone(), g.info(v).clone()))
-                .collect::<Vec<_>>(),
-        );
-        id.outputs = specs(
-            &g.outputs
-                .iter()
-                .map(|&v| (g.values[v].name.clone(), g.info(v).clone()))
-                .collect::<Vec<_>>(),
-        );
-        id.set_stats(&g.stats());
-        id.opset = Some(opts.opset);
-        id.location = Some(location.clone());
-        id.depth = Some(build.depth as u32);
-        id.parent = parent.clone();
-        id.executions = build.executions as u64;
-        r.system = system.clone();
-        r.start_stage("discover");
-        r.finish_stage("discover", Status::Successful, None);
-        if let Some(s) = r.stages.get_mut("discover") {
-            s.duration_s = Some(discover_s);
-            s.warnings = disc.warnings.clone();
+    fn script(&mut self, path: &Path, args: &ScriptArgs) {
+        let dopts = DiscoverOptions {
+            script_args: args.clone(),
+            max_depth: self.opts.max_depth,
+            executor: None,
+            timeout: Some(self.opts.timeout),
+            max_memory: self.opts.max_memory,
+        };
+        let started = Instant::now();
+        let fname = script_failure_name(path, args);
+        // A panic in the host is our bug: it costs this script, not the run.
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            script::discover(path, &dopts)
+        }))
+        .unwrap_or_else(|_| {
+            Err(script::ScriptError::file(
+                path,
+                "internal error while running the script (a turnkey bug; please report it)",
+            ))
+        });
+        let disc = match found {
+            Ok(d) => d,
+            Err(e) => {
+                let status = match e {
+                    script::ScriptError::Timeout { .. } => Status::Timeout,
+                    _ => Status::Error,
+                };
+                let msg = e.to_string();
+                if self.expected().is_some_and(|x| x.regex.is_match(&msg)) {
+                    self.obs.on(Event::Warning {
+                        path,
+                        message: &format!("failed as expected: {msg}"),
+                    });
+                } else {
+                    self.obs.on(Event::ScriptFailed { path, error: &msg });
+                }
+                self.failure(msg.clone(), &msg);
+                self.record_failure(&fname, path, &msg, status);
+                return;
+            }
+        };
+        let discover_s = started.elapsed().as_secs_f64();
+        // A script that works now leaves no stale failure record behind.
+        if self.cache.record_path(&fname).is_ok_and(|p| p.exists()) {
+            let _ = self.cache.clear_build(&fname);
         }
-        if !cached {
-            r.start_stage("export");
+        for w in &disc.warnings {
+            self.obs.on(Event::Warning { path, message: w });
         }
-    })?;
+        for build in &disc.builds {
+            if !self.first_time(&build.name, path) {
+                continue;
+            }
+            if let Err(e) = self.build(&disc, build, discover_s) {
+                let msg = format!("{}: {e}", build.name);
+                self.obs.on(Event::BuildFailed {
+                    build: &build.name,
+                    stage: "record",
+                    error: &msg,
+                });
+                self.summary.failures.push(msg);
+            }
+        }
+        for call in &disc.onnx_calls {
+            let src = script_onnx_source(&disc, call, &self.job.labels);
+            self.onnx(&src);
+        }
+    }
 
-    if !cached {
-        let t = Instant::now();
-        let result = export_build(build, &onnx_path, &inputs_dir, opts.opset);
-        let err = result.as_ref().err().cloned();
+    /// False (with a note) when this run already ran `build`.
+    fn first_time(&mut self, build: &str, path: &Path) -> bool {
+        self.summary.touch(build);
+        if self.done.insert(build.to_string()) {
+            return true;
+        }
+        self.obs.on(Event::Warning {
+            path,
+            message: &format!("{build} is the same build as an earlier input's: not run again"),
+        });
+        false
+    }
+
+    fn build(
+        &mut self,
+        disc: &Discovery,
+        build: &Build,
+        discover_s: f64,
+    ) -> Result<(), crate::cache::CacheError> {
+        let (cache, opts) = (self.cache, self.opts);
+        let dir = cache.build_dir(&build.name)?;
+        let onnx_path = dir.join("model.onnx");
+        let inputs_dir = dir.join("inputs");
+        let g = &build.graph;
+        let location = format!("{}:{}", disc.path.display(), build.line);
+        let previous = cache.load_record(&build.name).ok().flatten();
+        let cached = !opts.rebuild
+            && onnx_path.exists()
+            && previous.as_ref().is_some_and(|r| {
+                r.stage_succeeded("export") && r.identity.opset == Some(opts.opset)
+            });
+        let parent = build.parent.map(|p| disc.builds[p].name.clone());
+        let mut labels = disc.labels.clone();
+        crate::corpus::labels::merge(&mut labels, &self.job.labels);
+        let expected = self.expected().map(|e| e.pattern.clone());
+        let system = self.system;
         cache.update_record(&build.name, |r| {
+            let id = &mut r.identity;
+            id.name = build.name.clone();
+            id.hash = build.hash.clone();
+            id.script = disc.path.display().to_string();
+            id.model_class = Some(g.name.clone());
+            id.labels = labels.clone();
+            id.description = (!disc.description.is_empty()).then(|| disc.description.clone());
+            id.script_args = disc.script_args.clone();
+            id.inputs = specs(
+                &g.inputs
+                    .iter()
+                    .map(|&v| (g.values[v].name.clone(), g.info(v).clone()))
+                    .collect::<Vec<_>>(),
+            );
+            id.outputs = specs(
+                &g.outputs
+                    .iter()
+                    .map(|&v| (g.values[v].name.clone(), g.info(v).clone()))
+                    .collect::<Vec<_>>(),
+            );
+            id.set_stats(&g.stats());
+            id.opset = Some(opts.opset);
+            id.location = Some(location.clone());
+            id.depth = Some(build.depth as u32);
+            id.parent = parent.clone();
+            id.executions = build.executions as u64;
+            id.expected_failure = expected.clone();
+            r.system = system.clone();
+            r.start_stage("discover");
+            r.finish_stage("discover", Status::Successful, None);
+            if let Some(s) = r.stages.get_mut("discover") {
+                s.duration_s = Some(discover_s);
+                s.warnings = disc.warnings.clone();
+            }
+            if !cached {
+                r.start_stage("export");
+            }
+        })?;
+
+        if !cached {
+            let t = Instant::now();
+            let result = export_build(build, &onnx_path, &inputs_dir, opts.opset);
+            if !self.export_done(&build.name, &disc.path, t, result)? {
+                return Ok(());
+            }
+        }
+        self.obs.on(Event::BuildReady {
+            build,
+            cached,
+            onnx: &onnx_path,
+            class: &g.name,
+            location: &location,
+        });
+        let batch = build
+            .inputs
+            .first()
+            .and_then(|(_, t)| t.shape.first().copied())
+            .unwrap_or(1) as u64;
+        self.rows(&build.name, &dir, batch)
+    }
+
+    /// Records the export stage's outcome; false when it failed.
+    fn export_done(
+        &mut self,
+        name: &str,
+        path: &Path,
+        t: Instant,
+        result: Result<(), String>,
+    ) -> Result<bool, crate::cache::CacheError> {
+        let err = result.as_ref().err().cloned();
+        self.cache.update_record(name, |r| {
             let status = if err.is_some() {
                 Status::Error
             } else {
@@ -292,81 +522,496 @@ fn run_build(
                 s.duration_s = Some(t.elapsed().as_secs_f64());
             }
         })?;
-        if let Err(e) = result {
-            let msg = format!("{}: export: {e}", build.name);
-            obs.on(Event::BuildFailed {
-                build: &build.name,
-                stage: "export",
-                error: &msg,
-            });
-            summary.failures.push(msg);
-            mark_not_started(cache, &build.name, opts)?;
-            return Ok(());
-        }
-    }
-    obs.on(Event::BuildReady {
-        build,
-        cached,
-        onnx: &onnx_path,
-        class: &g.name,
-        location: &location,
-    });
-    if opts.build_only {
-        return Ok(());
-    }
-    let batch = build
-        .inputs
-        .first()
-        .and_then(|(_, t)| t.shape.first().copied())
-        .unwrap_or(1) as u64;
-    let mut reference: Option<(String, Vec<(String, HostTensor)>)> = None;
-    for rt in &opts.runtimes {
-        let row = bench_row(
-            cache,
-            &build.name,
-            &dir,
-            rt,
-            batch,
-            opts,
-            reference.as_ref(),
-            obs,
-        )?;
-        if row.status.is_failure() {
-            summary.failures.push(format!(
-                "{} on {}/{}: {} {}",
-                build.name,
-                row.runtime,
-                row.device,
-                row.status.as_str(),
-                row.error.clone().unwrap_or_default()
-            ));
-        }
-        if reference.is_none() && row.status == Status::Successful {
-            let outs = read_outputs(&outputs_dir(&dir, rt, opts.device));
-            if let Ok(outs) = outs {
-                reference = Some((format!("{rt}/{}", opts.device), outs));
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                let msg = format!("{name}: export: {e}");
+                self.stage_failed(name, "export", path, msg, &e);
+                self.mark_not_started(name)?;
+                Ok(false)
             }
         }
+    }
+
+    fn mark_not_started(&self, build: &str) -> Result<(), crate::cache::CacheError> {
+        if self.opts.build_only {
+            return Ok(());
+        }
+        let opts = self.opts;
+        self.cache.update_record(build, |r| {
+            for rt in &opts.runtimes {
+                let row = r.row_mut(rt, &opts.device.to_string());
+                row.status = Status::NotStarted;
+                row.error = Some("an earlier stage failed".into());
+            }
+        })?;
+        Ok(())
+    }
+
+    /// One row per runtime, the first successful one the reference.
+    fn rows(&mut self, name: &str, dir: &Path, batch: u64) -> Result<(), crate::cache::CacheError> {
+        let opts = self.opts;
+        if opts.build_only {
+            return Ok(());
+        }
+        let mut reference: Option<(String, Vec<(String, HostTensor)>)> = None;
+        for rt in &opts.runtimes {
+            let mut row = bench_row(
+                self.cache,
+                name,
+                dir,
+                rt,
+                batch,
+                opts,
+                reference.as_ref(),
+                self.obs,
+            )?;
+            self.judge_row(name, &mut row)?;
+            if reference.is_none() && row.status == Status::Successful {
+                let outs = read_outputs(&outputs_dir(dir, rt, opts.device));
+                if let Ok(outs) = outs {
+                    reference = Some((format!("{rt}/{}", opts.device), outs));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a row's outcome against the job's expectation, and records
+    /// the verdict in the row.
+    fn judge_row(
+        &mut self,
+        name: &str,
+        row: &mut RuntimeRow,
+    ) -> Result<(), crate::cache::CacheError> {
+        let what = format!("{name} on {}/{}", row.runtime, row.device);
+        let error = row.error.clone().unwrap_or_default();
+        let verdict = match (self.expected().cloned(), row.status.is_failure()) {
+            (None, false) => return Ok(()),
+            (None, true) => {
+                self.summary
+                    .failures
+                    .push(format!("{what}: {} {error}", row.status.as_str()));
+                return Ok(());
+            }
+            (Some(e), true) => {
+                self.failure(format!("{what}: {} {error}", row.status.as_str()), &error);
+                if e.regex.is_match(&error) {
+                    format!("failed as expected ({})", expected_text(&e))
+                } else {
+                    format!("failed, but not as expected ({})", expected_text(&e))
+                }
+            }
+            (Some(e), false) => {
+                let t = expected_text(&e);
+                self.summary.failures.push(format!(
+                    "{what}: passed, but the manifest expects it to fail with {t} \
+                     (fixed? then remove expected_failure)"
+                ));
+                format!("passed unexpectedly ({t})")
+            }
+        };
+        row.expectation = Some(verdict.clone());
+        let (rt, dev) = (row.runtime.clone(), row.device.clone());
+        self.cache.update_record(name, |r| {
+            r.row_mut(&rt, &dev).expectation = Some(verdict.clone());
+        })?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ ONNX
+
+    fn onnx(&mut self, src: &OnnxSource) {
+        let path = src.job.path.clone();
+        // One failure record per file: a later success (say, with --axis) clears it.
+        let fname = failure_name(&src.job.stem, "onnx", &path.display().to_string());
+        let started = Instant::now();
+        let prepared = match prepare_onnx(src) {
+            Ok(p) => p,
+            Err(e) => {
+                let msg = e;
+                if self.expected().is_some_and(|x| x.regex.is_match(&msg)) {
+                    self.obs.on(Event::Warning {
+                        path: &path,
+                        message: &format!("failed as expected: {msg}"),
+                    });
+                } else {
+                    self.obs.on(Event::ScriptFailed {
+                        path: &path,
+                        error: &msg,
+                    });
+                }
+                self.failure(msg.clone(), &msg);
+                self.record_failure(&fname, &path, &msg, Status::Error);
+                return;
+            }
+        };
+        if self.cache.record_path(&fname).is_ok_and(|p| p.exists()) {
+            let _ = self.cache.clear_build(&fname);
+        }
+        let name = prepared.name.clone();
+        for w in &prepared.warnings {
+            self.obs.on(Event::Warning {
+                path: &path,
+                message: w,
+            });
+        }
+        if !self.first_time(&name, &path) {
+            return;
+        }
+        if let Err(e) = self.onnx_build(src, &prepared, started.elapsed().as_secs_f64()) {
+            let msg = format!("{name}: {e}");
+            self.obs.on(Event::BuildFailed {
+                build: &name,
+                stage: "record",
+                error: &msg,
+            });
+            self.summary.failures.push(msg);
+        }
+    }
+
+    fn onnx_build(
+        &mut self,
+        src: &OnnxSource,
+        p: &PreparedOnnx,
+        discover_s: f64,
+    ) -> Result<(), crate::cache::CacheError> {
+        let (cache, opts) = (self.cache, self.opts);
+        let name = &p.name;
+        let dir = cache.build_dir(name)?;
+        let onnx_path = dir.join("model.onnx");
+        let previous = cache.load_record(name).ok().flatten();
+        let cached = !opts.rebuild
+            && onnx_path.exists()
+            && dir.join("inputs").is_dir()
+            && previous
+                .as_ref()
+                .is_some_and(|r| r.stage_succeeded("export") && r.identity.hash == p.hash);
+        let info = &p.info;
+        let expected = self.expected().map(|e| e.pattern.clone());
+        let system = self.system;
+        let inputs = p.specs();
+        cache.update_record(name, |r| {
+            let id = &mut r.identity;
+            id.name = name.clone();
+            id.hash = p.hash.clone();
+            id.script = src.job.path.display().to_string();
+            id.model_class = Some(if info.graph_name.is_empty() {
+                src.job.stem.clone()
+            } else {
+                info.graph_name.clone()
+            });
+            id.labels = src.labels.clone();
+            id.description = src
+                .description
+                .clone()
+                .or_else(|| (!info.doc.is_empty()).then(|| info.doc.clone()));
+            id.script_args = src.script_args.clone();
+            id.inputs = inputs.clone();
+            id.outputs = info
+                .io
+                .outputs
+                .iter()
+                .filter_map(|o| {
+                    Some(TensorSpec {
+                        name: o.name.clone(),
+                        shape: o.fixed_shape()?,
+                        dtype: o.dtype?,
+                    })
+                })
+                .collect();
+            id.params = Some(info.params);
+            id.param_bytes = Some(info.param_bytes);
+            id.flops = None;
+            id.op_counts = info.op_counts.clone();
+            id.opset = (info.io.opset > 0).then_some(info.io.opset);
+            id.location = Some(src.location.clone());
+            id.depth = Some(0);
+            id.parent = None;
+            id.executions = src.executions as u64;
+            id.file_sha256 = Some(p.file_sha256.clone());
+            id.bindings = Some(p.bindings.clone());
+            id.input_source = Some(p.input_source.to_string());
+            id.expected_failure = expected.clone();
+            r.system = system.clone();
+            r.start_stage("discover");
+            r.finish_stage("discover", Status::Successful, None);
+            if let Some(s) = r.stages.get_mut("discover") {
+                s.duration_s = Some(discover_s);
+                s.warnings = p.warnings.clone();
+            }
+            if !cached {
+                r.start_stage("export");
+            }
+        })?;
+        if !cached {
+            let t = Instant::now();
+            let result = store_onnx(&src.job.path, info, &dir, &p.feed);
+            if !self.export_done(name, &src.job.path, t, result)? {
+                return Ok(());
+            }
+        }
+        self.obs.on(Event::OnnxReady {
+            build: name,
+            cached,
+            onnx: &onnx_path,
+            location: &src.location,
+            inputs: &inputs,
+            params: info.params,
+            param_bytes: info.param_bytes,
+            input_source: p.input_source,
+        });
+        self.rows(name, &dir, p.batch)
+    }
+}
+
+fn script_onnx_source(disc: &Discovery, call: &OnnxCall, job_labels: &Labels) -> OnnxSource {
+    let mut labels = disc.labels.clone();
+    crate::corpus::labels::merge(&mut labels, job_labels);
+    OnnxSource {
+        job: OnnxJob {
+            path: call.path.clone(),
+            stem: crate::corpus::onnx_stem(&call.path),
+            sha256: None,
+            bindings: Bindings::default(),
+        },
+        feed: Some(call.inputs.clone()),
+        location: format!("{}:{}", disc.path.display(), call.line),
+        labels,
+        description: (!disc.description.is_empty()).then(|| disc.description.clone()),
+        script_args: disc.script_args.clone(),
+        executions: call.executions,
+    }
+}
+
+/// An ONNX build, known before anything is written.
+struct PreparedOnnx {
+    name: String,
+    /// sha256 over the file's sha256 and the input shapes.
+    hash: String,
+    file_sha256: String,
+    info: OnnxFileInfo,
+    feed: Vec<(String, HostTensor)>,
+    input_source: &'static str,
+    bindings: String,
+    batch: u64,
+    warnings: Vec<String>,
+}
+
+impl PreparedOnnx {
+    fn specs(&self) -> Vec<TensorSpec> {
+        self.feed
+            .iter()
+            .map(|(n, t)| TensorSpec {
+                name: n.clone(),
+                shape: t.shape.clone(),
+                dtype: t.dtype,
+            })
+            .collect()
+    }
+}
+
+/// sha256 of a file, streamed.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Random data for a model input: floats uniform in [0, 1), integers 0 or 1
+/// (valid token ids, masks and indices into any axis), bools either.
+pub fn random_input(dtype: DType, shape: &[usize], seed: u64) -> HostTensor {
+    if dtype.is_float() {
+        HostTensor::uniform(dtype, shape, 0.0, 1.0, seed)
+    } else {
+        HostTensor::randint(dtype, shape, 0, 2, seed)
+    }
+}
+
+/// Checks the file (sha256, interface), chooses the input data and names
+/// the build. Errors are one line naming the file.
+fn prepare_onnx(src: &OnnxSource) -> Result<PreparedOnnx, String> {
+    let path = &src.job.path;
+    let file = path.display();
+    let sha = file_sha256(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{file}: no such file"),
+        _ => format!("{file}: cannot read: {e}"),
+    })?;
+    if let Some(want) = &src.job.sha256
+        && *want != sha
+    {
+        return Err(format!(
+            "{file}: sha256 mismatch: the manifest says {want}, the file has {sha}; \
+             the file is not used (replace it, or update sha256 if the new file is right)"
+        ));
+    }
+    let info = crate::onnx::inspect(path).map_err(|e| e.to_string())?;
+    crate::onnx::external_paths(path, &info).map_err(|e| e.to_string())?;
+    let io = &info.io;
+    let b = &src.job.bindings;
+    let mut warnings = Vec::new();
+    for n in crate::onnx::unknown_shape_names(io, b) {
+        let names: Vec<&str> = io.inputs.iter().map(|i| i.name.as_str()).collect();
+        warnings.push(format!(
+            "--shape {n}: the model has no input named '{n}' (its inputs: {})",
+            names.join(", ")
+        ));
+    }
+    let bad = |e: crate::onnx::BindError| format!("{file}: {e}");
+    let (feed, source) = match &src.feed {
+        Some(f) => (
+            crate::onnx::check_feed(io, b, f.clone()).map_err(bad)?,
+            "script",
+        ),
+        None => {
+            let test_data = match crate::onnx::test_data_inputs(path, io) {
+                Some(Ok(t)) => match crate::onnx::check_feed(io, b, t) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        if b.axes.is_empty() && b.shapes.is_empty() {
+                            warnings.push(format!(
+                                "the test data beside the model does not fit it ({e}): random inputs used"
+                            ));
+                        }
+                        None
+                    }
+                },
+                Some(Err(e)) => {
+                    warnings.push(format!(
+                        "the test data beside the model cannot be read ({e}): random inputs used"
+                    ));
+                    None
+                }
+                None => None,
+            };
+            match test_data {
+                Some(t) => (t, "test_data_set_0"),
+                None => {
+                    let bound = crate::onnx::bind_inputs(io, b).map_err(bad)?;
+                    let seed = u64::from_le_bytes(
+                        Sha256::digest(sha.as_bytes())[..8]
+                            .try_into()
+                            .expect("8 bytes"),
+                    );
+                    let feed = bound
+                        .iter()
+                        .enumerate()
+                        .map(|(k, i)| {
+                            (
+                                i.name.clone(),
+                                random_input(i.dtype, &i.shape, seed.wrapping_add(k as u64)),
+                            )
+                        })
+                        .collect();
+                    (feed, "random")
+                }
+            }
+        }
+    };
+    let shapes: Vec<String> = feed
+        .iter()
+        .map(|(n, t)| format!("{n}:{}{}", t.dtype, crate::graph::shape_str(&t.shape)))
+        .collect();
+    let hash = hex::encode(Sha256::digest(
+        format!("onnx\0{sha}\0{}", shapes.join("\0")).as_bytes(),
+    ));
+    let name = script::build_name(&safe_stem(&src.job.stem), &src.labels, &hash);
+    Ok(PreparedOnnx {
+        name,
+        hash,
+        file_sha256: sha,
+        batch: batch_of(&info, &feed),
+        info,
+        feed,
+        input_source: source,
+        bindings: b.describe(),
+        warnings,
+    })
+}
+
+/// Samples per inference: a bound axis named like a batch, else the first
+/// axis of a first input of rank 2 or more, else 1.
+fn batch_of(info: &OnnxFileInfo, feed: &[(String, HostTensor)]) -> u64 {
+    for (i, (_, t)) in info.io.inputs.iter().zip(feed) {
+        for (d, &n) in i.dims.iter().zip(&t.shape) {
+            if let crate::onnx::Dim::Named(a) = d
+                && a.to_ascii_lowercase().contains("batch")
+            {
+                return n.max(1) as u64;
+            }
+        }
+    }
+    match feed.first() {
+        Some((_, t)) if t.shape.len() >= 2 => t.shape[0].max(1) as u64,
+        _ => 1,
+    }
+}
+
+/// Puts the model (and its external data files, under the same relative
+/// names) into the build folder, hard-linked when the file system allows,
+/// else copied; then the inputs.
+fn store_onnx(
+    model: &Path,
+    info: &OnnxFileInfo,
+    dir: &Path,
+    feed: &[(String, HostTensor)],
+) -> Result<(), String> {
+    let mut files = vec![(model.to_path_buf(), dir.join("model.onnx"))];
+    let mdir = model.parent().unwrap_or(Path::new("."));
+    for p in crate::onnx::external_paths(model, info).map_err(|e| e.to_string())? {
+        let rel = p.strip_prefix(mdir).unwrap_or(&p).to_path_buf();
+        files.push((p, dir.join(rel)));
+    }
+    for (from, to) in &files {
+        place(from, to).map_err(|e| {
+            format!(
+                "cannot put {} into the cache at {}: {e}",
+                from.display(),
+                to.display()
+            )
+        })?;
+    }
+    let inputs_dir = dir.join("inputs");
+    let _ = std::fs::remove_dir_all(&inputs_dir);
+    std::fs::create_dir_all(&inputs_dir).map_err(|e| format!("{}: {e}", inputs_dir.display()))?;
+    for (k, (name, t)) in feed.iter().enumerate() {
+        write_tensor_pb(&inputs_dir.join(format!("input_{k}.pb")), name, t)
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
 
-fn mark_not_started(
-    cache: &Cache,
-    build: &str,
-    opts: &RunOptions,
-) -> Result<(), crate::cache::CacheError> {
-    if opts.build_only {
-        return Ok(());
+/// Hard link or copy `from` to `to`, atomically replacing `to`.
+fn place(from: &Path, to: &Path) -> std::io::Result<()> {
+    let parent = to.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let tmp = parent.join(format!(
+        ".{}.tmp{}",
+        to.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(from, &tmp).is_err() {
+        std::fs::copy(from, &tmp)?;
     }
-    cache.update_record(build, |r| {
-        for rt in &opts.runtimes {
-            let row = r.row_mut(rt, &opts.device.to_string());
-            row.status = Status::NotStarted;
-            row.error = Some("export failed".into());
-        }
-    })?;
+    std::fs::rename(&tmp, to)?;
+    // Renaming onto another link of the same file does nothing (POSIX):
+    // then the temporary link is still there.
+    let _ = std::fs::remove_file(&tmp);
     Ok(())
+}
+
+fn specs(io: &[(String, crate::graph::TypeInfo)]) -> Vec<TensorSpec> {
+    io.iter()
+        .map(|(n, t)| TensorSpec {
+            name: n.clone(),
+            shape: t.shape.clone(),
+            dtype: t.dtype,
+        })
+        .collect()
 }
 
 /// Writes model.onnx and the inputs, each atomically.
@@ -668,4 +1313,142 @@ pub fn records(cache: &Cache, builds: &[String]) -> Vec<Record> {
         .iter()
         .filter_map(|b| cache.load_record(b).ok().flatten())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Graph, Op, TypeInfo};
+
+    /// An ONNX file made by turnkey's exporter: y = relu(x), x: [2, 3].
+    fn model(dir: &Path) -> PathBuf {
+        let mut g = Graph::new("Relu");
+        let x = g.add_input("x", TypeInfo::new(vec![2, 3], DType::Float32));
+        let y = g.add_node(Op::Relu, &[x], "").unwrap()[0];
+        g.add_output("y", y);
+        let p = dir.join("relu.onnx");
+        std::fs::write(&p, export(&g, &ExportOptions::default()).unwrap()).unwrap();
+        p
+    }
+
+    fn source(path: &Path) -> OnnxSource {
+        OnnxSource {
+            job: OnnxJob {
+                path: path.to_path_buf(),
+                stem: "relu".into(),
+                sha256: None,
+                bindings: Bindings::default(),
+            },
+            feed: None,
+            location: path.display().to_string(),
+            labels: Labels::new(),
+            description: None,
+            script_args: String::new(),
+            executions: 1,
+        }
+    }
+
+    #[test]
+    fn an_onnx_build_is_named_by_file_and_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = model(dir.path());
+        let a = prepare_onnx(&source(&p)).unwrap();
+        assert!(a.name.starts_with("relu_") && a.name.len() == "relu_".len() + 8);
+        assert_eq!(a.input_source, "random");
+        assert_eq!(a.feed[0].1.shape, [2, 3]);
+        assert_eq!(a.file_sha256, file_sha256(&p).unwrap());
+        assert_eq!(a.batch, 2);
+        // Same file, same shapes: same build; the script's data: same build.
+        let mut s = source(&p);
+        s.feed = Some(vec![(
+            "x".into(),
+            HostTensor::zeros(DType::Float32, &[2, 3]),
+        )]);
+        let b = prepare_onnx(&s).unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.input_source),
+            (a.name.as_str(), "script")
+        );
+        // An author label joins the name, as for scripts.
+        let mut s = source(&p);
+        s.labels.insert("author".into(), vec!["me".into()]);
+        assert!(prepare_onnx(&s).unwrap().name.starts_with("relu_me_"));
+    }
+
+    #[test]
+    fn a_sha256_mismatch_names_both_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = model(dir.path());
+        let mut s = source(&p);
+        s.job.sha256 = Some("ab".repeat(32));
+        let e = prepare_onnx(&s).err().unwrap();
+        let real = file_sha256(&p).unwrap();
+        assert!(
+            e.contains(&"ab".repeat(32)) && e.contains(&real) && e.contains("not used"),
+            "{e}"
+        );
+        s.job.sha256 = Some(real);
+        assert!(prepare_onnx(&s).is_ok());
+        let e = prepare_onnx(&source(&dir.path().join("none.onnx")))
+            .err()
+            .unwrap();
+        assert!(e.ends_with("none.onnx: no such file"), "{e}");
+    }
+
+    #[test]
+    fn test_data_beside_the_model_is_used_when_it_fits() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = model(dir.path());
+        let td = dir.path().join("test_data_set_0");
+        std::fs::create_dir_all(&td).unwrap();
+        let t = HostTensor::full(DType::Float32, &[2, 3], 7.0);
+        write_tensor_pb(&td.join("input_0.pb"), "x", &t).unwrap();
+        let a = prepare_onnx(&source(&p)).unwrap();
+        assert_eq!(a.input_source, "test_data_set_0");
+        assert_eq!(a.feed[0].1, t);
+        write_tensor_pb(
+            &td.join("input_0.pb"),
+            "x",
+            &HostTensor::zeros(DType::Int64, &[2, 3]),
+        )
+        .unwrap();
+        let a = prepare_onnx(&source(&p)).unwrap();
+        assert_eq!(a.input_source, "random");
+        assert!(a.warnings[0].contains("does not fit"), "{:?}", a.warnings);
+    }
+
+    #[test]
+    fn random_inputs_per_dtype() {
+        let f = random_input(DType::Float16, &[64], 1).to_f64_vec();
+        assert!(f.iter().all(|v| (0.0..1.0).contains(v)));
+        for d in [DType::Int64, DType::Int8, DType::Uint8, DType::Bool] {
+            let v = random_input(d, &[64], 2).to_f64_vec();
+            assert!(v.iter().all(|&x| x == 0.0 || x == 1.0), "{d}");
+            assert!(v.contains(&1.0) && v.contains(&0.0), "{d}");
+        }
+        assert_eq!(
+            random_input(DType::Int32, &[4], 3),
+            random_input(DType::Int32, &[4], 3)
+        );
+    }
+
+    #[test]
+    fn names_and_placing_files() {
+        assert_eq!(safe_stem("../a b/c"), "_a_b_c");
+        assert_eq!(safe_stem(".hidden"), "hidden");
+        assert_eq!(safe_stem("tiny-mlp@1"), "tiny-mlp@1");
+        let a = failure_name("m", "onnx", "k1");
+        assert!(a.starts_with("m_onnx_") && a != failure_name("m", "onnx", "k2"));
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("w.bin");
+        std::fs::write(&from, b"abc").unwrap();
+        let to = dir.path().join("build/sub/w.bin");
+        place(&from, &to).unwrap();
+        place(&from, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), b"abc");
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("build/sub"))
+            .unwrap()
+            .collect();
+        assert_eq!(left.len(), 1, "no temporary files left");
+    }
 }

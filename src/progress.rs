@@ -152,6 +152,33 @@ impl Observer for Terminal {
                     onnx.display()
                 ));
             }
+            Event::OnnxReady {
+                build,
+                cached,
+                onnx,
+                location,
+                inputs,
+                params,
+                param_bytes,
+                input_source,
+            } => {
+                let mut ins: Vec<String> = inputs.iter().map(|t| t.to_string()).collect();
+                if ins.is_empty() {
+                    ins.push("none".into());
+                }
+                let found = if cached {
+                    "  (found in cache, not rebuilt)"
+                } else {
+                    ""
+                };
+                self.info(&format!(
+                    "{build}  ONNX file  {location}{found}\n    weights {} ({})  inputs {} ({input_source})\n    onnx {}",
+                    si(params as f64),
+                    bytes(param_bytes),
+                    ins.join(", "),
+                    onnx.display()
+                ));
+            }
             Event::BuildFailed { error, .. } => self.line(&format!("error: {error}")),
             Event::RowStarted {
                 build,

@@ -304,7 +304,8 @@ pub fn read_inputs(dir: &Path) -> Result<Vec<(String, HostTensor)>, WorkerError>
         }
         inputs.push(read_tensor_pb(&f)?);
     }
-    if inputs.is_empty() {
+    // An existing, empty folder is a model without inputs (ONNX allows it).
+    if inputs.is_empty() && !dir.is_dir() {
         return Err(WorkerError::NoInputs {
             dir: dir.to_path_buf(),
         });

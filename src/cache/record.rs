@@ -156,6 +156,16 @@ pub struct Identity {
     pub parent: Option<String>,
     /// How many times the script called the model with these inputs.
     pub executions: u64,
+    /// ONNX inputs: sha256 (hex) of the model file.
+    pub file_sha256: Option<String>,
+    /// ONNX inputs: the sizes bound to dynamic axes and inputs
+    /// (`--axis`, `--shape`, a manifest's `axes`), e.g. `batch_size=8`.
+    pub bindings: Option<String>,
+    /// ONNX inputs: where the input data came from: `random`, `script`
+    /// (`onnx::load`), or `test_data_set_0` (ONNX's test-data layout).
+    pub input_source: Option<String>,
+    /// The error this build must fail with (a manifest's `expected_failure`).
+    pub expected_failure: Option<String>,
 }
 
 impl Identity {
@@ -349,6 +359,8 @@ pub struct RuntimeRow {
     pub host: Option<String>,
     /// Non-fatal problems.
     pub warnings: Vec<String>,
+    /// With an expected failure: whether this row failed as expected.
+    pub expectation: Option<String>,
 }
 
 impl Default for RuntimeRow {
@@ -390,6 +402,7 @@ impl Default for RuntimeRow {
             pid: None,
             host: None,
             warnings: Vec::new(),
+            expectation: None,
         }
     }
 }

@@ -1,24 +1,27 @@
-//! The interface of an ONNX file given as input: its inputs, outputs,
-//! opset, IR version and producer. Only that is decoded: nodes and weight
-//! data are skipped, not copied.
+//! ONNX files given as inputs: their interface (inputs, outputs, opset, IR
+//! version, producer), a summary (op counts, parameter counts, external data
+//! files), binding their dynamic axes to sizes, and the test data that ONNX's
+//! own layout keeps beside a model. Only what is needed is decoded: weight
+//! data is skipped, not copied.
 
 use super::OnnxError;
-use super::proto::{DimValue, OperatorSetIdProto, ValueInfoProto};
-use super::tensor_io::dtype_from_onnx;
-use crate::graph::DType;
+use super::proto::{DimValue, OperatorSetIdProto, StringStringEntryProto, ValueInfoProto};
+use super::tensor_io::{dtype_from_onnx, onnx_type_name, read_tensor_pb};
+use crate::graph::{DType, HostTensor};
 use prost::Message;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The interface of a model file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelIo {
     /// The graph inputs that are fed at run time (initializers excluded).
     pub inputs: Vec<IoInfo>,
     pub outputs: Vec<IoInfo>,
-    /// The version of the default (`ai.onnx`) operator set.
+    /// The version of the default (`ai.onnx`) operator set; 0 when the
+    /// model imports only other domains.
     pub opset: i64,
     pub ir_version: i64,
     /// `producer_name producer_version`, e.g. `pytorch 2.11.0`; may be empty.
@@ -35,6 +38,10 @@ pub struct IoInfo {
     pub dims: Vec<Dim>,
     /// False when the file gives no shape at all (not even a rank).
     pub rank_known: bool,
+    /// The ONNX type as written in the file (`float`, `uint32`, `sequence`),
+    /// for messages about types turnkey cannot feed.
+    #[serde(default)]
+    pub type_name: String,
 }
 
 /// One axis of an input or output.
@@ -135,6 +142,10 @@ fn io_info(v: &ValueInfoProto) -> IoInfo {
         dtype: tensor.and_then(|t| dtype_from_onnx(t.elem_type)),
         dims,
         rank_known: shape.is_some(),
+        type_name: match tensor {
+            Some(t) => onnx_type_name(t.elem_type),
+            None => "a non-tensor value (sequence, map or optional)".into(),
+        },
     }
 }
 
@@ -175,15 +186,18 @@ fn model_io_from_bytes(bytes: &[u8]) -> Result<ModelIo, IoError> {
         return Err(not_onnx("it has no IR version"));
     }
     let graph = head.graph.ok_or_else(|| not_onnx("it has no graph"))?;
-    let opset = head
+    // A model of other domains only (ai.onnx.ml, say) has opset 0.
+    let default_opset = head
         .opset_import
         .iter()
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map(|o| o.version)
+        .map(|o| o.version);
+    let opset = default_opset
+        .or_else(|| (!head.opset_import.is_empty()).then_some(0))
         .ok_or_else(|| {
             IoError::Invalid(
-                "the model imports no default (ai.onnx) operator set; turnkey runs models \
-                 built on the standard ONNX operators"
+                "the model imports no operator set; re-export it with its opset_import \
+                 (e.g. onnx.helper.make_opsetid(\"\", 17))"
                     .into(),
             )
         })?;
@@ -208,6 +222,604 @@ fn model_io_from_bytes(bytes: &[u8]) -> Result<ModelIo, IoError> {
         ir_version: head.ir_version,
         producer,
     })
+}
+
+// ---------------------------------------------------------------- summary
+
+/// What turnkey records about an ONNX file besides its interface.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct OnnxFileInfo {
+    pub io: ModelIo,
+    /// `GraphProto.name`; may be empty.
+    pub graph_name: String,
+    /// The model's and the graph's `doc_string`, joined; may be empty.
+    pub doc: String,
+    /// Nodes of the main graph per op type; ops outside `ai.onnx` as `domain:Op`.
+    pub op_counts: BTreeMap<String, usize>,
+    /// Elements of all initializers (the weights).
+    pub params: u64,
+    /// Bytes of all initializers.
+    pub param_bytes: u64,
+    /// Files holding external tensor data, relative to the model's folder.
+    pub external_files: Vec<String>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ModelBody {
+    #[prost(string, tag = "6")]
+    doc_string: String,
+    #[prost(message, optional, tag = "7")]
+    graph: Option<GraphBody>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct GraphBody {
+    #[prost(message, repeated, tag = "1")]
+    node: Vec<NodeBody>,
+    #[prost(string, tag = "2")]
+    name: String,
+    #[prost(message, repeated, tag = "5")]
+    initializer: Vec<TensorHead>,
+    #[prost(string, tag = "10")]
+    doc_string: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct NodeBody {
+    #[prost(string, tag = "4")]
+    op_type: String,
+    #[prost(string, tag = "7")]
+    domain: String,
+    #[prost(message, repeated, tag = "5")]
+    attribute: Vec<AttrBody>,
+}
+
+/// The attribute fields that can hold tensors (and so external data).
+#[derive(Clone, PartialEq, prost::Message)]
+struct AttrBody {
+    #[prost(message, optional, tag = "5")]
+    t: Option<TensorHead>,
+    #[prost(message, optional, boxed, tag = "6")]
+    g: Option<Box<GraphBody>>,
+    #[prost(message, repeated, tag = "10")]
+    tensors: Vec<TensorHead>,
+    #[prost(message, repeated, tag = "11")]
+    graphs: Vec<GraphBody>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct TensorHead {
+    #[prost(int64, repeated, packed = "false", tag = "1")]
+    dims: Vec<i64>,
+    #[prost(int32, tag = "2")]
+    data_type: i32,
+    #[prost(message, repeated, tag = "13")]
+    external_data: Vec<StringStringEntryProto>,
+}
+
+/// Bits per element of an ONNX element type (for byte counts only).
+fn elem_bits(t: i32) -> u64 {
+    match onnx_type_name(t).as_str() {
+        "double" | "int64" | "uint64" | "complex64" => 64,
+        "complex128" => 128,
+        "float" | "int32" | "uint32" => 32,
+        "float16" | "bfloat16" | "int16" | "uint16" => 16,
+        "uint4" | "int4" | "float4e2m1" => 4,
+        "uint2" | "int2" => 2,
+        _ => 8,
+    }
+}
+
+fn collect_external(t: &TensorHead, out: &mut BTreeSet<String>) {
+    out.extend(
+        t.external_data
+            .iter()
+            .filter(|e| e.key == "location")
+            .map(|e| e.value.clone()),
+    );
+}
+
+fn walk_graph(g: &GraphBody, out: &mut BTreeSet<String>) {
+    g.initializer.iter().for_each(|t| collect_external(t, out));
+    for n in &g.node {
+        for a in &n.attribute {
+            a.t.iter()
+                .chain(&a.tensors)
+                .for_each(|t| collect_external(t, out));
+            a.g.iter().for_each(|sub| walk_graph(sub, out));
+            a.graphs.iter().for_each(|sub| walk_graph(sub, out));
+        }
+    }
+}
+
+/// Reads the interface and the summary of the ONNX model at `path`.
+pub fn inspect(path: &Path) -> Result<OnnxFileInfo, OnnxError> {
+    let bytes = std::fs::read(path).map_err(|source| OnnxError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let decode = |source| OnnxError::Decode {
+        path: path.to_path_buf(),
+        what: "model",
+        source,
+    };
+    let io = model_io_from_bytes(&bytes).map_err(|e| match e {
+        IoError::Decode(source) => decode(source),
+        IoError::Invalid(msg) => OnnxError::Model {
+            path: path.to_path_buf(),
+            msg,
+        },
+    })?;
+    let body = ModelBody::decode(bytes.as_slice()).map_err(decode)?;
+    let graph = body.graph.unwrap_or_default();
+    let mut op_counts = BTreeMap::new();
+    for n in &graph.node {
+        let key = if n.domain.is_empty() || n.domain == "ai.onnx" {
+            n.op_type.clone()
+        } else {
+            format!("{}:{}", n.domain, n.op_type)
+        };
+        *op_counts.entry(key).or_insert(0) += 1;
+    }
+    let (mut params, mut bits) = (0u64, 0u64);
+    for t in &graph.initializer {
+        let n: u64 = t.dims.iter().map(|&d| d.max(0) as u64).product();
+        params += n;
+        bits += n * elem_bits(t.data_type);
+    }
+    let mut external = BTreeSet::new();
+    walk_graph(&graph, &mut external);
+    let doc = [body.doc_string.trim(), graph.doc_string.trim()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(OnnxFileInfo {
+        io,
+        graph_name: graph.name,
+        doc,
+        op_counts,
+        params,
+        param_bytes: bits.div_ceil(8),
+        external_files: external.into_iter().collect(),
+    })
+}
+
+/// The external data files of a model, as paths beside it. A location that
+/// leaves the model's folder is an error: ONNX Runtime refuses it too.
+pub fn external_paths(model: &Path, info: &OnnxFileInfo) -> Result<Vec<PathBuf>, OnnxError> {
+    let dir = model.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for loc in &info.external_files {
+        let rel = Path::new(loc);
+        let escapes = rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)));
+        if escapes {
+            return Err(OnnxError::Model {
+                path: model.to_path_buf(),
+                msg: format!(
+                    "external data location '{loc}' is not a file inside the model's folder; \
+                     re-save the model with its data beside it (onnx.save(..., location=\"NAME\"))"
+                ),
+            });
+        }
+        let p = dir.join(rel);
+        if !p.is_file() {
+            return Err(OnnxError::Model {
+                path: model.to_path_buf(),
+                msg: format!(
+                    "its weights are stored in the external file {}, which does not exist; \
+                     keep that file beside the model",
+                    p.display()
+                ),
+            });
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- binding
+
+/// Sizes chosen for dynamic axes (`--axis batch_size=8`, applies to every
+/// input using that axis name) and whole input shapes (`--shape x=1,3,224,224`,
+/// which win over axes).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bindings {
+    pub axes: BTreeMap<String, usize>,
+    pub shapes: BTreeMap<String, Vec<usize>>,
+}
+
+impl Bindings {
+    /// `batch_size=8 x=[1,3,224,224]`: part of a build's identity.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.extend(
+            self.shapes
+                .iter()
+                .map(|(k, v)| format!("{k}={}", crate::graph::shape_str(v))),
+        );
+        parts.join(" ")
+    }
+}
+
+/// One model input with every axis sized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoundInput {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+}
+
+/// Why inputs cannot be fed. The caller adds the file name.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BindError {
+    #[error(
+        "input '{input}' is of type {type_name}, which turnkey cannot feed (it feeds {})",
+        DType::ALL.map(|d| d.name()).join(", ")
+    )]
+    Dtype { input: String, type_name: String },
+    #[error("input '{input}' declares no shape: give it with --shape {input}=D1,D2,...")]
+    UnknownRank { input: String },
+    #[error(
+        "--shape {input}: the input has rank {want} ({declared}), the shape given has {got} dimensions"
+    )]
+    Rank {
+        input: String,
+        want: usize,
+        got: usize,
+        declared: String,
+    },
+    #[error(
+        "input '{input}' has the fixed size {fixed} on axis {axis}, but {given} was asked for ({how})"
+    )]
+    Fixed {
+        input: String,
+        axis: usize,
+        fixed: usize,
+        given: usize,
+        how: String,
+    },
+    #[error("{}", unbound_message(axes, unnamed))]
+    Unbound {
+        /// Axis name → the inputs that use it.
+        axes: Vec<(String, Vec<String>)>,
+        /// (input, axis index) of axes without a name.
+        unnamed: Vec<(String, usize)>,
+    },
+    #[error("{0}")]
+    Feed(String),
+}
+
+fn unbound_message(axes: &[(String, Vec<String>)], unnamed: &[(String, usize)]) -> String {
+    let mut parts = Vec::new();
+    if !axes.is_empty() {
+        let list: Vec<String> = axes
+            .iter()
+            .map(|(a, ins)| format!("{a} (input {})", ins.join(", ")))
+            .collect();
+        let example = &axes[0].0;
+        parts.push(format!(
+            "dynamic axes not bound: {}; bind them with --axis NAME=N (e.g. --axis {example}=1) \
+             or `axes = {{ {example} = 1 }}` in a manifest",
+            list.join(", ")
+        ));
+    }
+    if !unnamed.is_empty() {
+        let list: Vec<String> = unnamed
+            .iter()
+            .map(|(i, k)| format!("input '{i}' axis {k}"))
+            .collect();
+        parts.push(format!(
+            "axes without a name: {}; give the whole shape with --shape {}=D1,D2,...",
+            list.join(", "),
+            unnamed[0].0
+        ));
+    }
+    parts.join("; ")
+}
+
+fn feedable(i: &IoInfo) -> Result<DType, BindError> {
+    let dtype = i.dtype.ok_or_else(|| BindError::Dtype {
+        input: i.name.clone(),
+        type_name: i.type_name.clone(),
+    })?;
+    Ok(dtype)
+}
+
+/// Sizes every input's axes: `--shape` first, then `--axis` by name; fixed
+/// sizes must agree with both. Every axis left unsized is listed in one error.
+pub fn bind_inputs(io: &ModelIo, b: &Bindings) -> Result<Vec<BoundInput>, BindError> {
+    let mut out = Vec::new();
+    let mut unbound: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut unnamed = Vec::new();
+    for i in &io.inputs {
+        let dtype = feedable(i)?;
+        if let Some(given) = b.shapes.get(&i.name) {
+            if i.rank_known {
+                if given.len() != i.dims.len() {
+                    return Err(BindError::Rank {
+                        input: i.name.clone(),
+                        want: i.dims.len(),
+                        got: given.len(),
+                        declared: i.shape_string(),
+                    });
+                }
+                for (k, (d, &g)) in i.dims.iter().zip(given).enumerate() {
+                    if let Dim::Fixed(f) = d
+                        && *f != g
+                    {
+                        return Err(BindError::Fixed {
+                            input: i.name.clone(),
+                            axis: k,
+                            fixed: *f,
+                            given: g,
+                            how: format!("--shape {}={}", i.name, join_dims(given)),
+                        });
+                    }
+                }
+            }
+            out.push(BoundInput {
+                name: i.name.clone(),
+                dtype,
+                shape: given.clone(),
+            });
+            continue;
+        }
+        if !i.rank_known {
+            return Err(BindError::UnknownRank {
+                input: i.name.clone(),
+            });
+        }
+        let mut shape = Vec::with_capacity(i.dims.len());
+        for (k, d) in i.dims.iter().enumerate() {
+            match d {
+                Dim::Fixed(n) => shape.push(*n),
+                Dim::Named(a) => match b.axes.get(a) {
+                    Some(&n) => shape.push(n),
+                    None => {
+                        let ins = unbound.entry(a.clone()).or_default();
+                        if !ins.contains(&i.name) {
+                            ins.push(i.name.clone());
+                        }
+                        shape.push(0);
+                    }
+                },
+                Dim::Unknown => {
+                    unnamed.push((i.name.clone(), k));
+                    shape.push(0);
+                }
+            }
+        }
+        out.push(BoundInput {
+            name: i.name.clone(),
+            dtype,
+            shape,
+        });
+    }
+    if !unbound.is_empty() || !unnamed.is_empty() {
+        return Err(BindError::Unbound {
+            axes: unbound.into_iter().collect(),
+            unnamed,
+        });
+    }
+    Ok(out)
+}
+
+fn join_dims(d: &[usize]) -> String {
+    d.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The `--shape` names that are no input of this model.
+pub fn unknown_shape_names(io: &ModelIo, b: &Bindings) -> Vec<String> {
+    b.shapes
+        .keys()
+        .filter(|k| !io.inputs.iter().any(|i| &i.name == *k))
+        .cloned()
+        .collect()
+}
+
+/// Orders `feed` (tensors named after inputs) as the model's inputs and
+/// checks it against the interface and the bindings: every input given once,
+/// same dtype, and the fixed and bound sizes respected.
+pub fn check_feed(
+    io: &ModelIo,
+    b: &Bindings,
+    feed: Vec<(String, HostTensor)>,
+) -> Result<Vec<(String, HostTensor)>, BindError> {
+    let names: Vec<&str> = io.inputs.iter().map(|i| i.name.as_str()).collect();
+    let mut by_name: BTreeMap<String, HostTensor> = BTreeMap::new();
+    for (n, t) in feed {
+        if !names.contains(&n.as_str()) {
+            return Err(BindError::Feed(format!(
+                "'{n}' is not an input of the model (its inputs: {})",
+                names.join(", ")
+            )));
+        }
+        if by_name.insert(n.clone(), t).is_some() {
+            return Err(BindError::Feed(format!("input '{n}' is given twice")));
+        }
+    }
+    let mut out = Vec::with_capacity(io.inputs.len());
+    for i in &io.inputs {
+        let dtype = feedable(i)?;
+        let t = by_name.remove(&i.name).ok_or_else(|| {
+            BindError::Feed(format!(
+                "input '{}' ({} {}) is not given",
+                i.name,
+                i.type_name,
+                i.shape_string()
+            ))
+        })?;
+        if t.dtype != dtype {
+            return Err(BindError::Feed(format!(
+                "input '{}' is {dtype}, the tensor given is {}",
+                i.name, t.dtype
+            )));
+        }
+        let wrong = |why: String| {
+            BindError::Feed(format!(
+                "input '{}' {}: the tensor given is {}: {why}",
+                i.name,
+                i.shape_string(),
+                crate::graph::shape_str(&t.shape)
+            ))
+        };
+        if let Some(s) = b.shapes.get(&i.name)
+            && s != &t.shape
+        {
+            return Err(wrong(format!("--shape asks for {}", join_dims(s))));
+        }
+        if i.rank_known {
+            if i.dims.len() != t.shape.len() {
+                return Err(wrong(format!("the input has rank {}", i.dims.len())));
+            }
+            for (k, d) in i.dims.iter().enumerate() {
+                let want = match d {
+                    Dim::Fixed(n) => Some(*n),
+                    Dim::Named(a) => b.axes.get(a).copied(),
+                    Dim::Unknown => None,
+                };
+                if let Some(w) = want
+                    && w != t.shape[k]
+                {
+                    return Err(wrong(format!("axis {k} must be {w}")));
+                }
+            }
+        }
+        out.push((i.name.clone(), t));
+    }
+    Ok(out)
+}
+
+/// The folder of ONNX's test-data layout (backend node tests, the model zoo):
+/// `test_data_set_0/input_<k>.pb` beside the model.
+pub fn test_data_dir(model: &Path) -> Option<PathBuf> {
+    let d = model.parent()?.join("test_data_set_0");
+    d.join("input_0.pb").is_file().then_some(d)
+}
+
+/// The inputs of `test_data_set_0` beside the model, named after the model's
+/// inputs (a tensor without a name, or with a name that is no input, takes
+/// the name of the input at its position). `None` without such a folder.
+pub fn test_data_inputs(
+    model: &Path,
+    io: &ModelIo,
+) -> Option<Result<Vec<(String, HostTensor)>, OnnxError>> {
+    let dir = test_data_dir(model)?;
+    let mut out = Vec::new();
+    for k in 0.. {
+        let p = dir.join(format!("input_{k}.pb"));
+        if !p.is_file() {
+            break;
+        }
+        match read_tensor_pb(&p) {
+            Ok((name, t)) => {
+                let known = io.inputs.iter().any(|i| i.name == name);
+                let name = match io.inputs.get(k) {
+                    Some(i) if !known => i.name.clone(),
+                    _ => name,
+                };
+                out.push((name, t));
+            }
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    Some(Ok(out))
+}
+
+// ---------------------------------------------------------------- outputs
+
+/// The outputs' dtypes and shapes for the given input shapes: from the file
+/// where its dims are fixed or named after a bound axis, else from tract's
+/// shape inference. Unknown sizes stay `None`.
+pub fn infer_outputs(
+    path: &Path,
+    io: &ModelIo,
+    inputs: &[BoundInput],
+) -> Vec<(String, Option<DType>, Vec<Option<usize>>)> {
+    // Axis sizes seen on the inputs, by name.
+    let mut axes: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, b) in io.inputs.iter().zip(inputs) {
+        for (d, &n) in i.dims.iter().zip(&b.shape) {
+            if let Dim::Named(a) = d {
+                axes.insert(a, n);
+            }
+        }
+    }
+    let mut outs: Vec<(String, Option<DType>, Vec<Option<usize>>)> = io
+        .outputs
+        .iter()
+        .map(|o| {
+            let dims = o
+                .dims
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(n) => Some(*n),
+                    Dim::Named(a) => axes.get(a.as_str()).copied(),
+                    Dim::Unknown => None,
+                })
+                .collect();
+            (o.name.clone(), o.dtype, dims)
+        })
+        .collect();
+    let complete = io
+        .outputs
+        .iter()
+        .zip(&outs)
+        .all(|(o, (_, _, d))| o.rank_known && d.iter().all(Option::is_some));
+    if !complete && let Ok(facts) = tract_output_facts(path, inputs) {
+        for (o, f) in outs.iter_mut().zip(facts) {
+            if o.2.is_empty() || o.2.len() == f.len() {
+                o.2 = f;
+            }
+        }
+    }
+    outs
+}
+
+fn tract_output_facts(
+    path: &Path,
+    inputs: &[BoundInput],
+) -> Result<Vec<Vec<Option<usize>>>, String> {
+    use tract_onnx::prelude::*;
+    let mut model = tract_onnx::onnx()
+        .model_for_path(path)
+        .map_err(|e| format!("{e:#}"))?;
+    for (k, b) in inputs.iter().enumerate() {
+        let dt = match b.dtype {
+            DType::Float32 => f32::datum_type(),
+            DType::Float16 => tract_onnx::prelude::f16::datum_type(),
+            DType::Float64 => f64::datum_type(),
+            DType::Int8 => i8::datum_type(),
+            DType::Int16 => i16::datum_type(),
+            DType::Int32 => i32::datum_type(),
+            DType::Int64 => i64::datum_type(),
+            DType::Uint8 => u8::datum_type(),
+            DType::Bool => bool::datum_type(),
+            DType::Bfloat16 => return Err("tract has no bfloat16".into()),
+        };
+        model
+            .set_input_fact(k, InferenceFact::dt_shape(dt, &b.shape))
+            .map_err(|e| format!("{e:#}"))?;
+    }
+    let typed = model.into_typed().map_err(|e| format!("{e:#}"))?;
+    let outlets = typed.output_outlets().map_err(|e| format!("{e:#}"))?;
+    outlets
+        .iter()
+        .map(|o| {
+            let f = typed.outlet_fact(*o).map_err(|e| format!("{e:#}"))?;
+            Ok(f.shape
+                .iter()
+                .map(|d| d.to_i64().ok().and_then(|v| usize::try_from(v).ok()))
+                .collect())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -378,7 +990,7 @@ mod tests {
                     ..Default::default()
                 }
                 .encode_to_vec(),
-                "no default (ai.onnx) operator set",
+                "imports no operator set",
             ),
         ];
         for (name, bytes, want) in cases {
@@ -422,5 +1034,215 @@ onnx.save(m, sys.argv[1])
         assert_eq!(io.inputs[0].name, "input");
         assert_eq!(io.inputs[0].shape_string(), "[batch, 3, ?]");
         assert_eq!(io.outputs[0].name, "logits");
+    }
+
+    fn io_of(inputs: &[(&str, Option<DType>, Vec<Dim>)]) -> ModelIo {
+        ModelIo {
+            inputs: inputs
+                .iter()
+                .map(|(n, d, dims)| IoInfo {
+                    name: n.to_string(),
+                    dtype: *d,
+                    dims: dims.clone(),
+                    rank_known: true,
+                    type_name: d.map(|d| d.name().to_string()).unwrap_or("uint32".into()),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn named(s: &str) -> Dim {
+        Dim::Named(s.into())
+    }
+
+    #[test]
+    fn binding_axes_shapes_and_their_errors() {
+        let io = io_of(&[
+            (
+                "ids",
+                Some(DType::Int64),
+                vec![named("batch"), named("seq")],
+            ),
+            (
+                "mask",
+                Some(DType::Bool),
+                vec![named("batch"), Dim::Fixed(4)],
+            ),
+        ]);
+        let mut b = Bindings::default();
+        let e = bind_inputs(&io, &b).unwrap_err().to_string();
+        assert!(
+            e.contains("dynamic axes not bound: batch (input ids, mask), seq (input ids)"),
+            "{e}"
+        );
+        b.axes.insert("batch".into(), 2);
+        b.axes.insert("seq".into(), 9);
+        let got = bind_inputs(&io, &b).unwrap();
+        assert_eq!(got[0].shape, [2, 9]);
+        assert_eq!(got[1].shape, [2, 4]);
+        // --shape wins over --axis.
+        b.shapes.insert("ids".into(), vec![3, 5]);
+        assert_eq!(bind_inputs(&io, &b).unwrap()[0].shape, [3, 5]);
+        b.shapes.insert("mask".into(), vec![3, 5]);
+        let e = bind_inputs(&io, &b).unwrap_err().to_string();
+        assert!(e.contains("fixed size 4 on axis 1, but 5"), "{e}");
+        b.shapes.insert("mask".into(), vec![3]);
+        let e = bind_inputs(&io, &b).unwrap_err().to_string();
+        assert!(e.contains("--shape mask: the input has rank 2"), "{e}");
+        b.shapes.insert("nope".into(), vec![1]);
+        assert_eq!(unknown_shape_names(&io, &b), ["nope"]);
+
+        let io = io_of(&[("x", None, vec![Dim::Fixed(1)])]);
+        let e = bind_inputs(&io, &Bindings::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("input 'x' is of type uint32, which turnkey cannot feed"),
+            "{e}"
+        );
+        let io = io_of(&[("x", Some(DType::Float32), vec![Dim::Unknown, Dim::Fixed(3)])]);
+        let e = bind_inputs(&io, &Bindings::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("input 'x' axis 0") && e.contains("--shape x="),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fed_tensors_are_checked_and_ordered() {
+        let io = io_of(&[
+            ("a", Some(DType::Float32), vec![named("n"), Dim::Fixed(2)]),
+            ("b", Some(DType::Int64), vec![Dim::Fixed(3)]),
+        ]);
+        let a = HostTensor::zeros(DType::Float32, &[5, 2]);
+        let bt = HostTensor::zeros(DType::Int64, &[3]);
+        let b = Bindings::default();
+        let got = check_feed(
+            &io,
+            &b,
+            vec![("b".into(), bt.clone()), ("a".into(), a.clone())],
+        )
+        .unwrap();
+        assert_eq!(got[0].0, "a");
+        let cases = [
+            (
+                vec![("a".to_string(), a.clone())],
+                "input 'b' (int64 [3]) is not given",
+            ),
+            (
+                vec![
+                    ("a".into(), a.clone()),
+                    ("b".into(), bt.clone()),
+                    ("c".into(), bt.clone()),
+                ],
+                "'c' is not an input",
+            ),
+            (
+                vec![
+                    ("a".into(), HostTensor::zeros(DType::Float16, &[5, 2])),
+                    ("b".into(), bt.clone()),
+                ],
+                "input 'a' is float32, the tensor given is float16",
+            ),
+            (
+                vec![
+                    ("a".into(), HostTensor::zeros(DType::Float32, &[5, 3])),
+                    ("b".into(), bt.clone()),
+                ],
+                "axis 1 must be 2",
+            ),
+        ];
+        for (feed, want) in cases {
+            let e = check_feed(&io, &b, feed).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        let mut b = Bindings::default();
+        b.axes.insert("n".into(), 4);
+        let e = check_feed(&io, &b, vec![("a".into(), a), ("b".into(), bt)]).unwrap_err();
+        assert!(e.to_string().contains("axis 0 must be 4"), "{e}");
+    }
+
+    /// External data, op counts, weights, test data and output shapes of a
+    /// model written by the onnx package.
+    #[test]
+    fn inspects_external_data_and_test_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m/model.onnx");
+        run_python(
+            r#"
+import os, sys, numpy as np, onnx
+from onnx import helper, TensorProto as T, numpy_helper
+p = sys.argv[1]; d = os.path.dirname(p)
+os.makedirs(os.path.join(d, "w"), exist_ok=True)
+os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+x = helper.make_tensor_value_info("x", T.FLOAT, ["b", 8])
+y = helper.make_tensor_value_info("y", T.FLOAT, ["b", "?"])
+w = numpy_helper.from_array(np.ones((8, 3), np.float32), "w")
+g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["h"]),
+                       helper.make_node("Relu", ["h"], ["y"])], "Net", [x], [y], [w],
+                      doc_string="a test net")
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+onnx.save(m, p, save_as_external_data=True, location="w/weights.bin", size_threshold=0)
+t = numpy_helper.from_array(np.ones((2, 8), np.float32), "")
+open(os.path.join(d, "test_data_set_0", "input_0.pb"), "wb").write(t.SerializeToString())
+"#,
+            &[&path],
+        );
+        let info = inspect(&path).unwrap();
+        assert_eq!(info.graph_name, "Net");
+        assert_eq!(info.doc, "a test net");
+        assert_eq!((info.params, info.param_bytes), (24, 96));
+        assert_eq!(info.op_counts["MatMul"], 1);
+        assert_eq!(info.external_files, ["w/weights.bin"]);
+        assert_eq!(
+            external_paths(&path, &info).unwrap(),
+            [dir.path().join("m/w/weights.bin")]
+        );
+        let feed = test_data_inputs(&path, &info.io).unwrap().unwrap();
+        assert_eq!(feed[0].0, "x", "an unnamed tensor takes the input's name");
+        assert_eq!(feed[0].1.shape, [2, 8]);
+        // "y" has an unnamed-in-effect axis ("?" is a name no input has): tract infers it.
+        let outs = infer_outputs(
+            &path,
+            &info.io,
+            &[BoundInput {
+                name: "x".into(),
+                dtype: DType::Float32,
+                shape: vec![2, 8],
+            }],
+        );
+        assert_eq!(outs[0].2, [Some(2), Some(3)]);
+
+        std::fs::remove_file(dir.path().join("m/w/weights.bin")).unwrap();
+        let e = external_paths(&path, &info).unwrap_err().to_string();
+        assert!(
+            e.contains("w/weights.bin") && e.contains("does not exist"),
+            "{e}"
+        );
+        let mut bad = info.clone();
+        bad.external_files = vec!["../elsewhere.bin".into()];
+        let e = external_paths(&path, &bad).unwrap_err().to_string();
+        assert!(e.contains("not a file inside the model's folder"), "{e}");
+    }
+
+    #[test]
+    fn models_of_other_domains_only_have_opset_zero() {
+        let m = ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto {
+                domain: "ai.onnx.ml".into(),
+                version: 3,
+            }],
+            graph: Some(GraphProto {
+                output: vec![vi("y", data_type::FLOAT, None)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let io = model_io_from_bytes(&m.encode_to_vec()).ok().unwrap();
+        assert_eq!(io.opset, 0);
     }
 }

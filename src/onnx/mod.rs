@@ -16,7 +16,11 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use export::{ExportOptions, export, export_model, ir_version_for_opset, supported_opsets};
-pub use import::{Dim, IoInfo, ModelIo, read_model_io};
+pub use import::{
+    BindError, Bindings, BoundInput, Dim, IoInfo, ModelIo, OnnxFileInfo, bind_inputs, check_feed,
+    external_paths, infer_outputs, inspect, read_model_io, test_data_dir, test_data_inputs,
+    unknown_shape_names,
+};
 pub use tensor_io::{
     dtype_from_onnx, dtype_to_onnx, proto_to_tensor, read_tensor_pb, tensor_into_proto,
     tensor_to_proto, write_tensor_pb,

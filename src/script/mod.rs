@@ -8,6 +8,7 @@ pub mod header;
 pub mod host;
 pub mod layers;
 pub mod model;
+pub mod onnx_model;
 pub mod tensor;
 
 pub use args::{ArgValue, ScriptArgs};
@@ -81,6 +82,8 @@ pub struct Discovery {
     pub script_args: String,
     pub builds: Vec<Build>,
     pub warnings: Vec<String>,
+    /// Calls of models loaded with `onnx::load` (builds of ONNX files).
+    pub onnx_calls: Vec<onnx_model::OnnxCall>,
 }
 
 pub fn build_name(stem: &str, labels: &Labels, hash: &str) -> String {
@@ -222,6 +225,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
     }
     let host = Host::new(state);
     let mut engine = engine(&host).map_err(|e| ScriptError::file(path, e))?;
+    let onnx_calls = onnx_model::register(&mut engine.engine, &host, path);
     let ast = engine
         .compile(&header.source)
         .map_err(|e| error::from_parse(path, &e))?;
@@ -240,7 +244,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
 
     let mut st = host.lock();
     let calls = std::mem::take(&mut st.calls);
-    if calls.is_empty() {
+    if calls.is_empty() && onnx_calls.calls().is_empty() {
         return Err(ScriptError::NoModelCall {
             path: path.display().to_string(),
         });
@@ -280,6 +284,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
         .map(|a| {
             format!("--{a} was passed in --script-args but the script never asks for it in parse()")
         })
+        .chain(onnx_calls.warnings())
         .collect();
     Ok(Discovery {
         path: path.to_path_buf(),
@@ -288,6 +293,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
         script_args: st.args.text.clone(),
         builds,
         warnings,
+        onnx_calls: onnx_calls.calls(),
     })
 }
 

@@ -1,0 +1,247 @@
+//! `onnx::load(path)`: a model from an ONNX file (path relative to the
+//! script). Its `forward(inputs)` at the top level of a script is
+//! intercepted like any model call: each distinct set of input shapes
+//! becomes a build of that file, fed with the script's tensors. It returns
+//! placeholder outputs of the right shapes and dtypes, so the script can go
+//! on with them. An ONNX model cannot be part of another model's traced
+//! graph: the IR has no node for a whole ONNX file.
+
+use super::host::{Host, placeholder};
+use super::model::{flatten_io, rt_err};
+use super::tensor::{Tensor, TensorKind};
+use crate::graph::{HostTensor, TypeInfo};
+use crate::onnx::{Bindings, BoundInput, ModelIo, check_feed, infer_outputs, read_model_io};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+type R<T> = Result<T, Box<EvalAltResult>>;
+
+/// A model loaded from an ONNX file (the Rhai type `OnnxModel`).
+#[derive(Clone)]
+pub struct OnnxModel {
+    path: PathBuf,
+    io: Arc<ModelIo>,
+}
+
+/// One distinct call of an ONNX model: a build candidate.
+#[derive(Clone, Debug)]
+pub struct OnnxCall {
+    pub path: PathBuf,
+    /// The script's tensors, named and ordered as the model's inputs.
+    pub inputs: Vec<(String, HostTensor)>,
+    /// Line of the (first) call in the script.
+    pub line: usize,
+    /// How many times the script made this call.
+    pub executions: usize,
+}
+
+#[derive(Default)]
+struct State {
+    calls: Vec<OnnxCall>,
+    warnings: Vec<String>,
+}
+
+/// The ONNX calls a script made, shared with the registered functions.
+#[derive(Clone, Default)]
+pub struct OnnxCalls(Arc<Mutex<State>>);
+
+impl OnnxCalls {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The calls so far, in the order the script made them.
+    pub fn calls(&self) -> Vec<OnnxCall> {
+        self.lock().calls.clone()
+    }
+
+    /// Non-fatal problems (an output size that had to be guessed, ...).
+    pub fn warnings(&self) -> Vec<String> {
+        self.lock().warnings.clone()
+    }
+}
+
+/// Registers `onnx::load` and the `OnnxModel` methods; `script` is the
+/// script's path (relative model paths start from its folder).
+pub fn register(engine: &mut Engine, host: &Host, script: &Path) -> OnnxCalls {
+    let calls = OnnxCalls::default();
+    let dir = script
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    engine.register_type_with_name::<OnnxModel>("OnnxModel");
+    let mut module = Module::new();
+    let d = dir.clone();
+    module.set_native_fn("load", move |ctx: NativeCallContext, path: &str| {
+        load(&d, path).map_err(|e| rt_err(&ctx, e))
+    });
+    engine.register_static_module("onnx", module.into());
+
+    let (h, c) = (host.clone(), calls.clone());
+    engine.register_fn(
+        "forward",
+        move |ctx: NativeCallContext, m: &mut OnnxModel, inputs: Dynamic| -> R<Dynamic> {
+            forward(&h, &c, &ctx, m, inputs)
+        },
+    );
+    engine.register_fn("to_string", |m: &mut OnnxModel| describe(m));
+    engine.register_fn("to_debug", |m: &mut OnnxModel| describe(m));
+    engine.register_get("name", |m: &mut OnnxModel| -> String {
+        crate::corpus::onnx_stem(&m.path)
+    });
+    engine.register_get("inputs", |m: &mut OnnxModel| -> Array {
+        m.io.inputs
+            .iter()
+            .map(|i| Dynamic::from(i.name.clone()))
+            .collect()
+    });
+    calls
+}
+
+fn describe(m: &OnnxModel) -> String {
+    let ins: Vec<String> =
+        m.io.inputs
+            .iter()
+            .map(|i| format!("{}: {} {}", i.name, i.type_name, i.shape_string()))
+            .collect();
+    format!("OnnxModel({}, inputs {})", m.path.display(), ins.join(", "))
+}
+
+fn load(dir: &Path, path: &str) -> Result<OnnxModel, String> {
+    let p = Path::new(path);
+    let full = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        dir.join(p)
+    };
+    if !full.is_file() {
+        return Err(format!(
+            "onnx::load(\"{path}\"): no such file: looked for {} (paths are relative to the script's folder)",
+            full.display()
+        ));
+    }
+    let io = read_model_io(&full).map_err(|e| format!("onnx::load(\"{path}\"): {e}"))?;
+    Ok(OnnxModel {
+        path: full,
+        io: Arc::new(io),
+    })
+}
+
+fn forward(
+    host: &Host,
+    calls: &OnnxCalls,
+    ctx: &NativeCallContext,
+    m: &OnnxModel,
+    inputs: Dynamic,
+) -> R<Dynamic> {
+    let file = m.path.display().to_string();
+    if host.lock().trace.is_some() {
+        return Err(rt_err(
+            ctx,
+            format!(
+                "{file}: an ONNX model cannot be called inside another model's forward; \
+                 call it at the top level of the script"
+            ),
+        ));
+    }
+    let items = flatten_io(&inputs, "input").map_err(|e| rt_err(ctx, format!("{file}: {e}")))?;
+    let by_name = inputs.flatten_clone().is::<Map>();
+    if !by_name && items.len() != m.io.inputs.len() {
+        return Err(rt_err(
+            ctx,
+            format!(
+                "{file}: the model takes {} input(s) ({}), got {}; pass a map to name them",
+                m.io.inputs.len(),
+                m.io.inputs
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                items.len()
+            ),
+        ));
+    }
+    let mut feed = Vec::with_capacity(items.len());
+    for (k, (name, t)) in items.into_iter().enumerate() {
+        let TensorKind::Concrete(h) = t.0 else {
+            return Err(rt_err(ctx, "a traced tensor escaped its model call"));
+        };
+        let name = if by_name {
+            name
+        } else {
+            m.io.inputs[k].name.clone()
+        };
+        feed.push((name, (*h).clone()));
+    }
+    let feed = check_feed(&m.io, &Bindings::default(), feed)
+        .map_err(|e| rt_err(ctx, format!("{file}: {e}")))?;
+    let bound: Vec<BoundInput> = feed
+        .iter()
+        .map(|(n, t)| BoundInput {
+            name: n.clone(),
+            dtype: t.dtype,
+            shape: t.shape.clone(),
+        })
+        .collect();
+    let line = ctx.call_position().line().unwrap_or(0);
+    let mut outs = Vec::new();
+    let mut guessed = Vec::new();
+    for (name, dtype, dims) in infer_outputs(&m.path, &m.io, &bound) {
+        let dtype = dtype.ok_or_else(|| {
+            rt_err(
+                ctx,
+                format!("{file}: output '{name}' has a type turnkey cannot represent"),
+            )
+        })?;
+        if dims.iter().any(Option::is_none) {
+            guessed.push(name.clone());
+        }
+        let shape: Vec<usize> = dims.into_iter().map(|d| d.unwrap_or(1)).collect();
+        outs.push(TypeInfo::new(shape, dtype));
+    }
+    let values: Vec<Tensor> = {
+        let mut st = host.lock();
+        outs.iter()
+            .map(|i| Tensor::concrete(placeholder(i, st.next_seed())))
+            .collect()
+    };
+    let executing = host.lock().executor.is_some();
+    {
+        let mut st = calls.lock();
+        if executing {
+            st.warnings.push(format!(
+                "line {line}: {file}: ONNX files are not executed here; the script sees \
+                 placeholder outputs (benchmark the script to run the file)"
+            ));
+        }
+        if !guessed.is_empty() {
+            st.warnings.push(format!(
+                "line {line}: {file}: the size of output(s) {} is not known before running; \
+                 the script sees 1 for the unknown axes",
+                guessed.join(", ")
+            ));
+        }
+        let shapes = |f: &[(String, HostTensor)]| -> Vec<Vec<usize>> {
+            f.iter().map(|(_, t)| t.shape.clone()).collect()
+        };
+        let same = st
+            .calls
+            .iter_mut()
+            .find(|c| c.path == m.path && shapes(&c.inputs) == shapes(&feed));
+        match same {
+            Some(c) => c.executions += 1,
+            None => st.calls.push(OnnxCall {
+                path: m.path.clone(),
+                inputs: feed,
+                line,
+                executions: 1,
+            }),
+        }
+    }
+    Ok(if values.len() == 1 {
+        Dynamic::from(values.into_iter().next().expect("one output"))
+    } else {
+        Dynamic::from_array(values.into_iter().map(Dynamic::from).collect())
+    })
+}

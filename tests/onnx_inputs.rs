@@ -1,0 +1,708 @@
+//! ONNX files as inputs, end to end on the real binary: files made by the
+//! Python `onnx` package (dynamic axes, many dtypes, external data) run on
+//! ort and tract; `--axis`/`--shape`; `onnx::load` in scripts; manifests
+//! (sha256, models folder, expected failures, unknown keys); folders,
+//! lists and label filters.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Writes the test models into `dir` with the project's Python.
+fn make_models(dir: &Path) {
+    py(
+        r#"
+import os, sys, numpy as np, onnx
+from onnx import helper, TensorProto as T, numpy_helper
+d = sys.argv[1]
+rng = np.random.default_rng(0)
+def save(m, path, **kw):
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(m, path, **kw)
+def model(nodes, ins, outs, inits=(), opset=17):
+    g = helper.make_graph(nodes, "g", ins, outs, list(inits))
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="test")
+vi = helper.make_tensor_value_info
+
+# Two inputs sharing the dynamic axis batch_size.
+w = numpy_helper.from_array(rng.standard_normal((16, 4)).astype(np.float32), "w")
+zero = numpy_helper.from_array(np.zeros((), np.float32), "zero")
+save(model([helper.make_node("Where", ["mask", "x", "zero"], ["h"]),
+            helper.make_node("MatMul", ["h", "w"], ["y"])],
+           [vi("x", T.FLOAT, ["batch_size", 16]), vi("mask", T.BOOL, ["batch_size", 16])],
+           [vi("y", T.FLOAT, ["batch_size", 4])], [w, zero]), f"{d}/dyn.onnx")
+
+# One model per input dtype: cast to float, scale.
+for name, t in [("float32", T.FLOAT), ("float16", T.FLOAT16), ("bfloat16", T.BFLOAT16),
+                ("float64", T.DOUBLE), ("int8", T.INT8), ("int16", T.INT16), ("int32", T.INT32),
+                ("int64", T.INT64), ("uint8", T.UINT8), ("bool", T.BOOL)]:
+    two = numpy_helper.from_array(np.full((), 2.0, np.float32), "two")
+    save(model([helper.make_node("Cast", ["a"], ["f"], to=T.FLOAT),
+                helper.make_node("Mul", ["f", "two"], ["y"])],
+               [vi("a", t, [2, "n"])], [vi("y", T.FLOAT, [2, "n"])], [two]),
+         f"{d}/types/{name}.onnx")
+
+# Token ids over two named axes into an embedding.
+emb = numpy_helper.from_array(rng.standard_normal((50, 8)).astype(np.float32), "emb")
+save(model([helper.make_node("Gather", ["emb", "ids"], ["y"])],
+           [vi("ids", T.INT64, ["batch", "seq"])], [vi("y", T.FLOAT, ["batch", "seq", 8])], [emb]),
+     f"{d}/seq.onnx")
+
+# An axis without a name.
+save(model([helper.make_node("Relu", ["x"], ["y"])],
+           [vi("x", T.FLOAT, [None, 4])], [vi("y", T.FLOAT, [None, 4])]), f"{d}/unnamed.onnx")
+
+# Weights in an external file, in a subfolder.
+w1 = numpy_helper.from_array(rng.standard_normal((16, 64)).astype(np.float32), "w1")
+w2 = numpy_helper.from_array(rng.standard_normal((64, 4)).astype(np.float32), "w2")
+m = model([helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+           helper.make_node("MatMul", ["r", "w2"], ["y"])],
+          [vi("x", T.FLOAT, ["batch_size", 16])], [vi("y", T.FLOAT, ["batch_size", 4])], [w1, w2])
+os.makedirs(f"{d}/ext/data", exist_ok=True)
+save(m, f"{d}/ext/model_ext.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
+     location="data/weights.bin", size_threshold=0)
+m = onnx.load(f"{d}/ext/model_ext.onnx", load_external_data=False)
+os.makedirs(f"{d}/ext_missing", exist_ok=True)
+onnx.save(m, f"{d}/ext_missing/broken.onnx")
+
+# A fixed-shape model.
+save(model([helper.make_node("Relu", ["x"], ["y"])],
+           [vi("x", T.FLOAT, [1, 8])], [vi("y", T.FLOAT, [1, 8])]), f"{d}/fixed.onnx")
+"#,
+        &[dir],
+    );
+}
+
+fn models() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("m");
+    make_models(&d);
+    (t, d)
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// The records of a cache, by build name.
+fn records(cache: &Path) -> Vec<Value> {
+    builds(cache)
+        .iter()
+        .filter(|b| b.join("record.json").exists())
+        .map(|b| record(b))
+        .collect()
+}
+
+fn row<'a>(rec: &'a Value, rt: &str) -> &'a Value {
+    rec["runtimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["runtime"] == rt)
+        .unwrap_or_else(|| panic!("no {rt} row in {rec}"))
+}
+
+fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect()
+}
+
+const FAST: [&str; 6] = [
+    "--iterations",
+    "3",
+    "--warmup-iterations",
+    "1",
+    "--warmup-time",
+    "0",
+];
+
+#[test]
+fn every_dtype_runs_on_ort_and_on_tract_where_tract_has_it() {
+    let (_t, m) = models();
+    let cache = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "-d".to_string(),
+        s(cache.path()),
+        "--runtime".into(),
+        "ort,tract".into(),
+        "--axis".into(),
+        "n=3".into(),
+        s(&m.join("types")),
+    ];
+    args.extend(FAST.iter().map(|x| x.to_string()));
+    let r = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    // tract has no bfloat16: that row fails, so the run does.
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let recs = records(cache.path());
+    assert_eq!(recs.len(), 10, "one build per file");
+    for rec in &recs {
+        let id = &rec["identity"];
+        let dtype = id["inputs"][0]["dtype"].as_str().unwrap().to_string();
+        assert!(id["name"].as_str().unwrap().starts_with(&dtype), "{id}");
+        assert_eq!(id["inputs"][0]["shape"], serde_json::json!([2, 3]));
+        assert_eq!(id["input_source"], "random");
+        assert_eq!(id["bindings"], "n=3");
+        assert_eq!(id["file_sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(row(rec, "ort")["status"], "successful", "{dtype}: {rec}");
+        let tract = row(rec, "tract");
+        if dtype == "bfloat16" {
+            assert_eq!(tract["status"], "error", "{rec}");
+            assert!(
+                tract["error"].as_str().unwrap().contains("bfloat16"),
+                "{tract}"
+            );
+        } else {
+            assert_eq!(tract["status"], "successful", "{dtype}: {rec}");
+            assert_eq!(tract["check"]["status"], "passed", "{dtype}: {rec}");
+        }
+    }
+    // The identity is the file's sha256: Python agrees.
+    let sha = py(
+        "import hashlib,sys;print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())",
+        &[&m.join("types/int8.onnx")],
+    );
+    assert!(
+        recs.iter()
+            .any(|r| r["identity"]["file_sha256"] == sha.trim()),
+        "{sha}"
+    );
+}
+
+#[test]
+fn dynamic_axes_are_bound_by_axis_and_shape() {
+    let (_t, m) = models();
+    let cache = tempfile::tempdir().unwrap();
+    let d = s(cache.path());
+    let dyn_ = s(&m.join("dyn.onnx"));
+    let bench = |extra: &[&str]| {
+        let mut a = vec!["-d", &d, "--runtime", "ort,tract"];
+        a.extend(FAST);
+        a.extend(extra);
+        run(&a)
+    };
+
+    // Unbound: one error line naming the axis and the inputs using it.
+    let r = bench(&[&dyn_]);
+    assert_eq!(r.code, 1);
+    let errs = error_lines(&r.stderr);
+    assert_eq!(errs.len(), 1, "{}", r.stderr);
+    assert!(
+        errs[0].contains("dyn.onnx: dynamic axes not bound: batch_size (input x, mask)")
+            && errs[0].contains("--axis"),
+        "{}",
+        errs[0]
+    );
+
+    let r = bench(&["--axis", "batch_size=2", &dyn_]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first: Vec<Value> = records(cache.path())
+        .into_iter()
+        .filter(|r| {
+            r["identity"]["inputs"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .collect();
+    assert_eq!(first.len(), 1, "the failure record was cleared");
+    let id = &first[0]["identity"];
+    let name = id["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("dyn_"), "{name}");
+    assert_eq!(id["inputs"][1]["name"], "mask");
+    assert_eq!(id["inputs"][1]["dtype"], "bool");
+    assert_eq!(id["inputs"][1]["shape"], serde_json::json!([2, 16]));
+    assert_eq!(id["params"], 65, "16x4 weights and a scalar");
+    assert_eq!(id["op_counts"]["MatMul"], 1);
+    assert_eq!(row(&first[0], "tract")["batch_size"], 2);
+
+    // The same again: found in the cache.
+    let r = bench(&["--axis", "batch_size=2", &dyn_]);
+    assert_eq!(r.code, 0);
+    assert!(r.stderr.contains("found in cache"), "{}", r.stderr);
+    assert!(r.stderr.contains("[cached]"), "{}", r.stderr);
+
+    // --shape wins over --axis, and makes a new build.
+    let r = bench(&[
+        "--axis",
+        "batch_size=2",
+        "--shape",
+        "x=5,16 mask=5,16",
+        &dyn_,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let recs = records(cache.path());
+    assert_eq!(recs.len(), 2);
+    let five = recs.iter().find(|r| r["identity"]["name"] != name).unwrap();
+    assert_eq!(
+        five["identity"]["inputs"][0]["shape"],
+        serde_json::json!([5, 16])
+    );
+
+    // A size against a fixed one, and an axis without a name, are errors.
+    let r = bench(&["--shape", "x=2,17", "--axis", "batch_size=2", &dyn_]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("input 'x' has the fixed size 16 on axis 1, but 17 was asked for"),
+        "{}",
+        r.stderr
+    );
+    let r = bench(&[&s(&m.join("unnamed.onnx"))]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("input 'x' axis 0") && r.stderr.contains("--shape x="),
+        "{}",
+        r.stderr
+    );
+    // Two named axes; throughput counts the axis called batch.
+    let r = bench(&[
+        "--axis",
+        "batch=3",
+        "--axis",
+        "seq=7",
+        &s(&m.join("seq.onnx")),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let seq = records(cache.path())
+        .into_iter()
+        .find(|r| r["identity"]["name"].as_str().unwrap().starts_with("seq_"))
+        .unwrap();
+    assert_eq!(
+        seq["identity"]["inputs"][0]["shape"],
+        serde_json::json!([3, 7])
+    );
+    assert_eq!(row(&seq, "ort")["batch_size"], 3);
+
+    // `turnkey report` reads ONNX builds like script builds.
+    let out = tempfile::tempdir().unwrap();
+    let rep = run(&["report", "-d", &d, "-o", &s(out.path())]);
+    assert_eq!(rep.code, 0, "{}", rep.stderr);
+    let csv = std::fs::read_to_string(out.path().join("turnkey-report.csv")).unwrap();
+    assert!(csv.contains("x:float32[2,16]"), "{csv}");
+    assert!(csv.contains(&name), "{csv}");
+}
+
+#[test]
+fn external_data_travels_with_the_model() {
+    let (_t, m) = models();
+    let cache = tempfile::tempdir().unwrap();
+    let d = s(cache.path());
+    let mut a = vec!["-d", &d, "--runtime", "ort,tract", "--axis", "batch_size=4"];
+    a.extend(FAST);
+    let model = s(&m.join("ext/model_ext.onnx"));
+    a.push(&model);
+    let r = run(&a);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let b = &builds(cache.path())[0];
+    assert!(b.join("model.onnx").is_file());
+    assert_eq!(
+        std::fs::metadata(b.join("data/weights.bin")).unwrap().len(),
+        (16 * 64 + 64 * 4) * 4
+    );
+    let rec = record(b);
+    assert_eq!(row(&rec, "tract")["check"]["status"], "passed", "{rec}");
+    assert_eq!(rec["identity"]["params"], 16 * 64 + 64 * 4);
+
+    // Weights that are not there: an error naming the file, no crash.
+    let r = run(&[
+        "-d",
+        &d,
+        "--axis",
+        "batch_size=4",
+        &s(&m.join("ext_missing/broken.onnx")),
+    ]);
+    assert_eq!(r.code, 1);
+    let errs = error_lines(&r.stderr);
+    assert_eq!(errs.len(), 1, "{}", r.stderr);
+    assert!(
+        errs[0].contains("broken.onnx") && errs[0].contains("data/weights.bin"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn onnx_load_in_a_script_is_a_build_fed_by_the_script() {
+    let (_t, m) = models();
+    let cache = tempfile::tempdir().unwrap();
+    let script = m.join("uses_onnx.rhai");
+    std::fs::write(
+        &script,
+        r#"# labels: author::me task::test
+//! Loads an ONNX file and feeds its output to a script model.
+let m = onnx::load("dyn.onnx");
+let mask = ones([3, 16], "bool");
+let y = m.forward(#{ x: rand([3, 16]), mask: mask });
+m.forward(#{ x: rand([3, 16]), mask: mask });
+let head = nn::linear(4, 2);
+head.forward(y);
+"#,
+    )
+    .unwrap();
+    let d = s(cache.path());
+    let mut a = vec!["-d", &d, "--runtime", "ort,tract"];
+    a.extend(FAST);
+    let sp = s(&script);
+    a.push(&sp);
+    let r = run(&a);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let recs = records(cache.path());
+    assert_eq!(recs.len(), 2, "the ONNX call and the linear head");
+    let onnx = recs
+        .iter()
+        .find(|r| {
+            r["identity"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("dyn_me_")
+        })
+        .unwrap_or_else(|| panic!("{recs:?}"));
+    let id = &onnx["identity"];
+    assert_eq!(id["input_source"], "script");
+    assert_eq!(id["executions"], 2);
+    assert_eq!(id["labels"]["task"], serde_json::json!(["test"]));
+    assert!(
+        id["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("uses_onnx.rhai:5"),
+        "{id}"
+    );
+    assert_eq!(id["inputs"][0]["shape"], serde_json::json!([3, 16]));
+    assert_eq!(row(onnx, "tract")["check"]["status"], "passed");
+    let head = recs.iter().find(|r| r != &onnx).unwrap();
+    assert_eq!(
+        head["identity"]["inputs"][0]["shape"],
+        serde_json::json!([3, 4])
+    );
+
+    // Errors name the script line.
+    for (text, want) in [
+        (
+            "let m = onnx::load(\"nope.onnx\");\nm.forward(rand([1, 4]));\n",
+            "bad.rhai:1: onnx::load(\"nope.onnx\"): no such file: looked for",
+        ),
+        (
+            "let m = onnx::load(\"dyn.onnx\");\nm.forward(#{ x: rand([2, 16]) });\n",
+            "bad.rhai:2: ",
+        ),
+        (
+            "let o = onnx::load(\"fixed.onnx\");\nlet w = nn::module(\"W\", |x| o.forward(x));\nw.forward(rand([1, 8]));\n",
+            "cannot be called inside another model's forward",
+        ),
+    ] {
+        let bad = m.join("bad.rhai");
+        std::fs::write(&bad, text).unwrap();
+        let r = run(&["--build-only", "-d", &d, &s(&bad)]);
+        assert_eq!(r.code, 1, "{text}");
+        let errs = error_lines(&r.stderr);
+        assert_eq!(errs.len(), 1, "{}", r.stderr);
+        assert!(errs[0].contains(want), "{want}: {}", errs[0]);
+    }
+    let bad = m.join("bad.rhai");
+    std::fs::write(
+        &bad,
+        "let m = onnx::load(\"dyn.onnx\");\nm.forward(#{ x: rand([2, 16]) });\n",
+    )
+    .unwrap();
+    let r = run(&["--build-only", "-d", &d, &s(&bad)]);
+    assert!(
+        r.stderr.contains("input 'mask'") && r.stderr.contains("is not given"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn manifests_check_files_and_expect_failures() {
+    let (_t, m) = models();
+    let root = m.parent().unwrap();
+    let zoo = root.join("zoo");
+    std::fs::create_dir_all(zoo.join("oss/fixed@1")).unwrap();
+    std::fs::copy(m.join("fixed.onnx"), zoo.join("oss/fixed@1/model.onnx")).unwrap();
+    let sha = py(
+        "import hashlib,sys;print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())",
+        &[&m.join("fixed.onnx")],
+    );
+    let sha = sha.trim();
+    std::fs::write(
+        m.join("ok.rhai"),
+        "let l = nn::linear(4, 4);\nl.forward(rand([1, 4]));\n",
+    )
+    .unwrap();
+    let bad_sha = "0".repeat(64);
+    let manifest = root.join("corpora/t.toml");
+    std::fs::create_dir_all(manifest.parent().unwrap()).unwrap();
+    std::fs::write(
+        &manifest,
+        format!(
+            r#"name = "t"
+runtimes = ["ort"]
+[defaults]
+atol = 1e-4
+
+[[onnx]]
+name = "fixed"
+set = "oss"
+version = 1
+sha256 = "{sha}"
+atol = 1e-4
+
+[[onnx]]
+name = "badsha"
+path = "../m/fixed.onnx"
+sha256 = "{bad_sha}"
+
+[[onnx]]
+name = "gone"
+set = "oss"
+version = 2
+
+[[onnx]]
+name = "needs-axis"
+path = "../m/dyn.onnx"
+expected_failure = "dynamic axes not bound: batch_size"
+
+[[script]]
+path = "../m/ok.rhai"
+expected_failure = "this never happens"
+"#
+        ),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let d = s(cache.path());
+    let go = |target: &Path| {
+        let mut c = turnkey();
+        c.env("TURNKEY_MODELS_DIR", &zoo)
+            .args(["-d", &d])
+            .args(FAST)
+            .arg(target);
+        let out = c.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = go(&manifest);
+    assert_eq!(code, 1, "{err}");
+    let mp = s(&manifest);
+    // The override equal to the default is a warning with its line.
+    assert!(
+        err.contains(&format!(
+            "warning: {mp}:11: atol is the same as in [defaults]"
+        )),
+        "{err}"
+    );
+    // sha256 mismatch: both hashes, and the file is never used.
+    assert!(
+        err.contains(&format!("the manifest says {bad_sha}, the file has {sha}")),
+        "{err}"
+    );
+    // The missing file says where it was looked for.
+    assert!(
+        err.contains(&format!(
+            "{mp}:18: [[onnx]] 'gone': model file not found: looked for {}",
+            zoo.join("oss/gone@2/model.onnx").display()
+        )),
+        "{err}"
+    );
+    // The expected failure is not a failure; the unexpected pass is.
+    let (failures, expected) = err
+        .split_once("failure(s):")
+        .map(|_| {
+            let exp = err.split("expected failure(s):").nth(1).unwrap_or("");
+            let fail = err.rsplit(" failure(s):").next().unwrap_or("");
+            (fail.to_string(), exp.to_string())
+        })
+        .unwrap();
+    assert!(expected.contains("dynamic axes not bound"), "{err}");
+    assert!(!failures.contains("dynamic axes not bound"), "{failures}");
+    assert!(
+        failures.contains("passed, but the manifest expects it to fail"),
+        "{failures}"
+    );
+    assert!(
+        failures.contains("sha256 mismatch") && failures.contains("gone"),
+        "{failures}"
+    );
+
+    let recs = records(cache.path());
+    let by = |prefix: &str| {
+        recs.iter()
+            .find(|r| r["identity"]["name"].as_str().unwrap().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} build in {recs:?}"))
+    };
+    assert_eq!(row(by("fixed_"), "ort")["status"], "successful");
+    assert_eq!(
+        by("fixed_")["identity"]["labels"]["corpus"],
+        serde_json::json!(["t"])
+    );
+    let bad = by("badsha_onnx_");
+    assert_eq!(bad["stages"]["discover"]["status"], "error");
+    assert!(!builds(cache.path()).iter().any(|b| {
+        b.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("badsha")
+            && b.join("model.onnx").exists()
+    }));
+    assert_eq!(by("gone_entry_")["stages"]["discover"]["status"], "error");
+    assert_eq!(
+        by("needs-axis_onnx_")["identity"]["expected_failure"],
+        "dynamic axes not bound: batch_size"
+    );
+    let ok = by("ok_");
+    assert!(
+        row(ok, "ort")["expectation"]
+            .as_str()
+            .unwrap()
+            .starts_with("passed unexpectedly"),
+        "{ok}"
+    );
+
+    // Only expected failures: success.
+    let good = root.join("corpora/good.toml");
+    std::fs::write(
+        &good,
+        "name = \"good\"\nruntimes = [\"ort\"]\n[[onnx]]\nname = \"needs-axis\"\npath = \"../m/dyn.onnx\"\nexpected_failure = \"not bound\"\n[[onnx]]\nname = \"fixed\"\npath = \"../m/fixed.onnx\"\n",
+    )
+    .unwrap();
+    let (code, err) = go(&good);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 expected failure(s)"), "{err}");
+
+    // An unknown key: one line with the file and line; nothing of it runs.
+    let typo = root.join("corpora/typo.toml");
+    std::fs::write(
+        &typo,
+        "name = \"typo\"\n[[onnx]]\nname = \"x\"\npath = \"../m/fixed.onnx\"\naxis = { b = 1 }\n",
+    )
+    .unwrap();
+    let (code, err) = go(&typo);
+    assert_eq!(code, 1);
+    let errs = error_lines(&err);
+    assert_eq!(errs.len(), 1, "{err}");
+    assert!(
+        errs[0].contains(&format!("{}:5: unknown key `axis`", typo.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn folders_lists_globs_and_label_filters() {
+    let (_t, m) = models();
+    let root = m.parent().unwrap();
+    let dir = root.join("mixed");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::copy(m.join("fixed.onnx"), dir.join("sub/fixed.onnx")).unwrap();
+    let linear = "let l = nn::linear(4, 4);\nl.forward(rand([1, 4]));\n";
+    std::fs::write(dir.join("a.rhai"), format!("# labels: task::x\n{linear}")).unwrap();
+    std::fs::write(dir.join("__init__.rhai"), "").unwrap();
+    std::fs::write(dir.join("notes.md"), "").unwrap();
+    let list = root.join("list.txt");
+    std::fs::write(&list, "# a list\nmixed/a.rhai\nm/types/int*.onnx\n").unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let d = s(cache.path());
+
+    // A folder: every .rhai and .onnx below; odd files are notes.
+    let r = run(&[
+        "--build-only",
+        "-d",
+        &d,
+        &s(&dir),
+        &s(&dir.join("notes.md")),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("note: skipped") && r.stderr.contains("__init__.rhai"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("notes.md: not a .rhai script"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(builds(cache.path()).len(), 2, "a.rhai and sub/fixed.onnx");
+
+    // A list, relative to its folder, with a glob in it.
+    let r = run(&["--build-only", "-d", &d, "--axis", "n=2", &s(&list)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        builds(cache.path()).len(),
+        2 + 4,
+        "int8, int16, int32, int64"
+    );
+
+    // A pattern matching nothing is a failure of the run, not a stop.
+    let r = run(&[
+        "--build-only",
+        "-d",
+        &d,
+        &s(&root.join("none/*.rhai")),
+        &s(&dir.join("a.rhai")),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("none/*.rhai: no file matches"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["--build-only", "-d", &d, &s(&dir.join("notes.md"))]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("nothing to run"), "{}", r.stderr);
+
+    // --labels keeps what matches every key; --labels-for labels ONNX files.
+    let c2 = tempfile::tempdir().unwrap();
+    let d2 = s(c2.path());
+    let r = run(&[
+        "--build-only",
+        "-d",
+        &d2,
+        "--labels",
+        "name::linear,cnn test_group::selftest",
+        "models/selftest",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let names: Vec<String> = records(c2.path())
+        .iter()
+        .map(|r| {
+            r["identity"]["labels"]["name"][0]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"linear".into()) && names.contains(&"cnn".into()));
+    assert!(r.stderr.contains("3 input(s) skipped"), "{}", r.stderr);
+    let r = run(&[
+        "--build-only",
+        "-d",
+        &d2,
+        "--labels-for",
+        "*.onnx=task::vision",
+        "--labels",
+        "task::vision",
+        &s(&dir),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let fixed = records(c2.path())
+        .into_iter()
+        .find(|r| {
+            r["identity"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("fixed_")
+        })
+        .unwrap();
+    assert_eq!(
+        fixed["identity"]["labels"]["task"],
+        serde_json::json!(["vision"])
+    );
+}

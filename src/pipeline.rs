@@ -102,8 +102,9 @@ pub fn run(cache: &Cache, inputs: &[PathBuf], opts: &RunOptions, obs: &dyn Obser
     summary
 }
 
-/// The record name for a script that failed before it had any build.
-fn failure_name(path: &Path, args: &ScriptArgs) -> String {
+/// The record name for a script that failed before it had any build
+/// (public: a Slurm job that died before writing a record gets this one too).
+pub fn failure_name(path: &Path, args: &ScriptArgs) -> String {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())

@@ -10,7 +10,8 @@
 # Needs root (it starts slurmd and munged). Installs Debian's slurmctld,
 # slurmd, slurm-client and munge when they are missing (idempotent). No
 # systemd, cgroups or accounting database: see RECIPES.md "Slurm".
-# Prints `SLURM_CONF=BASE/slurm.conf` as its last line.
+# Prints `SLURM_CONF=BASE/slurm.conf` as its last line. SLURM_CPUS=N makes
+# the node offer N CPUs (default: nproc).
 set -euo pipefail
 
 BASE=${1:?usage: $0 BASE_DIR}
@@ -86,7 +87,11 @@ else
         CTLD_PORT=$((CTLD_PORT + 2))
         [ "$CTLD_PORT" -lt 6917 ] || die "no free port pair in 6817..6917"
     done
-    CPUS=$(nproc)
+    # SLURM_CPUS=N offers N CPUs whatever the machine has (config_overrides),
+    # so sleeping test jobs do not hold back the others.
+    CPUS=${SLURM_CPUS:-$(nproc)}
+    OVERRIDE=""
+    [ "$CPUS" -gt "$(nproc)" ] && OVERRIDE="SlurmdParameters=config_overrides"
     # A little under the total: slurmd drains a node that has less than RealMemory.
     MEM=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.95 }' /proc/meminfo)
     cat >"$CONF" <<CONF
@@ -117,6 +122,7 @@ MpiDefault=none
 MailProg=/bin/true
 # Keep ended jobs visible to squeue/scontrol for 5 minutes (no sacct here).
 MinJobAge=300
+$OVERRIDE
 NodeName=$NODE NodeAddr=127.0.0.1 NodeHostname=$NODE CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF

@@ -2,7 +2,8 @@
 //! loopback, started (and stopped) by scripts/slurm/start.sh / stop.sh:
 //! a two-point sweep over the selftest corpus matches a local run, a
 //! re-submission skips what is done, a job past --slurm-time ends as
-//! `timeout` and a cancelled one as `killed`. Also the dry run and the
+//! `timeout`, a cancelled one as `killed`, and Ctrl-C leaves jobs running
+//! or (--slurm-cancel-on-exit) cancels them. Also the dry run and the
 //! missing-sbatch error, which need no cluster.
 
 mod common;
@@ -297,6 +298,68 @@ fn slurm_sweep_matches_local_run_and_maps_timeout_and_cancel() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains(&format!("{n} skipped")), "{}", r.stdout);
     assert_eq!(cluster.jobs().len(), jobs.len());
+
+    // Ctrl-C leaves the job running; the same command again re-attaches,
+    // and with --slurm-cancel-on-exit a Ctrl-C cancels it: `killed`.
+    let ctrlc = tempfile::tempdir().unwrap();
+    let interrupt = |extra: &[&str]| {
+        let child = turnkey()
+            .env("SLURM_CONF", &cluster.conf)
+            .env("TURNKEY_FAULT_INJECT", "hang:ort")
+            .args(["-d", ctrlc.path().to_str().unwrap(), "--runtime", "ort"])
+            .args(["--timeout", "600", "--use-slurm", "--slurm-poll", "1"])
+            .args(extra)
+            .arg("models/selftest/cnn.rhai")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !cluster
+            .jobs()
+            .iter()
+            .any(|j| j.1 == "turnkey-cnn" && j.2 == "RUNNING")
+        {
+            assert!(Instant::now() < deadline, "{:?}", cluster.jobs());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = interrupt(&[]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("left 1 Slurm job(s) running"), "{stderr}");
+    let (code, stderr) = interrupt(&["--slurm-cancel-on-exit"]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("still in Slurm: watching it"), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: cancelled Slurm job(s)"),
+        "{stderr}"
+    );
+    // Killed where it was (the ort row, unless the node was slow to get there).
+    let cnn = record_of(ctrlc.path(), "models/selftest/cnn.rhai");
+    let entries = cnn["runtimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(cnn["stages"].as_object().unwrap().values());
+    let killed = entries
+        .filter(|e| e["status"] == "killed")
+        .filter(|e| e["error"].as_str().unwrap_or("").contains("was cancelled"))
+        .count();
+    assert_eq!(killed, 1, "{cnn:#}");
+    assert!(
+        !cluster
+            .jobs()
+            .iter()
+            .any(|j| j.1 == "turnkey-cnn" && j.2 == "RUNNING")
+    );
 
     // The hanging jobs: one timed out, one was cancelled.
     let out = faulty.wait_with_output().unwrap();

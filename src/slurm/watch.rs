@@ -310,7 +310,8 @@ impl Run<'_> {
         }
         if !adopt.is_empty() {
             let ids: Vec<String> = adopt.iter().map(|(_, e)| e.job_id.clone()).collect();
-            let known = self.sched.query(&ids).unwrap_or_default();
+            // Failing to ask would mean submitting a duplicate: better stop.
+            let known = self.sched.query(&ids)?;
             for (i, e) in adopt {
                 match known.iter().find(|j| j.id == e.job_id) {
                     Some(info) => {

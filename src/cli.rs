@@ -128,6 +128,9 @@ pub struct BenchArgs {
     /// Print only errors and the final summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub slurm: crate::slurm::SlurmArgs,
 }
 
 #[derive(Args, Debug)]

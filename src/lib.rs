@@ -12,3 +12,4 @@ pub mod progress;
 pub mod report;
 pub mod runtime;
 pub mod script;
+pub mod slurm;

@@ -24,6 +24,9 @@ fn main() -> ExitCode {
         Some(Command::Worker { spec }) => return turnkey::bench::worker::worker_main(&spec),
         Some(Command::Run(args)) => run_script(args),
         Some(Command::Report(args)) => write_report(args),
+        None if cli.bench.slurm.use_slurm => {
+            turnkey::slurm::main(&cli.bench, std::env::args_os()).map_err(Into::into)
+        }
         None => benchmark(cli.bench),
     };
     match result {

@@ -217,7 +217,9 @@ fn safe_stem(s: &str) -> String {
     if t.is_empty() { "model".into() } else { t }
 }
 
-fn script_failure_name(path: &Path, args: &ScriptArgs) -> String {
+/// The record name for a script that failed before it had any build
+/// (public: a Slurm job that died before writing a record gets this one too).
+pub fn script_failure_name(path: &Path, args: &ScriptArgs) -> String {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())

@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub atol: f64,
     pub rtol: f64,
     pub rebuild: bool,
+    /// Drop each build's ONNX, inputs and outputs once benchmarked (`--lean-cache`).
+    pub lean_cache: bool,
     /// The turnkey binary, re-executed as the worker.
     pub worker_exe: PathBuf,
 }
@@ -337,6 +339,15 @@ fn run_build(
                 reference = Some((format!("{rt}/{}", opts.device), outs));
             }
         }
+    }
+    if opts.lean_cache
+        && let Err(e) = cache.make_lean(&build.name)
+    {
+        let message = format!("--lean-cache: {e}");
+        obs.on(Event::Warning {
+            path: &disc.path,
+            message: &message,
+        });
     }
     Ok(())
 }

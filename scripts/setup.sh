@@ -26,3 +26,4 @@ else
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
         "onnxruntime==$ORT_VERSION" "onnx==$ONNX_VERSION" numpy
 fi
+bash scripts/setup_chromium.sh   # the HTML report test opens the report in headless Chromium

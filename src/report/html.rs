@@ -226,9 +226,9 @@ struct Figure {
 }
 
 fn figure(out: &mut String, f: &Figure) {
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<figure class=\"chart\">{}<figcaption>{}</figcaption></figure>\n",
+        "<figure class=\"chart\">{}<figcaption>{}</figcaption></figure>",
         f.svg,
         esc(&f.caption)
     );
@@ -775,9 +775,9 @@ fn page(report: &Report) -> Result<String, ReportError> {
     out.push_str("</section>\n");
 
     if let Some(c) = &report.comparison {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<section id=\"comparison\"><h2>Comparison</h2><p>Baseline: <b>{}</b>. Speedup = baseline median / median; above 1 is faster than the baseline.</p>\n",
+            "<section id=\"comparison\"><h2>Comparison</h2><p>Baseline: <b>{}</b>. Speedup = baseline median / median; above 1 is faster than the baseline.</p>",
             esc(&c.baseline.to_string())
         );
         if c.variants.is_empty() {
@@ -818,7 +818,7 @@ fn page(report: &Report) -> Result<String, ReportError> {
         }
         out.push_str("</section>\n");
     }
-    let _ = write!(out, "</main><script>{JS}</script></body></html>\n");
+    let _ = writeln!(out, "</main><script>{JS}</script></body></html>");
     Ok(out)
 }
 

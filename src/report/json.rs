@@ -74,7 +74,8 @@ impl Exporter for JsonExporter {
             sweeps: sweeps(&report.rows),
             problems: &report.problems,
         };
-        let mut out = serde_json::to_vec_pretty(&doc).map_err(|e| ReportError::Format {
+        // Compact: at 20,000 rows pretty-printing triples the file (`jq .` reads it).
+        let mut out = serde_json::to_vec(&doc).map_err(|e| ReportError::Format {
             format: "json",
             message: e.to_string(),
         })?;

@@ -42,15 +42,16 @@ pub struct Histogram {
 
 /// Reads a samples file: a header, then `iteration,latency_ms` lines.
 /// Non-finite or negative latencies are refused (the file is damaged).
+/// The format is turnkey's own and this simple; a plain line reader is
+/// several times faster than building a CSV reader per file, which counts
+/// when a report reads 20,000 of them.
 pub fn read_samples(path: &Path) -> Result<Vec<f64>, String> {
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(path)
+    let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read samples file {}: {e}", path.display()))?;
-    let col = reader
-        .headers()
-        .ok()
-        .and_then(|h| h.iter().position(|c| c == "latency_ms"))
+    let mut lines = text.lines();
+    let col = lines
+        .next()
+        .and_then(|h| h.split(',').position(|c| c.trim() == "latency_ms"))
         .ok_or_else(|| {
             format!(
                 "samples file {} has no latency_ms column: re-run the benchmark with --rebuild",
@@ -58,25 +59,22 @@ pub fn read_samples(path: &Path) -> Result<Vec<f64>, String> {
             )
         })?;
     let mut out = Vec::new();
-    let mut record = ::csv::ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(format!("samples file {}: {e}", path.display())),
+    for (i, line) in lines.enumerate() {
+        if line.trim().is_empty() {
+            continue;
         }
-        let value = record
-            .get(col)
-            .and_then(|b| std::str::from_utf8(b).ok())
+        let value = line
+            .split(',')
+            .nth(col)
             .and_then(|s| s.trim().parse::<f64>().ok())
             .filter(|v| v.is_finite() && *v >= 0.0);
         match value {
             Some(v) => out.push(v),
             None => {
-                let line = record.position().map_or(0, |p| p.line());
                 return Err(format!(
-                    "samples file {} line {line}: not a latency in ms: re-run the benchmark with --rebuild",
-                    path.display()
+                    "samples file {} line {}: not a latency in ms: re-run the benchmark with --rebuild",
+                    path.display(),
+                    i + 2
                 ));
             }
         }
@@ -140,10 +138,11 @@ fn histogram(sorted: &[f64]) -> Histogram {
 pub(super) fn attach(rows: &mut [ReportRow]) -> Vec<Problem> {
     let results = par_map(rows, |row| {
         let path = row.samples_file.as_deref()?;
-        if !path.exists() {
-            return None;
+        match read_samples(path) {
+            // Removed by `cache clean`: nothing to summarize, nothing wrong.
+            Err(_) if !path.exists() => None,
+            result => Some(result.map(|s| summarize(&s))),
         }
-        Some(read_samples(path).map(|s| summarize(&s)))
     });
     let mut problems = Vec::new();
     for (row, result) in rows.iter_mut().zip(results) {

@@ -75,7 +75,8 @@ impl Exporter for JsonExporter {
             problems: &report.problems,
         };
         // Compact: at 20,000 rows pretty-printing triples the file (`jq .` reads it).
-        let mut out = serde_json::to_vec(&doc).map_err(|e| ReportError::Format {
+        let mut out = Vec::with_capacity(2048 * report.rows.len() + 4096);
+        serde_json::to_writer(&mut out, &doc).map_err(|e| ReportError::Format {
             format: "json",
             message: e.to_string(),
         })?;

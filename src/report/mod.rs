@@ -488,6 +488,8 @@ pub fn write_report(
 }
 
 /// Writes `report` in each format into `out_dir`; returns the files written.
+/// The formats are serialized side by side (each is independent work over
+/// the same rows).
 pub fn export(
     report: &Report,
     out_dir: &Path,
@@ -497,8 +499,7 @@ pub fn export(
         path: out_dir.to_path_buf(),
         source,
     })?;
-    let mut files = Vec::new();
-    for format in formats {
+    let written = par_map_each(formats, |format| {
         let exporter = format.exporter();
         let bytes = exporter.serialize(report)?;
         let path = out_dir.join(exporter.file_name());
@@ -506,9 +507,26 @@ pub fn export(
             path: path.clone(),
             source,
         })?;
-        files.push(path);
+        Ok(path)
+    });
+    written.into_iter().collect()
+}
+
+/// `f` on each item in its own thread (a handful of items).
+fn par_map_each<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() < 2 {
+        return items.iter().map(&f).collect();
     }
-    Ok(files)
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.iter().map(|item| s.spawn(|| f(item))).collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]

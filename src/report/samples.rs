@@ -7,7 +7,6 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{Problem, ReportRow, par_map};
-use crate::bench::stats::LatencyStats;
 
 /// Bins of [`Histogram`].
 pub const HISTOGRAM_BINS: usize = 20;
@@ -82,24 +81,35 @@ pub fn read_samples(path: &Path) -> Result<Vec<f64>, String> {
     Ok(out)
 }
 
-/// The summary of `samples`; `None` when there are none.
+/// The summary of `samples`; `None` when there are none. The statistics
+/// are those of `bench::stats::LatencyStats` (a unit test holds them equal),
+/// computed here over one sorted copy.
 pub fn summarize(samples: &[f64]) -> Option<SampleSummary> {
-    let stats = LatencyStats::from_samples(samples)?;
     let mut sorted: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
     sorted.sort_by(f64::total_cmp);
+    let n = sorted.len() as f64;
+    let mean = sorted.iter().sum::<f64>() / n;
+    let std = if sorted.len() > 1 {
+        (sorted.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
     Some(SampleSummary {
         count: sorted.len(),
-        mean_ms: stats.mean_ms,
-        std_ms: stats.std_ms,
-        cov: stats.cov,
-        min_ms: stats.min_ms,
+        mean_ms: mean,
+        std_ms: std,
+        cov: if mean > 0.0 { std / mean } else { 0.0 },
+        min_ms: sorted[0],
         p25_ms: quantile(&sorted, 0.25),
-        median_ms: stats.median_ms,
+        median_ms: quantile(&sorted, 0.5),
         p75_ms: quantile(&sorted, 0.75),
-        p90_ms: stats.p90_ms,
-        p95_ms: stats.p95_ms,
-        p99_ms: stats.p99_ms,
-        max_ms: stats.max_ms,
+        p90_ms: quantile(&sorted, 0.9),
+        p95_ms: quantile(&sorted, 0.95),
+        p99_ms: quantile(&sorted, 0.99),
+        max_ms: sorted[sorted.len() - 1],
         histogram: histogram(&sorted),
     })
 }
@@ -194,6 +204,42 @@ mod tests {
 
     #[test]
     fn summary_agrees_with_the_record_statistics() {
+        use crate::bench::stats::LatencyStats;
+        // Uneven samples, so that every percentile interpolates.
+        let uneven: Vec<f64> = (0..37)
+            .map(|i| ((i * 7919) % 101) as f64 / 7.0 + 0.5)
+            .collect();
+        let s = summarize(&uneven).unwrap();
+        let st = LatencyStats::from_samples(&uneven).unwrap();
+        let ours = [
+            s.mean_ms,
+            s.median_ms,
+            s.p90_ms,
+            s.p95_ms,
+            s.p99_ms,
+            s.min_ms,
+            s.max_ms,
+            s.std_ms,
+            s.cov,
+        ];
+        let theirs = [
+            st.mean_ms,
+            st.median_ms,
+            st.p90_ms,
+            st.p95_ms,
+            st.p99_ms,
+            st.min_ms,
+            st.max_ms,
+            st.std_ms,
+            st.cov,
+        ];
+        for (a, b) in ours.iter().zip(theirs) {
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                "{ours:?} vs {theirs:?}"
+            );
+        }
+
         let samples: Vec<f64> = (1..=101).map(|i| i as f64 / 10.0).rev().collect();
         let s = summarize(&samples).unwrap();
         let stats = LatencyStats::from_samples(&samples).unwrap();

@@ -209,22 +209,79 @@ fn html_report_renders_in_headless_chromium() {
     assert!(png.len() > 20_000, "a blank page? {} bytes", png.len());
 }
 
+/// The cells of the table `id`'s rows, as text, in page order.
+fn table_cells(dom: &str, id: &str) -> Vec<Vec<String>> {
+    let start = dom.find(&format!("id=\"{id}\"")).unwrap();
+    let end = start + dom[start..].find("</table>").unwrap();
+    dom[start..end]
+        .split("<tr class=\"row\"")
+        .skip(1)
+        .map(|tr| {
+            tr.split("<td")
+                .skip(1)
+                .map(|td| {
+                    // The text of the cell, without the tags of a badge.
+                    let inner = &td[td.find('>').unwrap() + 1..td.find("</td>").unwrap()];
+                    let mut text = String::new();
+                    let mut in_tag = false;
+                    for c in inner.chars() {
+                        match c {
+                            '<' => in_tag = true,
+                            '>' => in_tag = false,
+                            c if !in_tag => text.push(c),
+                            _ => {}
+                        }
+                    }
+                    text
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
-fn html_table_pages_and_filters_in_the_browser() {
-    // The script's own paging, driven by a page size in the embedded data:
-    // checked in the browser with a page of 5.
+fn html_table_pages_filters_and_sorts_in_the_browser() {
     let c = corpus();
     let out = tempfile::tempdir().unwrap();
     report(&[&c.cache], out.path(), &["--format", "html"]);
     let page = out.path().join("turnkey-report.html");
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("\"pageSize\":100"));
-    let html = html.replacen("\"pageSize\":100", "\"pageSize\":5", 1);
+
+    // Paging: the script's own pager, with a page of 5 rows.
     let small = out.path().join("small.html");
-    std::fs::write(&small, html).unwrap();
+    std::fs::write(
+        &small,
+        html.replacen("\"pageSize\":100", "\"pageSize\":5", 1),
+    )
+    .unwrap();
     let dom = browse(&small, &["--dump-dom".to_string()]);
     assert_eq!(table_rows(&dom, "results-table"), 5);
     assert!(dom.contains("1–5 of 16 rows, page 1 of 4"), "pager text");
+
+    // Filtering and sorting as a user would: type in the filter box, click
+    // the "median ms" header.
+    let user = r#"<script>
+        var box = document.querySelector('#results input[type=search]');
+        box.value = 'LINEAR';
+        box.dispatchEvent(new Event('input'));
+        var th = Array.from(document.querySelectorAll('#results-table th'))
+            .find(function (t) { return t.textContent === 'median ms'; });
+        th.click();
+    </script></body>"#;
+    let driven = out.path().join("driven.html");
+    std::fs::write(&driven, html.replacen("</body>", user, 1)).unwrap();
+    let dom = browse(&driven, &["--dump-dom".to_string()]);
+    let rows = table_cells(&dom, "results-table");
+    // linear at batch 1, 4 and 16, on ort and tract.
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    assert!(rows.iter().all(|r| r[0].starts_with("linear_")), "{rows:?}");
+    assert!(dom.contains("1–6 of 6 rows (filtered from 16)"));
+    let medians: Vec<f64> = rows.iter().map(|r| r[3].parse().unwrap()).collect();
+    let mut sorted = medians.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert_eq!(medians, sorted, "sorted by median, fastest first");
+    assert!(dom.contains("sorted-asc"), "the header shows the sort");
 }
 
 #[test]

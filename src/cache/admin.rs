@@ -476,7 +476,7 @@ pub fn stats_text(cache: &Cache, name: &str) -> Result<String, AdminError> {
                 c.status,
                 c.reference,
                 c.max_abs_diff
-                    .map_or(String::new(), |d| format!(", max |diff| {d:e}"))
+                    .map_or(String::new(), |d| format!(", max |diff| {d:.2e}"))
             );
         }
         if let Some(e) = &r.error {

@@ -187,7 +187,7 @@ pub struct ReportRow {
     pub device_name: String,
     /// The per-iteration latencies file, when the record names one.
     pub samples_file: Option<PathBuf>,
-    /// Summary of that file, once read ([`Report::load`] reads it for JSON and HTML).
+    /// Summary of that file, once read ([`Report::load`] reads it for JSON).
     pub samples: Option<SampleSummary>,
     /// FLOPs of one call x calls per second (from `flops` and `median_ms`).
     pub achieved_flops: Option<f64>,
@@ -405,9 +405,10 @@ impl Format {
         }
     }
 
-    /// True for the formats that show per-iteration latencies.
+    /// True for the formats that need every row's samples summary (the
+    /// HTML report reads only the few samples files it draws).
     pub fn uses_samples(self) -> bool {
-        matches!(self, Format::Json | Format::Html)
+        matches!(self, Format::Json)
     }
 
     /// `csv,json` → the formats, in order, without repeats.

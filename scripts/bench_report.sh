@@ -11,7 +11,8 @@
 #   BENCH_N       records to generate (default 10000)
 #   BENCH_DIR     parent folder of the synthetic cache (default $TMPDIR or /tmp)
 #   TURNKEY_BIN   use this binary (still builds the generator)
-# Uses hyperfine when installed, else times the runs itself in Python.
+# Uses hyperfine when installed (it also reports CPU time, the figure to
+# trust on a machine shared with other work), else times the runs in Python.
 # The synthetic cache and the reports are removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +44,7 @@ for name in csv_json csv_json_html; do
     if command -v hyperfine >/dev/null; then
         hyperfine --runs "$RUNS" --warmup 1 --export-json "$WORK/$name.json" \
             --command-name "report $name" "$cmd" >&2
-        median=$("$PY" -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$WORK/$name.json")
+        median=$("$PY" -c 'import json,sys; r = json.load(open(sys.argv[1]))["results"][0]; print("%.3f s wall, %.3f s CPU (user+sys, mean)" % (r["median"], r["user"] + r["system"]))' "$WORK/$name.json")
     else
         median=$("$PY" - "$RUNS" "$cmd" <<'PYEOF'
 import shlex, statistics, subprocess, sys, time
@@ -54,11 +55,11 @@ for _ in range(runs):
     t = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     times.append(time.perf_counter() - t)
-print("%.3f" % statistics.median(times))
+print("%.3f s wall" % statistics.median(times))
 PYEOF
 )
     fi
     rows=$(($(wc -l < "$WORK/out_$name/turnkey-report.csv") - 1))
     size=$(du -sh "$WORK/out_$name" | cut -f1)
-    echo "report --format ${FORMATS[$name]}: median ${median} s over $RUNS runs ($N records, $rows rows, output $size)"
+    echo "report --format ${FORMATS[$name]}: median ${median} over $RUNS runs ($N records, $rows rows, output $size)"
 done

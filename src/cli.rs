@@ -24,8 +24,10 @@ pub struct Cli {
 pub enum Command {
     /// Run a script on the default runtime and print each call's outputs.
     Run(RunArgs),
-    /// Write CSV reports from one or more caches.
+    /// Write reports (CSV, JSON, HTML, Markdown) from one or more caches.
     Report(ReportArgs),
+    /// List, inspect, clean or delete the builds of a cache.
+    Cache(CacheArgs),
     /// Internal: benchmark one build on one runtime (a worker process).
     #[command(name = "__worker", hide = true)]
     Worker {
@@ -131,6 +133,8 @@ pub struct BenchArgs {
 
     #[command(flatten)]
     pub slurm: crate::slurm::SlurmArgs,
+    #[command(flatten)]
+    pub cache_flags: CacheFlags,
 }
 
 #[derive(Args, Debug)]
@@ -153,4 +157,63 @@ pub struct ReportArgs {
     /// Output folder for the report files.
     #[arg(short = 'o', long, default_value = ".", value_name = "DIR")]
     pub output: PathBuf,
+    /// Formats to write, comma-separated: csv, json, html, md.
+    #[arg(long, default_value = "csv,json,html", value_name = "LIST")]
+    pub format: String,
+    /// What the comparison measures speedups against: one of the -d caches,
+    /// a runtime (ort), or runtime/device (ort/cpu). Default: the first cache
+    /// when there are several, else the reference runtime.
+    #[arg(long, value_name = "CACHE|RUNTIME")]
+    pub baseline: Option<String>,
+}
+
+// ---- cache commands and cache flags of benchmark runs (issue #7) ----
+
+/// Cache options of a benchmark run.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CacheFlags {
+    /// After benchmarking a build, drop its ONNX file, inputs and outputs
+    /// (records, samples and logs stay; a re-run rebuilds).
+    #[arg(long)]
+    pub lean_cache: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CacheArgs {
+    /// Cache directory (default: TURNKEY_CACHE_DIR, else the user cache dir).
+    #[arg(short = 'd', long = "cache-dir", value_name = "DIR", global = true)]
+    pub cache_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// List the builds: status, runtimes, last run, size on disk.
+    List,
+    /// Show one build's record, readable (--json for the record itself).
+    Stats {
+        build: String,
+        /// Print the record.json as it is.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete builds entirely (record included).
+    Delete {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        build: Option<String>,
+        /// Every build of the cache (the cache folder and marker stay).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Free space but keep the records: drop ONNX files, inputs, outputs and samples.
+    Clean {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        build: Option<String>,
+        /// Every build of the cache.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print the cache folder in use (-d, else TURNKEY_CACHE_DIR, else the user cache dir).
+    Location,
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use turnkey::bench::timing::BenchOptions;
 use turnkey::cache::Cache;
-use turnkey::cli::{BenchArgs, Cli, Command, ReportArgs, RunArgs};
+use turnkey::cli::{BenchArgs, CacheArgs, CacheCommand, Cli, Command, ReportArgs, RunArgs};
 use turnkey::graph::{Graph, HostTensor};
 use turnkey::pipeline::{self, RunOptions};
 use turnkey::progress::Terminal;
@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         None if cli.bench.slurm.use_slurm => {
             turnkey::slurm::main(&cli.bench, std::env::args_os()).map_err(Into::into)
         }
+        Some(Command::Cache(args)) => cache_command(args),
         None => benchmark(cli.bench),
     };
     match result {
@@ -141,6 +142,7 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         atol: a.atol,
         rtol: a.rtol,
         rebuild: a.rebuild,
+        lean_cache: a.cache_flags.lean_cache,
         worker_exe: std::env::current_exe().context("cannot find the turnkey executable")?,
     };
     let plan = corpus::plan(&a.inputs, &a.corpus, &a.script_args, a.runtime != "auto")
@@ -178,9 +180,16 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
 }
 
 fn write_report(a: ReportArgs) -> Result<ExitCode> {
-    let s = report::write_report(&a.caches, &a.output, &[report::Format::Csv])?;
+    let opts = report::ReportOptions {
+        formats: report::Format::parse_list(&a.format).context("--format")?,
+        baseline: a.baseline,
+    };
+    let s = report::write_report(&a.caches, &a.output, &opts)?;
     for w in &s.warnings {
         eprintln!("warning: {w}");
+    }
+    for line in &s.comparison {
+        println!("{line}");
     }
     for f in &s.files {
         println!(
@@ -189,6 +198,55 @@ fn write_report(a: ReportArgs) -> Result<ExitCode> {
             s.rows,
             s.builds
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `turnkey cache ...`: every command but `location` needs an existing,
+/// marked cache; nothing is created.
+fn cache_command(a: CacheArgs) -> Result<ExitCode> {
+    use turnkey::cache::admin;
+    let dir = Cache::resolve_location(a.cache_dir.as_deref())?;
+    if let CacheCommand::Location = a.command {
+        println!("{}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cache = Cache::open_existing(&dir)?;
+    let freed = |what: &str, f: turnkey::cache::Freed| {
+        println!(
+            "{what} {} build(s), freed {} in {}",
+            f.builds,
+            admin::human_bytes(f.bytes),
+            cache.location().display()
+        )
+    };
+    match a.command {
+        CacheCommand::Location => {}
+        CacheCommand::List => print!("{}", admin::list_text(&cache, &cache.build_summaries()?)),
+        CacheCommand::Stats { build, json } => {
+            if json {
+                let path = cache.record_path(&build)?;
+                let text = std::fs::read_to_string(&path).with_context(|| {
+                    format!(
+                        "no record for build '{build}' ({}): `turnkey cache list` shows the builds",
+                        path.display()
+                    )
+                })?;
+                print!("{text}");
+            } else {
+                print!("{}", admin::stats_text(&cache, &build)?);
+            }
+        }
+        CacheCommand::Delete { build, all } => match (build, all) {
+            (_, true) => freed("deleted", cache.delete_all()?),
+            (Some(b), false) => freed("deleted", cache.delete_build(&b)?),
+            (None, false) => bail!("cache delete: name a BUILD or pass --all"),
+        },
+        CacheCommand::Clean { build, all } => match (build, all) {
+            (_, true) => freed("cleaned", cache.clean_all()?),
+            (Some(b), false) => freed("cleaned", cache.clean_build(&b)?),
+            (None, false) => bail!("cache clean: name a BUILD or pass --all"),
+        },
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub atol: f64,
     pub rtol: f64,
     pub rebuild: bool,
+    /// Drop each build's ONNX, inputs and outputs once benchmarked (`--lean-cache`).
+    pub lean_cache: bool,
     /// The turnkey binary, re-executed as the worker.
     pub worker_exe: PathBuf,
 }
@@ -575,6 +577,15 @@ impl Cx<'_> {
                     reference = Some((format!("{rt}/{}", opts.device), outs));
                 }
             }
+        }
+        if opts.lean_cache
+            && let Err(e) = self.cache.make_lean(name)
+        {
+            let message = format!("--lean-cache: {e}");
+            self.obs.on(Event::Warning {
+                path: dir,
+                message: &message,
+            });
         }
         Ok(())
     }

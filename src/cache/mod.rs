@@ -8,6 +8,7 @@
 //!   builds/<build>/record.json   (+ .lock, model.onnx, inputs/, log/)
 //! ```
 
+pub mod admin;
 pub mod record;
 mod store;
 pub mod system;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+pub use admin::{AdminError, BuildSummary, Freed};
 pub use record::{
     CheckStatus, Identity, OutputCheck, Record, RuntimeRow, SCHEMA_VERSION, StageRecord, Status,
     TensorSpec,

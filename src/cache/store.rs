@@ -13,12 +13,12 @@ use super::{CacheError, RECORD_FILE, Record, SCHEMA_VERSION};
 const LOCK_FILE: &str = ".lock";
 
 /// An exclusive lock on one build folder, released when dropped.
-struct BuildLock {
+pub(super) struct BuildLock {
     file: File,
 }
 
 impl BuildLock {
-    fn acquire(dir: &Path) -> Result<BuildLock, CacheError> {
+    pub(super) fn acquire(dir: &Path) -> Result<BuildLock, CacheError> {
         let path = dir.join(LOCK_FILE);
         let file = File::options()
             .create(true)

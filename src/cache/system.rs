@@ -59,8 +59,14 @@ fn read(path: impl AsRef<Path>) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
 
-/// This machine's host name.
+/// This machine's host name (read once per process: every record load asks,
+/// and a report reads thousands).
 pub fn hostname() -> Option<String> {
+    static HOSTNAME: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HOSTNAME.get_or_init(read_hostname).clone()
+}
+
+fn read_hostname() -> Option<String> {
     if let Some(h) = read("/proc/sys/kernel/hostname") {
         let h = h.trim();
         if !h.is_empty() {

@@ -1,12 +1,13 @@
 //! `turnkey-report.csv`: the fixed columns, then one `label:<key>` column per
 //! label key (see the module docs of `report` for the column list).
 
-use super::{Exporter, ReportError, ReportRow, header, label_keys};
+use super::{Exporter, Report, ReportError, header, label_keys};
 
 pub struct CsvExporter;
 
 impl Exporter for CsvExporter {
-    fn serialize(&self, rows: &[ReportRow]) -> Result<Vec<u8>, ReportError> {
+    fn serialize(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        let rows = &report.rows;
         let failed = |e: ::csv::Error| ReportError::Format {
             format: "csv",
             message: e.to_string(),
@@ -34,7 +35,7 @@ impl Exporter for CsvExporter {
 mod tests {
     use super::*;
     use crate::cache::Status;
-    use crate::report::COLUMNS;
+    use crate::report::{COLUMNS, ReportRow};
 
     #[test]
     fn header_is_exact_and_cells_are_quoted() {
@@ -45,7 +46,9 @@ mod tests {
             labels: [("author".to_string(), vec!["a".to_string(), "b".to_string()])].into(),
             ..Default::default()
         };
-        let bytes = CsvExporter.serialize(&[row]).unwrap();
+        let bytes = CsvExporter
+            .serialize(&Report::from_rows(vec![row]))
+            .unwrap();
         let text = String::from_utf8(bytes).unwrap();
         let first = text.lines().next().unwrap();
         assert_eq!(first, format!("{},label:author", COLUMNS.join(",")));
@@ -60,7 +63,7 @@ mod tests {
 
     #[test]
     fn empty_report_has_just_the_header() {
-        let text = String::from_utf8(CsvExporter.serialize(&[]).unwrap()).unwrap();
+        let text = String::from_utf8(CsvExporter.serialize(&Report::default()).unwrap()).unwrap();
         assert_eq!(text, format!("{}\n", COLUMNS.join(",")));
     }
 }

@@ -40,7 +40,14 @@
 //! with multiple values joined by `,`. Empty cells mean "not measured".
 
 pub mod csv;
+pub mod html;
+pub mod json;
+pub mod md;
+
+mod charts;
+mod compare;
 mod rows;
+mod samples;
 mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -54,8 +61,10 @@ use thiserror::Error;
 
 use crate::cache::{CacheError, Status};
 
-pub use rows::{collect_rows, rows_from_record};
-pub use table::summary_table;
+pub use compare::{Baseline, Comparison, Speedup, Sweep, SweepPoint, Variant, sweeps};
+pub use rows::{CacheSummary, Collected, Problem, collect, collect_rows, rows_from_record};
+pub use samples::{Histogram, SampleSummary, read_samples, summarize};
+pub use table::{SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_table};
 
 /// The fixed columns, in order (see the module docs for their meaning).
 pub const COLUMNS: [&str; 32] = [
@@ -113,8 +122,20 @@ pub enum ReportError {
         message: String,
     },
 
-    #[error("unknown report format '{name}': expected one of {}", Format::names())]
+    #[error(
+        "unknown report format '{name}': expected one of {} (e.g. --format csv,html)",
+        Format::names()
+    )]
     UnknownFormat { name: String },
+
+    #[error(
+        "--baseline {name}: not one of the caches given with -d ({caches}) nor a runtime in the report ({runtimes}); pass a cache folder, a runtime or runtime/device"
+    )]
+    UnknownBaseline {
+        name: String,
+        caches: String,
+        runtimes: String,
+    },
 }
 
 /// One line of the report: a build × runtime × device.
@@ -158,6 +179,22 @@ pub struct ReportRow {
     pub hash: String,
     /// The machine that ran it (not a column: used to spot copied records).
     pub hostname: String,
+    /// `--script-args` of the build (not a column: finds batch-size sweeps).
+    pub script_args: String,
+    /// Samples per inference (not a column: the x axis of sweeps).
+    pub batch_size: Option<u64>,
+    /// What the device is: CPU model, GPU name (not a column).
+    pub device_name: String,
+    /// The per-iteration latencies file, when the record names one.
+    pub samples_file: Option<PathBuf>,
+    /// Summary of that file, once read ([`Report::load`] reads it for JSON).
+    pub samples: Option<SampleSummary>,
+    /// FLOPs of one call x calls per second (from `flops` and `median_ms`).
+    pub achieved_flops: Option<f64>,
+    /// The attainable FLOP/s of this runtime and device, when measured.
+    pub peak_flops: Option<f64>,
+    /// `achieved_flops` as a percentage of `peak_flops`.
+    pub pct_of_peak: Option<f64>,
 }
 
 fn num<T: fmt::Display>(v: Option<T>) -> String {
@@ -233,10 +270,105 @@ pub fn header(rows: &[ReportRow]) -> Vec<String> {
         .collect()
 }
 
-/// One report format.
+/// Everything a report file shows: the rows, a summary per cache, the
+/// problems met while reading, and the comparison against a baseline.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub rows: Vec<ReportRow>,
+    pub caches: Vec<CacheSummary>,
+    /// Records that could not be read, samples files that could not be parsed.
+    pub problems: Vec<Problem>,
+    /// Speedups against the baseline, when there is something to compare.
+    pub comparison: Option<Comparison>,
+    /// When the report was made.
+    pub generated: DateTime<Utc>,
+}
+
+/// What `turnkey report` was asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportOptions {
+    pub formats: Vec<Format>,
+    /// `--baseline`: a cache folder, a runtime, or `runtime/device`.
+    pub baseline: Option<String>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            formats: Format::DEFAULT.to_vec(),
+            baseline: None,
+        }
+    }
+}
+
+impl Report {
+    /// Reads `caches` into a report: rows (deduplicated), per-cache
+    /// summaries, the samples files when a format draws them, and the
+    /// comparison against `opts.baseline` (or the default baseline).
+    pub fn load(caches: &[PathBuf], opts: &ReportOptions) -> Result<Report, ReportError> {
+        let Collected {
+            mut rows,
+            caches,
+            mut problems,
+        } = collect(caches)?;
+        if opts.formats.iter().any(|f| f.uses_samples()) {
+            problems.extend(samples::attach(&mut rows));
+        }
+        let comparison = compare::compare(&rows, &caches, opts.baseline.as_deref())?;
+        Ok(Report {
+            rows,
+            caches,
+            problems,
+            comparison,
+            generated: Utc::now(),
+        })
+    }
+
+    /// A report of just these rows (no caches read), for tests and tools.
+    pub fn from_rows(rows: Vec<ReportRow>) -> Report {
+        Report {
+            caches: rows::summarize_caches(&rows, &[]),
+            rows,
+            generated: Utc::now(),
+            ..Default::default()
+        }
+    }
+
+    /// Distinct builds.
+    pub fn build_count(&self) -> usize {
+        let builds: BTreeSet<&str> = self.rows.iter().map(|r| r.build.as_str()).collect();
+        builds.len()
+    }
+}
+
+/// `f` over `items` on all cores, results in order. Reading 10,000 records
+/// or samples files is I/O and parsing that parallelizes cleanly.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < 64 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                // A panic in `f` is a bug: re-raise it where it can be seen.
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
+}
+
+/// One report format (hyperfine's shape: one file per format).
 pub trait Exporter {
-    /// The file's bytes for these rows.
-    fn serialize(&self, rows: &[ReportRow]) -> Result<Vec<u8>, ReportError>;
+    /// The file's bytes for this report.
+    fn serialize(&self, report: &Report) -> Result<Vec<u8>, ReportError>;
     /// The file name to write into the output folder.
     fn file_name(&self) -> &str;
 }
@@ -245,21 +377,55 @@ pub trait Exporter {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
     Csv,
+    Json,
+    Html,
+    Md,
 }
 
 impl Format {
-    pub const ALL: [Format; 1] = [Format::Csv];
+    pub const ALL: [Format; 4] = [Format::Csv, Format::Json, Format::Html, Format::Md];
+    /// Written when `--format` is not given.
+    pub const DEFAULT: [Format; 3] = [Format::Csv, Format::Json, Format::Html];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Html => "html",
+            Format::Md => "md",
         }
     }
 
     pub fn exporter(self) -> Box<dyn Exporter> {
         match self {
             Format::Csv => Box::new(csv::CsvExporter),
+            Format::Json => Box::new(json::JsonExporter),
+            Format::Html => Box::new(html::HtmlExporter),
+            Format::Md => Box::new(md::MarkdownExporter),
         }
+    }
+
+    /// True for the formats that need every row's samples summary (the
+    /// HTML report reads only the few samples files it draws).
+    pub fn uses_samples(self) -> bool {
+        matches!(self, Format::Json)
+    }
+
+    /// `csv,json` → the formats, in order, without repeats.
+    pub fn parse_list(list: &str) -> Result<Vec<Format>, ReportError> {
+        let mut out = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let f: Format = name.parse()?;
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        if out.is_empty() {
+            return Err(ReportError::UnknownFormat {
+                name: list.to_string(),
+            });
+        }
+        Ok(out)
     }
 
     fn names() -> String {
@@ -271,6 +437,11 @@ impl Format {
 impl FromStr for Format {
     type Err = ReportError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = if s.eq_ignore_ascii_case("markdown") {
+            "md"
+        } else {
+            s
+        };
         Format::ALL
             .into_iter()
             .find(|f| f.name().eq_ignore_ascii_case(s))
@@ -291,6 +462,8 @@ pub struct ReportSummary {
     pub builds: usize,
     /// Records skipped and other problems, one line each, for the terminal.
     pub warnings: Vec<String>,
+    /// The comparison's headline, one line per variant (geometric means).
+    pub comparison: Vec<String>,
 }
 
 /// Reads every record of `caches` and writes one file per format into
@@ -298,22 +471,28 @@ pub struct ReportSummary {
 pub fn write_report(
     caches: &[PathBuf],
     out_dir: &Path,
-    formats: &[Format],
+    opts: &ReportOptions,
 ) -> Result<ReportSummary, ReportError> {
-    let (rows, warnings) = collect_rows(caches)?;
-    let files = export_rows(&rows, out_dir, formats)?;
-    let builds: BTreeSet<&str> = rows.iter().map(|r| r.build.as_str()).collect();
+    let report = Report::load(caches, opts)?;
+    let files = export(&report, out_dir, &opts.formats)?;
     Ok(ReportSummary {
         files,
-        rows: rows.len(),
-        builds: builds.len(),
-        warnings,
+        rows: report.rows.len(),
+        builds: report.build_count(),
+        warnings: report.problems.iter().map(|p| p.to_string()).collect(),
+        comparison: report
+            .comparison
+            .as_ref()
+            .map(|c| c.headline())
+            .unwrap_or_default(),
     })
 }
 
-/// Writes `rows` in each format into `out_dir`; returns the files written.
-pub fn export_rows(
-    rows: &[ReportRow],
+/// Writes `report` in each format into `out_dir`; returns the files written.
+/// The formats are serialized side by side (each is independent work over
+/// the same rows).
+pub fn export(
+    report: &Report,
     out_dir: &Path,
     formats: &[Format],
 ) -> Result<Vec<PathBuf>, ReportError> {
@@ -321,18 +500,34 @@ pub fn export_rows(
         path: out_dir.to_path_buf(),
         source,
     })?;
-    let mut files = Vec::new();
-    for format in formats {
+    let written = par_map_each(formats, |format| {
         let exporter = format.exporter();
-        let bytes = exporter.serialize(rows)?;
+        let bytes = exporter.serialize(report)?;
         let path = out_dir.join(exporter.file_name());
         std::fs::write(&path, bytes).map_err(|source| ReportError::Write {
             path: path.clone(),
             source,
         })?;
-        files.push(path);
+        Ok(path)
+    });
+    written.into_iter().collect()
+}
+
+/// `f` on each item in its own thread (a handful of items).
+fn par_map_each<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() < 2 {
+        return items.iter().map(&f).collect();
     }
-    Ok(files)
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.iter().map(|item| s.spawn(|| f(item))).collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -380,7 +575,17 @@ mod tests {
     #[test]
     fn formats_parse_by_name() {
         assert_eq!("CSV".parse::<Format>().unwrap(), Format::Csv);
+        assert_eq!("markdown".parse::<Format>().unwrap(), Format::Md);
         let err = "xlsx".parse::<Format>().unwrap_err().to_string();
-        assert!(err.contains("'xlsx'") && err.contains("csv"), "{err}");
+        assert!(
+            err.contains("'xlsx'") && err.contains("csv, json, html, md"),
+            "{err}"
+        );
+        assert_eq!(
+            Format::parse_list("csv, html,csv,md").unwrap(),
+            vec![Format::Csv, Format::Html, Format::Md]
+        );
+        assert!(Format::parse_list(" , ").is_err());
+        assert!(Format::parse_list("csv,pdf").is_err());
     }
 }

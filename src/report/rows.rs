@@ -1,38 +1,135 @@
 //! From records to report rows: reading caches, one row per runtime × device,
-//! a row for builds that never reached a runtime, and no duplicates.
+//! a row for builds that never reached a runtime, a row for records that
+//! cannot be read, and no duplicates.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-use super::{ReportError, ReportRow};
-use crate::cache::{Cache, Record, RuntimeRow, StageRecord, Status};
+use super::{ReportError, ReportRow, par_map};
+use crate::cache::{Cache, CacheError, Record, RuntimeRow, StageRecord, Status, SystemInfo};
+
+/// Something that could not be read, and what to do about it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Problem {
+    /// The file at fault.
+    pub file: PathBuf,
+    /// One line for people, naming the file.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// One cache as the report's header shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CacheSummary {
+    /// The folder, as given with `-d`.
+    pub path: String,
+    /// Distinct builds with a row in the report.
+    pub builds: usize,
+    /// Rows in the report from this cache.
+    pub rows: usize,
+    /// Rows whose status is `successful`.
+    pub successful: usize,
+    /// Rows whose status is a failure (`error`, `crashed`, ... `mismatch`).
+    pub failed: usize,
+    /// Records that could not be read (each is also a row and a problem).
+    pub unreadable: usize,
+    /// Rows skipped because an earlier cache holds the same result.
+    pub duplicates: usize,
+    /// Earliest and latest row timestamps.
+    pub first_run: Option<DateTime<Utc>>,
+    pub last_run: Option<DateTime<Utc>>,
+    /// Runtime → the versions seen.
+    pub runtimes: BTreeMap<String, BTreeSet<String>>,
+    /// Device names seen (CPU model, GPU name).
+    pub devices: BTreeSet<String>,
+    /// The machines that wrote the records, one per host name (from its
+    /// latest record).
+    pub systems: Vec<SystemInfo>,
+}
+
+/// What [`collect`] read.
+#[derive(Clone, Debug, Default)]
+pub struct Collected {
+    pub rows: Vec<ReportRow>,
+    pub caches: Vec<CacheSummary>,
+    pub problems: Vec<Problem>,
+}
 
 /// Reads every record of every cache. A record that cannot be read (corrupt,
-/// or from a newer turnkey) becomes a warning naming the file; a folder that
-/// is not a cache is an error. Rows are sorted by build, runtime, device, and
-/// the same result reached twice (a cache given twice, a copied record) is
-/// kept once.
-pub fn collect_rows(caches: &[PathBuf]) -> Result<(Vec<ReportRow>, Vec<String>), ReportError> {
-    let mut rows = Vec::new();
-    let mut warnings = Vec::new();
-    let mut seen = HashSet::new();
+/// half-written, or from a newer turnkey) becomes a problem naming the file
+/// and an `error` row for its build, and the rest is still reported; a folder
+/// that is not a cache is an error. Rows are sorted by build, runtime,
+/// device, cache; the same result reached twice (a cache given twice, a
+/// copied record) is kept once.
+pub fn collect(caches: &[PathBuf]) -> Result<Collected, ReportError> {
+    let mut opened: Vec<PathBuf> = Vec::new();
+    let mut canonical = HashSet::new();
     for dir in caches {
+        Cache::open_existing(dir)?;
+        // `-d a -d ./a` is one cache.
+        let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        if canonical.insert(key) {
+            opened.push(dir.clone());
+        }
+    }
+    let mut jobs: Vec<(usize, String, PathBuf)> = Vec::new();
+    for (i, dir) in opened.iter().enumerate() {
         let cache = Cache::open_existing(dir)?;
-        for name in cache.list_builds()? {
-            let path = cache.record_path(&name)?;
-            let record = match Record::load(&path) {
-                Ok(r) => r,
-                Err(e) => {
-                    warnings.push(format!("skipped a record: {e}"));
-                    continue;
+        for name in build_folders(&cache)? {
+            if let Ok(path) = cache.record_path(&name) {
+                jobs.push((i, name, path));
+            }
+        }
+    }
+    let loaded = par_map(&jobs, |(i, _, path)| load(path, &opened[*i]));
+
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    let mut duplicates = vec![0usize; opened.len()];
+    let mut systems: Vec<BTreeMap<String, (DateTime<Utc>, SystemInfo)>> =
+        vec![BTreeMap::new(); opened.len()];
+    for ((i, name, path), result) in jobs.iter().zip(loaded) {
+        match result {
+            // A build folder whose first record was never written.
+            Ok(None) => {}
+            Ok(Some(Loaded {
+                rows: new_rows,
+                system,
+                updated,
+            })) => {
+                let host = system.hostname.clone().unwrap_or_default();
+                let slot = systems[*i]
+                    .entry(host)
+                    .or_insert_with(|| (updated, system.clone()));
+                if updated > slot.0 {
+                    *slot = (updated, system);
                 }
-            };
-            for row in rows_from_record(&record, dir) {
-                if seen.insert(dedupe_key(&row)) {
-                    rows.push(row);
+                for row in new_rows {
+                    if seen.insert(dedupe_key(&row)) {
+                        rows.push(row);
+                    } else {
+                        duplicates[*i] += 1;
+                    }
                 }
+            }
+            Err(e) => {
+                let problem = Problem {
+                    file: path.clone(),
+                    message: format!("unreadable record: {e}"),
+                };
+                rows.push(unreadable_row(name, &opened[*i], &problem));
+                problems.push(problem);
             }
         }
     }
@@ -45,7 +142,170 @@ pub fn collect_rows(caches: &[PathBuf]) -> Result<(Vec<ReportRow>, Vec<String>),
             b.timestamp,
         ))
     });
-    Ok((rows, warnings))
+    let known: Vec<(String, Vec<SystemInfo>)> = opened
+        .iter()
+        .zip(systems)
+        .map(|(dir, s)| {
+            (
+                dir.display().to_string(),
+                s.into_values().map(|(_, s)| s).collect(),
+            )
+        })
+        .collect();
+    let mut summaries = summarize_caches(&rows, &known);
+    for (summary, dups) in summaries.iter_mut().zip(duplicates) {
+        summary.duplicates = dups;
+    }
+    Ok(Collected {
+        rows,
+        caches: summaries,
+        problems,
+    })
+}
+
+/// [`collect`]'s rows, with its problems as warning lines.
+pub fn collect_rows(caches: &[PathBuf]) -> Result<(Vec<ReportRow>, Vec<String>), ReportError> {
+    let c = collect(caches)?;
+    let warnings = c.problems.iter().map(|p| p.to_string()).collect();
+    Ok((c.rows, warnings))
+}
+
+/// One record's rows and the machine that wrote it.
+struct Loaded {
+    rows: Vec<ReportRow>,
+    system: SystemInfo,
+    updated: DateTime<Utc>,
+}
+
+/// The folder names under `builds/` (one `read_dir`, no `stat` per build:
+/// a folder without a record is skipped when its record is read).
+fn build_folders(cache: &Cache) -> Result<Vec<String>, CacheError> {
+    let builds = cache.builds_dir();
+    let entries = match std::fs::read_dir(&builds) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(CacheError::Io {
+                action: "list",
+                path: builds,
+                source,
+            });
+        }
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// One record's rows; `None` when the folder has no record.
+fn load(path: &Path, cache: &Path) -> Result<Option<Loaded>, CacheError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        // No record yet, or a stray file in builds/.
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            return Ok(None);
+        }
+        Err(source) => {
+            return Err(CacheError::Io {
+                action: "read the build record",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let record = Record::from_json(&bytes, path)?;
+    // Fields another turnkey may add (peak FLOP/s): read when present, never
+    // required. A substring test first: a second parse of every record
+    // costs 15% of a 10,000-record report.
+    let has_peaks =
+        std::str::from_utf8(&bytes).is_ok_and(|text| PEAK_KEYS.iter().any(|k| text.contains(k)));
+    let peaks = if has_peaks {
+        serde_json::from_slice::<PeakProbe>(&bytes)
+            .map(|p| p.runtimes)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Ok(Some(Loaded {
+        rows: record_rows(&record, cache, &peaks),
+        updated: record.updated,
+        system: record.system,
+    }))
+}
+
+/// The row standing for a record that could not be read.
+fn unreadable_row(build: &str, cache: &Path, problem: &Problem) -> ReportRow {
+    ReportRow {
+        build: build.to_string(),
+        status: Status::Error,
+        error: problem.message.clone(),
+        cache: cache.display().to_string(),
+        // Unique: two unreadable files are never "the same result".
+        hash: format!("unreadable:{}", problem.file.display()),
+        ..Default::default()
+    }
+}
+
+/// The per-cache header: counts, dates, runtimes and machines. `known`
+/// lists the caches read, in order, with their machines; caches only named
+/// by rows come after them.
+pub(super) fn summarize_caches(
+    rows: &[ReportRow],
+    known: &[(String, Vec<SystemInfo>)],
+) -> Vec<CacheSummary> {
+    let mut out: Vec<CacheSummary> = known
+        .iter()
+        .map(|(path, systems)| CacheSummary {
+            path: path.clone(),
+            systems: systems.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let mut builds: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); out.len()];
+    for row in rows {
+        let i = match out.iter().position(|c| c.path == row.cache) {
+            Some(i) => i,
+            None => {
+                out.push(CacheSummary {
+                    path: row.cache.clone(),
+                    ..Default::default()
+                });
+                builds.push(BTreeSet::new());
+                out.len() - 1
+            }
+        };
+        let c = &mut out[i];
+        builds[i].insert(&row.build);
+        c.rows += 1;
+        if row.status == Status::Successful {
+            c.successful += 1;
+        } else if row.status.is_failure() {
+            c.failed += 1;
+        }
+        if row.hash.starts_with("unreadable:") {
+            c.unreadable += 1;
+        }
+        if let Some(t) = row.timestamp {
+            c.first_run = Some(c.first_run.map_or(t, |f| f.min(t)));
+            c.last_run = Some(c.last_run.map_or(t, |l| l.max(t)));
+        }
+        if !row.runtime.is_empty() {
+            let versions = c.runtimes.entry(row.runtime.clone()).or_default();
+            if !row.runtime_version.is_empty() {
+                versions.insert(row.runtime_version.clone());
+            }
+        }
+        if !row.device_name.is_empty() {
+            c.devices.insert(row.device_name.clone());
+        }
+    }
+    for (c, b) in out.iter_mut().zip(builds) {
+        c.builds = b.len();
+    }
+    out
 }
 
 /// What makes a result the same result wherever its record was copied to.
@@ -69,17 +329,52 @@ fn dedupe_key(
     )
 }
 
+/// Peak-FLOP/s fields of a runtime row. The record does not define them yet
+/// (the peak measurement writes them); the report reads them under these
+/// names when they are there.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PeakFields {
+    runtime: String,
+    device: String,
+    #[serde(alias = "peak_flops_per_s", alias = "peak_flop_s")]
+    peak_flops: Option<f64>,
+    #[serde(alias = "percent_of_peak", alias = "peak_pct")]
+    pct_of_peak: Option<f64>,
+    #[serde(alias = "achieved_flops_per_s", alias = "achieved_flop_s")]
+    achieved_flops: Option<f64>,
+}
+
+/// Substrings of every name [`PeakFields`] reads.
+const PEAK_KEYS: [&str; 4] = ["peak_flop", "of_peak", "peak_pct", "achieved_flop"];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PeakProbe {
+    runtimes: Vec<PeakFields>,
+}
+
 /// The report rows of one record (`cache` fills the `cache` column). The
 /// terminal's end-of-run summary uses this on the records it just wrote.
 pub fn rows_from_record(record: &Record, cache: &Path) -> Vec<ReportRow> {
+    record_rows(record, cache, &[])
+}
+
+fn record_rows(record: &Record, cache: &Path, peaks: &[PeakFields]) -> Vec<ReportRow> {
     let base = build_columns(record, cache);
     if record.runtimes.is_empty() {
         return vec![build_without_runtimes(record, base)];
     }
+    let build_dir = cache.join("builds").join(&record.identity.name);
     record
         .runtimes
         .iter()
-        .map(|rt| runtime_row(rt, base.clone()))
+        .map(|rt| {
+            let peak = peaks
+                .iter()
+                .find(|p| p.runtime == rt.runtime && p.device == rt.device);
+            runtime_row(rt, base.clone(), &build_dir, peak)
+        })
         .collect()
 }
 
@@ -101,17 +396,41 @@ fn build_columns(record: &Record, cache: &Path) -> ReportRow {
         hash: id.hash.clone(),
         hostname: record.system.hostname.clone().unwrap_or_default(),
         timestamp: Some(record.updated),
+        script_args: id.script_args.clone(),
+        batch_size: id
+            .inputs
+            .first()
+            .and_then(|t| t.shape.first())
+            .map(|&d| d as u64),
         ..Default::default()
     }
 }
 
-fn runtime_row(rt: &RuntimeRow, base: ReportRow) -> ReportRow {
+fn runtime_row(
+    rt: &RuntimeRow,
+    base: ReportRow,
+    build_dir: &Path,
+    peak: Option<&PeakFields>,
+) -> ReportRow {
     let check = rt.check.as_ref();
     let error = rt.error.clone().or_else(|| {
         // A mismatch's explanation is the check summary when no error was set.
         (rt.status == Status::Mismatch)
             .then(|| check.and_then(|c| c.summary.clone()))
             .flatten()
+    });
+    // FLOPs of one call times calls per second (one call per median latency).
+    let achieved_flops =
+        peak.and_then(|p| p.achieved_flops)
+            .or_else(|| match (base.flops, rt.median_ms) {
+                (Some(f), Some(ms)) if ms > 0.0 && f > 0 => Some(f as f64 * 1000.0 / ms),
+                _ => None,
+            });
+    let peak_flops = peak.and_then(|p| p.peak_flops).filter(|p| *p > 0.0);
+    let pct_of_peak = peak.and_then(|p| p.pct_of_peak).or_else(|| {
+        achieved_flops
+            .zip(peak_flops)
+            .map(|(achieved, peak)| 100.0 * achieved / peak)
     });
     ReportRow {
         runtime: rt.runtime.clone(),
@@ -137,6 +456,12 @@ fn runtime_row(rt: &RuntimeRow, base: ReportRow) -> ReportRow {
         iterations: rt.iterations,
         timestamp: Some(rt.timestamp),
         error: error.unwrap_or_default(),
+        batch_size: rt.batch_size.or(base.batch_size),
+        device_name: rt.device_name.clone().unwrap_or_default(),
+        samples_file: rt.samples_file.as_ref().map(|f| build_dir.join(f)),
+        achieved_flops,
+        peak_flops,
+        pct_of_peak,
         ..base
     }
 }
@@ -178,7 +503,7 @@ mod tests {
     use super::*;
     use crate::cache::{CheckStatus, OutputCheck, TensorSpec};
     use crate::graph::DType;
-    use crate::report::{Format, write_report};
+    use crate::report::{Format, ReportOptions, write_report};
 
     fn successful_build(cache: &Cache, name: &str, labels: &[(&str, &[&str])]) {
         cache
@@ -302,9 +627,30 @@ mod tests {
         c.update_record("future", |_| {}).unwrap();
         let future = c.record_path("future").unwrap();
         std::fs::write(&future, "{\"schema_version\": 7}").unwrap();
-        let (rows, warnings) = collect_rows(&[tmp.path().to_path_buf()]).unwrap();
-        assert_eq!(rows.len(), 2);
+        let c = collect(&[tmp.path().to_path_buf()]).unwrap();
+        // The good build's two rows, and one row per unreadable record.
+        let keys: Vec<(&str, Status)> = c
+            .rows
+            .iter()
+            .map(|r| (r.build.as_str(), r.status))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("bad", Status::Error),
+                ("future", Status::Error),
+                ("good", Status::Successful),
+                ("good", Status::Successful)
+            ]
+        );
+        assert!(
+            c.rows[0].error.contains(&bad.display().to_string()),
+            "{:?}",
+            c.rows[0]
+        );
+        let warnings: Vec<String> = c.problems.iter().map(|p| p.to_string()).collect();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert_eq!(c.problems[0].file, bad);
         assert!(
             warnings[0].contains(&bad.display().to_string()),
             "{warnings:?}"
@@ -313,6 +659,56 @@ mod tests {
             warnings[1].contains("newer turnkey (schema 7 > 1)"),
             "{warnings:?}"
         );
+        let summary = &c.caches[0];
+        assert_eq!(
+            (
+                summary.rows,
+                summary.successful,
+                summary.failed,
+                summary.unreadable
+            ),
+            (4, 2, 2, 2)
+        );
+        // Two unreadable records of the same name in two caches stay two rows.
+        let other = tmp.path().join("other");
+        let o = new_cache(&other);
+        o.update_record("bad", |_| {}).unwrap();
+        std::fs::write(o.record_path("bad").unwrap(), "{").unwrap();
+        let c = collect(&[tmp.path().to_path_buf(), other]).unwrap();
+        assert_eq!(c.rows.iter().filter(|r| r.build == "bad").count(), 2);
+    }
+
+    #[test]
+    fn peak_fields_are_read_when_present() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = new_cache(tmp.path());
+        successful_build(&c, "linear_1", &[]);
+        c.update_record("linear_1", |r| r.identity.flops = Some(2_000_000))
+            .unwrap();
+        // Another turnkey wrote the peak FLOP/s of ort/cpu into the row.
+        let path = c.record_path("linear_1").unwrap();
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let ort = json["runtimes"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|r| r["runtime"] == "ort")
+            .unwrap();
+        ort["peak_flops"] = serde_json::json!(4e9);
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        // A stray file in builds/ is not a build.
+        std::fs::write(c.builds_dir().join("notes.txt"), "x").unwrap();
+
+        let (rows, warnings) = collect_rows(&[tmp.path().to_path_buf()]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (ort, tract) = (&rows[0], &rows[1]);
+        // 2 MFLOP per call at 1 ms: 2 GFLOP/s, half of the 4 GFLOP/s peak.
+        assert_eq!(ort.achieved_flops, Some(2e9));
+        assert_eq!(ort.peak_flops, Some(4e9));
+        assert_eq!(ort.pct_of_peak, Some(50.0));
+        assert_eq!(tract.achieved_flops, Some(1e9));
+        assert_eq!((tract.peak_flops, tract.pct_of_peak), (None, None));
     }
 
     #[test]
@@ -387,7 +783,11 @@ mod tests {
         successful_build(&c, "other_3", &[("name", &["other"])]);
         failed_export(&c, "broken_2");
         let out = tmp.path().join("out");
-        let summary = write_report(std::slice::from_ref(&dir), &out, &[Format::Csv]).unwrap();
+        let opts = ReportOptions {
+            formats: vec![Format::Csv],
+            baseline: None,
+        };
+        let summary = write_report(std::slice::from_ref(&dir), &out, &opts).unwrap();
         assert_eq!(summary.files, vec![out.join("turnkey-report.csv")]);
         assert_eq!(summary.rows, 5);
         assert_eq!(summary.builds, 3);

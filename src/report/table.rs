@@ -1,53 +1,99 @@
-//! The end-of-run summary the terminal prints: plain aligned text, so it
-//! reads the same in a log file, a CI page or a terminal without colors.
+//! The summary columns and how their cells read, shared by the terminal's
+//! end-of-run table, the Markdown report and the HTML report's table: one
+//! source of truth for "median 0.012 ms" everywhere. The terminal table is
+//! plain aligned text, so it reads the same in a log file, a CI page or a
+//! terminal without colors.
 
 use super::ReportRow;
 
-const HEADER: [&str; 8] = [
-    "build",
-    "runtime",
-    "device",
-    "median ms",
-    "throughput/s",
-    "stability",
-    "check",
-    "status",
-];
-/// Columns aligned to the right (numbers).
-const NUMERIC: [bool; 8] = [false, false, false, true, true, false, false, false];
-
-fn cells(row: &ReportRow) -> [String; 8] {
-    let or_dash = |s: &str| {
-        if s.is_empty() {
-            "-".to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    [
-        row.build.clone(),
-        or_dash(&row.runtime),
-        or_dash(&row.device),
-        row.median_ms.map_or("-".into(), |v| format!("{v:.3}")),
-        row.throughput.map_or("-".into(), |v| format!("{v:.1}")),
-        or_dash(&row.stability),
-        or_dash(&row.check),
-        row.status.to_string(),
-    ]
+/// One summary column: its title, whether it is a number (aligned right),
+/// and how a row's cell reads ("-" when there is nothing to show).
+pub struct SummaryColumn {
+    pub title: &'static str,
+    pub numeric: bool,
+    pub cell: fn(&ReportRow) -> String,
 }
+
+/// Milliseconds with three decimals (`0.012`), `-` when not measured.
+pub fn fmt_ms(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.3}"))
+}
+
+/// A rate with one decimal (`81300.0`), `-` when not measured.
+pub fn fmt_rate(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.1}"))
+}
+
+fn or_dash(s: &str) -> String {
+    if s.is_empty() {
+        "-".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// The columns of the end-of-run summary and the Markdown report.
+pub const SUMMARY_COLUMNS: [SummaryColumn; 8] = [
+    SummaryColumn {
+        title: "build",
+        numeric: false,
+        cell: |r| r.build.clone(),
+    },
+    SummaryColumn {
+        title: "runtime",
+        numeric: false,
+        cell: |r| or_dash(&r.runtime),
+    },
+    SummaryColumn {
+        title: "device",
+        numeric: false,
+        cell: |r| or_dash(&r.device),
+    },
+    SummaryColumn {
+        title: "median ms",
+        numeric: true,
+        cell: |r| fmt_ms(r.median_ms),
+    },
+    SummaryColumn {
+        title: "throughput/s",
+        numeric: true,
+        cell: |r| fmt_rate(r.throughput),
+    },
+    SummaryColumn {
+        title: "stability",
+        numeric: false,
+        cell: |r| or_dash(&r.stability),
+    },
+    SummaryColumn {
+        title: "check",
+        numeric: false,
+        cell: |r| or_dash(&r.check),
+    },
+    SummaryColumn {
+        title: "status",
+        numeric: false,
+        cell: |r| r.status.to_string(),
+    },
+];
 
 /// One line per row (build, runtime, device, median ms, throughput,
 /// stability, check, status) under a header, columns aligned; ends with a
 /// newline.
 pub fn summary_table(rows: &[ReportRow]) -> String {
-    let body: Vec<[String; 8]> = rows.iter().map(cells).collect();
-    let mut widths = HEADER.map(|h| h.chars().count());
+    let header: Vec<String> = SUMMARY_COLUMNS
+        .iter()
+        .map(|c| c.title.to_string())
+        .collect();
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| SUMMARY_COLUMNS.iter().map(|c| (c.cell)(r)).collect())
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for line in &body {
         for (w, cell) in widths.iter_mut().zip(line) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let header = HEADER.map(String::from);
     let mut out = String::new();
     for line in std::iter::once(&header).chain(&body) {
         let mut text = String::new();
@@ -56,7 +102,7 @@ pub fn summary_table(rows: &[ReportRow]) -> String {
                 text.push_str("  ");
             }
             let pad = " ".repeat(widths[i] - cell.chars().count());
-            if NUMERIC[i] {
+            if SUMMARY_COLUMNS[i].numeric {
                 text.push_str(&pad);
                 text.push_str(cell);
             } else {

@@ -16,7 +16,9 @@ pub fn install() {
             // Second signal: the user does not want to wait.
             std::process::exit(i32::from(EXIT_CODE));
         }
-        eprintln!("\ninterrupted: marking the current row killed and saving records (Ctrl-C again to quit now)");
+        eprintln!(
+            "\ninterrupted: marking the current row killed and saving records (Ctrl-C again to quit now)"
+        );
     });
 }
 

@@ -108,6 +108,48 @@ fn describe(m: &OnnxModel) -> String {
     format!("OnnxModel({}, inputs {})", m.path.display(), ins.join(", "))
 }
 
+/// The sandbox: the script's folder and the models dir, resolved.
+fn allowed_roots(dir: &Path) -> Vec<PathBuf> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    [
+        Some(dir.to_path_buf()),
+        crate::corpus::manifest::models_dir(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|d| resolve(&d))
+    .collect()
+}
+
+/// The real path where it exists (symbolic links followed, so a link
+/// cannot lead out), else the path with `.` and `..` folded.
+fn resolve(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn is_under(file: &Path, roots: &[PathBuf]) -> bool {
+    let f = resolve(file);
+    roots.iter().any(|r| f.starts_with(r))
+}
+
 fn load(dir: &Path, path: &str) -> Result<OnnxModel, String> {
     let p = Path::new(path);
     let full = if p.is_absolute() {
@@ -115,6 +157,17 @@ fn load(dir: &Path, path: &str) -> Result<OnnxModel, String> {
     } else {
         dir.join(p)
     };
+    let roots = allowed_roots(dir);
+    if !is_under(&full, &roots) {
+        return Err(format!(
+            "onnx::load(\"{path}\"): not allowed: scripts may load ONNX files only from their \
+             own folder ({}) or the models dir ({}); move the file there or pass it to turnkey \
+             directly",
+            dir.display(),
+            crate::corpus::manifest::models_dir()
+                .map_or("unset".into(), |d| d.display().to_string())
+        ));
+    }
     if !full.is_file() {
         return Err(format!(
             "onnx::load(\"{path}\"): no such file: looked for {} (paths are relative to the script's folder)",

@@ -151,6 +151,7 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         eprintln!("{level}: {msg}");
     }
     let term = Terminal::new(a.quiet, plan.jobs.len());
+    turnkey::interrupt::install();
     let mut summary = pipeline::run(&cache, &plan.jobs, &opts, &term);
     summary.failures.splice(0..0, plan.failures);
     term.finish();
@@ -168,13 +169,18 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
             eprintln!("  {f}");
         }
     }
-    if summary.failures.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
+    if !summary.failures.is_empty() {
         eprintln!("{} failure(s):", summary.failures.len());
         for f in &summary.failures {
             eprintln!("  {f}");
         }
+    }
+    if summary.interrupted {
+        eprintln!("interrupted: finished rows are saved; run the same command again to resume");
+        Ok(ExitCode::from(turnkey::interrupt::EXIT_CODE))
+    } else if summary.failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
         Ok(ExitCode::from(1))
     }
 }

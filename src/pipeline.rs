@@ -112,6 +112,8 @@ pub struct RunSummary {
     pub failures: Vec<String>,
     /// Failures a manifest expects (`expected_failure`): not failures of the run.
     pub expected: Vec<String>,
+    /// The user interrupted the run (Ctrl-C): later jobs were not started.
+    pub interrupted: bool,
 }
 
 impl RunSummary {
@@ -128,6 +130,9 @@ pub fn run(cache: &Cache, jobs: &[Job], opts: &RunOptions, obs: &dyn Observer) -
     let system = SystemInfo::collect();
     let mut done = HashSet::new();
     for (i, job) in jobs.iter().enumerate() {
+        if crate::interrupt::requested() {
+            break;
+        }
         obs.on(Event::ScriptStarted {
             path: job.path(),
             index: i,
@@ -166,6 +171,7 @@ pub fn run(cache: &Cache, jobs: &[Job], opts: &RunOptions, obs: &dyn Observer) -
             ));
         }
     }
+    summary.interrupted = crate::interrupt::requested();
     summary
 }
 
@@ -364,6 +370,7 @@ impl Cx<'_> {
             Err(e) => {
                 let status = match e {
                     script::ScriptError::Timeout { .. } => Status::Timeout,
+                    script::ScriptError::Interrupted { .. } => Status::Killed,
                     _ => Status::Error,
                 };
                 let msg = e.to_string();
@@ -429,6 +436,8 @@ impl Cx<'_> {
     ) -> Result<(), crate::cache::CacheError> {
         let (cache, opts) = (self.cache, self.opts);
         let dir = cache.build_dir(&build.name)?;
+        // Another process on this cache may be exporting this build now.
+        let export_lock = cache.stage_lock(&build.name, "export")?;
         let onnx_path = dir.join("model.onnx");
         let inputs_dir = dir.join("inputs");
         let g = &build.graph;
@@ -498,6 +507,7 @@ impl Cx<'_> {
             class: &g.name,
             location: &location,
         });
+        drop(export_lock);
         let batch = build
             .inputs
             .first()
@@ -560,6 +570,10 @@ impl Cx<'_> {
         }
         let mut reference: Option<(String, Vec<(String, HostTensor)>)> = None;
         for rt in &opts.runtimes {
+            // Interrupted: the rows not started stay absent, for a re-run.
+            if crate::interrupt::requested() {
+                break;
+            }
             let mut row = bench_row(
                 self.cache,
                 name,
@@ -692,6 +706,7 @@ impl Cx<'_> {
         let (cache, opts) = (self.cache, self.opts);
         let name = &p.name;
         let dir = cache.build_dir(name)?;
+        let export_lock = cache.stage_lock(name, "export")?;
         let onnx_path = dir.join("model.onnx");
         let previous = cache.load_record(name).ok().flatten();
         let cached = !opts.rebuild
@@ -774,6 +789,7 @@ impl Cx<'_> {
             param_bytes: info.param_bytes,
             input_source: p.input_source,
         });
+        drop(export_lock);
         self.rows(name, &dir, p.batch)
     }
 }
@@ -1096,6 +1112,8 @@ fn bench_row(
 ) -> Result<RuntimeRow, crate::cache::CacheError> {
     let device = opts.device.to_string();
     let out_dir = outputs_dir(dir, rt, opts.device);
+    // One process per row at a time; a second finds it done below.
+    let _row_lock = cache.stage_lock(build, &format!("row-{}", row_key(rt, opts.device)))?;
     if !opts.rebuild
         && let Some(rec) = cache.load_record(build)?
         && let Some(row) = rec.row(rt, &device)

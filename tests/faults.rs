@@ -129,3 +129,97 @@ fn a_full_disk_keeps_the_previous_record() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Ctrl-C while a row runs: that row is recorded `killed`, its worker group
+/// is gone, the exit code is 130, and the same command resumes.
+#[test]
+fn ctrl_c_marks_the_row_killed_and_exits_130() {
+    let cache = tempfile::tempdir().unwrap();
+    let d = cache.path().to_str().unwrap();
+    let args = [
+        "-d",
+        d,
+        "--runtime",
+        "tract",
+        "--iterations",
+        "3",
+        "models/selftest/linear.rhai",
+        "models/selftest/twolayer.rhai",
+    ];
+    let child = turnkey()
+        .args(args)
+        .env("TURNKEY_FAULT_INJECT", "hang:tract")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the (hanging) worker of the first build to start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let spec = loop {
+        let found = builds(cache.path())
+            .into_iter()
+            .map(|b| b.join("log/tract-cpu.spec.json"))
+            .find(|p| p.exists());
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "no worker started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?} to stop",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let build = spec.parent().unwrap().parent().unwrap();
+    let rec = record(build);
+    let row = &rec["runtimes"][0];
+    assert_eq!(row["status"], "killed", "{rec}");
+    assert!(
+        row["error"].as_str().unwrap().contains("interrupted"),
+        "{rec}"
+    );
+    // The second script was never started.
+    assert_eq!(builds(cache.path()).len(), 1);
+    // No worker is left behind.
+    let spec_s = spec.to_str().unwrap();
+    let alive = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .any(|c| String::from_utf8_lossy(&c).contains(spec_s));
+    assert!(!alive, "a worker outlived the interrupted run");
+    // Running again (no fault) resumes and finishes everything.
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(successful_rows(cache.path()).len(), 2);
+}
+
+/// A worker killed by SIGKILL (e.g. the OOM killer) costs only its row.
+#[test]
+fn a_worker_killed_by_sigkill_is_a_crashed_row() {
+    let cache = tempfile::tempdir().unwrap();
+    let d = cache.path().to_str().unwrap();
+    let out = turnkey()
+        .args(["-d", d, "--runtime", "ort,tract", "--iterations", "3"])
+        .arg("models/selftest/linear.rhai")
+        .env("TURNKEY_FAULT_INJECT", "kill:ort")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let rec = record(&builds(cache.path())[0]);
+    let rows = rec["runtimes"].as_array().unwrap();
+    let ort = rows.iter().find(|r| r["runtime"] == "ort").unwrap();
+    assert_eq!(ort["status"], "crashed", "{rec}");
+    assert!(ort["error"].as_str().unwrap().contains("SIGKILL"), "{rec}");
+    let tract = rows.iter().find(|r| r["runtime"] == "tract").unwrap();
+    assert_eq!(tract["status"], "successful", "{rec}");
+}

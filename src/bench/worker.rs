@@ -193,7 +193,7 @@ pub fn worker_command(exe: &Path, spec_path: &Path) -> Command {
 /// reason goes to stderr, which the parent captures).
 /// Fault injection for the harness's own tests (documented in the README):
 /// `TURNKEY_FAULT_INJECT=crash:RUNTIME` makes that runtime's worker die by
-/// SIGSEGV, `hang:RUNTIME` makes it hang, so the parent's crash and timeout
+/// SIGSEGV (`kill:RUNTIME` by SIGKILL), `hang:RUNTIME` makes it hang, so the parent's crash and timeout
 /// handling is tested on real processes.
 fn inject_fault(runtime: &str) {
     let Ok(f) = std::env::var("TURNKEY_FAULT_INJECT") else {
@@ -207,6 +207,13 @@ fn inject_fault(runtime: &str) {
             unsafe {
                 libc::signal(libc::SIGSEGV, libc::SIG_DFL);
                 libc::raise(libc::SIGSEGV);
+            }
+        }
+        Some(("kill", rt)) if rt == runtime => {
+            eprintln!("turnkey worker: injected SIGKILL");
+            // SAFETY: our own process; SIGKILL cannot be caught.
+            unsafe {
+                libc::raise(libc::SIGKILL);
             }
         }
         Some(("hang", rt)) if rt == runtime => loop {

@@ -201,6 +201,12 @@ impl Cache {
         store::update(&dir, name, f)
     }
 
+    /// Holds one stage of a build (`export`, `row-ort-cpu`, ...) against other
+    /// processes on this cache until the lock is dropped.
+    pub fn stage_lock(&self, name: &str, stage: &str) -> Result<store::StageLock, CacheError> {
+        store::StageLock::acquire(&self.build_dir(name)?, stage)
+    }
+
     /// Empties a build's folder (for `--rebuild`, or a corrupt record), under
     /// its lock. The lock file stays so that waiting writers keep locking the
     /// same file.

@@ -40,6 +40,35 @@ impl Drop for BuildLock {
     }
 }
 
+/// An exclusive lock on one stage of one build (its export, one row), so two
+/// processes on one cache never export or run the same thing at once: the
+/// second waits, then finds the work done. Separate from the record lock,
+/// which is taken and released many times while a stage runs.
+pub struct StageLock {
+    file: File,
+}
+
+impl StageLock {
+    pub(super) fn acquire(dir: &Path, stage: &str) -> Result<StageLock, CacheError> {
+        fs::create_dir_all(dir).map_err(CacheError::io("create the build folder", dir))?;
+        let path = dir.join(format!(".lock-{stage}"));
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(CacheError::io("create the lock file", &path))?;
+        file.lock().map_err(CacheError::io("lock", &path))?;
+        Ok(StageLock { file })
+    }
+}
+
+impl Drop for StageLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
 /// Read (or start) the record in `dir`, apply `f`, write it back atomically.
 pub(super) fn update(
     dir: &Path,

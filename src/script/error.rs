@@ -32,6 +32,9 @@ pub enum ScriptError {
         line: usize,
         seconds: f64,
     },
+    /// The user pressed Ctrl-C while the script ran.
+    #[error("{path}: interrupted by the user")]
+    Interrupted { path: String },
     #[error("{path}: no model call found: the script must call model.forward(inputs) at top level")]
     NoModelCall { path: String },
 }
@@ -90,6 +93,11 @@ pub fn from_eval(path: &Path, e: &EvalAltResult, is_stdlib: &dyn Fn(&str) -> boo
         line = cur.position().line().or(line);
     }
     if let EvalAltResult::ErrorTerminated(token, _) = cur {
+        if token.is_string() {
+            return ScriptError::Interrupted {
+                path: path.display().to_string(),
+            };
+        }
         return ScriptError::Timeout {
             path: path.display().to_string(),
             line: line.unwrap_or(0),

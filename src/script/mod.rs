@@ -56,6 +56,9 @@ pub const MAX_ARRAY_LEN: usize = 20_000;
 pub const MAX_MAP_LEN: usize = 20_000;
 pub const MAX_CALL_LEVELS: usize = 256;
 
+/// The token a script run is terminated with on Ctrl-C.
+const INTERRUPTED: &str = "interrupted";
+
 /// One distinct model call of a script.
 #[derive(Clone, Debug)]
 pub struct Build {
@@ -229,14 +232,20 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
     let ast = engine
         .compile(&header.source)
         .map_err(|e| error::from_parse(path, &e))?;
-    if let Some(limit) = opts.timeout {
-        // Checked every few thousand operations: an endless loop ends as a
-        // timeout of this script, and the run goes on to the next one.
-        let deadline = Instant::now() + limit;
-        engine.engine.on_progress(move |ops| {
-            (ops % 4096 == 0 && Instant::now() >= deadline).then(|| limit.as_secs_f64().into())
-        });
-    }
+    // Checked every few thousand operations: an endless loop ends as a
+    // timeout of this script (the run goes on), Ctrl-C as an interruption.
+    let deadline = opts.timeout.map(|limit| (Instant::now() + limit, limit));
+    engine.engine.on_progress(move |ops| {
+        if ops % 4096 != 0 {
+            return None;
+        }
+        if crate::interrupt::requested() {
+            return Some(INTERRUPTED.into());
+        }
+        deadline
+            .filter(|(at, _)| Instant::now() >= *at)
+            .map(|(_, limit)| limit.as_secs_f64().into())
+    });
     engine
         .engine
         .run_ast(&ast)

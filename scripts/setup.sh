@@ -26,3 +26,4 @@ else
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
         "onnxruntime==$ORT_VERSION" "onnx==$ONNX_VERSION" numpy
 fi
+scripts/setup_torch.sh >/dev/null # libtorch for `--features torch` (torch runtime, README "GPUs, torch, telemetry")

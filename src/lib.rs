@@ -10,3 +10,4 @@ pub mod progress;
 pub mod report;
 pub mod runtime;
 pub mod script;
+pub mod telemetry;

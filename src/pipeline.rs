@@ -12,7 +12,7 @@ use crate::cache::{
 };
 use crate::graph::HostTensor;
 use crate::onnx::{ExportOptions, export, read_tensor_pb, write_tensor_pb};
-use crate::runtime::Device;
+use crate::runtime::{Device, Precision};
 use crate::script::{self, Build, DiscoverOptions, Discovery, ScriptArgs};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -26,7 +26,9 @@ pub struct RunOptions {
     pub opset: i64,
     /// Resolved runtime names, the reference first.
     pub runtimes: Vec<String>,
-    pub device: Device,
+    /// Every runtime runs on each of these; the first successful row is the reference.
+    pub devices: Vec<Device>,
+    pub precision: Precision,
     pub threads: usize,
     pub bench: BenchOptions,
     pub timeout: Duration,
@@ -267,6 +269,10 @@ fn run_build(
         }
     })?;
 
+    if cached && !crate::runtime::ir_path(&onnx_path).exists() {
+        // Exported by a turnkey that did not save the traced graph yet.
+        let _ = crate::runtime::write_ir(&onnx_path, g);
+    }
     if !cached {
         let t = Instant::now();
         let result = export_build(build, &onnx_path, &inputs_dir, opts.opset);
@@ -309,32 +315,36 @@ fn run_build(
         .first()
         .and_then(|(_, t)| t.shape.first().copied())
         .unwrap_or(1) as u64;
+    let peak = crate::bench::peak::RowContext::new(g, opts.threads, cache.location());
     let mut reference: Option<(String, Vec<(String, HostTensor)>)> = None;
-    for rt in &opts.runtimes {
-        let row = bench_row(
-            cache,
-            &build.name,
-            &dir,
-            rt,
-            batch,
-            opts,
-            reference.as_ref(),
-            obs,
-        )?;
-        if row.status.is_failure() {
-            summary.failures.push(format!(
-                "{} on {}/{}: {} {}",
-                build.name,
-                row.runtime,
-                row.device,
-                row.status.as_str(),
-                row.error.clone().unwrap_or_default()
-            ));
-        }
-        if reference.is_none() && row.status == Status::Successful {
-            let outs = read_outputs(&outputs_dir(&dir, rt, opts.device));
-            if let Ok(outs) = outs {
-                reference = Some((format!("{rt}/{}", opts.device), outs));
+    for &device in &opts.devices {
+        for rt in &opts.runtimes {
+            let row = bench_row(
+                cache,
+                &build.name,
+                &dir,
+                (rt, device),
+                batch,
+                opts,
+                reference.as_ref(),
+                &peak,
+                obs,
+            )?;
+            if row.status.is_failure() {
+                summary.failures.push(format!(
+                    "{} on {}/{}: {} {}",
+                    build.name,
+                    row.runtime,
+                    row.device,
+                    row.status.as_str(),
+                    row.error.clone().unwrap_or_default()
+                ));
+            }
+            if reference.is_none() && row.status == Status::Successful {
+                let outs = read_outputs(&outputs_dir(&dir, rt, device));
+                if let Ok(outs) = outs {
+                    reference = Some((format!("{rt}/{device}"), outs));
+                }
             }
         }
     }
@@ -350,10 +360,12 @@ fn mark_not_started(
         return Ok(());
     }
     cache.update_record(build, |r| {
-        for rt in &opts.runtimes {
-            let row = r.row_mut(rt, &opts.device.to_string());
-            row.status = Status::NotStarted;
-            row.error = Some("export failed".into());
+        for device in &opts.devices {
+            for rt in &opts.runtimes {
+                let row = r.row_mut(rt, &device.to_string());
+                row.status = Status::NotStarted;
+                row.error = Some("export failed".into());
+            }
         }
     })?;
     Ok(())
@@ -382,6 +394,8 @@ fn export_build(
         .map_err(|e| format!("{}: {e}", onnx_path.display()))?;
     tmp.persist(onnx_path)
         .map_err(|e| format!("{}: {e}", onnx_path.display()))?;
+    crate::runtime::write_ir(onnx_path, &build.graph)
+        .map_err(|e| format!("{}: {e}", crate::runtime::ir_path(onnx_path).display()))?;
     let _ = std::fs::remove_dir_all(inputs_dir);
     std::fs::create_dir_all(inputs_dir).map_err(|e| format!("{}: {e}", inputs_dir.display()))?;
     for (k, (name, t)) in build.inputs.iter().enumerate() {
@@ -420,14 +434,15 @@ fn bench_row(
     cache: &Cache,
     build: &str,
     dir: &Path,
-    rt: &str,
+    (rt, device_kind): (&str, Device),
     batch: u64,
     opts: &RunOptions,
     reference: Option<&(String, Vec<(String, HostTensor)>)>,
+    peak: &crate::bench::peak::RowContext,
     obs: &dyn Observer,
 ) -> Result<RuntimeRow, crate::cache::CacheError> {
-    let device = opts.device.to_string();
-    let out_dir = outputs_dir(dir, rt, opts.device);
+    let device = device_kind.to_string();
+    let out_dir = outputs_dir(dir, rt, device_kind);
     if !opts.rebuild
         && let Some(rec) = cache.load_record(build)?
         && let Some(row) = rec.row(rt, &device)
@@ -447,7 +462,7 @@ fn bench_row(
         device: &device,
     });
     cache.update_record(build, |r| r.row_mut(rt, &device).start(std::process::id()))?;
-    let key = row_key(rt, opts.device);
+    let key = row_key(rt, device_kind);
     let log_dir = dir.join("log");
     let samples = dir.join("samples").join(format!("{key}.csv"));
     let _ = std::fs::create_dir_all(&log_dir);
@@ -458,8 +473,9 @@ fn bench_row(
         onnx: dir.join("model.onnx"),
         inputs_dir: dir.join("inputs"),
         runtime: rt.to_string(),
-        device: opts.device,
+        device: device_kind,
         threads: opts.threads,
+        precision: opts.precision,
         bench: opts.bench.clone(),
         batch_size: batch,
         outputs_dir: Some(out_dir.clone()),
@@ -514,6 +530,7 @@ fn bench_row(
                 row.warnings
                     .push("stopped at --max-time before --min-iterations".into());
             }
+            res.apply_to(&mut row);
             match &res.error {
                 Some(e) => {
                     row.status = Status::Error;
@@ -567,6 +584,9 @@ fn bench_row(
             row.status = Status::Error;
             row.error = Some(e);
         }
+    }
+    if row.status == Status::Successful {
+        peak.annotate(&mut row);
     }
     row.duration_s = Some(started.elapsed().as_secs_f64());
     let saved = row.clone();

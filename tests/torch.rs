@@ -60,8 +60,7 @@ fn selftest_corpus_on_torch_matches_ort() {
 /// A ResNet-style network: stem conv 7x7/2 + max pool, basic residual
 /// blocks with batch norm (one downsampling with a 1x1 projection), global
 /// average pooling, linear head.
-const RESNET: &str = r#"
-# labels: name::resnet_small author::turnkey task::Computer_Vision
+const RESNET: &str = r#"# labels: name::resnet_small author::turnkey task::Computer_Vision
 let args = parse(["batch_size"]);
 let stem = nn::sequential("Stem", [
     nn::conv2d(3, 32, 7, #{ stride: 2, padding: 3, bias: false }),

@@ -894,6 +894,79 @@ mod tests {
     }
 
     #[test]
+    fn core_latency_and_gpu_telemetry_reach_the_row() {
+        let spec = spec_in(Path::new("/x"));
+        let mut res = WorkerResult::new(&spec);
+        res.details.insert("precision".into(), "fp16".into());
+        res.core_stats = LatencyStats::from_samples(&[1.0, 2.0, 3.0]);
+        res.core_iterations = Some(3);
+        res.gpu = Some(GpuTelemetry {
+            device: "H100".into(),
+            samples: 7,
+            peak_mem_mb: Some(512.0),
+            peak_mem_scope: Some("process".into()),
+            util_mean_pct: Some(80.0),
+            util_max_pct: Some(99.0),
+            power_mean_w: Some(300.0),
+            power_max_w: Some(350.0),
+            temp_max_c: Some(61.0),
+            sm_clock_mean_mhz: Some(1700.0),
+            sm_clock_max_mhz: Some(1980.0),
+            ..Default::default()
+        });
+        res.warnings.push("w".into());
+        let mut row = RuntimeRow::new("torch", "cuda:0");
+        res.apply_to(&mut row);
+        assert_eq!(row.precision.as_deref(), Some("fp16"));
+        assert_eq!(row.core_median_ms, Some(2.0));
+        assert_eq!((row.core_min_ms, row.core_max_ms), (Some(1.0), Some(3.0)));
+        assert_eq!(row.core_iterations, Some(3));
+        assert_eq!(row.peak_device_mem_mb, Some(512.0));
+        assert_eq!(row.peak_device_mem_scope.as_deref(), Some("process"));
+        assert_eq!(
+            (row.gpu_util_pct, row.gpu_util_max_pct),
+            (Some(80.0), Some(99.0))
+        );
+        assert_eq!(
+            (row.gpu_power_w, row.gpu_power_max_w),
+            (Some(300.0), Some(350.0))
+        );
+        assert_eq!(row.gpu_temp_max_c, Some(61.0));
+        assert_eq!(row.gpu_sm_clock_mhz, Some(1700.0));
+        assert_eq!(row.gpu_telemetry_samples, Some(7));
+        assert_eq!(row.warnings, ["w"]);
+        // A CPU result leaves the GPU fields empty.
+        let mut cpu = RuntimeRow::new("ort", "cpu");
+        WorkerResult::new(&spec).apply_to(&mut cpu);
+        assert_eq!((cpu.core_median_ms, cpu.gpu_util_pct), (None, None));
+    }
+
+    #[test]
+    fn a_gpu_row_without_a_gpu_is_an_error_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = prepare(dir.path());
+        spec.runtime = "ort".into();
+        spec.device = Device::Cuda(0);
+        let spec_path = dir.path().join("spec.json");
+        spec.write(&spec_path).unwrap();
+        match spawn_worker(
+            test_binary_worker(&spec_path),
+            &spec,
+            Duration::from_secs(60),
+        ) {
+            WorkerOutcome::Finished(r) => {
+                if r.status == WorkerStatus::Successful {
+                    return; // a GPU build of ONNX Runtime on a GPU machine
+                }
+                let e = r.error.unwrap();
+                assert!(e.starts_with("ort cannot run on cuda:0: "), "{e}");
+                assert!(r.stats.is_none() && r.core_stats.is_none() && r.gpu.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn machine_facts() {
         assert!(!cpu_model_name().is_empty());
         assert!(peak_rss_mb().unwrap() > 0.0);

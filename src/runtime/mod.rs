@@ -463,7 +463,7 @@ mod tests {
 
     #[test]
     fn registry_lookup() {
-        assert_eq!(names(), &["ort", "tract"]);
+        assert_eq!(names(), &["ort", "tract", "ort-trt", "torch"]);
         for n in names() {
             assert_eq!(by_name(n).unwrap().name(), *n);
         }

@@ -990,6 +990,55 @@ mod tests {
         assert_eq!(details["execution_provider"], "CPUExecutionProvider");
     }
 
+    /// With the CPU wheel (the project's venv), GPU providers are refused
+    /// with the reason, never a silent CPU session.
+    #[test]
+    fn gpu_providers_are_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = test_models::tiny_linear(dir.path());
+        let cpu = OrtRuntime.load(&model, &SessionOptions::default()).unwrap();
+        assert!(!cpu.has_core());
+        let cuda = SessionOptions {
+            device: Device::Cuda(0),
+            ..Default::default()
+        };
+        let e = OrtTrtRuntime
+            .load(&model, &SessionOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("ort-trt cannot run on cpu: TensorRT runs on NVIDIA GPUs only"),
+            "{e}"
+        );
+        let fp16 = SessionOptions {
+            precision: Precision::Fp16,
+            ..Default::default()
+        };
+        let e = OrtRuntime.load(&model, &fp16).err().unwrap().to_string();
+        assert!(
+            e.contains("does not support --precision fp16") && e.contains("ort-trt"),
+            "{e}"
+        );
+        if ep::CUDA::is_available().unwrap_or(false) {
+            return; // a GPU build of ONNX Runtime: registration may succeed
+        }
+        let e = OrtRuntime.load(&model, &cuda).err().unwrap().to_string();
+        assert!(
+            e.starts_with(
+                "ort cannot run on cuda:0: CUDA execution provider is not enabled in this build: \
+                 install onnxruntime-gpu"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("offers CPUExecutionProvider"), "{e}");
+        let e = OrtTrtRuntime.load(&model, &cuda).err().unwrap().to_string();
+        assert!(
+            e.contains("TensorRT execution provider is not enabled in this build"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn a_broken_model_file_is_a_load_error() {
         let dir = tempfile::tempdir().unwrap();

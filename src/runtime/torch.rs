@@ -16,7 +16,7 @@
 //! Without the feature, `--runtime torch` is an error that says how to
 //! build it; the default build needs no libtorch.
 
-use super::{Device, Runtime, RuntimeError, Session, SessionOptions};
+use super::{Runtime, RuntimeError, Session, SessionOptions};
 use std::path::Path;
 
 const NAME: &str = "torch";
@@ -87,7 +87,9 @@ fn open_cuda_library() -> Result<String, String> {
                 std::ffi::CStr::from_ptr(e).to_string_lossy().into_owned()
             }
         };
-        errors.push(why);
+        if !errors.contains(&why) {
+            errors.push(why);
+        }
     }
     Err(errors.join("; "))
 }
@@ -120,7 +122,7 @@ pub use imp::lower_node;
 mod imp {
     use super::*;
     use crate::graph::{DType, Graph, HostTensor, Op, ResizeMode, Source, TypeInfo};
-    use crate::runtime::{Precision, check_input, match_inputs, normalized_bytes};
+    use crate::runtime::{Device, Precision, check_input, match_inputs, normalized_bytes};
     use std::collections::BTreeMap;
     use tch::{Kind, Tensor};
 
@@ -798,9 +800,9 @@ mod imp {
                             ints(output_padding),
                             *group as i64,
                         )?;
-                        for i in 0..sp {
-                            y =
-                                y.f_narrow(2 + i as i64, pads[i] as i64, out.shape[2 + i] as i64)?;
+                        let keep = pads[..sp].iter().zip(&out.shape[2..]);
+                        for (i, (&begin, &len)) in keep.enumerate() {
+                            y = y.f_narrow(2 + i as i64, begin as i64, len as i64)?;
                         }
                         one(y)
                     }

@@ -119,6 +119,7 @@ impl Runtime for TractRuntime {
                 "into_optimized (declutter + codegen)".into(),
             ),
             ("execution_provider".into(), "tract cpu".into()),
+            ("precision".into(), opts.precision.to_string()),
         ]);
         Ok(Box::new(TractSession {
             state,

@@ -5,8 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export TURNKEY_PYTHON="$PWD/.venv/bin/python"
-# The torch runtime is tested too: libtorch from scripts/setup_torch.sh
-# (already installed by setup.sh; this only prints where it is).
-LIBTORCH=$(scripts/setup_torch.sh 2>/dev/null | tail -1)
-export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-cargo test --release --features torch "$@"
+cargo test --release "$@"
+# The torch runtime (cargo feature `torch`) has its own tests, run with a
+# binary that links libtorch; the default binary stays libtorch-free, so the
+# other tests do not pay libtorch's ~0.5 s start-up in every worker process.
+if [ $# -eq 0 ] || [ -n "${TURNKEY_TEST_TORCH:-}" ]; then
+    LIBTORCH=$(scripts/setup_torch.sh 2>/dev/null | tail -1)
+    export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    cargo test --release --features torch --lib runtime::torch
+    cargo test --release --features torch --test torch
+fi

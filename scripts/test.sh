@@ -7,3 +7,12 @@ scripts/setup.sh
 scripts/setup_old_ort.sh
 export TURNKEY_PYTHON="$PWD/.venv/bin/python"
 cargo test --release "$@"
+# The torch runtime (cargo feature `torch`) has its own tests, run with a
+# binary that links libtorch; the default binary stays libtorch-free, so the
+# other tests do not pay libtorch's ~0.5 s start-up in every worker process.
+if [ $# -eq 0 ] || [ -n "${TURNKEY_TEST_TORCH:-}" ]; then
+    LIBTORCH=$(scripts/setup_torch.sh 2>/dev/null | tail -1)
+    export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    cargo test --release --features torch --lib runtime::torch
+    cargo test --release --features torch --test torch
+fi

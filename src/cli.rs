@@ -28,6 +28,8 @@ pub enum Command {
     Report(ReportArgs),
     /// List, inspect, clean or delete the builds of a cache.
     Cache(CacheArgs),
+    /// Measure this machine's attainable FLOP/s (a large GEMM) per runtime and device.
+    Peak(PeakArgs),
     /// Internal: benchmark one build on one runtime (a worker process).
     #[command(name = "__worker", hide = true)]
     Worker {
@@ -70,12 +72,12 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 17, value_name = "N")]
     pub opset: i64,
 
-    /// Runtimes, comma-separated: auto, ort, tract. auto = ort when ONNX Runtime loads, else tract.
+    /// Runtimes, comma-separated: auto, ort, tract, ort-trt, torch. auto = ort when ONNX Runtime loads, else tract.
     #[arg(long, default_value = "auto", value_name = "LIST")]
     pub runtime: String,
 
-    /// Device: cpu.
-    #[arg(long, default_value = "cpu")]
+    /// Devices, comma-separated: cpu, cuda, cuda:N. Every runtime runs on every device.
+    #[arg(long, default_value = "cpu", value_name = "LIST")]
     pub device: String,
 
     /// Intra-op threads (0 = all cores).
@@ -135,6 +137,8 @@ pub struct BenchArgs {
     pub slurm: crate::slurm::SlurmArgs,
     #[command(flatten)]
     pub cache_flags: CacheFlags,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
 }
 
 #[derive(Args, Debug)]
@@ -216,4 +220,41 @@ pub enum CacheCommand {
     },
     /// Print the cache folder in use (-d, else TURNKEY_CACHE_DIR, else the user cache dir).
     Location,
+}
+
+// ---- GPUs and peak FLOP/s (issue #6) ---------------------------------------
+
+#[derive(Args, Debug, Clone)]
+pub struct GpuArgs {
+    /// Precision: fp32 (the model's own dtypes) or fp16 (TensorRT engines, --runtime ort-trt).
+    #[arg(long, default_value = "fp32", value_name = "P")]
+    pub precision: String,
+}
+
+#[derive(Args, Debug)]
+pub struct PeakArgs {
+    /// Runtimes, comma-separated: ort, tract, ort-trt, torch.
+    #[arg(long, default_value = "ort", value_name = "LIST")]
+    pub runtime: String,
+    /// Devices, comma-separated: cpu, cuda, cuda:N.
+    #[arg(long, default_value = "cpu", value_name = "LIST")]
+    pub device: String,
+    /// Element types, comma-separated (default: float32; on GPUs float32,float16).
+    #[arg(long, value_name = "LIST")]
+    pub dtype: Option<String>,
+    /// GEMM size n of [n, n] @ [n, n] (default: 2048 on the CPU, 8192 on GPUs).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub size: usize,
+    /// Intra-op threads (0 = all cores), as for benchmarks: rows compare with the peak of their own thread setting.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// Precision: fp32, or fp16 (TensorRT engines, --runtime ort-trt).
+    #[arg(long, default_value = "fp32", value_name = "P")]
+    pub precision: String,
+    /// Minimum measured time per GEMM, in seconds.
+    #[arg(long, default_value_t = 2.0, value_name = "S")]
+    pub min_time: f64,
+    /// Cache directory the peaks are saved in (default: TURNKEY_CACHE_DIR, else the user cache dir).
+    #[arg(short = 'd', long = "cache-dir", value_name = "DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
 }

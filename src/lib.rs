@@ -13,3 +13,4 @@ pub mod report;
 pub mod runtime;
 pub mod script;
 pub mod slurm;
+pub mod telemetry;

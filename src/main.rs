@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use turnkey::bench::timing::BenchOptions;
 use turnkey::cache::Cache;
-use turnkey::cli::{BenchArgs, CacheArgs, CacheCommand, Cli, Command, ReportArgs, RunArgs};
+use turnkey::cli::{
+    BenchArgs, CacheArgs, CacheCommand, Cli, Command, PeakArgs, ReportArgs, RunArgs,
+};
 use turnkey::graph::{Graph, HostTensor};
 use turnkey::pipeline::{self, RunOptions};
 use turnkey::progress::Terminal;
-use turnkey::runtime::{self, Device, SessionOptions};
+use turnkey::runtime::{self, Device, Precision, SessionOptions};
 use turnkey::script::{self, DiscoverOptions, ScriptArgs};
 use turnkey::{corpus, onnx, report};
 
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
             turnkey::slurm::main(&cli.bench, std::env::args_os()).map_err(Into::into)
         }
         Some(Command::Cache(args)) => cache_command(args),
+        Some(Command::Peak(args)) => peak(args),
         None => benchmark(cli.bench),
     };
     match result {
@@ -106,10 +109,13 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
             range.end()
         );
     }
-    let device: Device = a
-        .device
+    let devices =
+        Device::parse_list(&a.device).map_err(|e| anyhow::anyhow!("--device {}: {e}", a.device))?;
+    let precision: Precision = a
+        .gpu
+        .precision
         .parse()
-        .map_err(|e| anyhow::anyhow!("--device {}: {e}", a.device))?;
+        .map_err(|e| anyhow::anyhow!("--precision: {e}"))?;
     let runtimes = if a.build_only {
         Vec::new()
     } else {
@@ -122,7 +128,8 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         max_depth: a.max_depth,
         opset: a.opset,
         runtimes,
-        device,
+        devices,
+        precision,
         threads: a.threads,
         bench: BenchOptions {
             iterations: a.iterations,
@@ -257,6 +264,75 @@ fn cache_command(a: CacheArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `turnkey peak`: measures and caches the GEMM peak per runtime × device × dtype.
+fn peak(a: PeakArgs) -> Result<ExitCode> {
+    use turnkey::bench::peak::{self as pk, PeakOptions};
+    let devices =
+        Device::parse_list(&a.device).map_err(|e| anyhow::anyhow!("--device {}: {e}", a.device))?;
+    let precision: Precision = a
+        .precision
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--precision: {e}"))?;
+    let runtimes = resolve_runtimes(&a.runtime, true)?;
+    let cache = Cache::open(a.cache_dir.as_deref())?;
+    let host = pk::host_key();
+    let bench = BenchOptions {
+        min_time: seconds("--min-time", a.min_time)?,
+        ..pk::default_bench()
+    };
+    match turnkey::telemetry::probe() {
+        Ok(sys) => {
+            for g in &sys.gpus {
+                println!(
+                    "GPU {}: {} (driver {}, CUDA {})",
+                    g.index, g.name, sys.driver, sys.cuda
+                );
+            }
+        }
+        Err(line) => println!("{line}"),
+    }
+    let mut failed = 0;
+    for device in &devices {
+        let dtypes = pk::dtypes_for(*device, a.dtype.as_deref()).map_err(anyhow::Error::msg)?;
+        for rt in &runtimes {
+            for dtype in &dtypes {
+                let opts = PeakOptions {
+                    runtime: rt.clone(),
+                    device: *device,
+                    dtype: *dtype,
+                    precision,
+                    n: a.size,
+                    threads: a.threads,
+                    bench: bench.clone(),
+                };
+                match pk::measure_peak(&opts) {
+                    Ok(e) => {
+                        let file = pk::save(cache.location(), &host, &e)?;
+                        println!(
+                            "peak {rt} {device} {dtype}: {:.1} GFLOP/s (GEMM n={}, median {:.3} ms, {} iterations, {} latency) -> {}",
+                            e.flops / 1e9,
+                            e.n,
+                            e.median_ms,
+                            e.iterations,
+                            e.latency,
+                            file.display()
+                        );
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("peak {rt} {device} {dtype}: error: {e}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 /// Runs each traced call on a runtime in this process and prints outputs.
 fn run_script(a: RunArgs) -> Result<ExitCode> {
     let text = a.args.join(" ");
@@ -272,6 +348,7 @@ fn run_script(a: RunArgs) -> Result<ExitCode> {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = dir.path().join(format!("call{n}.onnx"));
         std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+        runtime::write_ir(&path, g).map_err(|e| e.to_string())?;
         let mut s = rt
             .load(&path, &SessionOptions::default())
             .map_err(|e| e.to_string())?;

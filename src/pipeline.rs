@@ -14,7 +14,7 @@ use crate::cache::{
 use crate::corpus::{ExpectedFailure, Job, JobKind, OnnxJob};
 use crate::graph::{DType, HostTensor};
 use crate::onnx::{Bindings, ExportOptions, OnnxFileInfo, export, read_tensor_pb, write_tensor_pb};
-use crate::runtime::Device;
+use crate::runtime::{Device, Precision};
 use crate::script::onnx_model::OnnxCall;
 use crate::script::{self, Build, DiscoverOptions, Discovery, Labels, ScriptArgs};
 use sha2::{Digest, Sha256};
@@ -31,7 +31,9 @@ pub struct RunOptions {
     pub opset: i64,
     /// Resolved runtime names, the reference first.
     pub runtimes: Vec<String>,
-    pub device: Device,
+    /// Every runtime runs on each of these; the first successful row is the reference.
+    pub devices: Vec<Device>,
+    pub precision: Precision,
     pub threads: usize,
     pub bench: BenchOptions,
     pub timeout: Duration,
@@ -493,6 +495,10 @@ impl Cx<'_> {
             }
         })?;
 
+        if cached && !crate::runtime::ir_path(&onnx_path).exists() {
+            // Exported by a turnkey that did not save the traced graph yet.
+            let _ = crate::runtime::write_ir(&onnx_path, g);
+        }
         if !cached {
             let t = Instant::now();
             let result = export_build(build, &onnx_path, &inputs_dir, opts.opset);
@@ -513,7 +519,8 @@ impl Cx<'_> {
             .first()
             .and_then(|(_, t)| t.shape.first().copied())
             .unwrap_or(1) as u64;
-        self.rows(&build.name, &dir, batch)
+        let peak = crate::bench::peak::RowContext::new(g, opts.threads, cache.location());
+        self.rows(&build.name, &dir, batch, &peak)
     }
 
     /// Records the export stage's outcome; false when it failed.
@@ -553,42 +560,53 @@ impl Cx<'_> {
         }
         let opts = self.opts;
         self.cache.update_record(build, |r| {
-            for rt in &opts.runtimes {
-                let row = r.row_mut(rt, &opts.device.to_string());
-                row.status = Status::NotStarted;
-                row.error = Some("an earlier stage failed".into());
+            for device in &opts.devices {
+                for rt in &opts.runtimes {
+                    let row = r.row_mut(rt, &device.to_string());
+                    row.status = Status::NotStarted;
+                    row.error = Some("an earlier stage failed".into());
+                }
             }
         })?;
         Ok(())
     }
 
-    /// One row per runtime, the first successful one the reference.
-    fn rows(&mut self, name: &str, dir: &Path, batch: u64) -> Result<(), crate::cache::CacheError> {
+    /// One row per device × runtime, the first successful one the reference.
+    fn rows(
+        &mut self,
+        name: &str,
+        dir: &Path,
+        batch: u64,
+        peak: &crate::bench::peak::RowContext,
+    ) -> Result<(), crate::cache::CacheError> {
         let opts = self.opts;
         if opts.build_only {
             return Ok(());
         }
         let mut reference: Option<(String, Vec<(String, HostTensor)>)> = None;
-        for rt in &opts.runtimes {
-            // Interrupted: the rows not started stay absent, for a re-run.
-            if crate::interrupt::requested() {
-                break;
-            }
-            let mut row = bench_row(
-                self.cache,
-                name,
-                dir,
-                rt,
-                batch,
-                opts,
-                reference.as_ref(),
-                self.obs,
-            )?;
-            self.judge_row(name, &mut row)?;
-            if reference.is_none() && row.status == Status::Successful {
-                let outs = read_outputs(&outputs_dir(dir, rt, opts.device));
-                if let Ok(outs) = outs {
-                    reference = Some((format!("{rt}/{}", opts.device), outs));
+        'devices: for &device in &opts.devices {
+            for rt in &opts.runtimes {
+                // Interrupted: the rows not started stay absent, for a re-run.
+                if crate::interrupt::requested() {
+                    break 'devices;
+                }
+                let mut row = bench_row(
+                    self.cache,
+                    name,
+                    dir,
+                    (rt, device),
+                    batch,
+                    opts,
+                    reference.as_ref(),
+                    peak,
+                    self.obs,
+                )?;
+                self.judge_row(name, &mut row)?;
+                if reference.is_none() && row.status == Status::Successful {
+                    let outs = read_outputs(&outputs_dir(dir, rt, device));
+                    if let Ok(outs) = outs {
+                        reference = Some((format!("{rt}/{device}"), outs));
+                    }
                 }
             }
         }
@@ -790,7 +808,8 @@ impl Cx<'_> {
             input_source: p.input_source,
         });
         drop(export_lock);
-        self.rows(name, &dir, p.batch)
+        let peak = crate::bench::peak::RowContext::without_graph(opts.threads, cache.location());
+        self.rows(name, &dir, p.batch, &peak)
     }
 }
 
@@ -1066,6 +1085,8 @@ fn export_build(
         .map_err(|e| format!("{}: {e}", onnx_path.display()))?;
     tmp.persist(onnx_path)
         .map_err(|e| format!("{}: {e}", onnx_path.display()))?;
+    crate::runtime::write_ir(onnx_path, &build.graph)
+        .map_err(|e| format!("{}: {e}", crate::runtime::ir_path(onnx_path).display()))?;
     let _ = std::fs::remove_dir_all(inputs_dir);
     std::fs::create_dir_all(inputs_dir).map_err(|e| format!("{}: {e}", inputs_dir.display()))?;
     for (k, (name, t)) in build.inputs.iter().enumerate() {
@@ -1104,16 +1125,17 @@ fn bench_row(
     cache: &Cache,
     build: &str,
     dir: &Path,
-    rt: &str,
+    (rt, device_kind): (&str, Device),
     batch: u64,
     opts: &RunOptions,
     reference: Option<&(String, Vec<(String, HostTensor)>)>,
+    peak: &crate::bench::peak::RowContext,
     obs: &dyn Observer,
 ) -> Result<RuntimeRow, crate::cache::CacheError> {
-    let device = opts.device.to_string();
-    let out_dir = outputs_dir(dir, rt, opts.device);
+    let device = device_kind.to_string();
+    let out_dir = outputs_dir(dir, rt, device_kind);
     // One process per row at a time; a second finds it done below.
-    let _row_lock = cache.stage_lock(build, &format!("row-{}", row_key(rt, opts.device)))?;
+    let _row_lock = cache.stage_lock(build, &format!("row-{}", row_key(rt, device_kind)))?;
     if !opts.rebuild
         && let Some(rec) = cache.load_record(build)?
         && let Some(row) = rec.row(rt, &device)
@@ -1133,7 +1155,7 @@ fn bench_row(
         device: &device,
     });
     cache.update_record(build, |r| r.row_mut(rt, &device).start(std::process::id()))?;
-    let key = row_key(rt, opts.device);
+    let key = row_key(rt, device_kind);
     let log_dir = dir.join("log");
     let samples = dir.join("samples").join(format!("{key}.csv"));
     let _ = std::fs::create_dir_all(&log_dir);
@@ -1144,8 +1166,9 @@ fn bench_row(
         onnx: dir.join("model.onnx"),
         inputs_dir: dir.join("inputs"),
         runtime: rt.to_string(),
-        device: opts.device,
+        device: device_kind,
         threads: opts.threads,
+        precision: opts.precision,
         bench: opts.bench.clone(),
         batch_size: batch,
         outputs_dir: Some(out_dir.clone()),
@@ -1200,6 +1223,7 @@ fn bench_row(
                 row.warnings
                     .push("stopped at --max-time before --min-iterations".into());
             }
+            res.apply_to(&mut row);
             match &res.error {
                 Some(e) => {
                     row.status = Status::Error;
@@ -1260,6 +1284,9 @@ fn bench_row(
             row.status = Status::Error;
             row.error = Some(e);
         }
+    }
+    if row.status == Status::Successful {
+        peak.annotate(&mut row);
     }
     row.duration_s = Some(started.elapsed().as_secs_f64());
     let saved = row.clone();

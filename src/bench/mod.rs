@@ -2,6 +2,7 @@
 //! output check. Sees ONNX files and tensors through `runtime/`, never scripts.
 
 pub mod compare;
+pub mod peak;
 pub mod stats;
 pub mod timing;
 pub mod worker;

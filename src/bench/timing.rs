@@ -75,11 +75,56 @@ pub struct Measurement {
     pub hit_max_time: bool,
 }
 
+/// Told when the measured phase begins and ends (e.g. a GPU sampler, so
+/// that telemetry covers exactly the measured iterations).
+pub trait Window {
+    fn begin(&mut self);
+    fn end(&mut self);
+}
+
+/// No window observer.
+impl Window for () {
+    fn begin(&mut self) {}
+    fn end(&mut self) {}
+}
+
+/// A session seen through its "core" path: `run` is [`Session::run_core`]
+/// (inputs already on the device, outputs left there), so [`measure`]
+/// times the compute alone.
+pub struct Core<'a>(pub &'a mut dyn Session);
+
+impl Session for Core<'_> {
+    fn set_inputs(
+        &mut self,
+        inputs: &[(String, crate::graph::HostTensor)],
+    ) -> Result<(), RuntimeError> {
+        self.0.set_inputs(inputs)
+    }
+    fn run(&mut self) -> Result<(), RuntimeError> {
+        self.0.run_core()
+    }
+    fn outputs(&mut self) -> Result<Vec<(String, crate::graph::HostTensor)>, RuntimeError> {
+        self.0.outputs()
+    }
+    fn details(&self) -> std::collections::BTreeMap<String, String> {
+        self.0.details()
+    }
+}
+
 /// Runs `session` (inputs already set) through first inference, warm-up and
 /// measurement. The session's load ("compile") time is the caller's to time.
 pub fn measure(
     session: &mut dyn Session,
     opts: &BenchOptions,
+) -> Result<Measurement, RuntimeError> {
+    measure_with(session, opts, &mut ())
+}
+
+/// [`measure`], telling `window` when the measured phase begins and ends.
+pub fn measure_with(
+    session: &mut dyn Session,
+    opts: &BenchOptions,
+    window: &mut dyn Window,
 ) -> Result<Measurement, RuntimeError> {
     let timer_overhead_ns = timer_overhead_ns();
     let start = Instant::now();
@@ -103,8 +148,9 @@ pub fn measure(
     let expected = opts.iterations.unwrap_or(opts.min_iterations);
     let mut samples_ms = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).min(1 << 24));
     let mut hit_max_time = false;
+    window.begin();
     let measure_start = Instant::now();
-    loop {
+    let measured = loop {
         let done = match opts.iterations {
             Some(n) => samples_ms.len() as u64 >= n,
             None => {
@@ -121,14 +167,18 @@ pub fn measure(
             }
         };
         if done {
-            break;
+            break Ok(());
         }
         let t = Instant::now();
-        session.run()?;
+        if let Err(e) = session.run() {
+            break Err(e);
+        }
         let dt = t.elapsed();
         samples_ms.push(ms(dt));
-    }
+    };
     let total_ms = ms(measure_start.elapsed());
+    window.end();
+    measured?;
 
     // Fixed zero iterations still get stats from the first inference.
     let stats = LatencyStats::from_samples(&samples_ms)
@@ -305,6 +355,72 @@ mod tests {
         };
         let e = measure(&mut s, &quick()).unwrap_err();
         assert!(e.to_string().contains("boom"));
+    }
+
+    #[derive(Default)]
+    struct Log(Vec<&'static str>);
+    impl Window for Log {
+        fn begin(&mut self) {
+            self.0.push("begin");
+        }
+        fn end(&mut self) {
+            self.0.push("end");
+        }
+    }
+
+    #[test]
+    fn the_window_spans_the_measured_phase_even_on_failure() {
+        let mut log = Log::default();
+        let m = measure_with(&mut fake(0), &quick(), &mut log).unwrap();
+        assert_eq!(m.iterations, 5);
+        assert_eq!(log.0, ["begin", "end"]);
+        let mut log = Log::default();
+        let mut s = Fake {
+            fail_at: Some(7),
+            ..fake(0)
+        };
+        assert!(measure_with(&mut s, &quick(), &mut log).is_err());
+        assert_eq!(log.0, ["begin", "end"]);
+    }
+
+    /// Counts `run` and `run_core` apart.
+    struct TwoPaths {
+        runs: u64,
+        core_runs: u64,
+    }
+    impl Session for TwoPaths {
+        fn set_inputs(&mut self, _: &[(String, HostTensor)]) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        fn run(&mut self) -> Result<(), RuntimeError> {
+            self.runs += 1;
+            Ok(())
+        }
+        fn run_core(&mut self) -> Result<(), RuntimeError> {
+            self.core_runs += 1;
+            Ok(())
+        }
+        fn has_core(&self) -> bool {
+            true
+        }
+        fn outputs(&mut self) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
+            Ok(vec![])
+        }
+        fn details(&self) -> BTreeMap<String, String> {
+            BTreeMap::new()
+        }
+    }
+
+    #[test]
+    fn core_measures_run_core_only() {
+        let mut s = TwoPaths {
+            runs: 0,
+            core_runs: 0,
+        };
+        measure(&mut Core(&mut s), &quick()).unwrap();
+        assert_eq!((s.runs, s.core_runs), (0, 1 + 3 + 5));
+        measure(&mut s, &quick()).unwrap();
+        assert_eq!((s.runs, s.core_runs), (9, 9));
     }
 
     #[test]

@@ -9,12 +9,18 @@
 //! atomically to `result_path` — also when it fails (status `error`). The
 //! worker's stdout and stderr go to `<result_path>.log`, whose last lines
 //! explain a crash.
+//!
+//! On a GPU the worker measures twice: "whole" (host inputs to host
+//! outputs, the row's latency) and "core" (device-resident inputs and
+//! outputs), and an NVML sampler covers the whole measured iterations.
 
 use super::stats::{DEFAULT_COV_THRESHOLD, LatencyStats, Stability, stability};
-use super::timing::{BenchOptions, measure};
+use super::timing::{BenchOptions, Core, Window, measure, measure_with};
+use crate::cache::RuntimeRow;
 use crate::graph::HostTensor;
 use crate::onnx::{OnnxError, read_tensor_pb, write_tensor_pb};
-use crate::runtime::{self, Device, RuntimeError, SessionOptions};
+use crate::runtime::{self, Device, Precision, RuntimeError, SessionOptions};
+use crate::telemetry::{self, GpuTelemetry, Sampler};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -39,6 +45,8 @@ pub struct WorkerSpec {
     /// Intra-op threads; 0 = all cores.
     #[serde(default)]
     pub threads: usize,
+    #[serde(default)]
+    pub precision: Precision,
     #[serde(default)]
     pub bench: BenchOptions,
     /// Samples per inference, for throughput.
@@ -131,6 +139,17 @@ pub struct WorkerResult {
     pub timer_overhead_ns: Option<f64>,
     /// Output names in the order of the saved `output_<k>.pb` files.
     pub outputs: Vec<String>,
+    /// "Core" latency (GPU sessions): device-resident inputs and outputs.
+    #[serde(default)]
+    pub core_stats: Option<LatencyStats>,
+    #[serde(default)]
+    pub core_iterations: Option<u64>,
+    /// NVML telemetry of the measured iterations (GPU rows).
+    #[serde(default)]
+    pub gpu: Option<GpuTelemetry>,
+    /// Non-fatal problems (no NVIDIA GPU for telemetry, ...).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl WorkerResult {
@@ -156,11 +175,67 @@ impl WorkerResult {
             peak_rss_mb: None,
             timer_overhead_ns: None,
             outputs: Vec::new(),
+            core_stats: None,
+            core_iterations: None,
+            gpu: None,
+            warnings: Vec::new(),
         }
     }
 
     pub fn read(path: &Path) -> Result<WorkerResult, WorkerError> {
         read_json(path)
+    }
+
+    /// Copies what this module adds to rows (core latency, GPU telemetry,
+    /// precision, warnings) into `row`; the caller fills the rest.
+    pub fn apply_to(&self, row: &mut RuntimeRow) {
+        row.precision = self.details.get("precision").cloned();
+        if let Some(c) = &self.core_stats {
+            row.core_mean_ms = Some(c.mean_ms);
+            row.core_median_ms = Some(c.median_ms);
+            row.core_p90_ms = Some(c.p90_ms);
+            row.core_min_ms = Some(c.min_ms);
+            row.core_max_ms = Some(c.max_ms);
+            row.core_cov = Some(c.cov);
+        }
+        row.core_iterations = self.core_iterations;
+        if let Some(g) = &self.gpu {
+            row.peak_device_mem_mb = g.peak_mem_mb;
+            row.peak_device_mem_scope = g.peak_mem_scope.clone();
+            row.gpu_util_pct = g.util_mean_pct;
+            row.gpu_util_max_pct = g.util_max_pct;
+            row.gpu_power_w = g.power_mean_w;
+            row.gpu_power_max_w = g.power_max_w;
+            row.gpu_temp_max_c = g.temp_max_c;
+            row.gpu_sm_clock_mhz = g.sm_clock_mean_mhz;
+            row.gpu_sm_clock_max_mhz = g.sm_clock_max_mhz;
+            row.gpu_telemetry_samples = Some(g.samples);
+        }
+        row.warnings.extend(self.warnings.iter().cloned());
+    }
+}
+
+/// Runs an NVML sampler over the measured iterations of a GPU row.
+struct GpuWindow {
+    cuda_index: Option<u32>,
+    sampler: Option<Sampler>,
+    telemetry: Option<GpuTelemetry>,
+    problem: Option<String>,
+}
+
+impl Window for GpuWindow {
+    fn begin(&mut self) {
+        if let Some(n) = self.cuda_index {
+            match Sampler::start(n, telemetry::DEFAULT_INTERVAL) {
+                Ok(s) => self.sampler = Some(s),
+                Err(e) => self.problem = Some(format!("no GPU telemetry: {e}")),
+            }
+        }
+    }
+    fn end(&mut self) {
+        if let Some(s) = self.sampler.take() {
+            self.telemetry = Some(s.stop());
+        }
     }
 }
 
@@ -265,6 +340,7 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
     let opts = SessionOptions {
         threads: spec.threads,
         device: spec.device,
+        precision: spec.precision,
     };
 
     let t = Instant::now();
@@ -273,7 +349,19 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
     result.details = session.details();
 
     session.set_inputs(&inputs)?;
-    let m = measure(session.as_mut(), &spec.bench)?;
+    let mut window = GpuWindow {
+        cuda_index: match spec.device {
+            Device::Cuda(n) => Some(n),
+            Device::Cpu => None,
+        },
+        sampler: None,
+        telemetry: None,
+        problem: None,
+    };
+    let m = measure_with(session.as_mut(), &spec.bench, &mut window);
+    result.gpu = window.telemetry.take();
+    result.warnings.extend(window.problem.take());
+    let m = m?;
     result.first_ms = Some(m.first_ms);
     result.warmup_iterations = m.warmup_iterations;
     result.iterations = m.iterations;
@@ -286,6 +374,11 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
 
     if let Some(p) = &spec.samples_path {
         write_samples(p, &m.samples_ms)?;
+    }
+    if session.has_core() {
+        let c = measure(&mut Core(session.as_mut()), &spec.bench)?;
+        result.core_iterations = Some(c.iterations);
+        result.core_stats = Some(c.stats);
     }
     let outputs = session.outputs()?;
     result.outputs = outputs.iter().map(|(n, _)| n.clone()).collect();
@@ -356,11 +449,25 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WorkerError> {
     Ok(())
 }
 
-/// The device in words: for the CPU, its model name.
+/// The device in words: for the CPU, its model name; for a GPU, NVML's
+/// name and driver.
 pub fn device_name(device: Device) -> String {
     match device {
         Device::Cpu => cpu_model_name(),
-        Device::Cuda(n) => format!("CUDA device {n}"),
+        Device::Cuda(n) => {
+            let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+            let gpu = telemetry::probe().ok().and_then(|sys| {
+                let g = match telemetry::target(n, visible.as_deref()) {
+                    telemetry::Target::Index(i) => sys.gpus.iter().find(|g| g.index == i),
+                    telemetry::Target::Uuid(u) => sys.gpus.iter().find(|g| g.uuid == u),
+                }?;
+                Some(format!(
+                    "{} (driver {}, CUDA {})",
+                    g.name, sys.driver, sys.cuda
+                ))
+            });
+            gpu.unwrap_or_else(|| format!("CUDA device {n}"))
+        }
     }
 }
 
@@ -555,6 +662,7 @@ mod tests {
             runtime: "tract".into(),
             device: Device::Cpu,
             threads: 1,
+            precision: Precision::Fp32,
             bench: BenchOptions {
                 iterations: None,
                 min_iterations: 20,
@@ -802,6 +910,79 @@ mod tests {
                 assert_eq!(code, 2);
                 assert!(stderr_tail.contains("turnkey worker: "), "{stderr_tail}");
                 assert!(stderr_tail.contains("missing-spec.json"), "{stderr_tail}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn core_latency_and_gpu_telemetry_reach_the_row() {
+        let spec = spec_in(Path::new("/x"));
+        let mut res = WorkerResult::new(&spec);
+        res.details.insert("precision".into(), "fp16".into());
+        res.core_stats = LatencyStats::from_samples(&[1.0, 2.0, 3.0]);
+        res.core_iterations = Some(3);
+        res.gpu = Some(GpuTelemetry {
+            device: "H100".into(),
+            samples: 7,
+            peak_mem_mb: Some(512.0),
+            peak_mem_scope: Some("process".into()),
+            util_mean_pct: Some(80.0),
+            util_max_pct: Some(99.0),
+            power_mean_w: Some(300.0),
+            power_max_w: Some(350.0),
+            temp_max_c: Some(61.0),
+            sm_clock_mean_mhz: Some(1700.0),
+            sm_clock_max_mhz: Some(1980.0),
+            ..Default::default()
+        });
+        res.warnings.push("w".into());
+        let mut row = RuntimeRow::new("torch", "cuda:0");
+        res.apply_to(&mut row);
+        assert_eq!(row.precision.as_deref(), Some("fp16"));
+        assert_eq!(row.core_median_ms, Some(2.0));
+        assert_eq!((row.core_min_ms, row.core_max_ms), (Some(1.0), Some(3.0)));
+        assert_eq!(row.core_iterations, Some(3));
+        assert_eq!(row.peak_device_mem_mb, Some(512.0));
+        assert_eq!(row.peak_device_mem_scope.as_deref(), Some("process"));
+        assert_eq!(
+            (row.gpu_util_pct, row.gpu_util_max_pct),
+            (Some(80.0), Some(99.0))
+        );
+        assert_eq!(
+            (row.gpu_power_w, row.gpu_power_max_w),
+            (Some(300.0), Some(350.0))
+        );
+        assert_eq!(row.gpu_temp_max_c, Some(61.0));
+        assert_eq!(row.gpu_sm_clock_mhz, Some(1700.0));
+        assert_eq!(row.gpu_telemetry_samples, Some(7));
+        assert_eq!(row.warnings, ["w"]);
+        // A CPU result leaves the GPU fields empty.
+        let mut cpu = RuntimeRow::new("ort", "cpu");
+        WorkerResult::new(&spec).apply_to(&mut cpu);
+        assert_eq!((cpu.core_median_ms, cpu.gpu_util_pct), (None, None));
+    }
+
+    #[test]
+    fn a_gpu_row_without_a_gpu_is_an_error_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = prepare(dir.path());
+        spec.runtime = "ort".into();
+        spec.device = Device::Cuda(0);
+        let spec_path = dir.path().join("spec.json");
+        spec.write(&spec_path).unwrap();
+        match spawn_worker(
+            test_binary_worker(&spec_path),
+            &spec,
+            Duration::from_secs(60),
+        ) {
+            WorkerOutcome::Finished(r) => {
+                if r.status == WorkerStatus::Successful {
+                    return; // a GPU build of ONNX Runtime on a GPU machine
+                }
+                let e = r.error.unwrap();
+                assert!(e.starts_with("ort cannot run on cuda:0: "), "{e}");
+                assert!(r.stats.is_none() && r.core_stats.is_none() && r.gpu.is_none());
             }
             other => panic!("{other:?}"),
         }

@@ -343,6 +343,41 @@ pub struct RuntimeRow {
     pub gpu_util_pct: Option<f64>,
     /// Mean GPU power in watts (NVML), on GPUs.
     pub gpu_power_w: Option<f64>,
+    /// Whose memory `peak_device_mem_mb` is: `process` (NVML's per-process
+    /// figure) or `device` (all of the GPU's used memory).
+    pub peak_device_mem_scope: Option<String>,
+    /// Highest GPU utilization sampled, percent (NVML).
+    pub gpu_util_max_pct: Option<f64>,
+    /// Highest GPU power sampled, watts (NVML).
+    pub gpu_power_max_w: Option<f64>,
+    /// Highest GPU temperature sampled, °C (NVML).
+    pub gpu_temp_max_c: Option<f64>,
+    /// Mean and highest SM clock sampled, MHz (NVML).
+    pub gpu_sm_clock_mhz: Option<f64>,
+    pub gpu_sm_clock_max_mhz: Option<f64>,
+    /// NVML samples taken during the measured iterations.
+    pub gpu_telemetry_samples: Option<u64>,
+    /// Numeric precision asked for (`fp32`, `fp16`).
+    pub precision: Option<String>,
+    /// "Core" latency, on GPUs: inputs already on the device, outputs left
+    /// there, synchronized. The latency fields above are "whole": host
+    /// inputs to host outputs (on the CPU the two are the same).
+    pub core_mean_ms: Option<f64>,
+    pub core_median_ms: Option<f64>,
+    pub core_p90_ms: Option<f64>,
+    pub core_min_ms: Option<f64>,
+    pub core_max_ms: Option<f64>,
+    pub core_cov: Option<f64>,
+    pub core_iterations: Option<u64>,
+    /// FLOP/s reached: the model's FLOPs per sample × throughput.
+    pub achieved_flops: Option<f64>,
+    /// The machine's measured peak FLOP/s for this runtime and device
+    /// (`turnkey peak`), when one is cached.
+    pub peak_flops: Option<f64>,
+    /// `achieved_flops` as a percentage of `peak_flops`.
+    pub pct_of_peak: Option<f64>,
+    /// Which peak measurement `peak_flops` comes from.
+    pub peak_source: Option<String>,
     /// Cost of an empty timed call, measured by the harness.
     pub timer_overhead_ns: Option<f64>,
     /// The output check; `None` when no outputs were produced.
@@ -394,6 +429,25 @@ impl Default for RuntimeRow {
             peak_device_mem_mb: None,
             gpu_util_pct: None,
             gpu_power_w: None,
+            peak_device_mem_scope: None,
+            gpu_util_max_pct: None,
+            gpu_power_max_w: None,
+            gpu_temp_max_c: None,
+            gpu_sm_clock_mhz: None,
+            gpu_sm_clock_max_mhz: None,
+            gpu_telemetry_samples: None,
+            precision: None,
+            core_mean_ms: None,
+            core_median_ms: None,
+            core_p90_ms: None,
+            core_min_ms: None,
+            core_max_ms: None,
+            core_cov: None,
+            core_iterations: None,
+            achieved_flops: None,
+            peak_flops: None,
+            pct_of_peak: None,
+            peak_source: None,
             timer_overhead_ns: None,
             check: None,
             samples_file: None,

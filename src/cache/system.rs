@@ -28,6 +28,10 @@ pub struct SystemInfo {
     pub gpus: Vec<String>,
     /// NVIDIA driver version.
     pub gpu_driver: Option<String>,
+    /// The CUDA version the NVIDIA driver supports (NVML).
+    pub cuda_version: Option<String>,
+    /// What NVML said: `ok`, or the one line `no NVIDIA GPU (why)`.
+    pub gpu_telemetry: Option<String>,
     /// The turnkey that wrote the record.
     pub turnkey_version: String,
 }
@@ -39,7 +43,7 @@ impl SystemInfo {
         let (os, os_version) = parse_os_release(os_release.as_deref().unwrap_or(""));
         let cpuinfo = read("/proc/cpuinfo").unwrap_or_default();
         let (cpu_model, physical_cores) = parse_cpuinfo(&cpuinfo);
-        SystemInfo {
+        let mut info = SystemInfo {
             os: os.unwrap_or_else(|| std::env::consts::OS.to_string()),
             os_version,
             kernel: read("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()),
@@ -50,8 +54,26 @@ impl SystemInfo {
             memory_gb: read("/proc/meminfo").and_then(|s| parse_meminfo_gb(&s)),
             gpus: nvidia_gpus(),
             gpu_driver: read("/proc/driver/nvidia/version").and_then(|s| parse_nvidia_driver(&s)),
+            cuda_version: None,
+            gpu_telemetry: None,
             turnkey_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        // NVML knows the GPUs even where /proc/driver/nvidia is hidden
+        // (containers), and the CUDA version; without a driver: one line.
+        match crate::telemetry::probe() {
+            Ok(sys) => {
+                if info.gpus.is_empty() {
+                    info.gpus = sys.gpus.iter().map(|g| g.name.clone()).collect();
+                }
+                if info.gpu_driver.is_none() {
+                    info.gpu_driver = Some(sys.driver);
+                }
+                info.cuda_version = (!sys.cuda.is_empty()).then_some(sys.cuda);
+                info.gpu_telemetry = Some("ok".into());
+            }
+            Err(line) => info.gpu_telemetry = Some(line),
         }
+        info
     }
 }
 

@@ -11,7 +11,7 @@ pub type ValueId = usize;
 
 /// How a parameter's values are made. Values are generated only when
 /// exported, so tracing a 100M-parameter model allocates nothing.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Init {
     Uniform { low: f64, high: f64, seed: u64 },
     Normal { std: f64, seed: u64 },
@@ -19,7 +19,7 @@ pub enum Init {
     Data(Arc<HostTensor>),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Param {
     pub name: String,
     pub info: TypeInfo,
@@ -41,7 +41,7 @@ impl Param {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Source {
     Input,
     Param(usize),
@@ -49,14 +49,14 @@ pub enum Source {
     Node(usize),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Value {
     pub name: String,
     pub info: TypeInfo,
     pub source: Source,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub name: String,
     pub op: Op,
@@ -64,7 +64,7 @@ pub struct Node {
     pub outputs: Vec<ValueId>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Graph {
     /// The model's class name.
     pub name: String,

@@ -8,12 +8,27 @@ use half::{bf16, f16};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HostTensor {
     pub dtype: DType,
     pub shape: Vec<usize>,
     /// Little-endian element bytes, `numel * dtype.size_bytes()` long.
+    #[serde(with = "hex_bytes")]
     pub data: Vec<u8>,
+}
+
+/// Tensor bytes as one hex string in JSON (a number array would be 2x larger).
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        hex::decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 pub fn numel(shape: &[usize]) -> usize {
@@ -244,6 +259,15 @@ mod tests {
         let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
         assert!(mean.abs() < 0.1, "{mean}");
         assert!((var.sqrt() - 2.0).abs() < 0.1, "{}", var.sqrt());
+    }
+
+    #[test]
+    fn serializes_with_hex_data() {
+        let t = HostTensor::from_fn(DType::Int16, &[2], |i| i as f64 - 1.0);
+        let j = serde_json::to_string(&t).unwrap();
+        assert_eq!(j, r#"{"dtype":"int16","shape":[2],"data":"ffff0000"}"#);
+        assert_eq!(serde_json::from_str::<HostTensor>(&j).unwrap(), t);
+        assert!(serde_json::from_str::<HostTensor>(&j.replace("ffff", "zz")).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod proto;
 pub mod tensor_io;
 
 #[cfg(test)]
-mod export_tests;
+pub(crate) mod export_tests;
 #[cfg(test)]
 mod testutil;
 

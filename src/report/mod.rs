@@ -34,6 +34,12 @@
 //! | `iterations` | measured iterations |
 //! | `timestamp` | when the row ran (UTC, RFC 3339) |
 //! | `cache` | the cache the record came from |
+//! | `core_median_ms` | GPU rows: median latency with inputs and outputs on the device (the other latencies are host to host) |
+//! | `peak_device_mem_mb` | GPU rows: peak device memory (NVML) |
+//! | `gpu_util_pct` | GPU rows: mean GPU utilization while measuring (NVML) |
+//! | `gpu_power_w` | GPU rows: mean GPU power while measuring (NVML) |
+//! | `achieved_flops` | FLOP/s reached: the model's FLOPs per sample × throughput |
+//! | `pct_of_peak` | `achieved_flops` as a percentage of the machine's peak (`turnkey peak`) |
 //! | `error` | what went wrong, for a failed row |
 //!
 //! then one `label:<key>` column per label key seen in any row, sorted by key,
@@ -67,7 +73,7 @@ pub use samples::{Histogram, SampleSummary, read_samples, summarize};
 pub use table::{SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_table};
 
 /// The fixed columns, in order (see the module docs for their meaning).
-pub const COLUMNS: [&str; 32] = [
+pub const COLUMNS: [&str; 38] = [
     "build",
     "script",
     "model_class",
@@ -99,6 +105,12 @@ pub const COLUMNS: [&str; 32] = [
     "iterations",
     "timestamp",
     "cache",
+    "core_median_ms",
+    "peak_device_mem_mb",
+    "gpu_util_pct",
+    "gpu_power_w",
+    "achieved_flops",
+    "pct_of_peak",
     "error",
 ];
 
@@ -172,6 +184,10 @@ pub struct ReportRow {
     pub iterations: Option<u64>,
     pub timestamp: Option<DateTime<Utc>>,
     pub cache: String,
+    pub core_median_ms: Option<f64>,
+    pub peak_device_mem_mb: Option<f64>,
+    pub gpu_util_pct: Option<f64>,
+    pub gpu_power_w: Option<f64>,
     pub error: String,
     /// All labels of the build (the `label:<key>` columns).
     pub labels: BTreeMap<String, Vec<String>>,
@@ -238,6 +254,12 @@ impl ReportRow {
                 .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
                 .unwrap_or_default(),
             self.cache.clone(),
+            num(self.core_median_ms),
+            num(self.peak_device_mem_mb),
+            num(self.gpu_util_pct),
+            num(self.gpu_power_w),
+            num(self.achieved_flops),
+            num(self.pct_of_peak),
             self.error.clone(),
         ]
     }
@@ -540,7 +562,8 @@ mod tests {
         let expected = "build,script,model_class,author,task,params,flops,input_shapes,runtime,\
                         runtime_version,device,status,compile_ms,first_ms,median_ms,mean_ms,p90_ms,\
                         p95_ms,p99_ms,min_ms,max_ms,std_ms,cov,stability,throughput,peak_rss_mb,\
-                        check,max_abs_diff,iterations,timestamp,cache,error";
+                        check,max_abs_diff,iterations,timestamp,cache,core_median_ms,\
+                        peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,error";
         assert_eq!(COLUMNS.join(","), expected);
         // Every column is named in the module docs' table.
         let docs = include_str!("mod.rs");

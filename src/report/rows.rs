@@ -420,18 +420,25 @@ fn runtime_row(
             .flatten()
     });
     // FLOPs of one call times calls per second (one call per median latency).
-    let achieved_flops =
-        peak.and_then(|p| p.achieved_flops)
-            .or_else(|| match (base.flops, rt.median_ms) {
-                (Some(f), Some(ms)) if ms > 0.0 && f > 0 => Some(f as f64 * 1000.0 / ms),
-                _ => None,
-            });
-    let peak_flops = peak.and_then(|p| p.peak_flops).filter(|p| *p > 0.0);
-    let pct_of_peak = peak.and_then(|p| p.pct_of_peak).or_else(|| {
-        achieved_flops
-            .zip(peak_flops)
-            .map(|(achieved, peak)| 100.0 * achieved / peak)
-    });
+    let achieved_flops = rt
+        .achieved_flops
+        .or_else(|| peak.and_then(|p| p.achieved_flops))
+        .or_else(|| match (base.flops, rt.median_ms) {
+            (Some(f), Some(ms)) if ms > 0.0 && f > 0 => Some(f as f64 * 1000.0 / ms),
+            _ => None,
+        });
+    let peak_flops = rt
+        .peak_flops
+        .or_else(|| peak.and_then(|p| p.peak_flops))
+        .filter(|p| *p > 0.0);
+    let pct_of_peak = rt
+        .pct_of_peak
+        .or_else(|| peak.and_then(|p| p.pct_of_peak))
+        .or_else(|| {
+            achieved_flops
+                .zip(peak_flops)
+                .map(|(achieved, peak)| 100.0 * achieved / peak)
+        });
     ReportRow {
         runtime: rt.runtime.clone(),
         runtime_version: rt.runtime_version.clone().unwrap_or_default(),
@@ -451,6 +458,10 @@ fn runtime_row(
         stability: rt.stability.clone().unwrap_or_default(),
         throughput: rt.throughput,
         peak_rss_mb: rt.peak_rss_mb,
+        core_median_ms: rt.core_median_ms,
+        peak_device_mem_mb: rt.peak_device_mem_mb,
+        gpu_util_pct: rt.gpu_util_pct,
+        gpu_power_w: rt.gpu_power_w,
         check: check.map(|c| c.status.to_string()).unwrap_or_default(),
         max_abs_diff: check.and_then(|c| c.max_abs_diff),
         iterations: rt.iterations,

@@ -6,16 +6,22 @@
 //! a timed `run` measures the runtime and not our glue.
 //!
 //! Adding a runtime = one file here plus one line in [`REGISTRY`].
+//!
+//! On a GPU, [`Session::run`] goes from host inputs to host outputs
+//! ("whole" latency) and [`Session::run_core`] from inputs already on the
+//! device to outputs left there ("core" latency).
 
 pub mod ort;
+pub mod torch;
 pub mod tract;
 
 #[cfg(test)]
 pub(crate) mod test_models;
 
-use crate::graph::{DType, HostTensor};
+use crate::graph::{DType, Graph, HostTensor};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -41,6 +47,51 @@ pub trait Session {
     fn outputs(&mut self) -> Result<Vec<(String, HostTensor)>, RuntimeError>;
     /// Settings worth recording: threads, optimization level, execution provider, ...
     fn details(&self) -> BTreeMap<String, String>;
+    /// True when [`Session::run_core`] measures something else than
+    /// [`Session::run`]: sessions on a GPU. On the CPU host memory is the
+    /// device's, so both are the same.
+    fn has_core(&self) -> bool {
+        false
+    }
+    /// One inference with the inputs already on the device and the outputs
+    /// left there, synchronized ("core" latency). Does not change what
+    /// [`Session::outputs`] returns.
+    fn run_core(&mut self) -> Result<(), RuntimeError> {
+        self.run()
+    }
+}
+
+/// The numeric precision a session computes in.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// The model's own dtypes (float32 for traced float models).
+    #[default]
+    Fp32,
+    /// Half precision where the runtime builds its own kernels (TensorRT).
+    Fp16,
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precision::Fp32 => "fp32",
+            Precision::Fp16 => "fp16",
+        })
+    }
+}
+
+impl FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fp32" | "float32" => Ok(Precision::Fp32),
+            "fp16" | "float16" => Ok(Precision::Fp16),
+            _ => Err(format!("unknown precision '{s}': use fp32 or fp16")),
+        }
+    }
 }
 
 /// How to build a session.
@@ -49,6 +100,7 @@ pub struct SessionOptions {
     /// Intra-op threads; 0 means all cores the process may use.
     pub threads: usize,
     pub device: Device,
+    pub precision: Precision,
 }
 
 impl SessionOptions {
@@ -82,6 +134,23 @@ impl fmt::Display for Device {
             Device::Cpu => f.write_str("cpu"),
             Device::Cuda(n) => write!(f, "cuda:{n}"),
         }
+    }
+}
+
+impl Device {
+    /// Parses a comma-separated list (`cpu,cuda:1`), without duplicates.
+    pub fn parse_list(s: &str) -> Result<Vec<Device>, RuntimeError> {
+        let mut out: Vec<Device> = Vec::new();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let d: Device = part.parse()?;
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        if out.is_empty() {
+            return Err(RuntimeError::InvalidDevice(s.to_string()));
+        }
+        Ok(out)
     }
 }
 
@@ -128,11 +197,29 @@ pub enum RuntimeError {
     #[error("unknown device '{0}': use cpu, cuda or cuda:N")]
     InvalidDevice(String),
 
-    #[error("device {device} is not supported yet by {runtime}: use --device cpu")]
+    #[error("device {device} is not supported by {runtime}: use --device cpu")]
     UnsupportedDevice {
         device: Device,
         runtime: &'static str,
     },
+
+    /// The device exists in principle, but this runtime cannot use it here.
+    #[error("{runtime} cannot run on {device}: {reason}")]
+    DeviceUnavailable {
+        runtime: &'static str,
+        device: Device,
+        reason: String,
+    },
+
+    #[error("{runtime} does not support --precision {precision}: {hint}")]
+    UnsupportedPrecision {
+        runtime: &'static str,
+        precision: Precision,
+        hint: String,
+    },
+
+    #[error("runtime {runtime} is not in this build of turnkey: {hint}")]
+    NotBuilt { runtime: &'static str, hint: String },
 
     #[error(
         "ONNX Runtime not found: pip install onnxruntime, or set ORT_DYLIB_PATH \
@@ -182,6 +269,8 @@ type Maker = fn() -> Box<dyn Runtime>;
 const REGISTRY: &[(&str, Maker)] = &[
     ("ort", || Box::new(ort::OrtRuntime)),
     ("tract", || Box::new(tract::TractRuntime)),
+    ("ort-trt", || Box::new(ort::OrtTrtRuntime)),
+    ("torch", || Box::new(torch::TorchRuntime)),
 ];
 
 static NAMES: LazyLock<Vec<&'static str>> =
@@ -214,6 +303,51 @@ pub fn resolve_auto() -> (&'static str, String) {
         ),
         Err(e) => ("tract", format!("using tract because {e}")),
     }
+}
+
+/// The traced graph saved beside an exported model (`model.onnx` →
+/// `model.graph.json`): runtimes that execute the IR itself (torch) read it.
+/// Parameter values are not in it, only how to make them (as for export).
+pub fn ir_path(model: &Path) -> PathBuf {
+    model.with_extension("graph.json")
+}
+
+/// Writes `graph` to [`ir_path`]`(model)`, atomically.
+pub fn write_ir(model: &Path, graph: &Graph) -> std::io::Result<()> {
+    let path = ir_path(model);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let bytes = serde_json::to_vec(graph).map_err(std::io::Error::other)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(&bytes)?;
+    tmp.persist(&path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Reads the graph saved beside `model` by [`write_ir`].
+pub fn read_ir(runtime: &'static str, model: &Path) -> Result<Graph, RuntimeError> {
+    let path = ir_path(model);
+    let err = |message: String| RuntimeError::Load {
+        runtime,
+        model: model.to_path_buf(),
+        message,
+    };
+    let bytes = std::fs::read(&path).map_err(|e| {
+        err(format!(
+            "{runtime} executes turnkey's traced graph, read from {}, which cannot be read ({e}). \
+             ONNX files given as inputs have no traced graph; a build exported by an older \
+             turnkey gets one with --rebuild",
+            path.display()
+        ))
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        err(format!(
+            "{} is not a valid traced graph: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Checks that `given` supplies every name in `expected` exactly once and
@@ -329,33 +463,71 @@ mod tests {
 
     #[test]
     fn registry_lookup() {
-        assert_eq!(names(), &["ort", "tract"]);
+        assert_eq!(names(), &["ort", "tract", "ort-trt", "torch"]);
         for n in names() {
             assert_eq!(by_name(n).unwrap().name(), *n);
         }
         let e = by_name("onnxruntime").err().unwrap().to_string();
         assert!(e.contains("unknown runtime 'onnxruntime'"), "{e}");
-        assert!(e.contains("ort, tract"), "{e}");
+        assert!(e.contains("ort, tract, ort-trt, torch"), "{e}");
     }
 
     #[test]
-    fn cuda_is_refused_by_every_runtime() {
+    fn tract_refuses_cuda() {
         let opts = SessionOptions {
             threads: 1,
             device: Device::Cuda(0),
+            ..Default::default()
         };
-        for n in names() {
-            let rt = by_name(n).unwrap();
-            let e = rt
-                .load(Path::new("/nonexistent.onnx"), &opts)
-                .err()
-                .unwrap()
-                .to_string();
-            assert_eq!(
-                e,
-                format!("device cuda:0 is not supported yet by {n}: use --device cpu")
-            );
+        let e = tract::TractRuntime
+            .load(Path::new("/nonexistent.onnx"), &opts)
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            e,
+            "device cuda:0 is not supported by tract: use --device cpu"
+        );
+    }
+
+    #[test]
+    fn device_lists_and_precisions_parse() {
+        assert_eq!(
+            Device::parse_list("cpu, cuda:1,cpu").unwrap(),
+            vec![Device::Cpu, Device::Cuda(1)]
+        );
+        assert!(Device::parse_list(" , ").is_err());
+        let e = Device::parse_list("cpu,gpu").unwrap_err().to_string();
+        assert!(e.contains("unknown device 'gpu'"), "{e}");
+        assert_eq!("FP16".parse::<Precision>().unwrap(), Precision::Fp16);
+        assert_eq!("float32".parse::<Precision>().unwrap(), Precision::Fp32);
+        assert!(
+            "int8"
+                .parse::<Precision>()
+                .unwrap_err()
+                .contains("fp32 or fp16")
+        );
+        assert_eq!(serde_json::to_string(&Precision::Fp16).unwrap(), "\"fp16\"");
+    }
+
+    #[test]
+    fn the_traced_graph_round_trips_beside_the_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("model.onnx");
+        assert_eq!(ir_path(&model), dir.path().join("model.graph.json"));
+        let e = read_ir("torch", &model).unwrap_err().to_string();
+        assert!(
+            e.contains("model.graph.json") && e.contains("--rebuild"),
+            "{e}"
+        );
+        for op in crate::onnx::export_tests::all_ops() {
+            let g = crate::onnx::export_tests::op_graph(&op, DType::Float32);
+            write_ir(&model, &g).unwrap();
+            assert_eq!(read_ir("torch", &model).unwrap(), g, "{op:?}");
         }
+        std::fs::write(ir_path(&model), "{\"name\": 3}").unwrap();
+        let e = read_ir("torch", &model).unwrap_err().to_string();
+        assert!(e.contains("is not a valid traced graph"), "{e}");
     }
 
     #[test]

@@ -3,9 +3,17 @@
 //! The library is searched for (see [`locate`]), checked by hand with
 //! `dlopen` (so a wrong file is a `Result`, never a panic inside `ort`), and
 //! then handed to `ort::init_from` once per process.
+//!
+//! Execution providers are registered strictly: `--device cuda` asks for the
+//! CUDA EP and `ort-trt` for TensorRT; when the library lacks the provider or
+//! registering it fails, loading fails with the reason. ONNX Runtime would
+//! otherwise fall back to the CPU silently and the row would lie.
 
-use super::{Device, Runtime, RuntimeError, Session, SessionOptions};
+use super::{Device, Precision, Runtime, RuntimeError, Session, SessionOptions};
 use crate::graph::{DType, HostTensor};
+use ort::ep::{self, ExecutionProvider, ExecutionProviderDispatch};
+use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
+use ort::session::IoBinding;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{DynTensor, DynTensorValueType, DynValue, TensorElementType, ValueType};
 use std::collections::BTreeMap;
@@ -15,13 +23,20 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 const NAME: &str = "ort";
+const TRT_NAME: &str = "ort-trt";
 
 /// What to do about a library that cannot be used.
 const UPGRADE_HINT: &str = "Upgrade it with `pip install -U onnxruntime` (1.31 or newer), \
      or set ORT_DYLIB_PATH to a newer libonnxruntime.so.<version>";
 
-/// ONNX Runtime: sessions on the CPU execution provider.
+/// ONNX Runtime: the CPU execution provider on `cpu`, the CUDA execution
+/// provider on `cuda:N`.
 pub struct OrtRuntime;
+
+/// ONNX Runtime with the TensorRT execution provider (`--runtime ort-trt`),
+/// CUDA devices only; nodes TensorRT does not take run on the CUDA EP.
+/// `--precision fp16` lets TensorRT build fp16 engines.
+pub struct OrtTrtRuntime;
 
 /// A usable ONNX Runtime library: where it is and its version string.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -314,93 +329,260 @@ fn loaded() -> Result<&'static Loaded, RuntimeError> {
         .map_err(Clone::clone)
 }
 
+fn library_version() -> String {
+    match locate() {
+        Ok(lib) => lib.version,
+        Err(_) => "not found".into(),
+    }
+}
+
 impl Runtime for OrtRuntime {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn version(&self) -> String {
-        match locate() {
-            Ok(lib) => lib.version,
-            Err(_) => "not found".into(),
-        }
+        library_version()
     }
 
     fn load(&self, model: &Path, opts: &SessionOptions) -> Result<Box<dyn Session>, RuntimeError> {
-        if opts.device != Device::Cpu {
-            return Err(RuntimeError::UnsupportedDevice {
-                device: opts.device,
-                runtime: NAME,
-            });
-        }
-        let loaded = loaded()?;
-        let load_err = |e: String| RuntimeError::Load {
-            runtime: NAME,
-            model: model.to_path_buf(),
-            message: e,
-        };
-        if !model.is_file() {
-            return Err(load_err("the file does not exist".into()));
-        }
-        let threads = opts.effective_threads();
-        let session = build_session(&loaded.env, model, threads).map_err(load_err)?;
-
-        let mut inputs = Vec::new();
-        for outlet in session.inputs() {
-            let (dtype, dims) = tensor_type(outlet.dtype())
-                .ok_or_else(|| load_err(format!("input '{}' is not a tensor", outlet.name())))?;
-            let dtype = from_ort(dtype).ok_or_else(|| RuntimeError::UnsupportedDtype {
-                runtime: NAME,
-                dtype: format!("{dtype:?}"),
-                what: format!("model input '{}'", outlet.name()),
-            })?;
-            inputs.push(InputSpec {
-                name: outlet.name().to_string(),
-                dtype,
-                dims,
-            });
-        }
-        let output_names = session
-            .outputs()
-            .iter()
-            .map(|o| o.name().to_string())
-            .collect();
-
-        let details = BTreeMap::from([
-            ("library".to_string(), loaded.lib.path.display().to_string()),
-            ("execution_provider".into(), "CPUExecutionProvider".into()),
-            ("intra_op_threads".into(), threads.to_string()),
-            ("inter_op_threads".into(), "1".into()),
-            ("threads_requested".into(), opts.threads.to_string()),
-            ("graph_optimization_level".into(), OPT_LEVEL_NAME.into()),
-        ]);
-        Ok(Box::new(OrtSession {
-            session,
-            inputs,
-            output_names,
-            values: Vec::new(),
-            results: None,
-            details,
-        }))
+        load_session(NAME, false, model, opts)
     }
+}
+
+impl Runtime for OrtTrtRuntime {
+    fn name(&self) -> &'static str {
+        TRT_NAME
+    }
+
+    fn version(&self) -> String {
+        library_version()
+    }
+
+    fn load(&self, model: &Path, opts: &SessionOptions) -> Result<Box<dyn Session>, RuntimeError> {
+        load_session(TRT_NAME, true, model, opts)
+    }
+}
+
+/// The execution providers a session needs, registered strictly, and how
+/// to name them in the record.
+struct Providers {
+    list: Vec<ExecutionProviderDispatch>,
+    used: String,
+}
+
+/// What to do when ONNX Runtime lacks a GPU provider.
+const GPU_HINT: &str = "install onnxruntime-gpu (`pip install onnxruntime-gpu`; it needs the \
+     CUDA 13 and cuDNN 9 libraries) and point ORT_DYLIB_PATH at its libonnxruntime.so.<version>";
+
+/// Fails unless the loaded library was built with `E`.
+fn require<E: ExecutionProvider>(
+    runtime: &'static str,
+    device: Device,
+    label: &str,
+    lib: &OrtLibrary,
+) -> Result<(), RuntimeError> {
+    let unavailable = |reason: String| RuntimeError::DeviceUnavailable {
+        runtime,
+        device,
+        reason,
+    };
+    match E::is_available() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(unavailable(format!(
+            "{label} execution provider is not enabled in this build: {GPU_HINT} \
+             (ONNX Runtime {} at {} offers {})",
+            lib.version,
+            lib.path.display(),
+            available_providers().join(", ")
+        ))),
+        Err(e) => Err(unavailable(format!(
+            "cannot ask ONNX Runtime for its {label} execution provider: {e}"
+        ))),
+    }
+}
+
+/// The providers compiled into the loaded library (of those turnkey knows).
+fn available_providers() -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if ep::CPU::is_available().unwrap_or(false) {
+        out.push(ep::CPU::NAME);
+    }
+    if ep::CUDA::is_available().unwrap_or(false) {
+        out.push(ep::CUDA::NAME);
+    }
+    if ep::TensorRT::is_available().unwrap_or(false) {
+        out.push(ep::TensorRT::NAME);
+    }
+    out
+}
+
+fn providers(
+    runtime: &'static str,
+    trt: bool,
+    opts: &SessionOptions,
+    lib: &OrtLibrary,
+) -> Result<Providers, RuntimeError> {
+    if opts.precision == Precision::Fp16 && !trt {
+        return Err(RuntimeError::UnsupportedPrecision {
+            runtime,
+            precision: opts.precision,
+            hint: "ort runs the model's own dtypes; use --runtime ort-trt for TensorRT fp16 \
+                   engines, or export a float16 model"
+                .into(),
+        });
+    }
+    let cuda = |n: u32| {
+        ep::CUDA::default()
+            .with_device_id(n as i32)
+            .build()
+            .error_on_failure()
+    };
+    match (trt, opts.device) {
+        (false, Device::Cpu) => Ok(Providers {
+            list: Vec::new(),
+            used: ep::CPU::NAME.into(),
+        }),
+        (false, Device::Cuda(n)) => {
+            require::<ep::CUDA>(runtime, opts.device, "CUDA", lib)?;
+            Ok(Providers {
+                list: vec![cuda(n)],
+                used: format!("{} (device {n})", ep::CUDA::NAME),
+            })
+        }
+        (true, Device::Cpu) => Err(RuntimeError::DeviceUnavailable {
+            runtime,
+            device: opts.device,
+            reason: "TensorRT runs on NVIDIA GPUs only: use --device cuda (or --runtime ort \
+                     for the CPU)"
+                .into(),
+        }),
+        (true, Device::Cuda(n)) => {
+            require::<ep::TensorRT>(runtime, opts.device, "TensorRT", lib)?;
+            require::<ep::CUDA>(runtime, opts.device, "CUDA", lib)?;
+            let fp16 = opts.precision == Precision::Fp16;
+            let trt = ep::TensorRT::default()
+                .with_device_id(n as i32)
+                .with_fp16(fp16)
+                .build()
+                .error_on_failure();
+            Ok(Providers {
+                list: vec![trt, cuda(n)],
+                used: format!(
+                    "{} (device {n}, {}; {} for the nodes TensorRT does not take)",
+                    ep::TensorRT::NAME,
+                    if fp16 { "fp16 engines" } else { "fp32 engines" },
+                    ep::CUDA::NAME
+                ),
+            })
+        }
+    }
+}
+
+fn load_session(
+    name: &'static str,
+    trt: bool,
+    model: &Path,
+    opts: &SessionOptions,
+) -> Result<Box<dyn Session>, RuntimeError> {
+    let loaded = loaded()?;
+    let load_err = |e: String| RuntimeError::Load {
+        runtime: name,
+        model: model.to_path_buf(),
+        message: e,
+    };
+    let eps = providers(name, trt, opts, &loaded.lib)?;
+    if !model.is_file() {
+        return Err(load_err("the file does not exist".into()));
+    }
+    let threads = opts.effective_threads();
+    let session = build_session(&loaded.env, model, threads, &eps.list).map_err(|e| match e {
+        BuildError::Model(e) => load_err(e),
+        // Registration errors (missing CUDA libraries, no such device):
+        // name the provider, not the model.
+        BuildError::Provider(e) => RuntimeError::DeviceUnavailable {
+            runtime: name,
+            device: opts.device,
+            reason: format!("{} could not be registered: {e}", eps.used),
+        },
+    })?;
+
+    let mut inputs = Vec::new();
+    for outlet in session.inputs() {
+        let (dtype, dims) = tensor_type(outlet.dtype())
+            .ok_or_else(|| load_err(format!("input '{}' is not a tensor", outlet.name())))?;
+        let dtype = from_ort(dtype).ok_or_else(|| RuntimeError::UnsupportedDtype {
+            runtime: name,
+            dtype: format!("{dtype:?}"),
+            what: format!("model input '{}'", outlet.name()),
+        })?;
+        inputs.push(InputSpec {
+            name: outlet.name().to_string(),
+            dtype,
+            dims,
+        });
+    }
+    let output_names = session
+        .outputs()
+        .iter()
+        .map(|o| o.name().to_string())
+        .collect();
+
+    let details = BTreeMap::from([
+        ("library".to_string(), loaded.lib.path.display().to_string()),
+        ("execution_provider".into(), eps.used.clone()),
+        ("precision".into(), opts.precision.to_string()),
+        ("intra_op_threads".into(), threads.to_string()),
+        ("inter_op_threads".into(), "1".into()),
+        ("threads_requested".into(), opts.threads.to_string()),
+        ("graph_optimization_level".into(), OPT_LEVEL_NAME.into()),
+    ]);
+    let gpu = match opts.device {
+        Device::Cpu => None,
+        Device::Cuda(n) => Some(n),
+    };
+    Ok(Box::new(OrtSession {
+        name,
+        session,
+        inputs,
+        output_names,
+        values: Vec::new(),
+        results: None,
+        details,
+        gpu,
+        binding: None,
+    }))
+}
+
+/// Which step of making a session failed.
+enum BuildError {
+    Provider(String),
+    Model(String),
 }
 
 fn build_session(
     env: &ort::environment::Environment,
     model: &Path,
     threads: usize,
-) -> Result<ort::session::Session, String> {
-    let text = |e: ort::Error<_>| e.to_string();
-    ort::session::Session::builder(env)
-        .map_err(|e| e.to_string())?
+    eps: &[ExecutionProviderDispatch],
+) -> Result<ort::session::Session, BuildError> {
+    let text = |e: ort::Error<_>| BuildError::Model(e.to_string());
+    let mut builder = ort::session::Session::builder(env)
+        .map_err(|e| BuildError::Model(e.to_string()))?
         .with_intra_threads(threads)
         .map_err(text)?
         .with_inter_threads(1)
         .map_err(text)?
         .with_optimization_level(OPT_LEVEL)
-        .map_err(text)?
+        .map_err(text)?;
+    if !eps.is_empty() {
+        builder = builder
+            .with_execution_providers(eps)
+            .map_err(|e| BuildError::Provider(e.to_string()))?;
+    }
+    builder
         .commit_from_file(model)
-        .map_err(|e| e.to_string())
+        .map_err(|e| BuildError::Model(e.to_string()))
 }
 
 /// Every graph optimization (ORT_ENABLE_ALL, Python's default): levels 1-3
@@ -416,6 +598,7 @@ struct InputSpec {
 }
 
 struct OrtSession {
+    name: &'static str,
     session: ort::session::Session,
     inputs: Vec<InputSpec>,
     output_names: Vec<String>,
@@ -424,28 +607,73 @@ struct OrtSession {
     /// The last run's outputs, in the model's output order.
     results: Option<Vec<DynValue>>,
     details: BTreeMap<String, String>,
+    /// The CUDA device of a GPU session.
+    gpu: Option<u32>,
+    /// GPU sessions: the inputs copied to the device once and the outputs
+    /// bound to device memory, for `run_core`.
+    binding: Option<IoBinding>,
+}
+
+impl OrtSession {
+    fn run_err(&self, e: impl std::fmt::Display) -> RuntimeError {
+        RuntimeError::Run {
+            runtime: self.name,
+            message: e.to_string(),
+        }
+    }
+
+    /// Binds the current inputs (copied to device `n` now) and every output
+    /// to device memory.
+    fn bind(&mut self, n: u32) -> Result<(), RuntimeError> {
+        let mut b = self.session.create_binding().map_err(|e| self.run_err(e))?;
+        for (spec, v) in self.inputs.iter().zip(&self.values) {
+            b.bind_input(spec.name.as_str(), v)
+                .map_err(|e| self.run_err(format!("binding input '{}': {e}", spec.name)))?;
+        }
+        let mem = MemoryInfo::new(
+            AllocationDevice::CUDA,
+            n as i32,
+            AllocatorType::Device,
+            MemoryType::Default,
+        )
+        .map_err(|e| self.run_err(e))?;
+        for name in &self.output_names {
+            b.bind_output_to_device(name.as_str(), &mem)
+                .map_err(|e| self.run_err(format!("binding output '{name}': {e}")))?;
+        }
+        b.synchronize_inputs().map_err(|e| self.run_err(e))?;
+        self.binding = Some(b);
+        Ok(())
+    }
 }
 
 impl Session for OrtSession {
     fn set_inputs(&mut self, inputs: &[(String, HostTensor)]) -> Result<(), RuntimeError> {
+        let rt = self.name;
         let names: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
-        let order = super::match_inputs(NAME, &names, inputs)?;
+        let order = super::match_inputs(rt, &names, inputs)?;
         let mut values = Vec::with_capacity(order.len());
         for (spec, &k) in self.inputs.iter().zip(&order) {
             let t = &inputs[k].1;
-            super::check_input(NAME, &spec.name, t, spec.dtype, Some(&spec.dims))?;
+            super::check_input(rt, &spec.name, t, spec.dtype, Some(&spec.dims))?;
             values.push(to_value(self.session.allocator(), t).map_err(|e| {
                 RuntimeError::Input {
-                    runtime: NAME,
+                    runtime: rt,
                     message: format!("input '{}': {e}", spec.name),
                 }
             })?);
         }
         self.values = values;
         self.results = None;
+        self.binding = None;
+        if let Some(n) = self.gpu {
+            self.bind(n)?;
+        }
         Ok(())
     }
 
+    /// Host inputs to host outputs: ONNX Runtime copies the inputs to the
+    /// device and the outputs back on every run.
     fn run(&mut self) -> Result<(), RuntimeError> {
         let views: Vec<ort::session::SessionInputValue<'_>> =
             self.values.iter().map(Into::into).collect();
@@ -453,25 +681,53 @@ impl Session for OrtSession {
             .session
             .run(views.as_slice())
             .map_err(|e| RuntimeError::Run {
-                runtime: NAME,
+                runtime: self.name,
                 message: e.to_string(),
             })?;
         self.results = Some(outputs.into_iter().map(|(_, v)| v).collect());
         Ok(())
     }
 
+    fn has_core(&self) -> bool {
+        self.gpu.is_some()
+    }
+
+    /// IoBinding: inputs already on the device, outputs left there. ONNX
+    /// Runtime synchronizes its stream at the end of a run; the explicit
+    /// output synchronization makes sure.
+    fn run_core(&mut self) -> Result<(), RuntimeError> {
+        let Some(binding) = self.binding.as_ref() else {
+            return self.run();
+        };
+        let outputs = self
+            .session
+            .run_binding(binding)
+            .map_err(|e| RuntimeError::Run {
+                runtime: self.name,
+                message: e.to_string(),
+            })?;
+        drop(outputs);
+        binding
+            .synchronize_outputs()
+            .map_err(|e| RuntimeError::Run {
+                runtime: self.name,
+                message: e.to_string(),
+            })
+    }
+
     fn outputs(&mut self) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
+        let rt = self.name;
         let values = self
             .results
             .as_ref()
-            .ok_or(RuntimeError::NotRun { runtime: NAME })?;
+            .ok_or(RuntimeError::NotRun { runtime: rt })?;
         self.output_names
             .iter()
             .zip(values)
             .map(|(name, v)| {
                 from_value(v).map(|t| (name.clone(), t)).map_err(|message| {
                     RuntimeError::UnsupportedDtype {
-                        runtime: NAME,
+                        runtime: rt,
                         dtype: message,
                         what: format!("model output '{name}'"),
                     }
@@ -732,6 +988,55 @@ mod tests {
             crate::runtime::available_cores().to_string()
         );
         assert_eq!(details["execution_provider"], "CPUExecutionProvider");
+    }
+
+    /// With the CPU wheel (the project's venv), GPU providers are refused
+    /// with the reason, never a silent CPU session.
+    #[test]
+    fn gpu_providers_are_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = test_models::tiny_linear(dir.path());
+        let cpu = OrtRuntime.load(&model, &SessionOptions::default()).unwrap();
+        assert!(!cpu.has_core());
+        let cuda = SessionOptions {
+            device: Device::Cuda(0),
+            ..Default::default()
+        };
+        let e = OrtTrtRuntime
+            .load(&model, &SessionOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("ort-trt cannot run on cpu: TensorRT runs on NVIDIA GPUs only"),
+            "{e}"
+        );
+        let fp16 = SessionOptions {
+            precision: Precision::Fp16,
+            ..Default::default()
+        };
+        let e = OrtRuntime.load(&model, &fp16).err().unwrap().to_string();
+        assert!(
+            e.contains("does not support --precision fp16") && e.contains("ort-trt"),
+            "{e}"
+        );
+        if ep::CUDA::is_available().unwrap_or(false) {
+            return; // a GPU build of ONNX Runtime: registration may succeed
+        }
+        let e = OrtRuntime.load(&model, &cuda).err().unwrap().to_string();
+        assert!(
+            e.starts_with(
+                "ort cannot run on cuda:0: CUDA execution provider is not enabled in this build: \
+                 install onnxruntime-gpu"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("offers CPUExecutionProvider"), "{e}");
+        let e = OrtTrtRuntime.load(&model, &cuda).err().unwrap().to_string();
+        assert!(
+            e.contains("TensorRT execution provider is not enabled in this build"),
+            "{e}"
+        );
     }
 
     #[test]

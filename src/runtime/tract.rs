@@ -1,6 +1,6 @@
 //! tract, the pure-Rust ONNX engine built into the binary: always available.
 
-use super::{Device, Runtime, RuntimeError, Session, SessionOptions};
+use super::{Device, Precision, Runtime, RuntimeError, Session, SessionOptions};
 use crate::graph::{DType, HostTensor};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,6 +50,13 @@ impl Runtime for TractRuntime {
             return Err(RuntimeError::UnsupportedDevice {
                 device: opts.device,
                 runtime: NAME,
+            });
+        }
+        if opts.precision != Precision::Fp32 {
+            return Err(RuntimeError::UnsupportedPrecision {
+                runtime: NAME,
+                precision: opts.precision,
+                hint: "tract runs the model's own dtypes (export a float16 model instead)".into(),
             });
         }
         let load_err = |message: String| RuntimeError::Load {
@@ -112,6 +119,7 @@ impl Runtime for TractRuntime {
                 "into_optimized (declutter + codegen)".into(),
             ),
             ("execution_provider".into(), "tract cpu".into()),
+            ("precision".into(), opts.precision.to_string()),
         ]);
         Ok(Box::new(TractSession {
             state,
@@ -242,6 +250,14 @@ fn to_tvalue(t: &HostTensor) -> Result<TValue, String> {
 /// Little-endian bytes of a plain tensor of one of our dtypes; on failure the
 /// tract dtype's name.
 fn from_tensor(t: &Tensor) -> Result<HostTensor, String> {
+    // tract computes some int64 results as symbolic dims (TDim): a Cast to
+    // int64 after shape arithmetic, say. They are plain integers here.
+    if t.datum_type() == DatumType::TDim {
+        let cast = t
+            .cast_to_dt(DatumType::I64)
+            .map_err(|e| format!("TDim ({e:#})"))?;
+        return from_tensor(&cast);
+    }
     let unsupported = || format!("{:?}", t.datum_type());
     let dtype = from_tract(t.datum_type()).ok_or_else(unsupported)?;
     fn le<T: Datum + Copy, const N: usize>(

@@ -16,10 +16,16 @@ use thiserror::Error;
 use super::{CACHE_DIR_ENV, Cache, CacheError, RECORD_FILE, Record, Status, check_build_name};
 
 /// What `cache clean` removes from a build folder (records and logs stay).
-pub const CLEAN_PATHS: [&str; 4] = ["model.onnx", "inputs", "outputs", "samples"];
+pub const CLEAN_PATHS: [&str; 5] = [
+    "model.onnx",
+    "model.graph.json",
+    "inputs",
+    "outputs",
+    "samples",
+];
 /// What `--lean-cache` removes after a build is benchmarked: the large
 /// files; the samples stay for the report's charts.
-pub const LEAN_PATHS: [&str; 3] = ["model.onnx", "inputs", "outputs"];
+pub const LEAN_PATHS: [&str; 4] = ["model.onnx", "model.graph.json", "inputs", "outputs"];
 
 #[derive(Debug, Error)]
 pub enum AdminError {

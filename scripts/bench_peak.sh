@@ -12,6 +12,8 @@
 #   SEQ            --max_seq_length for scripts that take one (default 128)
 #   RUNTIMES       default ort,tract,torch
 #   ITERATIONS     measured iterations per row (default 5)
+#   THREADS        intra-op threads for peak and rows (default 0 = all cores;
+#                  on a shared machine 1 avoids OpenMP oversubscription)
 #   TURNKEY_BIN    use this binary (built with --features torch) and skip the build
 #   BENCH_CACHE    keep the cache here (default: a temporary folder, removed)
 set -euo pipefail
@@ -21,6 +23,7 @@ BATCH=${BATCH:-8}
 SEQ=${SEQ:-128}
 RUNTIMES=${RUNTIMES:-ort,tract,torch}
 ITERATIONS=${ITERATIONS:-5}
+THREADS=${THREADS:-0}
 if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
 
 models=("$@")
@@ -52,15 +55,15 @@ else
     trap 'rm -rf "$CACHE"' EXIT
 fi
 
-echo "== peak (GEMM, float32, all cores) ==" >&2
-"$BIN" peak -d "$CACHE" --runtime "$RUNTIMES" --device cpu
+echo "== peak (GEMM, float32, --threads $THREADS) ==" >&2
+"$BIN" peak -d "$CACHE" --runtime "$RUNTIMES" --device cpu --threads "$THREADS"
 
 for m in "${models[@]}"; do
     args="--batch_size $BATCH"
     grep -q max_seq_length "$m" && args="$args --max_seq_length $SEQ"
     echo "== $m ($args) ==" >&2
     # A failed row is reported in the table, not fatal here.
-    "$BIN" -d "$CACHE" -q --runtime "$RUNTIMES" --device cpu --script-args "$args" \
+    "$BIN" -d "$CACHE" -q --runtime "$RUNTIMES" --device cpu --threads "$THREADS" --script-args "$args" \
         --iterations "$ITERATIONS" --warmup-iterations 1 --warmup-time 0 "$m" >/dev/null || true
 done
 

@@ -30,4 +30,14 @@ else
         "torch==$TORCH_VERSION" nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
     have_version || { echo "setup_torch: torch $TORCH_VERSION did not install into $TORCH_DIR" >&2; exit 1; }
 fi
+# torch-sys compiles a C++ wrapper around libtorch: it needs a C++ compiler.
+if ! command -v c++ >/dev/null && ! command -v g++ >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "setup_torch: installing g++ (torch-sys compiles C++)" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q g++ >&2 ||
+            { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q g++ >&2; }
+    else
+        echo "setup_torch: no C++ compiler: install g++ (torch-sys compiles C++ for --features torch)" >&2
+    fi
+fi
 echo "$TORCH_DIR"

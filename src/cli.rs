@@ -242,7 +242,7 @@ pub struct PeakArgs {
     /// Element types, comma-separated (default: float32; on GPUs float32,float16).
     #[arg(long, value_name = "LIST")]
     pub dtype: Option<String>,
-    /// GEMM size n of [n, n] @ [n, n] (default: 2048 on the CPU, 8192 on GPUs).
+    /// GEMM size n of [n, n] @ [n, n] (default: the best of 512, 1024, 2048 on the CPU; 2048, 4096, 8192 on GPUs).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub size: usize,
     /// Intra-op threads (0 = all cores), as for benchmarks: rows compare with the peak of their own thread setting.
@@ -251,7 +251,7 @@ pub struct PeakArgs {
     /// Precision: fp32, or fp16 (TensorRT engines, --runtime ort-trt).
     #[arg(long, default_value = "fp32", value_name = "P")]
     pub precision: String,
-    /// Minimum measured time per GEMM, in seconds.
+    /// Minimum measured time per runtime and dtype, in seconds (shared by the sizes tried).
     #[arg(long, default_value_t = 2.0, value_name = "S")]
     pub min_time: f64,
     /// Cache directory the peaks are saved in (default: TURNKEY_CACHE_DIR, else the user cache dir).

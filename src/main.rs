@@ -309,9 +309,10 @@ fn peak(a: PeakArgs) -> Result<ExitCode> {
                     Ok(e) => {
                         let file = pk::save(cache.location(), &host, &e)?;
                         println!(
-                            "peak {rt} {device} {dtype}: {:.1} GFLOP/s (GEMM n={}, median {:.3} ms, {} iterations, {} latency) -> {}",
+                            "peak {rt} {device} {dtype}: {:.1} GFLOP/s (GEMM n={}, best {:.3} ms, median {:.3} ms, {} iterations, {} latency) -> {}",
                             e.flops / 1e9,
                             e.n,
+                            e.min_ms,
                             e.median_ms,
                             e.iterations,
                             e.latency,

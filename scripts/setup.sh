@@ -26,5 +26,3 @@ else
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
         "onnxruntime==$ORT_VERSION" "onnx==$ONNX_VERSION" numpy
 fi
-scripts/setup_onnx_node_tests.sh
-bash scripts/setup_chromium.sh   # the HTML report test opens the report in headless Chromium

@@ -4,7 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# Test-only data and tools, each idempotent: ONNX's backend node tests (the
+# conformance test), an old ONNX Runtime (the too-old case of the bad-input
+# catalogue), headless Chromium (the HTML report test).
+scripts/setup_onnx_node_tests.sh
 scripts/setup_old_ort.sh
+bash scripts/setup_chromium.sh
 export TURNKEY_PYTHON="$PWD/.venv/bin/python"
 cargo test --release "$@"
 # The torch runtime (cargo feature `torch`) has its own tests, run with a

@@ -1247,7 +1247,15 @@ fn bench_row(
             code,
             stderr_tail,
         } => {
-            row.status = Status::Crashed;
+            // SIGTERM/SIGINT/SIGHUP come from outside (scancel, Ctrl-C, a
+            // shutdown): the row was stopped, not crashed.
+            let stopped =
+                signal.is_some_and(|s| matches!(s, libc::SIGTERM | libc::SIGINT | libc::SIGHUP));
+            row.status = if stopped {
+                Status::Killed
+            } else {
+                Status::Crashed
+            };
             let how = match (signal, code) {
                 (Some(s), _) => format!("killed by signal {s} ({})", signal_name(s)),
                 (None, Some(c)) => format!("exited with code {c} without a result"),

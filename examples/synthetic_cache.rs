@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use turnkey::bench::stats::LatencyStats;
 use turnkey::cache::{
     Cache, CheckStatus, OutputCheck, Record, RuntimeRow, Status, SystemInfo, TensorSpec,
 };
@@ -95,7 +96,7 @@ fn write(dir: &std::path::Path, n: usize) -> Result<(), Box<dyn std::error::Erro
                 continue;
             }
             let scale = base * (1.0 + k as f64 * 0.3);
-            let mut samples: Vec<f64> = (0..ITERATIONS)
+            let samples: Vec<f64> = (0..ITERATIONS)
                 .map(|_| scale * rng.random_range(0.95..1.2))
                 .collect();
             let mut csv = String::from("iteration,latency_ms\n");
@@ -104,21 +105,12 @@ fn write(dir: &std::path::Path, n: usize) -> Result<(), Box<dyn std::error::Erro
             }
             let file = format!("samples/{rt}-cpu.csv");
             std::fs::write(build_dir.join(&file), csv)?;
-            samples.sort_by(f64::total_cmp);
-            let mean = samples.iter().sum::<f64>() / ITERATIONS as f64;
+            let stats = LatencyStats::from_samples(&samples).expect("finite samples");
             row.status = Status::Successful;
             row.iterations = Some(ITERATIONS as u64);
-            row.median_ms = Some(samples[ITERATIONS / 2]);
-            row.mean_ms = Some(mean);
-            row.p90_ms = Some(samples[90]);
-            row.p95_ms = Some(samples[95]);
-            row.p99_ms = Some(samples[99]);
-            row.min_ms = Some(samples[0]);
-            row.max_ms = Some(samples[ITERATIONS - 1]);
-            row.std_ms = Some(mean * 0.05);
-            row.cov = Some(0.05);
+            row.set_latency(&stats);
             row.stability = Some("stable".into());
-            row.throughput = Some(batch as f64 * 1000.0 / samples[ITERATIONS / 2]);
+            row.throughput = Some(stats.throughput(batch));
             row.compile_ms = Some(scale * 20.0);
             row.first_ms = Some(scale * 3.0);
             row.peak_rss_mb = Some(120.0 + model as f64 % 50.0);

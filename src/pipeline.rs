@@ -1201,15 +1201,7 @@ fn bench_row(
             row.iterations = Some(res.iterations);
             row.total_ms = res.total_ms;
             if let Some(s) = &res.stats {
-                row.mean_ms = Some(s.mean_ms);
-                row.median_ms = Some(s.median_ms);
-                row.p90_ms = Some(s.p90_ms);
-                row.p95_ms = Some(s.p95_ms);
-                row.p99_ms = Some(s.p99_ms);
-                row.min_ms = Some(s.min_ms);
-                row.max_ms = Some(s.max_ms);
-                row.std_ms = Some(s.std_ms);
-                row.cov = Some(s.cov);
+                row.set_latency(s);
             }
             row.stability = res.stability.as_ref().map(|s| s.to_string());
             row.throughput = res.throughput;

@@ -22,6 +22,48 @@ pub struct LatencyStats {
     pub max_ms: f64,
     pub std_ms: f64,
     pub cov: f64,
+    /// Quartiles, for box plots.
+    #[serde(default)]
+    pub p25_ms: f64,
+    #[serde(default)]
+    pub p75_ms: f64,
+    /// The distribution's shape, kept in the record so a report over
+    /// thousands of rows need not read every samples file.
+    #[serde(default)]
+    pub histogram: Histogram,
+}
+
+/// Bins of [`Histogram`].
+pub const HISTOGRAM_BINS: usize = 20;
+
+/// Equal-width bins from `lo_ms` to `hi_ms`; the last bin includes `hi_ms`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub lo_ms: f64,
+    pub hi_ms: f64,
+    pub counts: Vec<u32>,
+}
+
+impl Histogram {
+    /// [`HISTOGRAM_BINS`] bins over `sorted` (ascending, finite, non-empty).
+    pub fn of_sorted(sorted: &[f64]) -> Histogram {
+        let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);
+        let mut counts = vec![0u32; HISTOGRAM_BINS];
+        let width = (hi - lo) / HISTOGRAM_BINS as f64;
+        for &x in sorted {
+            let bin = if width > 0.0 {
+                (((x - lo) / width) as usize).min(HISTOGRAM_BINS - 1)
+            } else {
+                0
+            };
+            counts[bin] += 1;
+        }
+        Histogram {
+            lo_ms: lo,
+            hi_ms: hi,
+            counts,
+        }
+    }
 }
 
 impl LatencyStats {
@@ -54,6 +96,9 @@ impl LatencyStats {
             max_ms: s[s.len() - 1],
             std_ms: std,
             cov: if mean > 0.0 { std / mean } else { 0.0 },
+            p25_ms: percentile(&s, 0.25),
+            p75_ms: percentile(&s, 0.75),
+            histogram: Histogram::of_sorted(&s),
         })
     }
 

@@ -183,17 +183,7 @@ pub fn measure_with(
     // Fixed zero iterations still get stats from the first inference.
     let stats = LatencyStats::from_samples(&samples_ms)
         .or_else(|| LatencyStats::from_samples(&[first_ms]))
-        .unwrap_or(LatencyStats {
-            mean_ms: 0.0,
-            median_ms: 0.0,
-            p90_ms: 0.0,
-            p95_ms: 0.0,
-            p99_ms: 0.0,
-            min_ms: 0.0,
-            max_ms: 0.0,
-            std_ms: 0.0,
-            cov: 0.0,
-        });
+        .unwrap_or_else(|| LatencyStats::from_samples(&[0.0]).expect("one finite sample"));
     Ok(Measurement {
         first_ms,
         warmup_iterations,

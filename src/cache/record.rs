@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::CacheError;
 use super::system::{hostname, process_alive};
+use crate::bench::stats::{Histogram, LatencyStats};
 use crate::graph::{DType, GraphStats};
 
 /// The record format version. Bump it when a field changes meaning or is
@@ -329,6 +330,15 @@ pub struct RuntimeRow {
     pub std_ms: Option<f64>,
     /// Coefficient of variation, std / mean.
     pub cov: Option<f64>,
+    /// Quartiles and histogram of the latencies (absent in records from
+    /// turnkey before they were kept here: the report then reads the
+    /// samples file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p25_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p75_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<Histogram>,
     /// Verdict on the measurement: `stable`, or `unstable` with the reason.
     pub stability: Option<String>,
     /// Samples per second: batch_size / median latency.
@@ -451,6 +461,9 @@ impl Default for RuntimeRow {
             timer_overhead_ns: None,
             check: None,
             samples_file: None,
+            p25_ms: None,
+            p75_ms: None,
+            histogram: None,
             timestamp: Utc::now(),
             duration_s: None,
             pid: None,
@@ -469,6 +482,23 @@ impl RuntimeRow {
             device: device.to_string(),
             ..Default::default()
         }
+    }
+
+    /// Copies the latency statistics of the measured iterations.
+    pub fn set_latency(&mut self, s: &LatencyStats) {
+        self.mean_ms = Some(s.mean_ms);
+        self.median_ms = Some(s.median_ms);
+        self.p90_ms = Some(s.p90_ms);
+        self.p95_ms = Some(s.p95_ms);
+        self.p99_ms = Some(s.p99_ms);
+        self.min_ms = Some(s.min_ms);
+        self.max_ms = Some(s.max_ms);
+        self.std_ms = Some(s.std_ms);
+        self.cov = Some(s.cov);
+        self.p25_ms = Some(s.p25_ms);
+        self.p75_ms = Some(s.p75_ms);
+        // An empty histogram is a record from a worker that kept none.
+        self.histogram = (!s.histogram.counts.is_empty()).then(|| s.histogram.clone());
     }
 
     /// Marks the row as running in `pid` on this host, now; measurements of
@@ -549,8 +579,22 @@ impl Record {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
-        let probe: VersionProbe = serde_json::from_slice(bytes).map_err(corrupt)?;
-        match probe.schema_version {
+        // One parse in the common case (a report reads thousands of
+        // records); the version probe runs only to explain a failure.
+        let parsed = serde_json::from_slice::<Record>(bytes);
+        let version = match &parsed {
+            // Fields default, so a parse alone does not prove the key was there.
+            Ok(r) if memchr::memmem::find(bytes, b"\"schema_version\"").is_some() => {
+                Some(r.schema_version)
+            }
+            Ok(_) => None,
+            Err(_) => {
+                serde_json::from_slice::<VersionProbe>(bytes)
+                    .map_err(corrupt)?
+                    .schema_version
+            }
+        };
+        match version {
             Some(v) if v > SCHEMA_VERSION => {
                 return Err(CacheError::NewerSchema {
                     path: path.to_path_buf(),
@@ -565,7 +609,7 @@ impl Record {
                 });
             }
         }
-        let mut record: Record = serde_json::from_slice(bytes).map_err(corrupt)?;
+        let mut record = parsed.map_err(corrupt)?;
         record.mark_killed(process_alive);
         Ok(record)
     }

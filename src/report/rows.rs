@@ -220,8 +220,9 @@ fn load(path: &Path, cache: &Path) -> Result<Option<Loaded>, CacheError> {
     // Fields another turnkey may add (peak FLOP/s): read when present, never
     // required. A substring test first: a second parse of every record
     // costs 15% of a 10,000-record report.
-    let has_peaks =
-        std::str::from_utf8(&bytes).is_ok_and(|text| PEAK_KEYS.iter().any(|k| text.contains(k)));
+    let has_peaks = PEAK_KEYS
+        .iter()
+        .any(|k| memchr::memmem::find(&bytes, k.as_bytes()).is_some());
     let peaks = if has_peaks {
         serde_json::from_slice::<PeakProbe>(&bytes)
             .map(|p| p.runtimes)
@@ -470,6 +471,7 @@ fn runtime_row(
         batch_size: rt.batch_size.or(base.batch_size),
         device_name: rt.device_name.clone().unwrap_or_default(),
         samples_file: rt.samples_file.as_ref().map(|f| build_dir.join(f)),
+        samples: super::samples::from_record(rt),
         achieved_flops,
         peak_flops,
         pct_of_peak,

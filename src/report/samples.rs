@@ -7,9 +7,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{Problem, ReportRow, par_map};
-
-/// Bins of [`Histogram`].
-pub const HISTOGRAM_BINS: usize = 20;
+pub use crate::bench::stats::Histogram;
+use crate::cache::RuntimeRow;
 
 /// Summary of one row's per-iteration latencies, in milliseconds.
 /// Percentiles interpolate linearly between order statistics, as the
@@ -29,14 +28,6 @@ pub struct SampleSummary {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub histogram: Histogram,
-}
-
-/// Equal-width bins from `lo_ms` to `hi_ms`; the last bin includes `hi_ms`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Histogram {
-    pub lo_ms: f64,
-    pub hi_ms: f64,
-    pub counts: Vec<u32>,
 }
 
 /// Reads a samples file: a header, then `iteration,latency_ms` lines.
@@ -114,7 +105,7 @@ pub fn summarize(samples: &[f64]) -> Option<SampleSummary> {
         p95_ms: quantile(&sorted, 0.95),
         p99_ms: quantile(&sorted, 0.99),
         max_ms: sorted[sorted.len() - 1],
-        histogram: histogram(&sorted),
+        histogram: Histogram::of_sorted(&sorted),
     })
 }
 
@@ -127,30 +118,44 @@ fn quantile(s: &[f64], p: f64) -> f64 {
     s[lo] + (h - lo as f64) * (s[hi] - s[lo])
 }
 
-fn histogram(sorted: &[f64]) -> Histogram {
-    let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);
-    let mut counts = vec![0u32; HISTOGRAM_BINS];
-    let width = (hi - lo) / HISTOGRAM_BINS as f64;
-    for &x in sorted {
-        let bin = if width > 0.0 {
-            (((x - lo) / width) as usize).min(HISTOGRAM_BINS - 1)
-        } else {
-            0
-        };
-        counts[bin] += 1;
-    }
-    Histogram {
-        lo_ms: lo,
-        hi_ms: hi,
-        counts,
-    }
+/// The summary kept in the record itself, when the turnkey that wrote it
+/// kept quartiles and a histogram (it equals the samples file's summary).
+pub(super) fn from_record(rt: &RuntimeRow) -> Option<SampleSummary> {
+    Some(SampleSummary {
+        count: rt.iterations? as usize,
+        mean_ms: rt.mean_ms?,
+        std_ms: rt.std_ms?,
+        cov: rt.cov?,
+        min_ms: rt.min_ms?,
+        p25_ms: rt.p25_ms?,
+        median_ms: rt.median_ms?,
+        p75_ms: rt.p75_ms?,
+        p90_ms: rt.p90_ms?,
+        p95_ms: rt.p95_ms?,
+        p99_ms: rt.p99_ms?,
+        max_ms: rt.max_ms?,
+        histogram: rt.histogram.clone()?,
+    })
+    .filter(|s| {
+        s.count > 0
+            && s.histogram
+                .counts
+                .iter()
+                .map(|&c| c as usize)
+                .sum::<usize>()
+                == s.count
+    })
 }
 
-/// Reads and summarizes every row's samples file (all cores). A missing
+/// Reads and summarizes the samples file of every row whose record did not
+/// carry its summary (all cores). A missing
 /// file (`turnkey cache clean`) leaves the summary empty; a damaged one is
 /// a problem naming it.
 pub(super) fn attach(rows: &mut [ReportRow]) -> Vec<Problem> {
     let results = par_map(rows, |row| {
+        if row.samples.is_some() {
+            return None;
+        }
         let path = row.samples_file.as_deref()?;
         match read_samples(path) {
             // Removed by `cache clean`: nothing to summarize, nothing wrong.
@@ -175,6 +180,7 @@ pub(super) fn attach(rows: &mut [ReportRow]) -> Vec<Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::stats::HISTOGRAM_BINS;
 
     #[test]
     fn reads_the_workers_format() {
@@ -266,6 +272,21 @@ mod tests {
             (one.p25_ms, one.p75_ms, one.histogram.counts[0]),
             (2.0, 2.0, 1)
         );
+    }
+
+    #[test]
+    fn the_records_summary_equals_the_samples_files() {
+        use crate::bench::stats::LatencyStats;
+        let samples: Vec<f64> = (0..53)
+            .map(|i| ((i * 31) % 17) as f64 * 0.3 + 1.0)
+            .collect();
+        let mut rt = RuntimeRow::new("ort", "cpu");
+        rt.iterations = Some(samples.len() as u64);
+        rt.set_latency(&LatencyStats::from_samples(&samples).unwrap());
+        assert_eq!(from_record(&rt), summarize(&samples));
+        // An older record (no quartiles) leaves the report to read the file.
+        rt.p25_ms = None;
+        assert_eq!(from_record(&rt), None);
     }
 
     #[test]

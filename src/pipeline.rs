@@ -1479,7 +1479,18 @@ mod tests {
     fn random_inputs_per_dtype() {
         let f = random_input(DType::Float16, &[64], 1).to_f64_vec();
         assert!(f.iter().all(|v| (0.0..1.0).contains(v)));
-        for d in [DType::Int64, DType::Int8, DType::Uint8, DType::Bool] {
+        // 8-bit floats round to their nearest value: 1.0 is reachable.
+        let f = random_input(DType::Float8E5M2, &[64], 1).to_f64_vec();
+        assert!(f.iter().all(|v| (0.0..=1.0).contains(v)));
+        for d in [
+            DType::Int64,
+            DType::Int8,
+            DType::Uint8,
+            DType::Bool,
+            DType::Uint64,
+            DType::Int4,
+            DType::Uint2,
+        ] {
             let v = random_input(d, &[64], 2).to_f64_vec();
             assert!(v.iter().all(|&x| x == 0.0 || x == 1.0), "{d}");
             assert!(v.contains(&1.0) && v.contains(&0.0), "{d}");

@@ -52,7 +52,10 @@ import onnx, onnxruntime as ort
 from onnx import numpy_helper
 ort.set_default_logger_severity(4)
 OK = {"tensor(float)", "tensor(float16)", "tensor(bfloat16)", "tensor(double)", "tensor(int8)",
-      "tensor(int16)", "tensor(int32)", "tensor(int64)", "tensor(uint8)", "tensor(bool)"}
+      "tensor(int16)", "tensor(int32)", "tensor(int64)", "tensor(uint8)", "tensor(bool)",
+      "tensor(uint16)", "tensor(uint32)", "tensor(uint64)", "tensor(float8e4m3fn)",
+      "tensor(float8e4m3fnuz)", "tensor(float8e5m2)", "tensor(float8e5m2fnuz)",
+      "tensor(float8e8m0)", "tensor(uint4)", "tensor(int4)", "tensor(uint2)", "tensor(int2)"}
 for path in open(sys.argv[1]).read().split():
     r = {"path": path, "loads": False, "types_ok": False, "run_error": None}
     try:

@@ -45,6 +45,19 @@ for name, t in [("float32", T.FLOAT), ("float16", T.FLOAT16), ("bfloat16", T.BFL
                [vi("a", t, [2, "n"])], [vi("y", T.FLOAT, [2, "n"])], [two]),
          f"{d}/types/{name}.onnx")
 
+# The types only ONNX files carry: cast to float (opsets where Cast takes them).
+for name, t, opset in [("uint16", T.UINT16, 17), ("uint32", T.UINT32, 17), ("uint64", T.UINT64, 17),
+                       ("float8e4m3fn", T.FLOAT8E4M3FN, 21), ("float8e4m3fnuz", T.FLOAT8E4M3FNUZ, 21),
+                       ("float8e5m2", T.FLOAT8E5M2, 21), ("float8e5m2fnuz", T.FLOAT8E5M2FNUZ, 21),
+                       ("float8e8m0", T.FLOAT8E8M0, 25), ("uint4", T.UINT4, 21), ("int4", T.INT4, 21),
+                       ("uint2", T.UINT2, 25), ("int2", T.INT2, 25)]:
+    m = model([helper.make_node("Cast", ["a"], ["y"], to=T.FLOAT)],
+              [vi("a", t, [2, "n"])], [vi("y", T.FLOAT, [2, "n"])], opset=opset)
+    m.ir_version = 11
+    onnx.checker.check_model(m, full_check=True)
+    os.makedirs(f"{d}/file_types", exist_ok=True)
+    onnx.save(m, f"{d}/file_types/{name}.onnx")
+
 # Token ids over two named axes into an embedding.
 emb = numpy_helper.from_array(rng.standard_normal((50, 8)).astype(np.float32), "emb")
 save(model([helper.make_node("Gather", ["emb", "ids"], ["y"])],
@@ -171,6 +184,40 @@ fn every_dtype_runs_on_ort_and_on_tract_where_tract_has_it() {
             .any(|r| r["identity"]["file_sha256"] == sha.trim()),
         "{sha}"
     );
+}
+
+#[test]
+fn onnx_only_types_run_on_ort_and_fail_cleanly_where_tract_lacks_them() {
+    let (_t, m) = models();
+    let cache = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "-d".to_string(),
+        s(cache.path()),
+        "--runtime".into(),
+        "ort,tract".into(),
+        "--axis".into(),
+        "n=5".into(),
+        s(&m.join("file_types")),
+    ];
+    args.extend(FAST.iter().map(|x| x.to_string()));
+    let r = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.code, 1, "tract rows fail: {}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let recs = records(cache.path());
+    assert_eq!(recs.len(), 12, "one build per file");
+    for rec in &recs {
+        let dtype = rec["identity"]["inputs"][0]["dtype"].as_str().unwrap();
+        assert_eq!(row(rec, "ort")["status"], "successful", "{dtype}: {rec}");
+        let tract = row(rec, "tract");
+        if ["uint16", "uint32", "uint64"].contains(&dtype) {
+            assert_eq!(tract["status"], "successful", "{dtype}: {rec}");
+            assert_eq!(tract["check"]["status"], "passed", "{dtype}: {rec}");
+        } else {
+            assert_eq!(tract["status"], "error", "{dtype}: {rec}");
+            let e = tract["error"].as_str().unwrap();
+            assert!(e.contains(dtype) || e.contains("tract"), "{dtype}: {e}");
+        }
+    }
 }
 
 #[test]

@@ -109,7 +109,7 @@ fn compare_tensor(name: &str, r: &HostTensor, a: &HostTensor, atol: f64, rtol: f
             ),
         );
     }
-    let expected_len = r.numel() * r.dtype.size_bytes();
+    let expected_len = r.dtype.byte_len(r.numel());
     if r.data.len() != expected_len || a.data.len() != expected_len {
         return structural(
             name,

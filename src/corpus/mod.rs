@@ -572,6 +572,7 @@ impl Expander<'_> {
         self.labels_for(p, &mut added);
         b.labels = added;
         let sweep = b.sweep.overlaid(&self.o.sweep);
+        sweep.check_size(&format!("{}: sweep", p.display()))?;
         let stem = p
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
@@ -606,6 +607,7 @@ impl Expander<'_> {
         }
         b.labels = labels;
         let sweep = b.sweep.overlaid(&self.o.sweep);
+        sweep.check_size(&format!("{}: sweep", job.path.display()))?;
         // Command line over the manifest.
         let mut base = b.bindings.clone();
         base.axes.extend(self.o.bindings.axes.clone());

@@ -9,6 +9,10 @@ pub struct Sweep {
     pub keys: Vec<(String, Vec<String>)>,
 }
 
+/// The most points one sweep may have: a product beyond this is a typo
+/// (or a fuzzer), and expanding it would exhaust memory before any build.
+pub const MAX_POINTS: usize = 10_000;
+
 /// One point of a sweep: a value per key.
 pub type Point = Vec<(String, String)>;
 
@@ -40,7 +44,37 @@ impl Sweep {
             }
             s.set(k, values);
         }
+        s.check_size(what)?;
         Ok(s)
+    }
+
+    /// Points in the cartesian product (saturating).
+    pub fn len(&self) -> usize {
+        self.keys
+            .iter()
+            .fold(1usize, |n, (_, v)| n.saturating_mul(v.len()))
+    }
+
+    /// An error naming `what` when the product exceeds [`MAX_POINTS`].
+    pub fn check_size(&self, what: &str) -> Result<(), String> {
+        let n = self.len();
+        if n > MAX_POINTS {
+            let counts: Vec<String> = self
+                .keys
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.len()))
+                .collect();
+            return Err(format!(
+                "{what}: {} points ({}) is more than the {MAX_POINTS} one run may sweep; split it into several runs",
+                if n == usize::MAX {
+                    "too many".to_string()
+                } else {
+                    n.to_string()
+                },
+                counts.join(", ")
+            ));
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -105,6 +139,19 @@ pub fn point_string(p: &Point) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_product_is_refused_before_it_is_expanded() {
+        let text: Vec<String> = (0..40).map(|i| format!("k{i}=1,2")).collect();
+        let err = Sweep::parse(&text.join(" "), "--sweep").unwrap_err();
+        assert!(err.contains("more than the 10000"), "{err}");
+        assert!(!err.contains('\n'));
+        let ok = Sweep::parse("a=1,2,3,4,5,6,7,8,9,10 b=1,2,3,4,5,6,7,8,9,10", "--sweep").unwrap();
+        assert_eq!(ok.len(), 100);
+        let mut big = ok.clone();
+        big.set("c", (0..101).map(|i| i.to_string()).collect());
+        assert!(big.check_size("sweep").is_err());
+    }
 
     #[test]
     fn parses_and_multiplies() {

@@ -2,6 +2,7 @@
 //! else of ours, so every later stage can depend on it.
 
 pub mod dtype;
+pub mod float8;
 pub mod ir;
 pub mod ops;
 pub mod tensor;

@@ -35,7 +35,8 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
-/// Writes `v` as `dtype` into `out` (little-endian).
+/// Writes `v` as `dtype` into `out` (little-endian). Not for the packed
+/// types (see [`packed_code`]).
 fn push_value(out: &mut Vec<u8>, dtype: DType, v: f64) {
     match dtype {
         DType::Float32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
@@ -48,6 +49,40 @@ fn push_value(out: &mut Vec<u8>, dtype: DType, v: f64) {
         DType::Int64 => out.extend_from_slice(&(v as i64).to_le_bytes()),
         DType::Uint8 => out.push(v as u8),
         DType::Bool => out.push(u8::from(v != 0.0)),
+        DType::Uint16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
+        DType::Uint32 => out.extend_from_slice(&(v as u32).to_le_bytes()),
+        DType::Uint64 => out.extend_from_slice(&(v as u64).to_le_bytes()),
+        DType::Float8E4M3FN
+        | DType::Float8E4M3FNUZ
+        | DType::Float8E5M2
+        | DType::Float8E5M2FNUZ
+        | DType::Float8E8M0 => out.push(dtype.float8().map_or(0, |f| f.encode(v))),
+        DType::Uint4 | DType::Int4 | DType::Uint2 | DType::Int2 => out.push(packed_code(dtype, v)),
+    }
+}
+
+/// The bit pattern of `v` in a packed integer type (saturating).
+fn packed_code(dtype: DType, v: f64) -> u8 {
+    let bits = dtype.bits() as u32;
+    let mask = ((1u16 << bits) - 1) as u8;
+    let signed = matches!(dtype, DType::Int4 | DType::Int2);
+    let (lo, hi) = if signed {
+        (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1)
+    } else {
+        (0, (1i64 << bits) - 1)
+    };
+    ((v as i64).clamp(lo, hi) as u8) & mask
+}
+
+/// The value of element `i` of packed `data`.
+fn packed_value(dtype: DType, data: &[u8], i: usize) -> f64 {
+    let bits = dtype.bits();
+    let bit = i * bits;
+    let code = (data[bit / 8] >> (bit % 8)) & (((1u16 << bits) - 1) as u8);
+    match dtype {
+        // Sign-extend from `bits`.
+        DType::Int4 | DType::Int2 => (((code << (8 - bits)) as i8) >> (8 - bits)) as f64,
+        _ => code as f64,
     }
 }
 
@@ -63,10 +98,21 @@ impl HostTensor {
     /// Builds a tensor by evaluating `f(i)` for every element index.
     pub fn from_fn(dtype: DType, shape: &[usize], mut f: impl FnMut(usize) -> f64) -> Self {
         let n = numel(shape);
-        let mut data = Vec::with_capacity(n * dtype.size_bytes());
-        for i in 0..n {
-            push_value(&mut data, dtype, f(i));
-        }
+        let data = if dtype.bits() < 8 {
+            let bits = dtype.bits();
+            let mut data = vec![0u8; dtype.byte_len(n)];
+            for i in 0..n {
+                let bit = i * bits;
+                data[bit / 8] |= packed_code(dtype, f(i)) << (bit % 8);
+            }
+            data
+        } else {
+            let mut data = Vec::with_capacity(dtype.byte_len(n));
+            for i in 0..n {
+                push_value(&mut data, dtype, f(i));
+            }
+            data
+        };
         HostTensor {
             dtype,
             shape: shape.to_vec(),
@@ -75,6 +121,9 @@ impl HostTensor {
     }
 
     pub fn full(dtype: DType, shape: &[usize], value: f64) -> Self {
+        if dtype.bits() < 8 {
+            return Self::from_fn(dtype, shape, |_| value);
+        }
         let mut one = Vec::new();
         push_value(&mut one, dtype, value);
         HostTensor {
@@ -88,7 +137,7 @@ impl HostTensor {
         HostTensor {
             dtype,
             shape: shape.to_vec(),
-            data: vec![0; numel(shape) * dtype.size_bytes()],
+            data: vec![0; dtype.byte_len(numel(shape))],
         }
     }
 
@@ -185,6 +234,29 @@ impl HostTensor {
                 .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64)
                 .collect(),
             DType::Uint8 | DType::Bool => b.iter().map(|&x| x as f64).collect(),
+            DType::Uint16 => b
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]) as f64)
+                .collect(),
+            DType::Uint32 => b
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap()) as f64)
+                .collect(),
+            DType::Uint64 => b
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap()) as f64)
+                .collect(),
+            DType::Float8E4M3FN
+            | DType::Float8E4M3FNUZ
+            | DType::Float8E5M2
+            | DType::Float8E5M2FNUZ
+            | DType::Float8E8M0 => {
+                let f = self.dtype.float8().expect("an 8-bit float type");
+                b.iter().map(|&x| f.decode(x)).collect()
+            }
+            DType::Uint4 | DType::Int4 | DType::Uint2 | DType::Int2 => (0..self.numel())
+                .map(|i| packed_value(self.dtype, b, i))
+                .collect(),
         }
     }
 
@@ -245,9 +317,27 @@ mod tests {
     fn dtypes_round_trip_values() {
         for d in DType::ALL {
             let t = HostTensor::full(d, &[3], 1.0);
-            assert_eq!(t.data.len(), 3 * d.size_bytes());
+            assert_eq!(t.data.len(), d.byte_len(3));
             assert_eq!(t.to_f64_vec(), vec![1.0; 3], "{d}");
         }
+    }
+
+    #[test]
+    fn packed_types_keep_the_onnx_layout_and_saturate() {
+        let vals = [-1.0, 7.0, -8.0, 3.0, 9.0];
+        let t = HostTensor::from_fn(DType::Int4, &[5], |i| vals[i]);
+        // First element in the low nibble.
+        assert_eq!(t.data, vec![0x7F, 0x38, 0x07]);
+        assert_eq!(t.to_f64_vec(), vec![-1.0, 7.0, -8.0, 3.0, 7.0]);
+        let t = HostTensor::from_fn(DType::Uint2, &[5], |i| [0.0, 1.0, 2.0, 3.0, 5.0][i]);
+        assert_eq!(t.data, vec![0b1110_0100, 0b11]);
+        assert_eq!(t.to_f64_vec(), vec![0.0, 1.0, 2.0, 3.0, 3.0]);
+        let t = HostTensor::from_fn(DType::Int2, &[2], |i| [-2.0, -1.0][i]);
+        assert_eq!(t.to_f64_vec(), vec![-2.0, -1.0]);
+        let t = HostTensor::full(DType::Uint64, &[1], 2f64.powi(40));
+        assert_eq!(t.to_f64_vec(), vec![2f64.powi(40)]);
+        let t = HostTensor::uniform(DType::Float8E4M3FN, &[64], -1.0, 1.0, 3);
+        assert!(t.to_f64_vec().iter().all(|v| (-1.0..=1.0).contains(v)));
     }
 
     #[test]

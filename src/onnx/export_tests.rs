@@ -576,7 +576,7 @@ fn run_tract(model: &[u8], feeds: &[(String, HostTensor)]) -> Result<Vec<HostTen
         DType::Int64 => Ok(DatumType::I64),
         DType::Uint8 => Ok(DatumType::U8),
         DType::Bool => Ok(DatumType::Bool),
-        DType::Bfloat16 => Err("tract has no bfloat16".to_string()),
+        other => Err(format!("tract has no {other}")),
     };
     let plan = tract_onnx::onnx()
         .model_for_read(&mut &model[..])
@@ -763,7 +763,7 @@ fn exported_models_pass_checker_and_run_in_ort_and_tract() {
     std::fs::create_dir_all(&pb_dir).unwrap();
     let mut to_py = Vec::new();
     let mut from_py = Vec::new();
-    for d in DType::ALL {
+    for d in DType::SCRIPT {
         let t = sample(d);
         let f = pb_dir.join(format!("rust_{d}.pb"));
         write_tensor_pb(&f, "t", &t).unwrap();
@@ -787,7 +787,7 @@ fn exported_models_pass_checker_and_run_in_ort_and_tract() {
         serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
     failures.extend(py_failures);
 
-    for d in DType::ALL {
+    for d in DType::SCRIPT {
         match read_tensor_pb(&pb_dir.join(format!("py_{d}.pb"))) {
             Ok((name, t)) if name == format!("py_{d}") && t == sample(d) => {}
             Ok((name, t)) => failures.push(format!(

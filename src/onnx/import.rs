@@ -802,7 +802,10 @@ fn tract_output_facts(
             DType::Int64 => i64::datum_type(),
             DType::Uint8 => u8::datum_type(),
             DType::Bool => bool::datum_type(),
-            DType::Bfloat16 => return Err("tract has no bfloat16".into()),
+            DType::Uint16 => u16::datum_type(),
+            DType::Uint32 => u32::datum_type(),
+            DType::Uint64 => u64::datum_type(),
+            other => return Err(format!("tract has no {other}")),
         };
         model
             .set_input_fact(k, InferenceFact::dt_shape(dt, &b.shape))

@@ -21,11 +21,23 @@ pub fn dtype_to_onnx(d: DType) -> i32 {
         DType::Int64 => data_type::INT64,
         DType::Uint8 => data_type::UINT8,
         DType::Bool => data_type::BOOL,
+        DType::Uint16 => data_type::UINT16,
+        DType::Uint32 => data_type::UINT32,
+        DType::Uint64 => data_type::UINT64,
+        DType::Float8E4M3FN => data_type::FLOAT8E4M3FN,
+        DType::Float8E4M3FNUZ => data_type::FLOAT8E4M3FNUZ,
+        DType::Float8E5M2 => data_type::FLOAT8E5M2,
+        DType::Float8E5M2FNUZ => data_type::FLOAT8E5M2FNUZ,
+        DType::Float8E8M0 => data_type::FLOAT8E8M0,
+        DType::Uint4 => data_type::UINT4,
+        DType::Int4 => data_type::INT4,
+        DType::Uint2 => data_type::UINT2,
+        DType::Int2 => data_type::INT2,
     }
 }
 
 /// The dtype of an ONNX element type; `None` for types turnkey has no
-/// dtype for (strings, complex, uint16/32/64, 8-bit and 4-bit floats, ...).
+/// dtype for (strings, complex, 4- and 6-bit floats).
 pub fn dtype_from_onnx(t: i32) -> Option<DType> {
     DType::ALL.iter().copied().find(|&d| dtype_to_onnx(d) == t)
 }
@@ -126,9 +138,8 @@ pub fn proto_to_tensor(p: &TensorProto) -> Result<HostTensor, OnnxError> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| bad(format!("shape {:?} is too large", p.dims)))?;
-    let size = dtype.size_bytes();
-    let want = numel
-        .checked_mul(size)
+    let want = dtype
+        .checked_byte_len(numel)
         .ok_or_else(|| bad(format!("shape {:?} is too large", p.dims)))?;
 
     let data = if !p.raw_data.is_empty() || numel == 0 {
@@ -146,8 +157,11 @@ pub fn proto_to_tensor(p: &TensorProto) -> Result<HostTensor, OnnxError> {
             DType::Float32 => ("float_data", p.float_data.len()),
             DType::Float64 => ("double_data", p.double_data.len()),
             DType::Int64 => ("int64_data", p.int64_data.len()),
+            DType::Uint32 | DType::Uint64 => ("uint64_data", p.uint64_data.len()),
             _ => ("int32_data", p.int32_data.len()),
         };
+        // Packed types hold one byte (several elements) per int32 entry.
+        let numel = if dtype.bits() < 8 { want } else { numel };
         if n != numel {
             return Err(bad(if n == 0 {
                 format!("it holds no data (shape {:?} of {dtype})", p.dims)
@@ -187,6 +201,28 @@ pub fn proto_to_tensor(p: &TensorProto) -> Result<HostTensor, OnnxError> {
                 .int32_data
                 .iter()
                 .for_each(|&v| out.push(u8::from(v != 0))),
+            DType::Uint16 => p
+                .int32_data
+                .iter()
+                .for_each(|&v| out.extend_from_slice(&(v as u16).to_le_bytes())),
+            DType::Uint32 => p
+                .uint64_data
+                .iter()
+                .for_each(|&v| out.extend_from_slice(&(v as u32).to_le_bytes())),
+            DType::Uint64 => p
+                .uint64_data
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            // Bit patterns (8-bit floats) and packed bytes, one per entry.
+            DType::Float8E4M3FN
+            | DType::Float8E4M3FNUZ
+            | DType::Float8E5M2
+            | DType::Float8E5M2FNUZ
+            | DType::Float8E8M0
+            | DType::Uint4
+            | DType::Int4
+            | DType::Uint2
+            | DType::Int2 => p.int32_data.iter().for_each(|&v| out.push(v as u8)),
         }
         out
     };
@@ -238,7 +274,7 @@ mod tests {
             assert_eq!(dtype_from_onnx(dtype_to_onnx(d)), Some(d));
         }
         assert_eq!(dtype_from_onnx(data_type::STRING), None);
-        assert_eq!(dtype_from_onnx(data_type::UINT16), None);
+        assert_eq!(dtype_from_onnx(data_type::FLOAT4E2M1), None);
         assert_eq!(onnx_type_name(data_type::FLOAT16), "float16");
         assert!(onnx_type_name(99).contains("99"));
     }
@@ -290,6 +326,13 @@ mod tests {
                     .iter()
                     .map(|&v| bf16::from_f64(v).to_bits() as i32)
                     .collect()
+            }
+            DType::Uint32 | DType::Uint64 => {
+                p.uint64_data = vals.iter().map(|&v| v as u64).collect()
+            }
+            // Bit patterns and packed bytes: one byte per entry.
+            _ if t.dtype.float8().is_some() || t.dtype.bits() < 8 => {
+                p.int32_data = t.data.iter().map(|&b| b as i32).collect()
             }
             _ => p.int32_data = vals.iter().map(|&v| v as i32).collect(),
         }

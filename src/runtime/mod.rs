@@ -402,13 +402,13 @@ pub(crate) fn check_input(
             t.dtype
         )));
     }
-    if t.data.len() != t.numel() * t.dtype.size_bytes() {
+    if t.data.len() != t.dtype.byte_len(t.numel()) {
         return Err(err(format!(
             "input '{name}' holds {} bytes, but shape {:?} of {} needs {}",
             t.data.len(),
             t.shape,
             t.dtype,
-            t.numel() * t.dtype.size_bytes()
+            t.dtype.byte_len(t.numel())
         )));
     }
     if let Some(dims) = dims {

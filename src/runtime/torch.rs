@@ -144,6 +144,21 @@ mod imp {
             DType::Int64 => Kind::Int64,
             DType::Uint8 => Kind::Uint8,
             DType::Bool => Kind::Bool,
+            DType::Float8E4M3FN => Kind::Float8e4m3fn,
+            DType::Float8E4M3FNUZ => Kind::Float8e4m3fnuz,
+            DType::Float8E5M2 => Kind::Float8e5m2,
+            DType::Float8E5M2FNUZ => Kind::Float8e5m2fnuz,
+            // The IR holds script types only (ONNX files never reach this
+            // runtime), and `check_input` refuses any other input type
+            // before a tensor is made: these arms are never taken.
+            DType::Uint16
+            | DType::Uint32
+            | DType::Uint64
+            | DType::Float8E8M0
+            | DType::Uint4
+            | DType::Int4
+            | DType::Uint2
+            | DType::Int2 => Kind::Double,
         }
     }
 
@@ -174,7 +189,7 @@ mod imp {
         };
         let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
         let n = crate::graph::tensor::numel(&shape);
-        let mut data = vec![0u8; n * dtype.size_bytes()];
+        let mut data = vec![0u8; dtype.byte_len(n)];
         if n > 0 {
             t.f_copy_data_u8(&mut data, n)?;
         }

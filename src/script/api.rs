@@ -45,7 +45,7 @@ fn dims(ctx: &NativeCallContext, shape: &Array) -> R<Vec<usize>> {
 
 fn dtype(ctx: &NativeCallContext, s: &str) -> R<DType> {
     DType::parse(s).ok_or_else(|| {
-        let names: Vec<&str> = DType::ALL.iter().map(|d| d.name()).collect();
+        let names: Vec<&str> = DType::SCRIPT.iter().map(|d| d.name()).collect();
         rt_err(
             ctx,
             format!("unknown dtype \"{s}\"; use one of {}", names.join(", ")),

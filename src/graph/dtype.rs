@@ -52,18 +52,8 @@ impl DType {
         DType::Bool,
     ];
 
-    /// Every type, the ONNX-file-only ones last.
-    pub const ALL: [DType; 22] = [
-        DType::Float32,
-        DType::Float16,
-        DType::Bfloat16,
-        DType::Float64,
-        DType::Int8,
-        DType::Int16,
-        DType::Int32,
-        DType::Int64,
-        DType::Uint8,
-        DType::Bool,
+    /// The types only ONNX files carry.
+    pub const FILE_ONLY: [DType; 12] = [
         DType::Uint16,
         DType::Uint32,
         DType::Uint64,
@@ -77,6 +67,21 @@ impl DType {
         DType::Uint2,
         DType::Int2,
     ];
+
+    /// Every type: [`DType::SCRIPT`], then [`DType::FILE_ONLY`].
+    pub const ALL: [DType; 22] = {
+        let mut all = [DType::Float32; 22];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = if i < DType::SCRIPT.len() {
+                DType::SCRIPT[i]
+            } else {
+                DType::FILE_ONLY[i - DType::SCRIPT.len()]
+            };
+            i += 1;
+        }
+        all
+    };
 
     pub fn name(self) -> &'static str {
         match self {

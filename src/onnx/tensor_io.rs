@@ -213,16 +213,8 @@ pub fn proto_to_tensor(p: &TensorProto) -> Result<HostTensor, OnnxError> {
                 .uint64_data
                 .iter()
                 .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-            // Bit patterns (8-bit floats) and packed bytes, one per entry.
-            DType::Float8E4M3FN
-            | DType::Float8E4M3FNUZ
-            | DType::Float8E5M2
-            | DType::Float8E5M2FNUZ
-            | DType::Float8E8M0
-            | DType::Uint4
-            | DType::Int4
-            | DType::Uint2
-            | DType::Int2 => p.int32_data.iter().for_each(|&v| out.push(v as u8)),
+            // The rest (8-bit floats, packed integers): bytes, one per entry.
+            _ => p.int32_data.iter().for_each(|&v| out.push(v as u8)),
         }
         out
     };

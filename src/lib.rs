@@ -14,3 +14,4 @@ pub mod runtime;
 pub mod script;
 pub mod slurm;
 pub mod telemetry;
+pub mod text;

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", turnkey::text::one_line(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -173,13 +173,13 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
     if !summary.expected.is_empty() {
         eprintln!("{} expected failure(s):", summary.expected.len());
         for f in &summary.expected {
-            eprintln!("  {f}");
+            eprintln!("  {}", turnkey::text::one_line(f));
         }
     }
     if !summary.failures.is_empty() {
         eprintln!("{} failure(s):", summary.failures.len());
         for f in &summary.failures {
-            eprintln!("  {f}");
+            eprintln!("  {}", turnkey::text::one_line(f));
         }
     }
     if summary.interrupted {

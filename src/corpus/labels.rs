@@ -2,6 +2,7 @@
 
 use crate::script::Labels;
 use crate::script::header::parse_labels;
+use crate::text::one_line;
 use std::path::Path;
 
 /// Keeps inputs that, for every key given, carry at least one of its values.
@@ -16,8 +17,13 @@ impl LabelFilter {
     pub fn parse(args: &[String]) -> Result<LabelFilter, String> {
         let mut wanted = Labels::new();
         for a in args {
-            let l = parse_labels(a)
-                .map_err(|e| format!("--labels {a:?}: malformed token '{}': {}", e.token, e.why))?;
+            let l = parse_labels(a).map_err(|e| {
+                format!(
+                    "--labels {a:?}: malformed token '{}': {}",
+                    one_line(&e.token),
+                    one_line(e.why)
+                )
+            })?;
             for (k, v) in l {
                 let e = wanted.entry(k).or_default();
                 for x in v {
@@ -60,12 +66,17 @@ impl LabelsFor {
                  (e.g. --labels-for 'models/*.onnx=task::vision author::me')"
             )
         })?;
-        let pattern = glob::Pattern::new(pat.trim())
-            .map_err(|e| format!("--labels-for {arg:?}: bad pattern '{pat}': {e}"))?;
+        let pattern = glob::Pattern::new(pat.trim()).map_err(|e| {
+            format!(
+                "--labels-for {arg:?}: bad pattern '{}': {e}",
+                one_line(pat.trim())
+            )
+        })?;
         let labels = parse_labels(tokens).map_err(|e| {
             format!(
                 "--labels-for {arg:?}: malformed token '{}': {}",
-                e.token, e.why
+                one_line(&e.token),
+                one_line(e.why)
             )
         })?;
         if labels.is_empty() {
@@ -125,5 +136,11 @@ mod tests {
         assert!(l.applies_to(Path::new("/abs/dir/resnet50.onnx")));
         assert!(LabelsFor::parse("nolabels").is_err());
         assert!(LabelsFor::parse("x=").is_err());
+        // Found by fuzzing: a bad pattern with a line break stays one line.
+        let e = LabelsFor::parse("[a\nb=task::x").unwrap_err();
+        assert!(
+            e.contains("bad pattern '[a\\nb'") && !e.contains('\n'),
+            "{e}"
+        );
     }
 }

@@ -101,7 +101,8 @@ impl ScriptArgs {
             };
             let Some(default) = default_of(&name) else {
                 return Err(format!(
-                    "--script-args: unknown argument --{name}; known: {}",
+                    "--script-args: unknown argument --{}; known: {}",
+                    crate::text::one_line(&name),
                     known_names()
                 ));
             };
@@ -179,6 +180,12 @@ mod tests {
         assert!(e.contains("expected --name"), "{e}");
         let e = ScriptArgs::parse("--bogus 1").unwrap_err();
         assert!(e.contains("unknown argument --bogus"), "{e}");
+        // Found by fuzzing: a quoted name with a line break stays one line.
+        let e = ScriptArgs::parse("'--a\nb' 1").unwrap_err();
+        assert!(
+            e.contains("unknown argument --a\\nb") && !e.contains('\n'),
+            "{e}"
+        );
     }
 
     #[test]

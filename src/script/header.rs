@@ -37,9 +37,10 @@ pub fn parse_header(text: &str) -> Result<Header, LabelError> {
     let (source, doc_start) = match labels_line {
         Some(tokens) => {
             header.labels = parse_labels(tokens)?;
+            // The labels line becomes an empty line: line numbers stay.
             let source = match rest {
                 Some(r) => format!("\n{r}"),
-                None => String::new(),
+                None => "\n".to_string(),
             };
             (source, 1)
         }
@@ -98,6 +99,13 @@ mod tests {
         assert_eq!(h.source.lines().count(), src.lines().count());
         assert_eq!(h.source.lines().nth(3), Some("let x = 1;"));
         assert!(h.source.starts_with('\n'));
+    }
+
+    #[test]
+    fn a_labels_line_alone_keeps_its_line() {
+        // Found by fuzzing: the source keeps as many lines as the text.
+        let h = parse_header("# labels: a::b").unwrap();
+        assert_eq!(h.source.lines().count(), 1);
     }
 
     #[test]

@@ -420,7 +420,7 @@ fn mlp_graph(d: DType) -> Graph {
 }
 
 /// Deterministic feeds: floats in [-2, 2), ids in [0, 4), alternating bools.
-fn feeds(g: &Graph) -> Vec<(String, HostTensor)> {
+pub(crate) fn feeds(g: &Graph) -> Vec<(String, HostTensor)> {
     g.inputs
         .iter()
         .enumerate()

@@ -359,6 +359,20 @@ mod imp {
                     }
                     ready[o] = true;
                 }
+                // The IR's own inference checks arity, shapes and dtypes once
+                // here, so the lowering can index its inputs freely.
+                let ins: Vec<&TypeInfo> = node.inputs.iter().map(|&i| graph.info(i)).collect();
+                let inferred = node
+                    .op
+                    .infer(&ins)
+                    .map_err(|e| format!("node {}: {e}", node.name))?;
+                let stored: Vec<&TypeInfo> = node.outputs.iter().map(|&o| graph.info(o)).collect();
+                if inferred.iter().collect::<Vec<_>>() != stored {
+                    return Err(format!(
+                        "node {}: its outputs are not what its op computes",
+                        node.name
+                    ));
+                }
             }
             for &o in &graph.outputs {
                 if o >= n || !ready[o] {
@@ -678,21 +692,7 @@ mod imp {
         out_infos: &[&TypeInfo],
     ) -> Result<Vec<Tensor>, tch::TchError> {
         let bad = |msg: String| tch::TchError::Shape(msg);
-        let want = |n: usize| -> Result<(), tch::TchError> {
-            if ins.len() < n || in_infos.len() != ins.len() || out_infos.is_empty() {
-                return Err(bad(format!(
-                    "expects {n} input(s) and an output, got {} and {}",
-                    ins.len(),
-                    out_infos.len()
-                )));
-            }
-            Ok(())
-        };
-        want(if matches!(op, Op::Concat { .. }) {
-            1
-        } else {
-            op_min_inputs(op)
-        })?;
+        // `Plan::new` checked every node against the op's inference.
         let x = ins[0];
         let dt = in_infos[0].dtype;
         let out = out_infos[0];
@@ -981,29 +981,6 @@ mod imp {
             Op::Dropout { .. } | Op::Identity => one(x.shallow_clone()),
         }
     }
-
-    /// The fewest inputs each op reads (checked before indexing `ins`).
-    fn op_min_inputs(op: &Op) -> usize {
-        match op {
-            Op::BatchNorm { .. } => 5,
-            Op::Where => 3,
-            Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Pow
-            | Op::Equal
-            | Op::Less
-            | Op::Greater
-            | Op::MatMul
-            | Op::Gemm { .. }
-            | Op::LayerNorm { .. }
-            | Op::Conv { .. }
-            | Op::ConvTranspose { .. }
-            | Op::Gather { .. } => 2,
-            _ => 1,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -1043,29 +1020,8 @@ mod tests {
         use super::*;
         use crate::bench::compare::compare;
         use crate::graph::{DType, Graph, HostTensor};
-        use crate::onnx::export_tests::{all_ops, op_graph};
+        use crate::onnx::export_tests::{all_ops, feeds, op_graph};
         use crate::runtime::{Precision, by_name, write_ir};
-
-        /// Floats in [-2, 2), ids in [0, 4), alternating bools.
-        fn feeds(g: &Graph) -> Vec<(String, HostTensor)> {
-            g.inputs
-                .iter()
-                .enumerate()
-                .map(|(k, &v)| {
-                    let info = &g.values[v].info;
-                    let t = match info.dtype {
-                        DType::Bool => {
-                            HostTensor::from_fn(DType::Bool, &info.shape, |i| (i % 3 % 2) as f64)
-                        }
-                        d if d.is_float() => {
-                            HostTensor::uniform(d, &info.shape, -2.0, 2.0, 100 + k as u64)
-                        }
-                        d => HostTensor::randint(d, &info.shape, 0, 4, 100 + k as u64),
-                    };
-                    (g.values[v].name.clone(), t)
-                })
-                .collect()
-        }
 
         /// Exports `g` beside its traced graph and runs it on `rt`.
         fn run_on(

@@ -39,6 +39,23 @@ impl JobPlan {
     fn input_str(&self) -> String {
         self.input.display().to_string()
     }
+
+    /// The ledger's entry for job `id`, submitted at `submitted`, not ended.
+    fn ledger_entry(&self, id: &str, submitted: DateTime<Utc>) -> LedgerEntry {
+        LedgerEntry {
+            input: self.input_str(),
+            args: self
+                .flags
+                .iter()
+                .map(|f| f.to_string_lossy().into_owned())
+                .collect(),
+            job_id: id.to_string(),
+            submitted,
+            state: None,
+            ended: None,
+            builds: Vec::new(),
+        }
+    }
 }
 
 pub struct WatchOptions {
@@ -356,19 +373,7 @@ impl Run<'_> {
                         id: &id,
                     });
                     self.summary.submitted += 1;
-                    let entry = LedgerEntry {
-                        input: input.clone(),
-                        args: plan
-                            .flags
-                            .iter()
-                            .map(|f| f.to_string_lossy().into_owned())
-                            .collect(),
-                        job_id: id.clone(),
-                        submitted,
-                        state: None,
-                        ended: None,
-                        builds: Vec::new(),
-                    };
+                    let entry = plan.ledger_entry(&id, submitted);
                     if let Err(e) = records::write_ledger(self.cache, &plan.key, &entry) {
                         self.obs.on(Event::Warning(&format!(
                             "cannot write the job ledger {}: {e} (a re-submission will not know job {id})",
@@ -533,17 +538,10 @@ impl Run<'_> {
             ),
         };
         let entry = LedgerEntry {
-            input: input.clone(),
-            args: plan
-                .flags
-                .iter()
-                .map(|f| f.to_string_lossy().into_owned())
-                .collect(),
-            job_id: id.clone(),
-            submitted: t.submitted,
             state: Some(state.clone()),
             ended: Some(Utc::now()),
             builds: settled.builds.clone(),
+            ..plan.ledger_entry(&id, t.submitted)
         };
         let _ = records::write_ledger(self.cache, &plan.key, &entry);
         self.obs.on(Event::Ended {

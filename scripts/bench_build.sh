@@ -17,30 +17,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS=${1:-${BENCH_RUNS:-10}}
-if ! [[ "$RUNS" =~ ^[1-9][0-9]*$ ]]; then
-    echo "bench_build: RUNS must be a positive integer, got '$RUNS'" >&2
-    exit 2
-fi
-
-if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
-if ! command -v "$PY" >/dev/null; then
-    echo "bench_build: needs python3 (or .venv from scripts/setup.sh) to compute medians" >&2
-    exit 2
-fi
-
-if [ -n "${TURNKEY_BIN:-}" ]; then
-    BIN=$TURNKEY_BIN
-else
-    echo "bench_build: cargo build --release" >&2
-    cargo build --release --quiet
-    BIN=${CARGO_TARGET_DIR:-target}/release/turnkey
-fi
-if [ ! -x "$BIN" ]; then
-    echo "bench_build: turnkey binary not found at $BIN (set TURNKEY_BIN or CARGO_TARGET_DIR)" >&2
-    exit 2
-fi
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+. scripts/lib/bench.sh
+bench_runs bench_build "${1:-${BENCH_RUNS:-10}}"
+bench_python bench_build "to compute medians"
+bench_binary bench_build
 
 SELFTEST=(models/selftest/*.rhai)
 ENCODER=models/bench/encoder_100m.rhai

@@ -39,13 +39,8 @@ done
 
 LIBTORCH=${LIBTORCH:-$(scripts/setup_torch.sh 2>/dev/null | tail -1)}
 export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-if [ -n "${TURNKEY_BIN:-}" ]; then
-    BIN=$TURNKEY_BIN
-else
-    echo "bench_peak: cargo build --release --features torch" >&2
-    cargo build --release --features torch --quiet
-    BIN=${CARGO_TARGET_DIR:-target}/release/turnkey
-fi
+. scripts/lib/bench.sh
+bench_binary bench_peak --features torch
 
 if [ -n "${BENCH_CACHE:-}" ]; then
     CACHE=$BENCH_CACHE

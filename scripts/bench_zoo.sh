@@ -19,29 +19,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS=${1:-${BENCH_RUNS:-5}}
-if ! [[ "$RUNS" =~ ^[1-9][0-9]*$ ]]; then
-    echo "bench_zoo: RUNS must be a positive integer, got '$RUNS'" >&2
-    exit 2
-fi
-if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
-if ! command -v "$PY" >/dev/null; then
-    echo "bench_zoo: needs python3 (or .venv from scripts/setup.sh) to time runs and compute medians" >&2
-    exit 2
-fi
-
-if [ -n "${TURNKEY_BIN:-}" ]; then
-    BIN=$TURNKEY_BIN
-else
-    echo "bench_zoo: cargo build --release" >&2
-    cargo build --release --quiet
-    BIN=${CARGO_TARGET_DIR:-target}/release/turnkey
-fi
-if [ ! -x "$BIN" ]; then
-    echo "bench_zoo: turnkey binary not found at $BIN (set TURNKEY_BIN or CARGO_TARGET_DIR)" >&2
-    exit 2
-fi
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+. scripts/lib/bench.sh
+bench_runs bench_zoo "${1:-${BENCH_RUNS:-5}}"
+bench_python bench_zoo "to time runs and compute medians"
+bench_binary bench_zoo
 
 MODELS=(models/transformers/bert.rhai models/transformers/gpt2.rhai models/vision/vgg16.rhai models/vision/resnet50.rhai)
 for m in "${MODELS[@]}"; do

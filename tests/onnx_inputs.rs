@@ -134,21 +134,19 @@ const FAST: [&str; 6] = [
     "0",
 ];
 
+/// turnkey on every model of `folder`, on ort and tract, with `--axis axis`.
+fn run_folder_on_ort_and_tract(cache: &Path, folder: &Path, axis: &str) -> Run {
+    let mut args = vec!["-d", cache.to_str().unwrap(), "--runtime", "ort,tract"];
+    args.extend(["--axis", axis, folder.to_str().unwrap()]);
+    args.extend(FAST);
+    run(&args)
+}
+
 #[test]
 fn every_dtype_runs_on_ort_and_on_tract_where_tract_has_it() {
     let (_t, m) = models();
     let cache = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "-d".to_string(),
-        s(cache.path()),
-        "--runtime".into(),
-        "ort,tract".into(),
-        "--axis".into(),
-        "n=3".into(),
-        s(&m.join("types")),
-    ];
-    args.extend(FAST.iter().map(|x| x.to_string()));
-    let r = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let r = run_folder_on_ort_and_tract(cache.path(), &m.join("types"), "n=3");
     // tract has no bfloat16: that row fails, so the run does.
     assert_eq!(r.code, 1, "{}", r.stderr);
     let recs = records(cache.path());
@@ -190,17 +188,7 @@ fn every_dtype_runs_on_ort_and_on_tract_where_tract_has_it() {
 fn onnx_only_types_run_on_ort_and_fail_cleanly_where_tract_lacks_them() {
     let (_t, m) = models();
     let cache = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "-d".to_string(),
-        s(cache.path()),
-        "--runtime".into(),
-        "ort,tract".into(),
-        "--axis".into(),
-        "n=5".into(),
-        s(&m.join("file_types")),
-    ];
-    args.extend(FAST.iter().map(|x| x.to_string()));
-    let r = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let r = run_folder_on_ort_and_tract(cache.path(), &m.join("file_types"), "n=5");
     assert_eq!(r.code, 1, "tract rows fail: {}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     let recs = records(cache.path());

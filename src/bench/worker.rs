@@ -811,6 +811,13 @@ mod tests {
         spec
     }
 
+    /// Writes `spec` into `dir` and runs it in a worker (this test binary).
+    fn run_spec(dir: &Path, spec: &WorkerSpec, timeout: Duration) -> WorkerOutcome {
+        let spec_path = dir.join("spec.json");
+        spec.write(&spec_path).unwrap();
+        spawn_worker(test_binary_worker(&spec_path), spec, timeout)
+    }
+
     #[test]
     fn a_worker_measures_saves_outputs_and_reports() {
         let dir = tempfile::tempdir().unwrap();
@@ -818,13 +825,7 @@ mod tests {
             let mut spec = prepare(dir.path());
             spec.runtime = rt.into();
             spec.outputs_dir = Some(dir.path().join(format!("outputs_{rt}")));
-            let spec_path = dir.path().join("spec.json");
-            spec.write(&spec_path).unwrap();
-            let out = spawn_worker(
-                test_binary_worker(&spec_path),
-                &spec,
-                Duration::from_secs(120),
-            );
+            let out = run_spec(dir.path(), &spec, Duration::from_secs(120));
             let r = match out {
                 WorkerOutcome::Finished(r) => r,
                 other => panic!("{rt}: {other:?}"),
@@ -863,13 +864,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut spec = prepare(dir.path());
         spec.runtime = "nope".into();
-        let spec_path = dir.path().join("spec.json");
-        spec.write(&spec_path).unwrap();
-        match spawn_worker(
-            test_binary_worker(&spec_path),
-            &spec,
-            Duration::from_secs(60),
-        ) {
+        match run_spec(dir.path(), &spec, Duration::from_secs(60)) {
             WorkerOutcome::Finished(r) => {
                 assert_eq!(r.status, WorkerStatus::Error);
                 let e = r.error.unwrap();
@@ -882,12 +877,7 @@ mod tests {
         // No inputs: the message says which folder.
         std::fs::remove_dir_all(&spec.inputs_dir).unwrap();
         spec.runtime = "tract".into();
-        spec.write(&spec_path).unwrap();
-        match spawn_worker(
-            test_binary_worker(&spec_path),
-            &spec,
-            Duration::from_secs(60),
-        ) {
+        match run_spec(dir.path(), &spec, Duration::from_secs(60)) {
             WorkerOutcome::Finished(r) => {
                 let e = r.error.unwrap();
                 assert!(e.contains("has no input_0.pb"), "{e}");
@@ -969,13 +959,7 @@ mod tests {
         let mut spec = prepare(dir.path());
         spec.runtime = "ort".into();
         spec.device = Device::Cuda(0);
-        let spec_path = dir.path().join("spec.json");
-        spec.write(&spec_path).unwrap();
-        match spawn_worker(
-            test_binary_worker(&spec_path),
-            &spec,
-            Duration::from_secs(60),
-        ) {
+        match run_spec(dir.path(), &spec, Duration::from_secs(60)) {
             WorkerOutcome::Finished(r) => {
                 if r.status == WorkerStatus::Successful {
                     return; // a GPU build of ONNX Runtime on a GPU machine

@@ -10,6 +10,8 @@
 //! - E5M2FNUZ 1,5,2; 16. No infinities, no -0; NaN is 0x80.
 //! - E8M0     0,8,0; 127. Powers of two only; NaN is 0xFF.
 
+use std::sync::OnceLock;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     E4M3FN,
@@ -64,6 +66,22 @@ impl Format {
         sign * v
     }
 
+    /// The 256 values, decoded once (encoding searches them per element).
+    fn values(self) -> &'static [f64; 256] {
+        static TABLES: OnceLock<[[f64; 256]; 5]> = OnceLock::new();
+        let tables = TABLES.get_or_init(|| {
+            [
+                Format::E4M3FN,
+                Format::E4M3FNUZ,
+                Format::E5M2,
+                Format::E5M2FNUZ,
+                Format::E8M0,
+            ]
+            .map(|f| std::array::from_fn(|b| f.decode(b as u8)))
+        });
+        &tables[self as usize]
+    }
+
     /// The byte whose value is nearest `v` (finite values only; beyond the
     /// range saturates to the largest magnitude; NaN gives the NaN byte).
     pub fn encode(self, v: f64) -> u8 {
@@ -76,14 +94,13 @@ impl Format {
             };
         }
         let mut best = (f64::INFINITY, 0u8);
-        for b in 0..=255u8 {
-            let x = self.decode(b);
+        for (b, &x) in self.values().iter().enumerate() {
             if !x.is_finite() {
                 continue;
             }
             let d = (x - v).abs();
             if d < best.0 {
-                best = (d, b);
+                best = (d, b as u8);
             }
         }
         best.1

@@ -161,13 +161,13 @@ pub fn proto_to_tensor(p: &TensorProto) -> Result<HostTensor, OnnxError> {
             _ => ("int32_data", p.int32_data.len()),
         };
         // Packed types hold one byte (several elements) per int32 entry.
-        let numel = if dtype.bits() < 8 { want } else { numel };
-        if n != numel {
+        let entries = if dtype.bits() < 8 { want } else { numel };
+        if n != entries {
             return Err(bad(if n == 0 {
                 format!("it holds no data (shape {:?} of {dtype})", p.dims)
             } else {
                 format!(
-                    "{field} has {n} values but shape {:?} needs {numel}",
+                    "{field} has {n} values but shape {:?} needs {entries}",
                     p.dims
                 )
             }));

@@ -71,11 +71,11 @@ fn write(dir: &std::path::Path, n: usize) -> Result<(), Box<dyn std::error::Erro
         ] {
             id.labels.insert(k.into(), vec![v.into()]);
         }
-        id.inputs.push(TensorSpec {
-            name: "x".into(),
-            shape: vec![batch as usize, 3, 224, 224],
-            dtype: DType::Float32,
-        });
+        id.inputs.push(TensorSpec::new(
+            "x",
+            &[batch as usize, 3, 224, 224],
+            DType::Float32,
+        ));
         id.params = Some(1_000_000 + model as u64 * 1000);
         id.flops = Some(batch * 2_000_000_000);
         id.opset = Some(17);

@@ -12,8 +12,8 @@ use crate::cache::{
     Cache, CheckStatus, OutputCheck, Record, RuntimeRow, Status, SystemInfo, TensorSpec,
 };
 use crate::corpus::{ExpectedFailure, Job, JobKind, OnnxJob};
-use crate::graph::{DType, HostTensor};
-use crate::onnx::{Bindings, ExportOptions, OnnxFileInfo, export, read_tensor_pb, write_tensor_pb};
+use crate::graph::{DType, HostTensor, HostValue, ValueType, flatten_all};
+use crate::onnx::{Bindings, ExportOptions, OnnxFileInfo, export, write_tensor_pb};
 use crate::runtime::{Device, Precision};
 use crate::script::onnx_model::OnnxCall;
 use crate::script::{self, Build, DiscoverOptions, Discovery, Labels, ScriptArgs};
@@ -583,7 +583,7 @@ impl Cx<'_> {
         if opts.build_only {
             return Ok(());
         }
-        let mut reference: Option<(String, Vec<(String, HostTensor)>)> = None;
+        let mut reference: Option<(String, Vec<(String, HostValue)>)> = None;
         'devices: for &device in &opts.devices {
             for rt in &opts.runtimes {
                 // Interrupted: the rows not started stay absent, for a re-run.
@@ -758,13 +758,7 @@ impl Cx<'_> {
                 .io
                 .outputs
                 .iter()
-                .filter_map(|o| {
-                    Some(TensorSpec {
-                        name: o.name.clone(),
-                        shape: o.fixed_shape()?,
-                        dtype: o.dtype?,
-                    })
-                })
+                .filter_map(|o| Some(TensorSpec::new(&o.name, &o.fixed_shape()?, o.dtype?)))
                 .collect();
             id.params = Some(info.params);
             id.param_bytes = Some(info.param_bytes);
@@ -839,7 +833,7 @@ struct PreparedOnnx {
     hash: String,
     file_sha256: String,
     info: OnnxFileInfo,
-    feed: Vec<(String, HostTensor)>,
+    feed: Vec<(String, HostValue)>,
     input_source: &'static str,
     bindings: String,
     batch: u64,
@@ -850,10 +844,15 @@ impl PreparedOnnx {
     fn specs(&self) -> Vec<TensorSpec> {
         self.feed
             .iter()
-            .map(|(n, t)| TensorSpec {
-                name: n.clone(),
-                shape: t.shape.clone(),
-                dtype: t.dtype,
+            .map(|(n, v)| match v {
+                HostValue::Tensor(t) => TensorSpec::new(n, &t.shape, t.dtype),
+                other => {
+                    let first = other.tensors().first().map(|t| t.shape.clone());
+                    TensorSpec {
+                        value: Some(other.describe()),
+                        ..TensorSpec::new(n, &first.unwrap_or_default(), other.value_type().elem())
+                    }
+                }
             })
             .collect()
     }
@@ -868,12 +867,33 @@ pub fn file_sha256(path: &Path) -> std::io::Result<String> {
 }
 
 /// Random data for a model input: floats uniform in [0, 1), integers 0 or 1
-/// (valid token ids, masks and indices into any axis), bools either.
+/// (valid token ids, masks and indices into any axis), bools either,
+/// strings short lowercase words.
 pub fn random_input(dtype: DType, shape: &[usize], seed: u64) -> HostTensor {
-    if dtype.is_float() {
+    if dtype.is_string() {
+        HostTensor::random_words(shape, seed)
+    } else if dtype.is_float() {
         HostTensor::uniform(dtype, shape, 0.0, 1.0, seed)
     } else {
         HostTensor::randint(dtype, shape, 0, 2, seed)
+    }
+}
+
+/// Random data for an input of type `ty` whose tensors have `shape`: a
+/// sequence of two tensors, an optional holding its value.
+pub fn random_value(ty: &ValueType, shape: &[usize], seed: u64) -> HostValue {
+    match ty {
+        ValueType::Tensor(d) => HostValue::Tensor(random_input(*d, shape, seed)),
+        ValueType::Sequence(elem) => HostValue::Sequence {
+            elem: (**elem).clone(),
+            items: (0..2)
+                .map(|k| random_value(elem, shape, seed.wrapping_add(1000 * (k + 1))))
+                .collect(),
+        },
+        ValueType::Optional(inner) => HostValue::Optional {
+            inner: (**inner).clone(),
+            value: Some(Box::new(random_value(inner, shape, seed))),
+        },
     }
 }
 
@@ -908,10 +928,13 @@ fn prepare_onnx(src: &OnnxSource) -> Result<PreparedOnnx, String> {
     }
     let bad = |e: crate::onnx::BindError| format!("{file}: {e}");
     let (feed, source) = match &src.feed {
-        Some(f) => (
-            crate::onnx::check_feed(io, b, f.clone()).map_err(bad)?,
-            "script",
-        ),
+        Some(f) => {
+            let f = f
+                .iter()
+                .map(|(n, t)| (n.clone(), HostValue::Tensor(t.clone())))
+                .collect();
+            (crate::onnx::check_feed(io, b, f).map_err(bad)?, "script")
+        }
         None => {
             let test_data = match crate::onnx::test_data_inputs(path, io) {
                 Some(Ok(t)) => match crate::onnx::check_feed(io, b, t) {
@@ -946,10 +969,8 @@ fn prepare_onnx(src: &OnnxSource) -> Result<PreparedOnnx, String> {
                         .iter()
                         .enumerate()
                         .map(|(k, i)| {
-                            (
-                                i.name.clone(),
-                                random_input(i.dtype, &i.shape, seed.wrapping_add(k as u64)),
-                            )
+                            let seed = seed.wrapping_add(k as u64);
+                            (i.name.clone(), random_value(&i.ty, &i.shape, seed))
                         })
                         .collect();
                     (feed, "random")
@@ -957,9 +978,11 @@ fn prepare_onnx(src: &OnnxSource) -> Result<PreparedOnnx, String> {
             }
         }
     };
+    // A tensor describes itself as `float32[1, 3]`: hashes of tensor-only
+    // builds are what they were before sequences and optionals.
     let shapes: Vec<String> = feed
         .iter()
-        .map(|(n, t)| format!("{n}:{}{}", t.dtype, crate::graph::shape_str(&t.shape)))
+        .map(|(n, v)| format!("{n}:{}", v.describe()))
         .collect();
     let hash = hex::encode(Sha256::digest(
         format!("onnx\0{sha}\0{}", shapes.join("\0")).as_bytes(),
@@ -980,9 +1003,11 @@ fn prepare_onnx(src: &OnnxSource) -> Result<PreparedOnnx, String> {
 
 /// Samples per inference: a bound axis named like a batch, else the first
 /// axis of a first input of rank 2 or more, else 1.
-fn batch_of(info: &OnnxFileInfo, feed: &[(String, HostTensor)]) -> u64 {
-    for (i, (_, t)) in info.io.inputs.iter().zip(feed) {
-        for (d, &n) in i.dims.iter().zip(&t.shape) {
+fn batch_of(info: &OnnxFileInfo, feed: &[(String, HostValue)]) -> u64 {
+    let first = |v: &HostValue| v.tensors().first().map(|t| t.shape.clone());
+    for (i, (_, v)) in info.io.inputs.iter().zip(feed) {
+        let shape = first(v).unwrap_or_default();
+        for (d, &n) in i.dims.iter().zip(&shape) {
             if let crate::onnx::Dim::Named(a) = d
                 && a.to_ascii_lowercase().contains("batch")
             {
@@ -990,8 +1015,8 @@ fn batch_of(info: &OnnxFileInfo, feed: &[(String, HostTensor)]) -> u64 {
             }
         }
     }
-    match feed.first() {
-        Some((_, t)) if t.shape.len() >= 2 => t.shape[0].max(1) as u64,
+    match feed.first().and_then(|(_, v)| first(v)) {
+        Some(s) if s.len() >= 2 => s[0].max(1) as u64,
         _ => 1,
     }
 }
@@ -1003,7 +1028,7 @@ fn store_onnx(
     model: &Path,
     info: &OnnxFileInfo,
     dir: &Path,
-    feed: &[(String, HostTensor)],
+    feed: &[(String, HostValue)],
 ) -> Result<(), String> {
     let mut files = vec![(model.to_path_buf(), dir.join("model.onnx"))];
     let mdir = model.parent().unwrap_or(Path::new("."));
@@ -1023,11 +1048,7 @@ fn store_onnx(
     let inputs_dir = dir.join("inputs");
     let _ = std::fs::remove_dir_all(&inputs_dir);
     std::fs::create_dir_all(&inputs_dir).map_err(|e| format!("{}: {e}", inputs_dir.display()))?;
-    for (k, (name, t)) in feed.iter().enumerate() {
-        write_tensor_pb(&inputs_dir.join(format!("input_{k}.pb")), name, t)
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    crate::onnx::write_values(&inputs_dir, "input", feed).map_err(|e| e.to_string())
 }
 
 /// Hard link or copy `from` to `to`, atomically replacing `to`.
@@ -1054,11 +1075,7 @@ fn place(from: &Path, to: &Path) -> std::io::Result<()> {
 
 fn specs(io: &[(String, crate::graph::TypeInfo)]) -> Vec<TensorSpec> {
     io.iter()
-        .map(|(n, t)| TensorSpec {
-            name: n.clone(),
-            shape: t.shape.clone(),
-            dtype: t.dtype,
-        })
+        .map(|(n, t)| TensorSpec::new(n, &t.shape, t.dtype))
         .collect()
 }
 
@@ -1105,15 +1122,8 @@ fn outputs_dir(dir: &Path, rt: &str, device: Device) -> PathBuf {
 }
 
 /// Reads `output_<k>.pb` files in order.
-pub fn read_outputs(dir: &Path) -> Result<Vec<(String, HostTensor)>, String> {
-    let mut out = Vec::new();
-    for k in 0.. {
-        let p = dir.join(format!("output_{k}.pb"));
-        if !p.exists() {
-            break;
-        }
-        out.push(read_tensor_pb(&p).map_err(|e| e.to_string())?);
-    }
+pub fn read_outputs(dir: &Path) -> Result<Vec<(String, HostValue)>, String> {
+    let out = crate::onnx::read_values(dir, "output").map_err(|e| e.to_string())?;
     if out.is_empty() {
         return Err(format!("{}: no saved outputs", dir.display()));
     }
@@ -1128,7 +1138,7 @@ fn bench_row(
     (rt, device_kind): (&str, Device),
     batch: u64,
     opts: &RunOptions,
-    reference: Option<&(String, Vec<(String, HostTensor)>)>,
+    reference: Option<&(String, Vec<(String, HostValue)>)>,
     peak: &crate::bench::peak::RowContext,
     obs: &dyn Observer,
 ) -> Result<RuntimeRow, crate::cache::CacheError> {
@@ -1303,7 +1313,7 @@ fn check_outputs(
     out_dir: &Path,
     rt: &str,
     device: &str,
-    reference: Option<&(String, Vec<(String, HostTensor)>)>,
+    reference: Option<&(String, Vec<(String, HostValue)>)>,
     opts: &RunOptions,
 ) -> OutputCheck {
     let Some((ref_name, ref_outs)) = reference else {
@@ -1316,7 +1326,12 @@ fn check_outputs(
     };
     match read_outputs(out_dir) {
         Ok(actual) => {
-            let c = compare(ref_outs, &actual, opts.atol, opts.rtol);
+            let c = compare(
+                &flatten_all(ref_outs),
+                &flatten_all(&actual),
+                opts.atol,
+                opts.rtol,
+            );
             OutputCheck {
                 reference: ref_name.clone(),
                 status: if c.pass {
@@ -1413,7 +1428,7 @@ mod tests {
         let a = prepare_onnx(&source(&p)).unwrap();
         assert!(a.name.starts_with("relu_") && a.name.len() == "relu_".len() + 8);
         assert_eq!(a.input_source, "random");
-        assert_eq!(a.feed[0].1.shape, [2, 3]);
+        assert_eq!(a.feed[0].1.as_tensor().unwrap().shape, [2, 3]);
         assert_eq!(a.file_sha256, file_sha256(&p).unwrap());
         assert_eq!(a.batch, 2);
         // Same file, same shapes: same build; the script's data: same build.
@@ -1463,7 +1478,7 @@ mod tests {
         write_tensor_pb(&td.join("input_0.pb"), "x", &t).unwrap();
         let a = prepare_onnx(&source(&p)).unwrap();
         assert_eq!(a.input_source, "test_data_set_0");
-        assert_eq!(a.feed[0].1, t);
+        assert_eq!(a.feed[0].1, HostValue::Tensor(t));
         write_tensor_pb(
             &td.join("input_0.pb"),
             "x",
@@ -1499,6 +1514,15 @@ mod tests {
             random_input(DType::Int32, &[4], 3),
             random_input(DType::Int32, &[4], 3)
         );
+        let s = random_input(DType::String, &[2, 8], 4);
+        let words = s.strings().unwrap();
+        assert_eq!(words.len(), 16);
+        assert!(
+            words
+                .iter()
+                .all(|w| (1..=8).contains(&w.len()) && w.iter().all(u8::is_ascii_lowercase))
+        );
+        assert_eq!(s, random_input(DType::String, &[2, 8], 4));
     }
 
     #[test]

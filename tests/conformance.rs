@@ -3,7 +3,8 @@
 //! ONNX Runtime itself (Python) loads and runs on its test data, with input
 //! and output types turnkey has, must benchmark successfully under
 //! turnkey's `ort` runtime. Models with types turnkey cannot represent must
-//! fail cleanly (an error row, never a crash). One turnkey invocation runs
+//! fail cleanly (an error row, never a crash). Strings, sequences and
+//! optionals are among the types turnkey has. One turnkey invocation runs
 //! the whole sample from a `.txt` list.
 //!
 //! TURNKEY_CONFORMANCE_SAMPLE=N|all sets the sample (default 300 of 1765).
@@ -45,19 +46,70 @@ fn sample(all: &[PathBuf]) -> Vec<PathBuf> {
     (0..n).map(|i| all[i * all.len() / n].clone()).collect()
 }
 
-/// What ONNX Runtime (Python) makes of each model: one JSON line each.
+/// What ONNX Runtime (Python) makes of each model, and whether turnkey's
+/// saved outputs (from the cache in argv[2]) equal its outputs when turnkey
+/// fed the same test data: one JSON line each.
 const ORT_CHECK: &str = r#"
 import glob, json, os, sys
+import numpy as np
 import onnx, onnxruntime as ort
 from onnx import numpy_helper
 ort.set_default_logger_severity(4)
+turnkey = {}
+for b in glob.glob(os.path.join(sys.argv[2], "builds", "*")):
+    try:
+        rec = json.load(open(os.path.join(b, "record.json")))
+    except Exception:
+        continue
+    if rec["identity"].get("input_source") == "test_data_set_0":
+        turnkey[rec["identity"]["script"]] = b
+def saved(folder):
+    tf = os.path.join(folder, "output_types.json")
+    kinds = [next(iter(t)) for t in json.load(open(tf))] if os.path.exists(tf) else []
+    out = []
+    for k in range(1000):
+        f = os.path.join(folder, f"output_{k}.pb")
+        if not os.path.exists(f):
+            return out
+        out.append(load(f, {"sequence": "seq(", "optional": "optional("}.get(
+            kinds[k] if k < len(kinds) else "tensor", "tensor"))[1])
+def same(a, b):
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if a is None or b is None:
+        return a is None and b is None
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype == object or b.dtype == object:
+        return a.shape == b.shape and [str(x) for x in a.flat] == [str(y) for y in b.flat]
+    if a.shape != b.shape:
+        return False
+    # ONNX Runtime (Python) hands 8-bit floats back as their uint8 bit patterns.
+    if a.dtype != b.dtype and np.dtype(np.uint8) in (a.dtype, b.dtype) and a.dtype.itemsize == b.dtype.itemsize == 1:
+        return bool(np.array_equal(a.view(np.uint8), b.view(np.uint8)))
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        return bool(np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=1e-4, atol=1e-5, equal_nan=True))
+    return bool(np.array_equal(a, b))
 OK = {"tensor(float)", "tensor(float16)", "tensor(bfloat16)", "tensor(double)", "tensor(int8)",
       "tensor(int16)", "tensor(int32)", "tensor(int64)", "tensor(uint8)", "tensor(bool)",
       "tensor(uint16)", "tensor(uint32)", "tensor(uint64)", "tensor(float8e4m3fn)",
       "tensor(float8e4m3fnuz)", "tensor(float8e5m2)", "tensor(float8e5m2fnuz)",
-      "tensor(float8e8m0)", "tensor(uint4)", "tensor(int4)", "tensor(uint2)", "tensor(int2)"}
+      "tensor(float8e8m0)", "tensor(uint4)", "tensor(int4)", "tensor(uint2)", "tensor(int2)",
+      "tensor(string)"}
+def ok(t):
+    # Sequences and optionals of the tensors above.
+    for w in ("seq(", "optional("):
+        if t.startswith(w):
+            return ok(t[len(w):-1])
+    return t in OK
+def load(f, t):
+    b = open(f, "rb").read()
+    if t.startswith("seq("):
+        p = onnx.SequenceProto(); p.ParseFromString(b); return p.name, numpy_helper.to_list(p)
+    if t.startswith("optional("):
+        p = onnx.OptionalProto(); p.ParseFromString(b); return p.name, numpy_helper.to_optional(p)
+    p = onnx.TensorProto(); p.ParseFromString(b); return p.name, numpy_helper.to_array(p)
 for path in open(sys.argv[1]).read().split():
-    r = {"path": path, "loads": False, "types_ok": False, "run_error": None}
+    r = {"path": path, "loads": False, "types_ok": False, "run_error": None, "same": None}
     try:
         s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         r["loads"] = True
@@ -65,7 +117,7 @@ for path in open(sys.argv[1]).read().split():
         r["load_error"] = str(e).splitlines()[0][:200]
         print(json.dumps(r)); continue
     types = [v.type for v in s.get_inputs() + s.get_outputs()]
-    r["bad_types"] = sorted({t for t in types if t not in OK})
+    r["bad_types"] = sorted({t for t in types if not ok(t)})
     r["types_ok"] = not r["bad_types"]
     if r["types_ok"]:
         feeds = {}
@@ -74,14 +126,18 @@ for path in open(sys.argv[1]).read().split():
                        key=lambda f: int(f.rsplit("_", 1)[1][:-3]))
         try:
             for i, f in enumerate(files):
-                t = onnx.TensorProto()
-                t.ParseFromString(open(f, "rb").read())
-                feeds[t.name or ins[i].name] = numpy_helper.to_array(t)
+                name, value = load(f, ins[i].type)
+                if value is not None:  # an absent optional is left out
+                    feeds[name or ins[i].name] = value
         except Exception:
             feeds = None  # numpy cannot hold it (bfloat16): not ORT's failure
         if feeds is not None:
             try:
-                s.run(None, feeds)
+                want = s.run(None, feeds)
+                out_dir = os.path.join(turnkey.get(path, "/nonexistent"), "outputs", "ort-cpu")
+                if os.path.isdir(out_dir):
+                    got = saved(out_dir)
+                    r["same"] = len(got) == len(want) and all(same(w, g) for w, g in zip(want, got))
             except Exception as e:
                 msg = str(e)
                 # numpy's own limits (bfloat16) are not ORT failing.
@@ -146,12 +202,6 @@ fn onnx_node_tests_that_ort_runs_benchmark_under_turnkey() {
     let text: Vec<String> = picked.iter().map(|p| p.display().to_string()).collect();
     std::fs::write(&list, text.join("\n")).unwrap();
 
-    let ort_view: Vec<Value> = py(ORT_CHECK, &[&list])
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(ort_view.len(), picked.len());
-
     let cache = work.path().join("cache");
     let r = run(&[
         "-q",
@@ -170,8 +220,14 @@ fn onnx_node_tests_that_ort_runs_benchmark_under_turnkey() {
         list.to_str().unwrap(),
     ]);
     let got = outcome(&cache);
+    let ort_view: Vec<Value> = py(ORT_CHECK, &[&list, &cache])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ort_view.len(), picked.len());
 
     let (mut loads, mut representable, mut expected, mut passed) = (0, 0, 0, 0);
+    let (mut compared, mut differ) = (0, Vec::new());
     let mut ort_run_fails = Vec::new();
     let mut must_pass_but_failed = Vec::new();
     let mut dirty = Vec::new();
@@ -206,6 +262,14 @@ fn onnx_node_tests_that_ort_runs_benchmark_under_turnkey() {
             continue;
         }
         expected += 1;
+        match v["same"].as_bool() {
+            Some(true) => compared += 1,
+            Some(false) => {
+                compared += 1;
+                differ.push(name.clone());
+            }
+            None => {}
+        }
         if ok {
             passed += 1;
         } else {
@@ -215,10 +279,13 @@ fn onnx_node_tests_that_ort_runs_benchmark_under_turnkey() {
     eprintln!(
         "conformance: sample {} of {} node tests; ONNX Runtime loads {loads}; \
          with types turnkey has {representable}; of those ORT (Python) fails to run {} \
-         on their own test data; expected to pass {expected}; passed under turnkey {passed}",
+         on their own test data; expected to pass {expected}; passed under turnkey {passed}; \
+         outputs compared with ONNX Runtime (Python) on the same test data {compared}, \
+         equal {}",
         picked.len(),
         all.len(),
-        ort_run_fails.len()
+        ort_run_fails.len(),
+        compared - differ.len()
     );
     for f in &ort_run_fails {
         eprintln!("  ORT itself fails: {f}");
@@ -229,6 +296,15 @@ fn onnx_node_tests_that_ort_runs_benchmark_under_turnkey() {
         must_pass_but_failed.len(),
         must_pass_but_failed.join("\n"),
         r.stderr
+    );
+    assert!(
+        differ.is_empty(),
+        "turnkey's ort outputs differ from ONNX Runtime's (Python) on the same inputs: {}",
+        differ.join(", ")
+    );
+    assert!(
+        compared * 2 >= expected,
+        "too few outputs compared ({compared} of {expected}): test data not used?"
     );
     assert!(
         dirty.is_empty(),

@@ -741,3 +741,166 @@ fn folders_lists_globs_and_label_filters() {
         serde_json::json!(["vision"])
     );
 }
+
+/// Models with string, sequence and optional inputs and outputs (which only
+/// ONNX Runtime runs), one per folder where test data goes beside it.
+fn make_value_models(dir: &Path) {
+    py(
+        r#"
+import os, sys, numpy as np, onnx
+from onnx import helper, TensorProto as T, numpy_helper
+d = sys.argv[1]
+def save(m, path):
+    onnx.checker.check_model(m, full_check=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(m, path)
+def model(nodes, ins, outs, opset, inits=()):
+    g = helper.make_graph(nodes, "g", ins, outs, list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 9
+    return m
+vi = helper.make_tensor_value_info
+f_seq = helper.make_tensor_sequence_value_info
+opt = lambda name, t: helper.make_value_info(name, helper.make_optional_type_proto(t))
+tensor_t = lambda e, shape: helper.make_tensor_type_proto(e, shape)
+
+# Strings: joined with themselves, and split at each "a".
+save(model([helper.make_node("StringConcat", ["s", "s"], ["both"]),
+            helper.make_node("StringSplit", ["both"], ["parts", "counts"], delimiter="a")],
+           [vi("s", T.STRING, ["n"])],
+           [vi("both", T.STRING, ["n"]), vi("parts", T.STRING, ["n", None]),
+            vi("counts", T.INT64, ["n"])], 20),
+     f"{d}/strings/model.onnx")
+
+# A sequence in: its length, its items joined, and the sequence with one more item.
+extra = numpy_helper.from_array(np.full((4,), 7.0, np.float32), "extra")
+save(model([helper.make_node("SequenceLength", ["xs"], ["len"]),
+            helper.make_node("ConcatFromSequence", ["xs"], ["cat"], axis=0),
+            helper.make_node("SequenceInsert", ["xs", "extra"], ["more"])],
+           [f_seq("xs", T.FLOAT, [4])],
+           [vi("len", T.INT64, []), vi("cat", T.FLOAT, [None]), f_seq("more", T.FLOAT, [4])],
+           17, [extra]),
+     f"{d}/sequences/model.onnx")
+
+# An optional in: whether it holds a value, the value, and the optional itself.
+save(model([helper.make_node("OptionalHasElement", ["o"], ["has"]),
+            helper.make_node("OptionalGetElement", ["o"], ["val"]),
+            helper.make_node("Identity", ["o"], ["same"])],
+           [opt("o", tensor_t(T.FLOAT, [3]))],
+           [vi("has", T.BOOL, []), vi("val", T.FLOAT, [3]), opt("same", tensor_t(T.FLOAT, [3]))], 18),
+     f"{d}/optional/model.onnx")
+
+# An absent optional, from test data beside the model.
+save(model([helper.make_node("OptionalHasElement", ["o"], ["has"])],
+           [opt("o", tensor_t(T.INT32, [2]))], [vi("has", T.BOOL, [])], 18),
+     f"{d}/absent/model.onnx")
+os.makedirs(f"{d}/absent/test_data_set_0")
+none = numpy_helper.from_optional(None, name="o", dtype=onnx.OptionalProto.TENSOR)
+open(f"{d}/absent/test_data_set_0/input_0.pb", "wb").write(none.SerializeToString())
+"#,
+        &[dir],
+    );
+}
+
+/// What ONNX's reference evaluator computes from each build's saved inputs,
+/// against what turnkey saved from ONNX Runtime: one line per output.
+const REFERENCE_CHECK: &str = r#"
+import glob, json, os, sys, numpy as np, onnx
+from onnx import numpy_helper
+from onnx.reference import ReferenceEvaluator
+def read(folder, prefix):
+    tf = os.path.join(folder, prefix + "_types.json")
+    types = json.load(open(tf)) if os.path.exists(tf) else []
+    out = []
+    for k in range(100):
+        f = os.path.join(folder, f"{prefix}_{k}.pb")
+        if not os.path.exists(f):
+            break
+        kind = next(iter(types[k])) if k < len(types) else "tensor"
+        b = open(f, "rb").read()
+        if kind == "sequence":
+            p = onnx.SequenceProto(); p.ParseFromString(b); out.append((p.name, numpy_helper.to_list(p)))
+        elif kind == "optional":
+            p = onnx.OptionalProto(); p.ParseFromString(b); out.append((p.name, numpy_helper.to_optional(p)))
+        else:
+            p = onnx.TensorProto(); p.ParseFromString(b); out.append((p.name, numpy_helper.to_array(p)))
+    return out
+def same(a, b):
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if a is None or b is None:
+        return a is None and b is None
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype == object or b.dtype == object:
+        return a.shape == b.shape and [str(x) for x in a.flat] == [str(y) for y in b.flat]
+    return a.shape == b.shape and np.allclose(a, b, atol=1e-6)
+for build in sorted(glob.glob(os.path.join(sys.argv[1], "builds", "*"))):
+    ins = read(os.path.join(build, "inputs"), "input")
+    feeds = dict(ins)
+    ref = ReferenceEvaluator(os.path.join(build, "model.onnx"))
+    want = ref.run(None, feeds)
+    got = read(os.path.join(build, "outputs", "ort-cpu"), "output")
+    names = [o.name for o in ref.proto_.graph.output]
+    for n, w, (gn, g) in zip(names, want, got):
+        print(json.dumps({"build": os.path.basename(build), "output": n, "name": gn,
+                          "same": bool(same(w, g)), "want": repr(w)[:120], "got": repr(g)[:120]}))
+"#;
+
+#[test]
+fn strings_sequences_and_optionals_run_on_ort_and_match_the_onnx_reference() {
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("values");
+    make_value_models(&m);
+    let cache = t.path().join("cache");
+    let r = run_folder_on_ort_and_tract(&cache, &m, "n=5");
+    // tract has none of these types: its rows fail, cleanly.
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let recs = records(&cache);
+    assert_eq!(recs.len(), 4, "one build per model: {}", r.stderr);
+    for rec in &recs {
+        let name = rec["identity"]["name"].as_str().unwrap();
+        assert_eq!(row(rec, "ort")["status"], "successful", "{name}: {rec}");
+        let tract = row(rec, "tract");
+        assert_eq!(tract["status"], "error", "{name}: {rec}");
+        assert!(
+            tract["error"].as_str().unwrap().contains("tract"),
+            "{tract}"
+        );
+        let input = &rec["identity"]["inputs"][0];
+        let source = rec["identity"]["input_source"].as_str().unwrap();
+        match name.split('_').next().unwrap() {
+            "strings" => assert_eq!(input["dtype"], "string", "{input}"),
+            "sequences" => {
+                assert_eq!(input["value"], "seq(float32[4], float32[4])", "{input}");
+                assert_eq!(source, "random");
+            }
+            "optional" => assert_eq!(input["value"], "optional(float32[3])", "{input}"),
+            "absent" => {
+                assert_eq!(input["value"], "optional(tensor(int32); none)", "{input}");
+                assert_eq!(source, "test_data_set_0");
+            }
+            other => panic!("unexpected build {other}"),
+        }
+    }
+    let lines: Vec<Value> = py(REFERENCE_CHECK, &[&cache])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // both, parts, counts; len, cat, more; has, val, same; has.
+    assert_eq!(lines.len(), 10, "{lines:?}");
+    for l in &lines {
+        assert_eq!(
+            l["same"], true,
+            "turnkey's ort output differs from the reference: {l}"
+        );
+        assert_eq!(l["output"], l["name"], "{l}");
+    }
+    let absent = lines
+        .iter()
+        .find(|l| l["build"].as_str().unwrap().starts_with("absent"));
+    assert!(
+        absent.unwrap()["got"].as_str().unwrap().contains("False"),
+        "{absent:?}"
+    );
+}

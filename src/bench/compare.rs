@@ -109,8 +109,7 @@ fn compare_tensor(name: &str, r: &HostTensor, a: &HostTensor, atol: f64, rtol: f
             ),
         );
     }
-    let expected_len = r.dtype.byte_len(r.numel());
-    if r.data.len() != expected_len || a.data.len() != expected_len {
+    if !r.data_fits() || !a.data_fits() {
         return structural(
             name,
             r.numel(),
@@ -118,6 +117,9 @@ fn compare_tensor(name: &str, r: &HostTensor, a: &HostTensor, atol: f64, rtol: f
         );
     }
 
+    if let (Some(rs), Some(as_)) = (r.strings(), a.strings()) {
+        return compare_strings(name, r, &rs, &as_);
+    }
     let mut c = Counter::default();
     if r.dtype == DType::Int64 {
         let (rv, av) = (
@@ -156,6 +158,30 @@ fn compare_tensor(name: &str, r: &HostTensor, a: &HostTensor, atol: f64, rtol: f
         max_abs_diff: c.max_abs,
         max_rel_diff: c.max_rel,
         problem,
+    }
+}
+
+/// Strings agree only when equal byte for byte.
+fn compare_strings(name: &str, r: &HostTensor, rs: &[&[u8]], as_: &[&[u8]]) -> OutputCheck {
+    let differ: Vec<usize> = (0..rs.len()).filter(|&i| rs[i] != as_[i]).collect();
+    OutputCheck {
+        name: name.to_string(),
+        pass: differ.is_empty(),
+        numel: r.numel(),
+        mismatched: differ.len(),
+        nonfinite_mismatched: 0,
+        max_abs_diff: 0.0,
+        max_rel_diff: 0.0,
+        problem: differ.first().map(|&i| {
+            format!(
+                "{} of {} strings differ (first at {}: reference {:?}, got {:?})",
+                differ.len(),
+                r.numel(),
+                shape_str(&unravel(i, &r.shape)),
+                String::from_utf8_lossy(rs[i]),
+                String::from_utf8_lossy(as_[i]),
+            )
+        }),
     }
 }
 
@@ -243,6 +269,26 @@ mod tests {
             v[i - 1] as f64
         });
         (name.to_string(), t)
+    }
+
+    #[test]
+    fn strings_compare_exactly() {
+        let r = HostTensor::from_strings(&[3], &["a", "héllo", ""]);
+        let same = compare(
+            &[("s".into(), r.clone())],
+            &[("s".into(), r.clone())],
+            0.0,
+            0.0,
+        );
+        assert!(same.pass, "{}", same.summary);
+        let a = HostTensor::from_strings(&[3], &["a", "hello", "x"]);
+        let c = compare(&[("s".into(), r)], &[("s".into(), a)], 1.0, 1.0);
+        assert!(!c.pass);
+        let p = c.outputs[0].problem.clone().unwrap();
+        assert!(
+            p.contains("2 of 3 strings differ") && p.contains(r#"reference "héllo", got "hello""#),
+            "{p}"
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@
 use super::stats::{DEFAULT_COV_THRESHOLD, LatencyStats, Stability, stability};
 use super::timing::{BenchOptions, Core, Window, measure, measure_with};
 use crate::cache::RuntimeRow;
-use crate::graph::HostTensor;
-use crate::onnx::{OnnxError, read_tensor_pb, write_tensor_pb};
+use crate::graph::HostValue;
+use crate::onnx::{OnnxError, read_values, write_values};
 use crate::runtime::{self, Device, Precision, RuntimeError, SessionOptions};
 use crate::telemetry::{self, GpuTelemetry, Sampler};
 use serde::{Deserialize, Serialize};
@@ -348,7 +348,7 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
     result.compile_ms = Some(t.elapsed().as_secs_f64() * 1e3);
     result.details = session.details();
 
-    session.set_inputs(&inputs)?;
+    session.set_values(&inputs)?;
     let mut window = GpuWindow {
         cuda_index: match spec.device {
             Device::Cuda(n) => Some(n),
@@ -380,30 +380,21 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
         result.core_iterations = Some(c.iterations);
         result.core_stats = Some(c.stats);
     }
-    let outputs = session.outputs()?;
+    let outputs = session.output_values()?;
     result.outputs = outputs.iter().map(|(n, _)| n.clone()).collect();
     if let Some(dir) = &spec.outputs_dir {
         std::fs::create_dir_all(dir).map_err(|source| WorkerError::Io {
             path: dir.clone(),
             source,
         })?;
-        for (k, (name, t)) in outputs.iter().enumerate() {
-            write_tensor_pb(&dir.join(format!("output_{k}.pb")), name, t)?;
-        }
+        write_values(dir, "output", &outputs)?;
     }
     Ok(())
 }
 
 /// `input_0.pb`, `input_1.pb`, ... until the first missing one.
-pub fn read_inputs(dir: &Path) -> Result<Vec<(String, HostTensor)>, WorkerError> {
-    let mut inputs = Vec::new();
-    loop {
-        let f = dir.join(format!("input_{}.pb", inputs.len()));
-        if !f.exists() {
-            break;
-        }
-        inputs.push(read_tensor_pb(&f)?);
-    }
+pub fn read_inputs(dir: &Path) -> Result<Vec<(String, HostValue)>, WorkerError> {
+    let inputs = read_values(dir, "input")?;
     // An existing, empty folder is a model without inputs (ONNX allows it).
     if inputs.is_empty() && !dir.is_dir() {
         return Err(WorkerError::NoInputs {
@@ -647,6 +638,7 @@ fn tail(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::onnx::{read_tensor_pb, write_tensor_pb};
     use crate::runtime::test_models;
 
     fn sh(script: &str) -> Command {

@@ -106,11 +106,30 @@ pub struct TensorSpec {
     pub shape: Vec<usize>,
     /// Element type.
     pub dtype: DType,
+    /// Sequences and optionals (ONNX files only): the whole value, e.g.
+    /// `seq(float32[2], float32[3])`; `shape` and `dtype` are then those
+    /// of the first tensor inside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl TensorSpec {
+    pub fn new(name: &str, shape: &[usize], dtype: DType) -> Self {
+        TensorSpec {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+            dtype,
+            value: None,
+        }
+    }
 }
 
 impl fmt::Display for TensorSpec {
     /// `x:float32[1,10]`, the form the report uses.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(v) = &self.value {
+            return write!(f, "{}:{v}", self.name);
+        }
         let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
         write!(f, "{}:{}[{}]", self.name, self.dtype, dims.join(","))
     }
@@ -752,11 +771,9 @@ mod tests {
     #[test]
     fn round_trips_through_json() {
         let mut r = Record::new("linear_1a2b3c4d");
-        r.identity.inputs.push(TensorSpec {
-            name: "x".into(),
-            shape: vec![1, 10],
-            dtype: DType::Float32,
-        });
+        r.identity
+            .inputs
+            .push(TensorSpec::new("x", &[1, 10], DType::Float32));
         r.identity
             .labels
             .insert("author".into(), vec!["turnkey".into()]);

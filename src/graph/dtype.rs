@@ -8,8 +8,8 @@ use std::fmt;
 ///
 /// Scripts create the [`DType::SCRIPT`] types; the others come only from
 /// ONNX files given as inputs (unsigned 16/32/64-bit integers, the 8-bit
-/// floats and the packed 4- and 2-bit integers) and are carried as bytes
-/// between the file, the runtimes and the output check.
+/// floats, the packed 4- and 2-bit integers, strings) and are carried as
+/// bytes between the file, the runtimes and the output check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
@@ -35,6 +35,9 @@ pub enum DType {
     Int4,
     Uint2,
     Int2,
+    /// Byte strings (UTF-8 in practice); see [`crate::graph::HostTensor::from_strings`]
+    /// for how a tensor holds them.
+    String,
 }
 
 impl DType {
@@ -53,7 +56,7 @@ impl DType {
     ];
 
     /// The types only ONNX files carry.
-    pub const FILE_ONLY: [DType; 12] = [
+    pub const FILE_ONLY: [DType; 13] = [
         DType::Uint16,
         DType::Uint32,
         DType::Uint64,
@@ -66,11 +69,12 @@ impl DType {
         DType::Int4,
         DType::Uint2,
         DType::Int2,
+        DType::String,
     ];
 
     /// Every type: [`DType::SCRIPT`], then [`DType::FILE_ONLY`].
-    pub const ALL: [DType; 22] = {
-        let mut all = [DType::Float32; 22];
+    pub const ALL: [DType; 23] = {
+        let mut all = [DType::Float32; 23];
         let mut i = 0;
         while i < all.len() {
             all[i] = if i < DType::SCRIPT.len() {
@@ -107,6 +111,7 @@ impl DType {
             DType::Int4 => "int4",
             DType::Uint2 => "uint2",
             DType::Int2 => "int2",
+            DType::String => "string",
         }
     }
 
@@ -121,9 +126,10 @@ impl DType {
         DType::SCRIPT.contains(&self)
     }
 
-    /// Bits per element.
+    /// Bits per element; 0 for strings, whose elements have no fixed size.
     pub fn bits(self) -> usize {
         match self {
+            DType::String => 0,
             DType::Float64 | DType::Int64 | DType::Uint64 => 64,
             DType::Float32 | DType::Int32 | DType::Uint32 => 32,
             DType::Float16 | DType::Bfloat16 | DType::Int16 | DType::Uint16 => 16,
@@ -147,7 +153,8 @@ impl DType {
     }
 
     /// Bytes holding `numel` elements: packed types share bytes, the first
-    /// element in the lowest bits (the ONNX layout).
+    /// element in the lowest bits (the ONNX layout). Strings have no fixed
+    /// length: use [`crate::graph::HostTensor::data_fits`].
     pub fn byte_len(self, numel: usize) -> usize {
         if self.bits() >= 8 {
             numel * self.size_bytes()
@@ -196,6 +203,10 @@ impl DType {
                 | DType::Uint2
                 | DType::Int2
         )
+    }
+
+    pub fn is_string(self) -> bool {
+        self == DType::String
     }
 
     /// The 8-bit float format of this type, if it is one.

@@ -6,8 +6,10 @@ pub mod float8;
 pub mod ir;
 pub mod ops;
 pub mod tensor;
+pub mod value;
 
 pub use dtype::{DType, shape_str};
 pub use ir::{Graph, GraphStats, Init, Node, Param, Source, Value, ValueId};
 pub use ops::{GraphError, Op, ResizeMode, TypeInfo};
 pub use tensor::HostTensor;
+pub use value::{HostValue, ValueType, flatten_all};

@@ -12,7 +12,8 @@ use rand_chacha::ChaCha8Rng;
 pub struct HostTensor {
     pub dtype: DType,
     pub shape: Vec<usize>,
-    /// Little-endian element bytes, `numel * dtype.size_bytes()` long.
+    /// Little-endian element bytes, `dtype.byte_len(numel)` long; for
+    /// strings, each element as a u32 little-endian length then its bytes.
     #[serde(with = "hex_bytes")]
     pub data: Vec<u8>,
 }
@@ -58,7 +59,14 @@ fn push_value(out: &mut Vec<u8>, dtype: DType, v: f64) {
         | DType::Float8E5M2FNUZ
         | DType::Float8E8M0 => out.push(dtype.float8().map_or(0, |f| f.encode(v))),
         DType::Uint4 | DType::Int4 | DType::Uint2 | DType::Int2 => out.push(packed_code(dtype, v)),
+        // A number as a string: what a string input gets from numeric fills.
+        DType::String => push_string(out, format!("{v}").as_bytes()),
     }
+}
+
+fn push_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s);
 }
 
 /// The bit pattern of `v` in a packed integer type (saturating).
@@ -95,10 +103,53 @@ impl HostTensor {
         self.data.len()
     }
 
+    /// Whether `data` holds exactly `numel` elements of `dtype`.
+    pub fn data_fits(&self) -> bool {
+        if self.dtype.is_string() {
+            self.strings().is_some()
+        } else {
+            self.data.len() == self.dtype.byte_len(self.numel())
+        }
+    }
+
+    /// A string tensor (elements are byte strings, UTF-8 in practice).
+    pub fn from_strings<S: AsRef<[u8]>>(shape: &[usize], items: &[S]) -> Self {
+        debug_assert_eq!(items.len(), numel(shape));
+        let mut data = Vec::with_capacity(items.iter().map(|s| 4 + s.as_ref().len()).sum());
+        for s in items {
+            push_string(&mut data, s.as_ref());
+        }
+        HostTensor {
+            dtype: DType::String,
+            shape: shape.to_vec(),
+            data,
+        }
+    }
+
+    /// The elements of a string tensor; `None` for other dtypes or when the
+    /// data does not hold exactly `numel` strings.
+    pub fn strings(&self) -> Option<Vec<&[u8]>> {
+        if !self.dtype.is_string() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.numel());
+        let mut rest = self.data.as_slice();
+        while !rest.is_empty() {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            if tail.len() < len {
+                return None;
+            }
+            out.push(&tail[..len]);
+            rest = &tail[len..];
+        }
+        (out.len() == self.numel()).then_some(out)
+    }
+
     /// Builds a tensor by evaluating `f(i)` for every element index.
     pub fn from_fn(dtype: DType, shape: &[usize], mut f: impl FnMut(usize) -> f64) -> Self {
         let n = numel(shape);
-        let data = if dtype.bits() < 8 {
+        let data = if dtype.bits() < 8 && !dtype.is_string() {
             let bits = dtype.bits();
             let mut data = vec![0u8; dtype.byte_len(n)];
             for i in 0..n {
@@ -121,7 +172,7 @@ impl HostTensor {
     }
 
     pub fn full(dtype: DType, shape: &[usize], value: f64) -> Self {
-        if dtype.bits() < 8 {
+        if dtype.bits() < 8 && !dtype.is_string() {
             return Self::from_fn(dtype, shape, |_| value);
         }
         let mut one = Vec::new();
@@ -134,6 +185,9 @@ impl HostTensor {
     }
 
     pub fn zeros(dtype: DType, shape: &[usize]) -> Self {
+        if dtype.is_string() {
+            return Self::from_strings(shape, &vec![""; numel(shape)]);
+        }
         HostTensor {
             dtype,
             shape: shape.to_vec(),
@@ -192,6 +246,20 @@ impl HostTensor {
             let u2: f64 = rng.random::<f64>();
             std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
         })
+    }
+
+    /// Lowercase ASCII words of 1 to 8 letters, reproducible from `seed`.
+    pub fn random_words(shape: &[usize], seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let words: Vec<String> = (0..numel(shape))
+            .map(|_| {
+                let n = rng.random_range(1..=8);
+                (0..n)
+                    .map(|_| rng.random_range(b'a'..=b'z') as char)
+                    .collect()
+            })
+            .collect();
+        Self::from_strings(shape, &words)
     }
 
     /// Integers in `[low, high)`, reproducible from `seed`.
@@ -257,6 +325,18 @@ impl HostTensor {
             DType::Uint4 | DType::Int4 | DType::Uint2 | DType::Int2 => (0..self.numel())
                 .map(|i| packed_value(self.dtype, b, i))
                 .collect(),
+            // Strings that read as numbers, NaN for the rest.
+            DType::String => self
+                .strings()
+                .unwrap_or_default()
+                .iter()
+                .map(|s| {
+                    std::str::from_utf8(s)
+                        .ok()
+                        .and_then(|s| s.trim().parse().ok())
+                        .unwrap_or(f64::NAN)
+                })
+                .collect(),
         }
     }
 
@@ -282,6 +362,15 @@ impl HostTensor {
 
     /// The first `n` values, formatted for humans.
     pub fn preview(&self, n: usize) -> String {
+        if let Some(items) = self.strings() {
+            let shown: Vec<String> = items
+                .iter()
+                .take(n)
+                .map(|s| format!("{:?}", String::from_utf8_lossy(s)))
+                .collect();
+            let more = if items.len() > n { ", ..." } else { "" };
+            return format!("[{}{}]", shown.join(", "), more);
+        }
         let vals = self.to_f64_vec();
         let shown: Vec<String> = vals
             .iter()
@@ -317,7 +406,7 @@ mod tests {
     fn dtypes_round_trip_values() {
         for d in DType::ALL {
             let t = HostTensor::full(d, &[3], 1.0);
-            assert_eq!(t.data.len(), d.byte_len(3));
+            assert!(t.data_fits(), "{d}");
             assert_eq!(t.to_f64_vec(), vec![1.0; 3], "{d}");
         }
     }
@@ -364,5 +453,31 @@ mod tests {
     fn randint_in_range() {
         let t = HostTensor::randint(DType::Int64, &[100], 3, 7, 1);
         assert!(t.to_i64_vec().unwrap().iter().all(|v| (3..7).contains(v)));
+    }
+
+    #[test]
+    fn strings_hold_their_bytes_and_count() {
+        let t = HostTensor::from_strings(&[2, 2], &["a", "", "héllo", "x y"]);
+        assert!(t.data_fits());
+        let got: Vec<&[u8]> = t.strings().unwrap();
+        assert_eq!(got, vec![&b"a"[..], b"", "héllo".as_bytes(), b"x y"]);
+        assert_eq!(t.preview(2), r#"["a", "", ...]"#);
+        // Too few strings for the shape, or a length past the end: not a fit.
+        let short = HostTensor {
+            shape: vec![5],
+            ..t.clone()
+        };
+        assert!(!short.data_fits());
+        let mut cut = t.clone();
+        cut.data.truncate(cut.data.len() - 1);
+        assert!(!cut.data_fits());
+        assert_eq!(
+            HostTensor::zeros(DType::String, &[3])
+                .strings()
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(HostTensor::zeros(DType::Float32, &[1]).strings().is_none());
     }
 }

@@ -553,9 +553,7 @@ impl<'g> Lowering<'g> {
                 ))
             })?;
             if let Init::Data(t) = &param.init
-                && (t.dtype != param.info.dtype
-                    || t.shape != param.info.shape
-                    || t.data.len() != t.dtype.byte_len(t.numel()))
+                && (t.dtype != param.info.dtype || t.shape != param.info.shape || !t.data_fits())
             {
                 return Err(self.graph_err(format!(
                     "parameter '{}' holds {} data of shape {} but is declared {} {}",

@@ -5,9 +5,13 @@
 //! data is skipped, not copied.
 
 use super::OnnxError;
-use super::proto::{DimValue, OperatorSetIdProto, StringStringEntryProto, ValueInfoProto};
+use super::proto::{
+    DimValue, OperatorSetIdProto, StringStringEntryProto, TypeProto, TypeProtoTensor,
+    ValueInfoProto,
+};
 use super::tensor_io::{dtype_from_onnx, onnx_type_name, read_tensor_pb};
-use crate::graph::{DType, HostTensor};
+use super::value_io::read_value_pb;
+use crate::graph::{DType, HostTensor, HostValue, ValueType};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -34,7 +38,12 @@ pub struct IoInfo {
     /// `None` when the element type is one turnkey has no dtype for, or the
     /// value is not a tensor (a sequence, a map, ...).
     pub dtype: Option<DType>,
+    /// The whole type (tensor, sequence, optional); `None` when turnkey
+    /// cannot represent it (maps, sparse tensors, complex numbers, ...).
+    #[serde(default)]
+    pub value_type: Option<ValueType>,
     /// One entry per axis; empty for a scalar or when the rank is unknown.
+    /// For a sequence or optional: the axes of the tensors inside.
     pub dims: Vec<Dim>,
     /// False when the file gives no shape at all (not even a rank).
     pub rank_known: bool,
@@ -122,8 +131,40 @@ struct TensorName {
     name: String,
 }
 
+/// The value type, the innermost tensor type, and the type as written.
+fn type_of(t: &TypeProto) -> (Option<ValueType>, Option<&TypeProtoTensor>, String) {
+    if let Some(tt) = &t.tensor_type {
+        let vt = dtype_from_onnx(tt.elem_type).map(ValueType::Tensor);
+        return (vt, Some(tt), onnx_type_name(tt.elem_type));
+    }
+    fn wrap<'a>(
+        inner: &'a TypeProto,
+        make: fn(Box<ValueType>) -> ValueType,
+        word: &str,
+    ) -> (Option<ValueType>, Option<&'a TypeProtoTensor>, String) {
+        let (vt, tt, name) = type_of(inner);
+        (vt.map(|v| make(Box::new(v))), tt, format!("{word}({name})"))
+    }
+    match (&t.sequence_type, &t.optional_type) {
+        (Some(s), _) if s.elem_type.is_some() => wrap(
+            s.elem_type.as_deref().expect("checked"),
+            ValueType::Sequence,
+            "seq",
+        ),
+        (_, Some(o)) if o.elem_type.is_some() => wrap(
+            o.elem_type.as_deref().expect("checked"),
+            ValueType::Optional,
+            "optional",
+        ),
+        _ => (None, None, "a map or sparse tensor".into()),
+    }
+}
+
 fn io_info(v: &ValueInfoProto) -> IoInfo {
-    let tensor = v.r#type.as_ref().and_then(|t| t.tensor_type.as_ref());
+    let (value_type, tensor, type_name) = match v.r#type.as_ref() {
+        Some(t) => type_of(t),
+        None => (None, None, "an undeclared type".into()),
+    };
     let shape = tensor.and_then(|t| t.shape.as_ref());
     let dims = shape
         .map(|s| {
@@ -139,13 +180,14 @@ fn io_info(v: &ValueInfoProto) -> IoInfo {
         .unwrap_or_default();
     IoInfo {
         name: v.name.clone(),
-        dtype: tensor.and_then(|t| dtype_from_onnx(t.elem_type)),
+        dtype: match &value_type {
+            Some(ValueType::Tensor(d)) => Some(*d),
+            _ => None,
+        },
+        value_type,
         dims,
         rank_known: shape.is_some(),
-        type_name: match tensor {
-            Some(t) => onnx_type_name(t.elem_type),
-            None => "a non-tensor value (sequence, map or optional)".into(),
-        },
+        type_name,
     }
 }
 
@@ -449,15 +491,19 @@ impl Bindings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BoundInput {
     pub name: String,
+    /// The element type of the tensor (or of the tensors inside a sequence or optional).
     pub dtype: DType,
+    /// The shape of that tensor (or of each tensor inside).
     pub shape: Vec<usize>,
+    pub ty: ValueType,
 }
 
 /// Why inputs cannot be fed. The caller adds the file name.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BindError {
     #[error(
-        "input '{input}' is of type {type_name}, which turnkey cannot feed (it feeds {})",
+        "input '{input}' is of type {type_name}, which turnkey cannot feed (it feeds tensors \
+         of {}, and sequences and optionals of them)",
         DType::ALL.map(|d| d.name()).join(", ")
     )]
     Dtype { input: String, type_name: String },
@@ -521,12 +567,11 @@ fn unbound_message(axes: &[(String, Vec<String>)], unnamed: &[(String, usize)]) 
     parts.join("; ")
 }
 
-fn feedable(i: &IoInfo) -> Result<DType, BindError> {
-    let dtype = i.dtype.ok_or_else(|| BindError::Dtype {
+fn feedable(i: &IoInfo) -> Result<ValueType, BindError> {
+    i.value_type.clone().ok_or_else(|| BindError::Dtype {
         input: i.name.clone(),
         type_name: i.type_name.clone(),
-    })?;
-    Ok(dtype)
+    })
 }
 
 /// Sizes every input's axes: `--shape` first, then `--axis` by name; fixed
@@ -536,7 +581,8 @@ pub fn bind_inputs(io: &ModelIo, b: &Bindings) -> Result<Vec<BoundInput>, BindEr
     let mut unbound: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut unnamed = Vec::new();
     for i in &io.inputs {
-        let dtype = feedable(i)?;
+        let ty = feedable(i)?;
+        let dtype = ty.elem();
         if let Some(given) = b.shapes.get(&i.name) {
             if i.rank_known {
                 if given.len() != i.dims.len() {
@@ -565,6 +611,7 @@ pub fn bind_inputs(io: &ModelIo, b: &Bindings) -> Result<Vec<BoundInput>, BindEr
                 name: i.name.clone(),
                 dtype,
                 shape: given.clone(),
+                ty,
             });
             continue;
         }
@@ -597,6 +644,7 @@ pub fn bind_inputs(io: &ModelIo, b: &Bindings) -> Result<Vec<BoundInput>, BindEr
             name: i.name.clone(),
             dtype,
             shape,
+            ty,
         });
     }
     if !unbound.is_empty() || !unnamed.is_empty() {
@@ -624,16 +672,17 @@ pub fn unknown_shape_names(io: &ModelIo, b: &Bindings) -> Vec<String> {
         .collect()
 }
 
-/// Orders `feed` (tensors named after inputs) as the model's inputs and
+/// Orders `feed` (values named after inputs) as the model's inputs and
 /// checks it against the interface and the bindings: every input given once,
-/// same dtype, and the fixed and bound sizes respected.
+/// same type, and the fixed and bound sizes respected (by every tensor
+/// inside a sequence or optional).
 pub fn check_feed(
     io: &ModelIo,
     b: &Bindings,
-    feed: Vec<(String, HostTensor)>,
-) -> Result<Vec<(String, HostTensor)>, BindError> {
+    feed: Vec<(String, HostValue)>,
+) -> Result<Vec<(String, HostValue)>, BindError> {
     let names: Vec<&str> = io.inputs.iter().map(|i| i.name.as_str()).collect();
-    let mut by_name: BTreeMap<String, HostTensor> = BTreeMap::new();
+    let mut by_name: BTreeMap<String, HostValue> = BTreeMap::new();
     for (n, t) in feed {
         if !names.contains(&n.as_str()) {
             return Err(BindError::Feed(format!(
@@ -647,8 +696,8 @@ pub fn check_feed(
     }
     let mut out = Vec::with_capacity(io.inputs.len());
     for i in &io.inputs {
-        let dtype = feedable(i)?;
-        let t = by_name.remove(&i.name).ok_or_else(|| {
+        let ty = feedable(i)?;
+        let v = by_name.remove(&i.name).ok_or_else(|| {
             BindError::Feed(format!(
                 "input '{}' ({} {}) is not given",
                 i.name,
@@ -656,45 +705,62 @@ pub fn check_feed(
                 i.shape_string()
             ))
         })?;
-        if t.dtype != dtype {
+        if v.value_type() != ty {
+            let (want, got) = match (&ty, v.value_type()) {
+                (ValueType::Tensor(w), ValueType::Tensor(g)) => (w.to_string(), g.to_string()),
+                (w, g) => (w.to_string(), g.to_string()),
+            };
             return Err(BindError::Feed(format!(
-                "input '{}' is {dtype}, the tensor given is {}",
-                i.name, t.dtype
+                "input '{}' is {want}, the {} given is {got}",
+                i.name,
+                if v.as_tensor().is_some() {
+                    "tensor"
+                } else {
+                    "value"
+                }
             )));
         }
-        let wrong = |why: String| {
-            BindError::Feed(format!(
-                "input '{}' {}: the tensor given is {}: {why}",
-                i.name,
-                i.shape_string(),
-                crate::graph::shape_str(&t.shape)
-            ))
-        };
-        if let Some(s) = b.shapes.get(&i.name)
-            && s != &t.shape
-        {
-            return Err(wrong(format!("--shape asks for {}", join_dims(s))));
+        for t in v.tensors() {
+            check_tensor_shape(i, b, t)?;
         }
-        if i.rank_known {
-            if i.dims.len() != t.shape.len() {
-                return Err(wrong(format!("the input has rank {}", i.dims.len())));
-            }
-            for (k, d) in i.dims.iter().enumerate() {
-                let want = match d {
-                    Dim::Fixed(n) => Some(*n),
-                    Dim::Named(a) => b.axes.get(a).copied(),
-                    Dim::Unknown => None,
-                };
-                if let Some(w) = want
-                    && w != t.shape[k]
-                {
-                    return Err(wrong(format!("axis {k} must be {w}")));
-                }
-            }
-        }
-        out.push((i.name.clone(), t));
+        out.push((i.name.clone(), v));
     }
     Ok(out)
+}
+
+/// The fixed and bound sizes of input `i` against one tensor fed to it.
+fn check_tensor_shape(i: &IoInfo, b: &Bindings, t: &HostTensor) -> Result<(), BindError> {
+    let wrong = |why: String| {
+        BindError::Feed(format!(
+            "input '{}' {}: the tensor given is {}: {why}",
+            i.name,
+            i.shape_string(),
+            crate::graph::shape_str(&t.shape)
+        ))
+    };
+    if let Some(s) = b.shapes.get(&i.name)
+        && s != &t.shape
+    {
+        return Err(wrong(format!("--shape asks for {}", join_dims(s))));
+    }
+    if i.rank_known {
+        if i.dims.len() != t.shape.len() {
+            return Err(wrong(format!("the input has rank {}", i.dims.len())));
+        }
+        for (k, d) in i.dims.iter().enumerate() {
+            let want = match d {
+                Dim::Fixed(n) => Some(*n),
+                Dim::Named(a) => b.axes.get(a).copied(),
+                Dim::Unknown => None,
+            };
+            if let Some(w) = want
+                && w != t.shape[k]
+            {
+                return Err(wrong(format!("axis {k} must be {w}")));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The folder of ONNX's test-data layout (backend node tests, the model zoo):
@@ -705,12 +771,14 @@ pub fn test_data_dir(model: &Path) -> Option<PathBuf> {
 }
 
 /// The inputs of `test_data_set_0` beside the model, named after the model's
-/// inputs (a tensor without a name, or with a name that is no input, takes
-/// the name of the input at its position). `None` without such a folder.
+/// inputs (a value without a name, or with a name that is no input, takes
+/// the name of the input at its position). File `k` is read as the type of
+/// input `k` (a `.pb` file does not say what it holds). `None` without
+/// such a folder.
 pub fn test_data_inputs(
     model: &Path,
     io: &ModelIo,
-) -> Option<Result<Vec<(String, HostTensor)>, OnnxError>> {
+) -> Option<Result<Vec<(String, HostValue)>, OnnxError>> {
     let dir = test_data_dir(model)?;
     let mut out = Vec::new();
     for k in 0.. {
@@ -718,7 +786,11 @@ pub fn test_data_inputs(
         if !p.is_file() {
             break;
         }
-        match read_tensor_pb(&p) {
+        let read = match io.inputs.get(k).and_then(|i| i.value_type.as_ref()) {
+            Some(ty) if !ty.is_tensor() => read_value_pb(&p, ty),
+            _ => read_tensor_pb(&p).map(|(n, t)| (n, HostValue::Tensor(t))),
+        };
+        match read {
             Ok((name, t)) => {
                 let known = io.inputs.iter().any(|i| i.name == name);
                 let name = match io.inputs.get(k) {
@@ -937,7 +1009,7 @@ mod tests {
                         data_type::FLOAT,
                         Some(vec![Some(DimValue::DimValue(4))]),
                     ),
-                    vi("s", data_type::STRING, None),
+                    vi("s", data_type::COMPLEX64, None),
                 ],
                 output: vec![vi("y", data_type::FLOAT, Some(vec![]))],
                 ..Default::default()
@@ -1046,6 +1118,7 @@ onnx.save(m, sys.argv[1])
                 .map(|(n, d, dims)| IoInfo {
                     name: n.to_string(),
                     dtype: *d,
+                    value_type: d.map(ValueType::Tensor),
                     dims: dims.clone(),
                     rank_known: true,
                     type_name: d.map(|d| d.name().to_string()).unwrap_or("uint32".into()),
@@ -1053,6 +1126,12 @@ onnx.save(m, sys.argv[1])
                 .collect(),
             ..Default::default()
         }
+    }
+
+    fn values(feed: Vec<(String, HostTensor)>) -> Vec<(String, HostValue)> {
+        feed.into_iter()
+            .map(|(n, t)| (n, HostValue::Tensor(t)))
+            .collect()
     }
 
     fn named(s: &str) -> Dim {
@@ -1126,7 +1205,7 @@ onnx.save(m, sys.argv[1])
         let got = check_feed(
             &io,
             &b,
-            vec![("b".into(), bt.clone()), ("a".into(), a.clone())],
+            values(vec![("b".into(), bt.clone()), ("a".into(), a.clone())]),
         )
         .unwrap();
         assert_eq!(got[0].0, "a");
@@ -1159,12 +1238,12 @@ onnx.save(m, sys.argv[1])
             ),
         ];
         for (feed, want) in cases {
-            let e = check_feed(&io, &b, feed).unwrap_err().to_string();
+            let e = check_feed(&io, &b, values(feed)).unwrap_err().to_string();
             assert!(e.contains(want), "{want}: {e}");
         }
         let mut b = Bindings::default();
         b.axes.insert("n".into(), 4);
-        let e = check_feed(&io, &b, vec![("a".into(), a), ("b".into(), bt)]).unwrap_err();
+        let e = check_feed(&io, &b, values(vec![("a".into(), a), ("b".into(), bt)])).unwrap_err();
         assert!(e.to_string().contains("axis 0 must be 4"), "{e}");
     }
 
@@ -1206,7 +1285,7 @@ open(os.path.join(d, "test_data_set_0", "input_0.pb"), "wb").write(t.SerializeTo
         );
         let feed = test_data_inputs(&path, &info.io).unwrap().unwrap();
         assert_eq!(feed[0].0, "x", "an unnamed tensor takes the input's name");
-        assert_eq!(feed[0].1.shape, [2, 8]);
+        assert_eq!(feed[0].1.as_tensor().unwrap().shape, [2, 8]);
         // "y" has an unnamed-in-effect axis ("?" is a name no input has): tract infers it.
         let outs = infer_outputs(
             &path,
@@ -1215,6 +1294,7 @@ open(os.path.join(d, "test_data_set_0", "input_0.pb"), "wb").write(t.SerializeTo
                 name: "x".into(),
                 dtype: DType::Float32,
                 shape: vec![2, 8],
+                ty: ValueType::Tensor(DType::Float32),
             }],
         );
         assert_eq!(outs[0].2, [Some(2), Some(3)]);

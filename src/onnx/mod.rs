@@ -6,6 +6,7 @@ pub mod export;
 pub mod import;
 pub mod proto;
 pub mod tensor_io;
+pub mod value_io;
 
 #[cfg(test)]
 pub(crate) mod export_tests;
@@ -25,6 +26,7 @@ pub use tensor_io::{
     dtype_from_onnx, dtype_to_onnx, proto_to_tensor, read_tensor_pb, tensor_into_proto,
     tensor_to_proto, write_tensor_pb,
 };
+pub use value_io::{read_value_pb, read_values, write_value_pb, write_values};
 
 /// Everything that can go wrong reading or writing ONNX. Messages name the
 /// file (or the tensor/node) and say what to do.

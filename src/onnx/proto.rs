@@ -173,14 +173,65 @@ pub struct ValueInfoProto {
     pub doc_string: String,
 }
 
-/// Only the tensor case of `TypeProto`'s `value` oneof. Sequence, map and
-/// other types decode as `tensor_type: None`.
+/// The tensor, sequence and optional cases of `TypeProto`'s `value` oneof
+/// (at most one is set). Maps and sparse tensors decode with none set.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TypeProto {
     #[prost(message, optional, tag = "1")]
     pub tensor_type: Option<TypeProtoTensor>,
+    #[prost(message, optional, boxed, tag = "4")]
+    pub sequence_type: Option<Box<TypeProtoElem>>,
+    #[prost(message, optional, boxed, tag = "9")]
+    pub optional_type: Option<Box<TypeProtoElem>>,
     #[prost(string, tag = "6")]
     pub denotation: String,
+}
+
+/// `TypeProto.Sequence` and `TypeProto.Optional`: the type inside.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TypeProtoElem {
+    #[prost(message, optional, boxed, tag = "1")]
+    pub elem_type: Option<Box<TypeProto>>,
+}
+
+/// `SequenceProto.DataType` / `OptionalProto.DataType`: which value field is set.
+pub mod value_kind {
+    pub const TENSOR: i32 = 1;
+    pub const SEQUENCE: i32 = 3;
+    pub const OPTIONAL: i32 = 5;
+}
+
+/// A sequence value in a `.pb` file (ONNX test data for `seq(...)` inputs).
+/// Sparse tensors and maps are not read.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SequenceProto {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// One of [`value_kind`].
+    #[prost(int32, tag = "2")]
+    pub elem_type: i32,
+    #[prost(message, repeated, tag = "3")]
+    pub tensor_values: Vec<TensorProto>,
+    #[prost(message, repeated, tag = "5")]
+    pub sequence_values: Vec<SequenceProto>,
+    #[prost(message, repeated, tag = "7")]
+    pub optional_values: Vec<OptionalProto>,
+}
+
+/// An optional value in a `.pb` file; nothing set is the absent value.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OptionalProto {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// One of [`value_kind`].
+    #[prost(int32, tag = "2")]
+    pub elem_type: i32,
+    #[prost(message, optional, tag = "3")]
+    pub tensor_value: Option<TensorProto>,
+    #[prost(message, optional, boxed, tag = "5")]
+    pub sequence_value: Option<Box<SequenceProto>>,
+    #[prost(message, optional, boxed, tag = "7")]
+    pub optional_value: Option<Box<OptionalProto>>,
 }
 
 /// `TypeProto.Tensor`.

@@ -33,11 +33,12 @@ pub fn dtype_to_onnx(d: DType) -> i32 {
         DType::Int4 => data_type::INT4,
         DType::Uint2 => data_type::UINT2,
         DType::Int2 => data_type::INT2,
+        DType::String => data_type::STRING,
     }
 }
 
 /// The dtype of an ONNX element type; `None` for types turnkey has no
-/// dtype for (strings, complex, 4- and 6-bit floats).
+/// dtype for (complex, 4- and 6-bit floats).
 pub fn dtype_from_onnx(t: i32) -> Option<DType> {
     DType::ALL.iter().copied().find(|&d| dtype_to_onnx(d) == t)
 }
@@ -85,8 +86,12 @@ fn dims_of(shape: &[usize]) -> Vec<i64> {
     shape.iter().map(|&d| d as i64).collect()
 }
 
-/// A `TensorProto` holding a copy of `t` in `raw_data`.
+/// A `TensorProto` holding a copy of `t` in `raw_data` (strings, which
+/// have no raw form, in `string_data`).
 pub fn tensor_to_proto(name: &str, t: &HostTensor) -> TensorProto {
+    if t.dtype.is_string() {
+        return string_proto(name, t);
+    }
     TensorProto {
         name: name.to_string(),
         dims: dims_of(&t.shape),
@@ -99,11 +104,29 @@ pub fn tensor_to_proto(name: &str, t: &HostTensor) -> TensorProto {
 /// Like [`tensor_to_proto`], but moves the bytes instead of copying them
 /// (the export path for large weights).
 pub fn tensor_into_proto(name: &str, t: HostTensor) -> TensorProto {
+    if t.dtype.is_string() {
+        return string_proto(name, &t);
+    }
     TensorProto {
         name: name.to_string(),
         dims: dims_of(&t.shape),
         data_type: dtype_to_onnx(t.dtype),
         raw_data: t.data,
+        ..Default::default()
+    }
+}
+
+fn string_proto(name: &str, t: &HostTensor) -> TensorProto {
+    TensorProto {
+        name: name.to_string(),
+        dims: dims_of(&t.shape),
+        data_type: data_type::STRING,
+        string_data: t
+            .strings()
+            .unwrap_or_default()
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect(),
         ..Default::default()
     }
 }
@@ -138,6 +161,17 @@ pub fn proto_to_tensor(p: &TensorProto) -> Result<HostTensor, OnnxError> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| bad(format!("shape {:?} is too large", p.dims)))?;
+    if dtype.is_string() {
+        // The spec keeps strings in string_data only (never raw_data).
+        if p.string_data.len() != numel {
+            return Err(bad(format!(
+                "string_data has {} strings but shape {:?} needs {numel}",
+                p.string_data.len(),
+                p.dims
+            )));
+        }
+        return Ok(HostTensor::from_strings(&shape, &p.string_data));
+    }
     let want = dtype
         .checked_byte_len(numel)
         .ok_or_else(|| bad(format!("shape {:?} is too large", p.dims)))?;
@@ -265,7 +299,6 @@ mod tests {
         for d in DType::ALL {
             assert_eq!(dtype_from_onnx(dtype_to_onnx(d)), Some(d));
         }
-        assert_eq!(dtype_from_onnx(data_type::STRING), None);
         assert_eq!(dtype_from_onnx(data_type::FLOAT4E2M1), None);
         assert_eq!(onnx_type_name(data_type::FLOAT16), "float16");
         assert!(onnx_type_name(99).contains("99"));
@@ -322,6 +355,14 @@ mod tests {
             DType::Uint32 | DType::Uint64 => {
                 p.uint64_data = vals.iter().map(|&v| v as u64).collect()
             }
+            DType::String => {
+                p.string_data = t
+                    .strings()
+                    .unwrap()
+                    .into_iter()
+                    .map(<[u8]>::to_vec)
+                    .collect()
+            }
             // Bit patterns and packed bytes: one byte per entry.
             _ if t.dtype.float8().is_some() || t.dtype.bits() < 8 => {
                 p.int32_data = t.data.iter().map(|&b| b as i32).collect()
@@ -369,9 +410,9 @@ mod tests {
         assert!(e.contains("no data"), "{e}");
 
         let mut p = tensor_to_proto("s", &sample(DType::Float32));
-        p.data_type = data_type::STRING;
+        p.data_type = data_type::COMPLEX64;
         let e = proto_to_tensor(&p).unwrap_err().to_string();
-        assert!(e.contains("string is not supported"), "{e}");
+        assert!(e.contains("complex64 is not supported"), "{e}");
 
         let mut p = tensor_to_proto("e", &sample(DType::Float32));
         p.data_location = data_location::EXTERNAL;

@@ -525,11 +525,9 @@ mod tests {
                 r.identity.script = format!("models/{name}.rhai");
                 r.identity.model_class = Some("TwoLayer".into());
                 r.identity.params = Some(85);
-                r.identity.inputs.push(TensorSpec {
-                    name: "x".into(),
-                    shape: vec![1, 10],
-                    dtype: DType::Float32,
-                });
+                r.identity
+                    .inputs
+                    .push(TensorSpec::new("x", &[1, 10], DType::Float32));
                 for (k, v) in labels {
                     r.identity
                         .labels

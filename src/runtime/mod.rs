@@ -18,7 +18,7 @@ pub mod tract;
 #[cfg(test)]
 pub(crate) mod test_models;
 
-use crate::graph::{DType, Graph, HostTensor};
+use crate::graph::{DType, Graph, HostTensor, HostValue};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
@@ -45,6 +45,34 @@ pub trait Session {
     fn run(&mut self) -> Result<(), RuntimeError>;
     /// The outputs of the last [`Session::run`], in the model's output order.
     fn outputs(&mut self) -> Result<Vec<(String, HostTensor)>, RuntimeError>;
+    /// Like [`Session::set_inputs`], for models whose inputs may be
+    /// sequences or optionals. Runtimes without them take tensors only.
+    fn set_values(&mut self, inputs: &[(String, HostValue)]) -> Result<(), RuntimeError> {
+        let tensors = inputs
+            .iter()
+            .map(|(n, v)| match v {
+                HostValue::Tensor(t) => Ok((n.clone(), t.clone())),
+                other => Err(RuntimeError::UnsupportedDtype {
+                    runtime: self.runtime_name(),
+                    dtype: other.value_type().to_string(),
+                    what: format!("model input '{n}'; only ort runs sequences and optionals"),
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.set_inputs(&tensors)
+    }
+    /// Like [`Session::outputs`], keeping sequences and optionals.
+    fn output_values(&mut self) -> Result<Vec<(String, HostValue)>, RuntimeError> {
+        Ok(self
+            .outputs()?
+            .into_iter()
+            .map(|(n, t)| (n, HostValue::Tensor(t)))
+            .collect())
+    }
+    /// The runtime's name, for messages.
+    fn runtime_name(&self) -> &'static str {
+        "this runtime"
+    }
     /// Settings worth recording: threads, optimization level, execution provider, ...
     fn details(&self) -> BTreeMap<String, String>;
     /// True when [`Session::run_core`] measures something else than
@@ -352,10 +380,10 @@ pub fn read_ir(runtime: &'static str, model: &Path) -> Result<Graph, RuntimeErro
 
 /// Checks that `given` supplies every name in `expected` exactly once and
 /// nothing else; returns, for each expected name, the index into `given`.
-pub(crate) fn match_inputs(
+pub(crate) fn match_inputs<T>(
     runtime: &'static str,
     expected: &[String],
-    given: &[(String, HostTensor)],
+    given: &[(String, T)],
 ) -> Result<Vec<usize>, RuntimeError> {
     let err = |message: String| RuntimeError::Input { runtime, message };
     for (i, (name, _)) in given.iter().enumerate() {
@@ -402,13 +430,13 @@ pub(crate) fn check_input(
             t.dtype
         )));
     }
-    if t.data.len() != t.dtype.byte_len(t.numel()) {
+    if !t.data_fits() {
         return Err(err(format!(
-            "input '{name}' holds {} bytes, but shape {:?} of {} needs {}",
+            "input '{name}' holds {} bytes, which is not {} element(s) of {} (shape {:?})",
             t.data.len(),
-            t.shape,
+            t.numel(),
             t.dtype,
-            t.dtype.byte_len(t.numel())
+            t.shape
         )));
     }
     if let Some(dims) = dims {

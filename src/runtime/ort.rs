@@ -10,12 +10,15 @@
 //! otherwise fall back to the CPU silently and the row would lie.
 
 use super::{Device, Precision, Runtime, RuntimeError, Session, SessionOptions};
-use crate::graph::{DType, HostTensor};
+use crate::graph::{DType, HostTensor, HostValue, ValueType as IoType};
 use ort::ep::{self, ExecutionProvider, ExecutionProviderDispatch};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::IoBinding;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::value::{DynTensor, DynTensorValueType, DynValue, TensorElementType, ValueType};
+use ort::value::{
+    DynSequenceValueType, DynTensor, DynTensorValueType, DynValue, Sequence, TensorElementType,
+    ValueType,
+};
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -507,26 +510,32 @@ fn load_session(
         },
     })?;
 
+    let unsupported = |t: &ValueType, what: String| RuntimeError::UnsupportedDtype {
+        runtime: name,
+        dtype: t.to_string(),
+        what,
+    };
     let mut inputs = Vec::new();
     for outlet in session.inputs() {
-        let (dtype, dims) = tensor_type(outlet.dtype())
-            .ok_or_else(|| load_err(format!("input '{}' is not a tensor", outlet.name())))?;
-        let dtype = from_ort(dtype).ok_or_else(|| RuntimeError::UnsupportedDtype {
-            runtime: name,
-            dtype: format!("{dtype:?}"),
-            what: format!("model input '{}'", outlet.name()),
+        let ty = io_type(outlet.dtype()).ok_or_else(|| {
+            unsupported(outlet.dtype(), format!("model input '{}'", outlet.name()))
         })?;
+        let dims = tensor_type(outlet.dtype()).map_or_else(Vec::new, |(_, d)| d);
         inputs.push(InputSpec {
             name: outlet.name().to_string(),
-            dtype,
+            ty,
             dims,
         });
     }
-    let output_names = session
-        .outputs()
-        .iter()
-        .map(|o| o.name().to_string())
-        .collect();
+    let mut output_names = Vec::new();
+    let mut output_types = Vec::new();
+    for o in session.outputs() {
+        output_names.push(o.name().to_string());
+        output_types.push(
+            io_type(o.dtype())
+                .ok_or_else(|| unsupported(o.dtype(), format!("model output '{}'", o.name())))?,
+        );
+    }
 
     let details = BTreeMap::from([
         ("library".to_string(), loaded.lib.path.display().to_string()),
@@ -546,7 +555,9 @@ fn load_session(
         session,
         inputs,
         output_names,
+        output_types,
         values: Vec::new(),
+        fed: Vec::new(),
         results: None,
         details,
         gpu,
@@ -592,8 +603,8 @@ const OPT_LEVEL_NAME: &str = "all (ORT_ENABLE_ALL: basic + extended + layout)";
 
 struct InputSpec {
     name: String,
-    dtype: DType,
-    /// `None` for a free (symbolic) dimension.
+    ty: IoType,
+    /// Tensor inputs: `None` for a free (symbolic) dimension.
     dims: Vec<Option<usize>>,
 }
 
@@ -602,8 +613,12 @@ struct OrtSession {
     session: ort::session::Session,
     inputs: Vec<InputSpec>,
     output_names: Vec<String>,
-    /// Input values in the model's input order, made once by `set_inputs`.
+    output_types: Vec<IoType>,
+    /// Input values in the model's input order, made once by `set_inputs`;
+    /// absent optionals are left out.
     values: Vec<DynValue>,
+    /// The index in `inputs` of each of `values`.
+    fed: Vec<usize>,
     /// The last run's outputs, in the model's output order.
     results: Option<Vec<DynValue>>,
     details: BTreeMap<String, String>,
@@ -626,7 +641,8 @@ impl OrtSession {
     /// to device memory.
     fn bind(&mut self, n: u32) -> Result<(), RuntimeError> {
         let mut b = self.session.create_binding().map_err(|e| self.run_err(e))?;
-        for (spec, v) in self.inputs.iter().zip(&self.values) {
+        for (&k, v) in self.fed.iter().zip(&self.values) {
+            let spec = &self.inputs[k];
             b.bind_input(spec.name.as_str(), v)
                 .map_err(|e| self.run_err(format!("binding input '{}': {e}", spec.name)))?;
         }
@@ -648,22 +664,51 @@ impl OrtSession {
 }
 
 impl Session for OrtSession {
+    fn runtime_name(&self) -> &'static str {
+        self.name
+    }
+
     fn set_inputs(&mut self, inputs: &[(String, HostTensor)]) -> Result<(), RuntimeError> {
+        let values: Vec<(String, HostValue)> = inputs
+            .iter()
+            .map(|(n, t)| (n.clone(), HostValue::Tensor(t.clone())))
+            .collect();
+        self.set_values(&values)
+    }
+
+    fn set_values(&mut self, inputs: &[(String, HostValue)]) -> Result<(), RuntimeError> {
         let rt = self.name;
         let names: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
         let order = super::match_inputs(rt, &names, inputs)?;
         let mut values = Vec::with_capacity(order.len());
-        for (spec, &k) in self.inputs.iter().zip(&order) {
-            let t = &inputs[k].1;
-            super::check_input(rt, &spec.name, t, spec.dtype, Some(&spec.dims))?;
-            values.push(to_value(self.session.allocator(), t).map_err(|e| {
-                RuntimeError::Input {
-                    runtime: rt,
-                    message: format!("input '{}': {e}", spec.name),
-                }
-            })?);
+        let mut fed = Vec::with_capacity(order.len());
+        for (i, (spec, &k)) in self.inputs.iter().zip(&order).enumerate() {
+            let v = &inputs[k].1;
+            let input_err = |message: String| RuntimeError::Input {
+                runtime: rt,
+                message: format!("input '{}': {message}", spec.name),
+            };
+            if let (IoType::Tensor(dtype), HostValue::Tensor(t)) = (&spec.ty, v) {
+                super::check_input(rt, &spec.name, t, *dtype, Some(&spec.dims))?;
+            } else if v.value_type() != spec.ty {
+                return Err(input_err(format!(
+                    "the model expects {}, the value given is {}",
+                    spec.ty,
+                    v.value_type()
+                )));
+            } else if !v.is_consistent() {
+                return Err(input_err(
+                    "a tensor inside holds data that does not fit its shape".into(),
+                ));
+            }
+            // An optional input is fed its value; an absent one is left out.
+            if let Some(value) = to_ort_value(self.session.allocator(), v).map_err(input_err)? {
+                values.push(value);
+                fed.push(i);
+            }
         }
         self.values = values;
+        self.fed = fed;
         self.results = None;
         self.binding = None;
         if let Some(n) = self.gpu {
@@ -675,16 +720,40 @@ impl Session for OrtSession {
     /// Host inputs to host outputs: ONNX Runtime copies the inputs to the
     /// device and the outputs back on every run.
     fn run(&mut self) -> Result<(), RuntimeError> {
-        let views: Vec<ort::session::SessionInputValue<'_>> =
-            self.values.iter().map(Into::into).collect();
-        let outputs = self
-            .session
-            .run(views.as_slice())
-            .map_err(|e| RuntimeError::Run {
-                runtime: self.name,
-                message: e.to_string(),
-            })?;
-        self.results = Some(outputs.into_iter().map(|(_, v)| v).collect());
+        let all_fed = self.fed.len() == self.inputs.len();
+        let (session, inputs, values, fed) =
+            (&mut self.session, &self.inputs, &self.values, &self.fed);
+        // The ort crate panics on an absent optional output (it expects every
+        // output to have a type): catch that and say so.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if all_fed {
+                let views: Vec<ort::session::SessionInputValue<'_>> =
+                    values.iter().map(Into::into).collect();
+                session
+                    .run(views.as_slice())
+                    .map(|o| o.into_iter().map(|(_, v)| v).collect::<Vec<_>>())
+            } else {
+                // Absent optionals: inputs by name, the absent ones left out.
+                let named: Vec<(&str, ort::session::SessionInputValue<'_>)> = fed
+                    .iter()
+                    .zip(values)
+                    .map(|(&k, v)| (inputs[k].name.as_str(), v.into()))
+                    .collect();
+                session
+                    .run(named)
+                    .map(|o| o.into_iter().map(|(_, v)| v).collect::<Vec<_>>())
+            }
+        }));
+        let outputs = match ran {
+            Ok(r) => r.map_err(|e| self.run_err(e))?,
+            Err(_) => {
+                return Err(self.run_err(
+                    "an output is an absent optional, which the ort crate this turnkey \
+                     is built with cannot read; feed inputs that give every output a value",
+                ));
+            }
+        };
+        self.results = Some(outputs);
         Ok(())
     }
 
@@ -717,21 +786,37 @@ impl Session for OrtSession {
 
     fn outputs(&mut self) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
         let rt = self.name;
+        self.output_values()?
+            .into_iter()
+            .map(|(name, v)| match v {
+                HostValue::Tensor(t) => Ok((name, t)),
+                other => Err(RuntimeError::UnsupportedDtype {
+                    runtime: rt,
+                    dtype: other.value_type().to_string(),
+                    what: format!("model output '{name}'; read it with output_values"),
+                }),
+            })
+            .collect()
+    }
+
+    fn output_values(&mut self) -> Result<Vec<(String, HostValue)>, RuntimeError> {
+        let rt = self.name;
         let values = self
             .results
             .as_ref()
             .ok_or(RuntimeError::NotRun { runtime: rt })?;
         self.output_names
             .iter()
+            .zip(&self.output_types)
             .zip(values)
-            .map(|(name, v)| {
-                from_value(v).map(|t| (name.clone(), t)).map_err(|message| {
-                    RuntimeError::UnsupportedDtype {
+            .map(|((name, ty), v)| {
+                from_ort_value(v, ty)
+                    .map(|t| (name.clone(), t))
+                    .map_err(|message| RuntimeError::UnsupportedDtype {
                         runtime: rt,
                         dtype: message,
                         what: format!("model output '{name}'"),
-                    }
-                })
+                    })
             })
             .collect()
     }
@@ -775,6 +860,7 @@ fn to_ort(d: DType) -> TensorElementType {
         DType::Int4 => TensorElementType::Int4,
         DType::Uint2 => TensorElementType::Uint2,
         DType::Int2 => TensorElementType::Int2,
+        DType::String => TensorElementType::String,
     }
 }
 
@@ -782,9 +868,125 @@ fn from_ort(t: TensorElementType) -> Option<DType> {
     DType::ALL.into_iter().find(|&d| to_ort(d) == t)
 }
 
+/// Our type for an ONNX Runtime value type; `None` for maps and element
+/// types turnkey has no dtype for.
+fn io_type(t: &ValueType) -> Option<IoType> {
+    Some(match t {
+        ValueType::Tensor { ty, .. } => IoType::Tensor(from_ort(*ty)?),
+        ValueType::Sequence(inner) => IoType::Sequence(Box::new(io_type(inner)?)),
+        ValueType::Optional(inner) => IoType::Optional(Box::new(io_type(inner)?)),
+        _ => return None,
+    })
+}
+
+/// A host value as ONNX Runtime takes it: tensors and sequences as they
+/// are, an optional as its value, `None` for an absent optional (left out
+/// of the run, which ONNX Runtime reads as absent).
+fn to_ort_value(
+    allocator: &ort::memory::Allocator,
+    v: &HostValue,
+) -> Result<Option<DynValue>, String> {
+    match v {
+        HostValue::Tensor(t) => to_value(allocator, t).map(Some),
+        HostValue::Optional { value: None, .. } => Ok(None),
+        HostValue::Optional { value: Some(v), .. } => to_ort_value(allocator, v),
+        HostValue::Sequence { elem, items } => {
+            if items.is_empty() {
+                return empty_sequence(elem).map(Some);
+            }
+            let mut tensors = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    HostValue::Tensor(t) => tensors.push(
+                        to_value(allocator, t)?
+                            .downcast::<DynTensorValueType>()
+                            .map_err(|e| e.to_string())?,
+                    ),
+                    other => {
+                        return Err(format!(
+                            "ONNX Runtime takes sequences of tensors only, not of {}",
+                            other.value_type()
+                        ));
+                    }
+                }
+            }
+            Sequence::new(tensors)
+                .map(|s| Some(s.into_dyn()))
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// An empty sequence of `elem` tensors. ONNX Runtime's C API makes
+/// sequences from at least one value only; a one-node model that outputs
+/// an empty sequence (`SequenceEmpty`) gives one.
+fn empty_sequence(elem: &IoType) -> Result<DynValue, String> {
+    let IoType::Tensor(d) = elem else {
+        return Err(format!(
+            "ONNX Runtime takes sequences of tensors only, not of {elem}"
+        ));
+    };
+    let why = |e: ort::Error<_>| format!("making an empty sequence of {d}: {e}");
+    let loaded = loaded().map_err(|e| e.to_string())?;
+    let bytes = crate::onnx::value_io::sequence_empty_model(*d);
+    let mut session = ort::session::Session::builder(&loaded.env)
+        .map_err(|e| format!("making an empty sequence of {d}: {e}"))?
+        .commit_from_memory(&bytes)
+        .map_err(why)?;
+    let none: [ort::session::SessionInputValue<'_>; 0] = [];
+    let mut out = session.run(none).map_err(why)?;
+    out.remove("s")
+        .ok_or_else(|| format!("making an empty sequence of {d}: no output"))
+}
+
+/// Copies an ONNX Runtime output of type `ty` back to the host.
+fn from_ort_value(v: &DynValue, ty: &IoType) -> Result<HostValue, String> {
+    match ty {
+        IoType::Tensor(_) => from_value(v).map(HostValue::Tensor),
+        // A present optional comes back as its value.
+        IoType::Optional(inner) => Ok(HostValue::Optional {
+            inner: (**inner).clone(),
+            value: Some(Box::new(from_ort_value(v, inner)?)),
+        }),
+        IoType::Sequence(elem) => {
+            let seq = v
+                .view()
+                .downcast::<DynSequenceValueType>()
+                .map_err(|e| e.to_string())?;
+            let items = seq
+                .try_extract_sequence::<DynTensorValueType>()
+                .map_err(|e| e.to_string())?;
+            let items = items
+                .into_iter()
+                .map(|t| from_value(&t.into_dyn()).map(HostValue::Tensor))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(HostValue::Sequence {
+                elem: (**elem).clone(),
+                items,
+            })
+        }
+    }
+}
+
 /// Copies a host tensor into a new ONNX Runtime CPU tensor.
 fn to_value(allocator: &ort::memory::Allocator, t: &HostTensor) -> Result<DynValue, String> {
     let shape: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
+    if let Some(items) = t.strings() {
+        // ONNX Runtime copies C strings: UTF-8 without NUL bytes.
+        // Owned: the ort crate takes 'static element types.
+        let mut texts: Vec<String> = Vec::with_capacity(items.len());
+        for (i, s) in items.into_iter().enumerate() {
+            let s =
+                std::str::from_utf8(s).map_err(|_| format!("string element {i} is not UTF-8"))?;
+            if s.contains('\0') {
+                return Err(format!("string element {i} holds a NUL byte"));
+            }
+            texts.push(s.to_string());
+        }
+        return ort::value::Tensor::from_string_array((shape, texts.as_slice()))
+            .map(|v| v.into_dyn())
+            .map_err(|e| e.to_string());
+    }
     let mut value = DynTensor::new(allocator, to_ort(t.dtype), shape).map_err(|e| e.to_string())?;
     let bytes = super::normalized_bytes(t);
     if !bytes.is_empty() {
@@ -813,6 +1015,10 @@ fn from_value(v: &DynValue) -> Result<HostTensor, String> {
         .map_err(|e| e.to_string())?;
     if !tensor.memory_info().is_cpu_accessible() {
         return Err("a tensor outside CPU memory".into());
+    }
+    if dtype.is_string() {
+        let (_, items) = tensor.try_extract_strings().map_err(|e| e.to_string())?;
+        return Ok(HostTensor::from_strings(&shape, &items));
     }
     let len = dtype.byte_len(crate::graph::tensor::numel(&shape));
     let mut data = vec![0u8; len];
@@ -983,6 +1189,60 @@ mod tests {
             assert_eq!(out[0].0, "y");
             assert_eq!(out[0].1, x, "{dtype}");
         }
+    }
+
+    /// Empty sequences (which ONNX Runtime's C API cannot make directly)
+    /// and absent optionals (left out of the run) are inputs like any other.
+    #[test]
+    fn empty_sequences_and_absent_optionals_are_fed() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = test_models::make_model(
+            dir.path(),
+            "seq_opt",
+            "opt_t = helper.make_optional_type_proto(helper.make_tensor_type_proto(TensorProto.INT32, [2]))\n\
+             g = helper.make_graph([helper.make_node('SequenceLength', ['xs'], ['len']),\n\
+                                    helper.make_node('OptionalHasElement', ['o'], ['has'])], 'g',\n\
+               [helper.make_tensor_sequence_value_info('xs', TensorProto.FLOAT, [3]),\n\
+                helper.make_value_info('o', opt_t)],\n\
+               [helper.make_tensor_value_info('len', TensorProto.INT64, []),\n\
+                helper.make_tensor_value_info('has', TensorProto.BOOL, [])])\n\
+             m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 18)])",
+        );
+        let mut s = OrtRuntime.load(&model, &SessionOptions::default()).unwrap();
+        let f32s = IoType::Tensor(DType::Float32);
+        let i32s = IoType::Tensor(DType::Int32);
+        let seq = |n: usize| HostValue::Sequence {
+            elem: f32s.clone(),
+            items: (0..n)
+                .map(|_| HostValue::Tensor(HostTensor::zeros(DType::Float32, &[3])))
+                .collect(),
+        };
+        let opt = |v: Option<HostTensor>| HostValue::Optional {
+            inner: i32s.clone(),
+            value: v.map(|t| Box::new(HostValue::Tensor(t))),
+        };
+        for (n, present) in [(0, false), (2, true)] {
+            let o = opt(present.then(|| HostTensor::zeros(DType::Int32, &[2])));
+            s.set_values(&[("xs".into(), seq(n)), ("o".into(), o)])
+                .unwrap();
+            s.run().unwrap();
+            let out = s.outputs().unwrap();
+            assert_eq!(out[0].1.to_i64_vec().unwrap(), [n as i64]);
+            assert_eq!(out[1].1.to_f64_vec(), [f64::from(u8::from(present))]);
+        }
+        // A sequence where the model wants a tensor type of another element.
+        let wrong = HostValue::Sequence {
+            elem: IoType::Tensor(DType::Int64),
+            items: vec![],
+        };
+        let e = s
+            .set_values(&[("xs".into(), wrong), ("o".into(), opt(None))])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("seq(tensor(float32))") && e.contains("seq(tensor(int64))"),
+            "{e}"
+        );
     }
 
     #[test]

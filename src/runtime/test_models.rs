@@ -61,6 +61,7 @@ fn onnx_type(d: DType) -> &'static str {
         DType::Int32 => "INT32",
         DType::Int64 => "INT64",
         DType::Uint8 => "UINT8",
+        DType::String => "STRING",
         DType::Bool => "BOOL",
         DType::Uint16 => "UINT16",
         DType::Uint32 => "UINT32",
@@ -107,6 +108,12 @@ pub(crate) fn has_identity(dtype: DType) -> bool {
 
 /// Distinct, exactly representable values for every dtype.
 pub(crate) fn sample_tensor(dtype: DType, shape: &[usize]) -> HostTensor {
+    if dtype.is_string() {
+        let items: Vec<String> = (0..crate::graph::tensor::numel(shape))
+            .map(|i| ["", "a", "héllo", "x y", "日本"][i % 5].repeat(1 + i / 5))
+            .collect();
+        return HostTensor::from_strings(shape, &items);
+    }
     HostTensor::from_fn(dtype, shape, |i| match dtype {
         DType::Bool => (i % 2) as f64,
         DType::Uint8 => (i * 7 % 250) as f64,

@@ -158,7 +158,8 @@ mod imp {
             | DType::Uint4
             | DType::Int4
             | DType::Uint2
-            | DType::Int2 => Kind::Double,
+            | DType::Int2
+            | DType::String => Kind::Double,
         }
     }
 
@@ -487,6 +488,10 @@ mod imp {
     }
 
     impl Session for TorchSession {
+        fn runtime_name(&self) -> &'static str {
+            NAME
+        }
+
         fn set_inputs(&mut self, inputs: &[(String, HostTensor)]) -> Result<(), RuntimeError> {
             let g = &self.plan.graph;
             let names: Vec<String> = g.inputs.iter().map(|&v| g.values[v].name.clone()).collect();

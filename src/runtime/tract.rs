@@ -164,6 +164,10 @@ struct TractSession {
 }
 
 impl Session for TractSession {
+    fn runtime_name(&self) -> &'static str {
+        NAME
+    }
+
     fn set_inputs(&mut self, inputs: &[(String, HostTensor)]) -> Result<(), RuntimeError> {
         let names: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
         let order = super::match_inputs(NAME, &names, inputs)?;

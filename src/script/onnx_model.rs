@@ -9,7 +9,7 @@
 use super::host::{Host, placeholder};
 use super::model::{flatten_io, rt_err};
 use super::tensor::{Tensor, TensorKind};
-use crate::graph::{HostTensor, TypeInfo};
+use crate::graph::{HostTensor, HostValue, TypeInfo, ValueType};
 use crate::onnx::{Bindings, BoundInput, ModelIo, check_feed, infer_outputs, read_model_io};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
 use std::path::{Path, PathBuf};
@@ -225,16 +225,21 @@ fn forward(
         } else {
             m.io.inputs[k].name.clone()
         };
-        feed.push((name, (*h).clone()));
+        feed.push((name, HostValue::Tensor((*h).clone())));
     }
-    let feed = check_feed(&m.io, &Bindings::default(), feed)
-        .map_err(|e| rt_err(ctx, format!("{file}: {e}")))?;
+    // Scripts make tensors only: a model wanting anything else is refused here.
+    let feed: Vec<(String, HostTensor)> = check_feed(&m.io, &Bindings::default(), feed)
+        .map_err(|e| rt_err(ctx, format!("{file}: {e}")))?
+        .into_iter()
+        .filter_map(|(n, v)| Some((n, v.into_tensor()?)))
+        .collect();
     let bound: Vec<BoundInput> = feed
         .iter()
         .map(|(n, t)| BoundInput {
             name: n.clone(),
             dtype: t.dtype,
             shape: t.shape.clone(),
+            ty: ValueType::Tensor(t.dtype),
         })
         .collect();
     let line = ctx.call_position().line().unwrap_or(0);

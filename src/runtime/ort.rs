@@ -619,8 +619,9 @@ struct OrtSession {
     values: Vec<DynValue>,
     /// The index in `inputs` of each of `values`.
     fed: Vec<usize>,
-    /// The last run's outputs, in the model's output order.
-    results: Option<Vec<DynValue>>,
+    /// The last run's outputs, in the model's output order; `None` for an
+    /// absent optional.
+    results: Option<Vec<Option<DynValue>>>,
     details: BTreeMap<String, String>,
     /// The CUDA device of a GPU session.
     gpu: Option<u32>,
@@ -660,6 +661,86 @@ impl OrtSession {
         b.synchronize_inputs().map_err(|e| self.run_err(e))?;
         self.binding = Some(b);
         Ok(())
+    }
+}
+
+impl OrtSession {
+    /// One run through ONNX Runtime's C API, for models with optional
+    /// outputs: an absent optional is a value without a type, which the
+    /// ort crate cannot wrap (it crashes), so each output is checked with
+    /// `HasValue` first.
+    fn run_raw(&mut self) -> Result<Vec<Option<DynValue>>, RuntimeError> {
+        use ort::AsPointer;
+        use std::ffi::c_char;
+        let api = ort::api();
+        let c = |s: &str| CString::new(s).map_err(|e| self.run_err(e));
+        let in_names: Vec<CString> = self
+            .fed
+            .iter()
+            .map(|&k| c(&self.inputs[k].name))
+            .collect::<Result<_, _>>()?;
+        let out_names: Vec<CString> = self
+            .output_names
+            .iter()
+            .map(|n| c(n))
+            .collect::<Result<_, _>>()?;
+        let in_ptrs: Vec<*const c_char> = in_names.iter().map(|n| n.as_ptr()).collect();
+        let out_ptrs: Vec<*const c_char> = out_names.iter().map(|n| n.as_ptr()).collect();
+        let values: Vec<*const ort::sys::OrtValue> = self.values.iter().map(|v| v.ptr()).collect();
+        let mut outs: Vec<*mut ort::sys::OrtValue> = vec![std::ptr::null_mut(); out_ptrs.len()];
+        let message = |status: ort::sys::OrtStatusPtr| {
+            // SAFETY: a non-null status from the API, released once here.
+            unsafe {
+                let m = CStr::from_ptr((api.GetErrorMessage)(status.0))
+                    .to_string_lossy()
+                    .into_owned();
+                (api.ReleaseStatus)(status.0);
+                m
+            }
+        };
+        // SAFETY: the names and values outlive the call, the lengths match
+        // their arrays, and `outs` has a slot per output name.
+        let status = unsafe {
+            (api.Run)(
+                self.session.ptr().cast_mut(),
+                std::ptr::null(),
+                in_ptrs.as_ptr(),
+                values.as_ptr(),
+                values.len(),
+                out_ptrs.as_ptr(),
+                out_ptrs.len(),
+                outs.as_mut_ptr(),
+            )
+        };
+        let mut wrapped = Vec::with_capacity(outs.len());
+        let mut failure = (!status.0.is_null()).then(|| message(status));
+        for p in outs {
+            let Some(p) = std::ptr::NonNull::new(p) else {
+                wrapped.push(None);
+                continue;
+            };
+            let mut has = 0;
+            // SAFETY: `p` is an output value ONNX Runtime just made for us.
+            let st = unsafe { (api.HasValue)(p.as_ptr(), &mut has) };
+            if !st.0.is_null() {
+                failure.get_or_insert(message(st));
+            }
+            if failure.is_some() || has == 0 {
+                // SAFETY: we own `p` and do not use it again.
+                unsafe { (api.ReleaseValue)(p.as_ptr()) };
+                wrapped.push(None);
+            } else {
+                // SAFETY: an owned value holding data, made with the
+                // session's allocator; the wrapper releases it.
+                wrapped.push(Some(unsafe {
+                    DynValue::from_ptr(p, Some(self.session.allocator()))
+                }));
+            }
+        }
+        match failure {
+            Some(m) => Err(self.run_err(m)),
+            None => Ok(wrapped),
+        }
     }
 }
 
@@ -720,40 +801,34 @@ impl Session for OrtSession {
     /// Host inputs to host outputs: ONNX Runtime copies the inputs to the
     /// device and the outputs back on every run.
     fn run(&mut self) -> Result<(), RuntimeError> {
-        let all_fed = self.fed.len() == self.inputs.len();
-        let (session, inputs, values, fed) =
-            (&mut self.session, &self.inputs, &self.values, &self.fed);
-        // The ort crate panics on an absent optional output (it expects every
-        // output to have a type): catch that and say so.
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if all_fed {
-                let views: Vec<ort::session::SessionInputValue<'_>> =
-                    values.iter().map(Into::into).collect();
-                session
-                    .run(views.as_slice())
-                    .map(|o| o.into_iter().map(|(_, v)| v).collect::<Vec<_>>())
-            } else {
-                // Absent optionals: inputs by name, the absent ones left out.
-                let named: Vec<(&str, ort::session::SessionInputValue<'_>)> = fed
-                    .iter()
-                    .zip(values)
-                    .map(|(&k, v)| (inputs[k].name.as_str(), v.into()))
-                    .collect();
-                session
-                    .run(named)
-                    .map(|o| o.into_iter().map(|(_, v)| v).collect::<Vec<_>>())
-            }
-        }));
-        let outputs = match ran {
-            Ok(r) => r.map_err(|e| self.run_err(e))?,
-            Err(_) => {
-                return Err(self.run_err(
-                    "an output is an absent optional, which the ort crate this turnkey \
-                     is built with cannot read; feed inputs that give every output a value",
-                ));
-            }
+        if self
+            .output_types
+            .iter()
+            .any(|t| matches!(t, IoType::Optional(_)))
+        {
+            let outputs = self.run_raw()?;
+            self.results = Some(outputs);
+            return Ok(());
+        }
+        let outputs = if self.fed.len() == self.inputs.len() {
+            let views: Vec<ort::session::SessionInputValue<'_>> =
+                self.values.iter().map(Into::into).collect();
+            self.session
+                .run(views.as_slice())
+                .map(|o| o.into_iter().map(|(_, v)| Some(v)).collect::<Vec<_>>())
+        } else {
+            // Absent optionals: inputs by name, the absent ones left out.
+            let named: Vec<(&str, ort::session::SessionInputValue<'_>)> = self
+                .fed
+                .iter()
+                .zip(&self.values)
+                .map(|(&k, v)| (self.inputs[k].name.as_str(), v.into()))
+                .collect();
+            self.session
+                .run(named)
+                .map(|o| o.into_iter().map(|(_, v)| Some(v)).collect::<Vec<_>>())
         };
-        self.results = Some(outputs);
+        self.results = Some(outputs.map_err(|e| self.run_err(e))?);
         Ok(())
     }
 
@@ -810,8 +885,15 @@ impl Session for OrtSession {
             .zip(&self.output_types)
             .zip(values)
             .map(|((name, ty), v)| {
-                from_ort_value(v, ty)
-                    .map(|t| (name.clone(), t))
+                let read = match (v, ty) {
+                    (Some(v), _) => from_ort_value(v, ty),
+                    (None, IoType::Optional(inner)) => Ok(HostValue::Optional {
+                        inner: (**inner).clone(),
+                        value: None,
+                    }),
+                    (None, _) => Err(format!("no value for {ty}")),
+                };
+                read.map(|t| (name.clone(), t))
                     .map_err(|message| RuntimeError::UnsupportedDtype {
                         runtime: rt,
                         dtype: message,
@@ -1201,11 +1283,13 @@ mod tests {
             "seq_opt",
             "opt_t = helper.make_optional_type_proto(helper.make_tensor_type_proto(TensorProto.INT32, [2]))\n\
              g = helper.make_graph([helper.make_node('SequenceLength', ['xs'], ['len']),\n\
-                                    helper.make_node('OptionalHasElement', ['o'], ['has'])], 'g',\n\
+                                    helper.make_node('OptionalHasElement', ['o'], ['has']),\n\
+                                    helper.make_node('Identity', ['o'], ['same'])], 'g',\n\
                [helper.make_tensor_sequence_value_info('xs', TensorProto.FLOAT, [3]),\n\
                 helper.make_value_info('o', opt_t)],\n\
                [helper.make_tensor_value_info('len', TensorProto.INT64, []),\n\
-                helper.make_tensor_value_info('has', TensorProto.BOOL, [])])\n\
+                helper.make_tensor_value_info('has', TensorProto.BOOL, []),\n\
+                helper.make_value_info('same', opt_t)])\n\
              m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 18)])",
         );
         let mut s = OrtRuntime.load(&model, &SessionOptions::default()).unwrap();
@@ -1223,12 +1307,15 @@ mod tests {
         };
         for (n, present) in [(0, false), (2, true)] {
             let o = opt(present.then(|| HostTensor::zeros(DType::Int32, &[2])));
-            s.set_values(&[("xs".into(), seq(n)), ("o".into(), o)])
+            s.set_values(&[("xs".into(), seq(n)), ("o".into(), o.clone())])
                 .unwrap();
             s.run().unwrap();
-            let out = s.outputs().unwrap();
-            assert_eq!(out[0].1.to_i64_vec().unwrap(), [n as i64]);
-            assert_eq!(out[1].1.to_f64_vec(), [f64::from(u8::from(present))]);
+            let out = s.output_values().unwrap();
+            let t = |k: usize| out[k].1.as_tensor().unwrap().clone();
+            assert_eq!(t(0).to_i64_vec().unwrap(), [n as i64]);
+            assert_eq!(t(1).to_f64_vec(), [f64::from(u8::from(present))]);
+            // The optional comes back as it went in, absent or not.
+            assert_eq!(out[2].1, o);
         }
         // A sequence where the model wants a tensor type of another element.
         let wrong = HostValue::Sequence {

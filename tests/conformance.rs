@@ -51,9 +51,7 @@ fn sample(all: &[PathBuf]) -> Vec<PathBuf> {
 /// fed the same test data: one JSON line each.
 const ORT_CHECK: &str = r#"
 import glob, json, os, sys
-import numpy as np
 import onnx, onnxruntime as ort
-from onnx import numpy_helper
 ort.set_default_logger_severity(4)
 turnkey = {}
 for b in glob.glob(os.path.join(sys.argv[2], "builds", "*")):
@@ -64,31 +62,7 @@ for b in glob.glob(os.path.join(sys.argv[2], "builds", "*")):
     if rec["identity"].get("input_source") == "test_data_set_0":
         turnkey[rec["identity"]["script"]] = b
 def saved(folder):
-    tf = os.path.join(folder, "output_types.json")
-    kinds = [next(iter(t)) for t in json.load(open(tf))] if os.path.exists(tf) else []
-    out = []
-    for k in range(1000):
-        f = os.path.join(folder, f"output_{k}.pb")
-        if not os.path.exists(f):
-            return out
-        out.append(load(f, {"sequence": "seq(", "optional": "optional("}.get(
-            kinds[k] if k < len(kinds) else "tensor", "tensor"))[1])
-def same(a, b):
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if a is None or b is None:
-        return a is None and b is None
-    a, b = np.asarray(a), np.asarray(b)
-    if a.dtype == object or b.dtype == object:
-        return a.shape == b.shape and [str(x) for x in a.flat] == [str(y) for y in b.flat]
-    if a.shape != b.shape:
-        return False
-    # ONNX Runtime (Python) hands 8-bit floats back as their uint8 bit patterns.
-    if a.dtype != b.dtype and np.dtype(np.uint8) in (a.dtype, b.dtype) and a.dtype.itemsize == b.dtype.itemsize == 1:
-        return bool(np.array_equal(a.view(np.uint8), b.view(np.uint8)))
-    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
-        return bool(np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=1e-4, atol=1e-5, equal_nan=True))
-    return bool(np.array_equal(a, b))
+    return [v for _, v in read_values(folder, "output")]
 OK = {"tensor(float)", "tensor(float16)", "tensor(bfloat16)", "tensor(double)", "tensor(int8)",
       "tensor(int16)", "tensor(int32)", "tensor(int64)", "tensor(uint8)", "tensor(bool)",
       "tensor(uint16)", "tensor(uint32)", "tensor(uint64)", "tensor(float8e4m3fn)",
@@ -101,13 +75,6 @@ def ok(t):
         if t.startswith(w):
             return ok(t[len(w):-1])
     return t in OK
-def load(f, t):
-    b = open(f, "rb").read()
-    if t.startswith("seq("):
-        p = onnx.SequenceProto(); p.ParseFromString(b); return p.name, numpy_helper.to_list(p)
-    if t.startswith("optional("):
-        p = onnx.OptionalProto(); p.ParseFromString(b); return p.name, numpy_helper.to_optional(p)
-    p = onnx.TensorProto(); p.ParseFromString(b); return p.name, numpy_helper.to_array(p)
 for path in open(sys.argv[1]).read().split():
     r = {"path": path, "loads": False, "types_ok": False, "run_error": None, "same": None}
     try:
@@ -126,7 +93,7 @@ for path in open(sys.argv[1]).read().split():
                        key=lambda f: int(f.rsplit("_", 1)[1][:-3]))
         try:
             for i, f in enumerate(files):
-                name, value = load(f, ins[i].type)
+                name, value = load_value(f, kind_of(ins[i].type))
                 if value is not None:  # an absent optional is left out
                     feeds[name or ins[i].name] = value
         except Exception:
@@ -220,7 +187,7 @@ fn onnx_node_tests_that_ort_runs_benchmark_under_turnkey() {
         list.to_str().unwrap(),
     ]);
     let got = outcome(&cache);
-    let ort_view: Vec<Value> = py(ORT_CHECK, &[&list, &cache])
+    let ort_view: Vec<Value> = py(&with_value_helpers(ORT_CHECK), &[&list, &cache])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

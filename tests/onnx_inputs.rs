@@ -807,37 +807,11 @@ open(f"{d}/absent/test_data_set_0/input_0.pb", "wb").write(none.SerializeToStrin
 /// What ONNX's reference evaluator computes from each build's saved inputs,
 /// against what turnkey saved from ONNX Runtime: one line per output.
 const REFERENCE_CHECK: &str = r#"
-import glob, json, os, sys, numpy as np, onnx
-from onnx import numpy_helper
+import glob, json, os, sys
+import onnx
 from onnx.reference import ReferenceEvaluator
-def read(folder, prefix):
-    tf = os.path.join(folder, prefix + "_types.json")
-    types = json.load(open(tf)) if os.path.exists(tf) else []
-    out = []
-    for k in range(100):
-        f = os.path.join(folder, f"{prefix}_{k}.pb")
-        if not os.path.exists(f):
-            break
-        kind = next(iter(types[k])) if k < len(types) else "tensor"
-        b = open(f, "rb").read()
-        if kind == "sequence":
-            p = onnx.SequenceProto(); p.ParseFromString(b); out.append((p.name, numpy_helper.to_list(p)))
-        elif kind == "optional":
-            p = onnx.OptionalProto(); p.ParseFromString(b); out.append((p.name, numpy_helper.to_optional(p)))
-        else:
-            p = onnx.TensorProto(); p.ParseFromString(b); out.append((p.name, numpy_helper.to_array(p)))
-    return out
-def same(a, b):
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if a is None or b is None:
-        return a is None and b is None
-    a, b = np.asarray(a), np.asarray(b)
-    if a.dtype == object or b.dtype == object:
-        return a.shape == b.shape and [str(x) for x in a.flat] == [str(y) for y in b.flat]
-    return a.shape == b.shape and np.allclose(a, b, atol=1e-6)
 for build in sorted(glob.glob(os.path.join(sys.argv[1], "builds", "*"))):
-    ins = read(os.path.join(build, "inputs"), "input")
+    ins = read_values(os.path.join(build, "inputs"), "input")
     feeds = dict(ins)
     model = os.path.join(build, "model.onnx")
     try:
@@ -849,7 +823,7 @@ for build in sorted(glob.glob(os.path.join(sys.argv[1], "builds", "*"))):
         s = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
         want = s.run(None, {n: v for n, v in feeds.items() if v is not None})
         by = "onnxruntime"
-    got = read(os.path.join(build, "outputs", "ort-cpu"), "output")
+    got = read_values(os.path.join(build, "outputs", "ort-cpu"), "output")
     names = [o.name for o in onnx.load(model).graph.output]
     for n, w, (gn, g) in zip(names, want, got):
         print(json.dumps({"build": os.path.basename(build), "output": n, "name": gn, "by": by,
@@ -893,7 +867,7 @@ fn strings_sequences_and_optionals_run_on_ort_and_match_the_onnx_reference() {
             other => panic!("unexpected build {other}"),
         }
     }
-    let lines: Vec<Value> = py(REFERENCE_CHECK, &[&cache])
+    let lines: Vec<Value> = py(&with_value_helpers(REFERENCE_CHECK), &[&cache])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

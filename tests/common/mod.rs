@@ -59,6 +59,12 @@ pub fn python() -> PathBuf {
     p
 }
 
+/// `code` preceded by the helpers of tests/common/values.py (reading
+/// turnkey's saved values, comparing values).
+pub fn with_value_helpers(code: &str) -> String {
+    format!("{}\n{code}", include_str!("values.py"))
+}
+
 /// Runs Python code with the project's venv; returns stdout, fails on error.
 pub fn py(code: &str, args: &[&Path]) -> String {
     let out = Command::new(python())

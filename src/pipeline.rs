@@ -880,7 +880,8 @@ pub fn random_input(dtype: DType, shape: &[usize], seed: u64) -> HostTensor {
 }
 
 /// Random data for an input of type `ty` whose tensors have `shape`: a
-/// sequence of two tensors, an optional holding its value.
+/// sequence of two tensors, an optional holding its value, a map of three
+/// entries.
 pub fn random_value(ty: &ValueType, shape: &[usize], seed: u64) -> HostValue {
     match ty {
         ValueType::Tensor(d) => HostValue::Tensor(random_input(*d, shape, seed)),
@@ -893,6 +894,11 @@ pub fn random_value(ty: &ValueType, shape: &[usize], seed: u64) -> HostValue {
         ValueType::Optional(inner) => HostValue::Optional {
             inner: (**inner).clone(),
             value: Some(Box::new(random_value(inner, shape, seed))),
+        },
+        // Three entries: keys 0, 1, 2 (or "0", "1", "2"), random values.
+        ValueType::Map { key, value } => HostValue::Map {
+            keys: HostTensor::from_fn(*key, &[3], |i| i as f64),
+            values: random_input(*value, &[3], seed),
         },
     }
 }

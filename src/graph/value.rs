@@ -1,6 +1,8 @@
 //! Model inputs and outputs that are not plain tensors: ONNX sequences
-//! (`seq(tensor(float))`) and optionals (`optional(seq(tensor(int32)))`).
-//! Only ONNX files given as inputs have them; scripts trace tensors.
+//! (`seq(tensor(float))`), optionals (`optional(seq(tensor(int32)))`) and
+//! maps (`seq(map(int64,tensor(float)))`, what classifiers converted from
+//! scikit-learn output). Only ONNX files given as inputs have them;
+//! scripts trace tensors.
 
 use super::{DType, HostTensor, shape_str};
 use serde::{Deserialize, Serialize};
@@ -13,14 +15,20 @@ pub enum ValueType {
     Tensor(DType),
     Sequence(Box<ValueType>),
     Optional(Box<ValueType>),
+    /// Keys of one type to values of another (one scalar each).
+    Map {
+        key: DType,
+        value: DType,
+    },
 }
 
 impl ValueType {
-    /// The element type of the innermost tensor.
+    /// The element type of the innermost tensor (a map's values).
     pub fn elem(&self) -> DType {
         match self {
             ValueType::Tensor(d) => *d,
             ValueType::Sequence(t) | ValueType::Optional(t) => t.elem(),
+            ValueType::Map { value, .. } => *value,
         }
     }
 
@@ -37,6 +45,7 @@ impl fmt::Display for ValueType {
             ValueType::Tensor(d) => write!(f, "tensor({d})"),
             ValueType::Sequence(t) => write!(f, "seq({t})"),
             ValueType::Optional(t) => write!(f, "optional({t})"),
+            ValueType::Map { key, value } => write!(f, "map({key},tensor({value}))"),
         }
     }
 }
@@ -55,6 +64,11 @@ pub enum HostValue {
         inner: ValueType,
         value: Option<Box<HostValue>>,
     },
+    /// `keys[i]` maps to `values[i]`; both 1-D and as long.
+    Map {
+        keys: HostTensor,
+        values: HostTensor,
+    },
 }
 
 impl From<HostTensor> for HostValue {
@@ -69,6 +83,10 @@ impl HostValue {
             HostValue::Tensor(t) => ValueType::Tensor(t.dtype),
             HostValue::Sequence { elem, .. } => ValueType::Sequence(Box::new(elem.clone())),
             HostValue::Optional { inner, .. } => ValueType::Optional(Box::new(inner.clone())),
+            HostValue::Map { keys, values } => ValueType::Map {
+                key: keys.dtype,
+                value: values.dtype,
+            },
         }
     }
 
@@ -86,7 +104,8 @@ impl HostValue {
         }
     }
 
-    /// The tensors inside, depth first.
+    /// The tensors inside, depth first: those shaped like the input's
+    /// declared tensor type (a map's keys and values are not).
     pub fn tensors(&self) -> Vec<&HostTensor> {
         let mut out = Vec::new();
         self.walk(&mut |t| out.push(t));
@@ -98,6 +117,7 @@ impl HostValue {
             HostValue::Tensor(t) => f(t),
             HostValue::Sequence { items, .. } => items.iter().for_each(|v| v.walk(f)),
             HostValue::Optional { value, .. } => value.iter().for_each(|v| v.walk(f)),
+            HostValue::Map { .. } => {}
         }
     }
 
@@ -112,6 +132,12 @@ impl HostValue {
             HostValue::Optional { inner, value } => value
                 .as_ref()
                 .is_none_or(|v| &v.value_type() == inner && v.is_consistent()),
+            HostValue::Map { keys, values } => {
+                keys.shape.len() == 1
+                    && keys.shape == values.shape
+                    && keys.data_fits()
+                    && values.data_fits()
+            }
         }
     }
 
@@ -129,6 +155,9 @@ impl HostValue {
             }
             HostValue::Optional { inner, value: None } => format!("optional({inner}; none)"),
             HostValue::Optional { value: Some(v), .. } => format!("optional({})", v.describe()),
+            HostValue::Map { keys, values } => {
+                format!("map({},{})[{}]", keys.dtype, values.dtype, keys.numel())
+            }
         }
     }
 
@@ -147,6 +176,10 @@ impl HostValue {
                 if let Some(v) = value {
                     v.flatten(name, out);
                 }
+            }
+            HostValue::Map { keys, values } => {
+                out.push((format!("{name}.keys"), keys.clone()));
+                out.push((format!("{name}.values"), values.clone()));
             }
         }
     }
@@ -208,5 +241,20 @@ mod tests {
             items: vec![t(1.0)],
         };
         assert!(!bad.is_consistent());
+        let map = HostValue::Map {
+            keys: HostTensor::full(DType::Int64, &[3], 1.0),
+            values: HostTensor::full(DType::Float32, &[3], 0.5),
+        };
+        assert_eq!(map.value_type().to_string(), "map(int64,tensor(float32))");
+        assert_eq!(map.describe(), "map(int64,float32)[3]");
+        assert!(map.is_consistent() && map.tensors().is_empty());
+        let mut flat = Vec::new();
+        map.flatten("m", &mut flat);
+        assert_eq!(flat[1].0, "m.values");
+        let uneven = HostValue::Map {
+            keys: HostTensor::full(DType::Int64, &[2], 1.0),
+            values: HostTensor::full(DType::Float32, &[3], 0.5),
+        };
+        assert!(!uneven.is_consistent());
     }
 }

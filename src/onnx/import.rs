@@ -145,6 +145,22 @@ fn type_of(t: &TypeProto) -> (Option<ValueType>, Option<&TypeProtoTensor>, Strin
         let (vt, tt, name) = type_of(inner);
         (vt.map(|v| make(Box::new(v))), tt, format!("{word}({name})"))
     }
+    if let Some(m) = &t.map_type {
+        // ONNX Runtime's maps hold one scalar tensor per key.
+        let value = m.value_type.as_deref().and_then(|v| v.tensor_type.as_ref());
+        let vt = dtype_from_onnx(m.key_type)
+            .zip(value.and_then(|v| dtype_from_onnx(v.elem_type)))
+            .map(|(key, value)| ValueType::Map { key, value });
+        let name = format!(
+            "map({},{})",
+            onnx_type_name(m.key_type),
+            value.map_or("a non-tensor".into(), |v| format!(
+                "tensor({})",
+                onnx_type_name(v.elem_type)
+            ))
+        );
+        return (vt, None, name);
+    }
     match (&t.sequence_type, &t.optional_type) {
         (Some(s), _) if s.elem_type.is_some() => wrap(
             s.elem_type.as_deref().expect("checked"),
@@ -156,7 +172,7 @@ fn type_of(t: &TypeProto) -> (Option<ValueType>, Option<&TypeProtoTensor>, Strin
             ValueType::Optional,
             "optional",
         ),
-        _ => (None, None, "a map or sparse tensor".into()),
+        _ => (None, None, "a sparse tensor".into()),
     }
 }
 
@@ -503,7 +519,7 @@ pub struct BoundInput {
 pub enum BindError {
     #[error(
         "input '{input}' is of type {type_name}, which turnkey cannot feed (it feeds tensors \
-         of {}, and sequences and optionals of them)",
+         of {}, and sequences, optionals and maps of them)",
         DType::ALL.map(|d| d.name()).join(", ")
     )]
     Dtype { input: String, type_name: String },
@@ -583,6 +599,16 @@ pub fn bind_inputs(io: &ModelIo, b: &Bindings) -> Result<Vec<BoundInput>, BindEr
     for i in &io.inputs {
         let ty = feedable(i)?;
         let dtype = ty.elem();
+        if matches!(ty, ValueType::Map { .. }) {
+            // A map has entries, not axes: nothing to bind.
+            out.push(BoundInput {
+                name: i.name.clone(),
+                dtype,
+                shape: Vec::new(),
+                ty,
+            });
+            continue;
+        }
         if let Some(given) = b.shapes.get(&i.name) {
             if i.rank_known {
                 if given.len() != i.dims.len() {

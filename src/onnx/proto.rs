@@ -173,8 +173,8 @@ pub struct ValueInfoProto {
     pub doc_string: String,
 }
 
-/// The tensor, sequence and optional cases of `TypeProto`'s `value` oneof
-/// (at most one is set). Maps and sparse tensors decode with none set.
+/// The tensor, sequence, optional and map cases of `TypeProto`'s `value`
+/// oneof (at most one is set). Sparse tensors decode with none set.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TypeProto {
     #[prost(message, optional, tag = "1")]
@@ -183,8 +183,20 @@ pub struct TypeProto {
     pub sequence_type: Option<Box<TypeProtoElem>>,
     #[prost(message, optional, boxed, tag = "9")]
     pub optional_type: Option<Box<TypeProtoElem>>,
+    #[prost(message, optional, boxed, tag = "5")]
+    pub map_type: Option<Box<TypeProtoMap>>,
     #[prost(string, tag = "6")]
     pub denotation: String,
+}
+
+/// `TypeProto.Map`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TypeProtoMap {
+    /// One of [`data_type`] (an integer type or string).
+    #[prost(int32, tag = "1")]
+    pub key_type: i32,
+    #[prost(message, optional, boxed, tag = "2")]
+    pub value_type: Option<Box<TypeProto>>,
 }
 
 /// `TypeProto.Sequence` and `TypeProto.Optional`: the type inside.
@@ -198,11 +210,12 @@ pub struct TypeProtoElem {
 pub mod value_kind {
     pub const TENSOR: i32 = 1;
     pub const SEQUENCE: i32 = 3;
+    pub const MAP: i32 = 4;
     pub const OPTIONAL: i32 = 5;
 }
 
 /// A sequence value in a `.pb` file (ONNX test data for `seq(...)` inputs).
-/// Sparse tensors and maps are not read.
+/// Sparse tensors are not read.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SequenceProto {
     #[prost(string, tag = "1")]
@@ -214,8 +227,27 @@ pub struct SequenceProto {
     pub tensor_values: Vec<TensorProto>,
     #[prost(message, repeated, tag = "5")]
     pub sequence_values: Vec<SequenceProto>,
+    #[prost(message, repeated, tag = "6")]
+    pub map_values: Vec<MapProto>,
     #[prost(message, repeated, tag = "7")]
     pub optional_values: Vec<OptionalProto>,
+}
+
+/// A map value: integer or string keys, and their values as a sequence
+/// of scalar tensors.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MapProto {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// One of [`data_type`].
+    #[prost(int32, tag = "2")]
+    pub key_type: i32,
+    #[prost(int64, repeated, tag = "3")]
+    pub keys: Vec<i64>,
+    #[prost(bytes = "vec", repeated, tag = "4")]
+    pub string_keys: Vec<Vec<u8>>,
+    #[prost(message, optional, tag = "5")]
+    pub values: Option<SequenceProto>,
 }
 
 /// An optional value in a `.pb` file; nothing set is the absent value.
@@ -230,6 +262,8 @@ pub struct OptionalProto {
     pub tensor_value: Option<TensorProto>,
     #[prost(message, optional, boxed, tag = "5")]
     pub sequence_value: Option<Box<SequenceProto>>,
+    #[prost(message, optional, boxed, tag = "6")]
+    pub map_value: Option<Box<MapProto>>,
     #[prost(message, optional, boxed, tag = "7")]
     pub optional_value: Option<Box<OptionalProto>>,
 }

@@ -8,9 +8,9 @@
 //! value is not a tensor (absent: every file is a tensor).
 
 use super::OnnxError;
-use super::proto::{OptionalProto, SequenceProto, TensorProto, value_kind};
+use super::proto::{MapProto, OptionalProto, SequenceProto, TensorProto, value_kind};
 use super::tensor_io::{dtype_to_onnx, proto_to_tensor, tensor_to_proto};
-use crate::graph::{DType, HostValue, ValueType};
+use crate::graph::{DType, HostTensor, HostValue, ValueType};
 use prost::Message;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +19,43 @@ fn kind_of(t: &ValueType) -> i32 {
         ValueType::Tensor(_) => value_kind::TENSOR,
         ValueType::Sequence(_) => value_kind::SEQUENCE,
         ValueType::Optional(_) => value_kind::OPTIONAL,
+        ValueType::Map { .. } => value_kind::MAP,
+    }
+}
+
+fn map_proto(name: &str, keys: &HostTensor, values: &HostTensor) -> MapProto {
+    let mut p = MapProto {
+        name: name.to_string(),
+        key_type: dtype_to_onnx(keys.dtype),
+        ..Default::default()
+    };
+    match (keys.strings(), keys.to_i64_vec()) {
+        (Some(s), _) => p.string_keys = s.into_iter().map(<[u8]>::to_vec).collect(),
+        (None, Some(k)) => p.keys = k,
+        (None, None) => p.keys = keys.to_f64_vec().into_iter().map(|k| k as i64).collect(),
+    }
+    // Values: one scalar tensor each.
+    let scalars = (0..values.numel()).map(|i| HostValue::Tensor(element(values, i)));
+    p.values = Some(sequence_proto(
+        "",
+        &ValueType::Tensor(values.dtype),
+        &scalars.collect::<Vec<_>>(),
+    ));
+    p
+}
+
+/// Element `i` of a 1-D tensor, as a scalar tensor.
+fn element(t: &HostTensor, i: usize) -> HostTensor {
+    match t.strings() {
+        Some(s) => HostTensor::from_strings(&[], &[s[i]]),
+        None => {
+            let n = t.dtype.size_bytes();
+            HostTensor {
+                dtype: t.dtype,
+                shape: Vec::new(),
+                data: t.data[i * n..(i + 1) * n].to_vec(),
+            }
+        }
     }
 }
 
@@ -38,6 +75,7 @@ fn sequence_proto(name: &str, elem: &ValueType, items: &[HostValue]) -> Sequence
                 p.optional_values
                     .push(optional_proto("", inner, value.as_deref()))
             }
+            HostValue::Map { keys, values } => p.map_values.push(map_proto("", keys, values)),
         }
     }
     p
@@ -59,6 +97,9 @@ fn optional_proto(name: &str, inner: &ValueType, value: Option<&HostValue>) -> O
         Some(HostValue::Optional { inner, value }) => {
             p.optional_value = Some(Box::new(optional_proto("", inner, value.as_deref())))
         }
+        Some(HostValue::Map { keys, values }) => {
+            p.map_value = Some(Box::new(map_proto("", keys, values)))
+        }
     }
     p
 }
@@ -71,6 +112,7 @@ pub fn value_to_bytes(name: &str, v: &HostValue) -> Vec<u8> {
         HostValue::Optional { inner, value } => {
             optional_proto(name, inner, value.as_deref()).encode_to_vec()
         }
+        HostValue::Map { keys, values } => map_proto(name, keys, values).encode_to_vec(),
     }
 }
 
@@ -94,8 +136,68 @@ fn tensor_from(name: &str, p: &TensorProto, want: &ValueType) -> Result<HostValu
     Ok(HostValue::Tensor(t))
 }
 
+fn map_from(name: &str, p: &MapProto, key: DType, value: DType) -> Result<HostValue, OnnxError> {
+    if p.key_type != dtype_to_onnx(key) {
+        return Err(wrong(
+            name,
+            format!("the map's keys are not {key} (key type {})", p.key_type),
+        ));
+    }
+    let keys = match key {
+        DType::String => HostTensor::from_strings(&[p.string_keys.len()], &p.string_keys),
+        // Exactly, without the f64 detour of `from_fn`.
+        DType::Int64 => HostTensor {
+            dtype: key,
+            shape: vec![p.keys.len()],
+            data: p.keys.iter().flat_map(|k| k.to_le_bytes()).collect(),
+        },
+        _ => HostTensor::from_fn(key, &[p.keys.len()], |i| p.keys[i] as f64),
+    };
+    let empty = SequenceProto::default();
+    let items = p.values.as_ref().unwrap_or(&empty);
+    let HostValue::Sequence { items, .. } = sequence_from(name, items, &ValueType::Tensor(value))?
+    else {
+        unreachable!("sequence_from returns a sequence");
+    };
+    if items.len() != keys.numel() {
+        return Err(wrong(
+            name,
+            format!(
+                "the map has {} keys but {} values",
+                keys.numel(),
+                items.len()
+            ),
+        ));
+    }
+    let mut data = Vec::new();
+    let mut strings = Vec::new();
+    for v in &items {
+        let t = v.as_tensor().expect("tensor items");
+        if t.numel() != 1 {
+            return Err(wrong(name, "a map value is not a scalar".into()));
+        }
+        match t.strings() {
+            Some(s) => strings.push(s[0].to_vec()),
+            None => data.extend_from_slice(&t.data),
+        }
+    }
+    let values = if value.is_string() {
+        HostTensor::from_strings(&[strings.len()], &strings)
+    } else {
+        HostTensor {
+            dtype: value,
+            shape: vec![items.len()],
+            data,
+        }
+    };
+    Ok(HostValue::Map { keys, values })
+}
+
 fn sequence_from(name: &str, p: &SequenceProto, elem: &ValueType) -> Result<HostValue, OnnxError> {
-    let n = p.tensor_values.len() + p.sequence_values.len() + p.optional_values.len();
+    let n = p.tensor_values.len()
+        + p.sequence_values.len()
+        + p.map_values.len()
+        + p.optional_values.len();
     let items = match elem {
         ValueType::Tensor(_) if n == p.tensor_values.len() => p
             .tensor_values
@@ -112,10 +214,15 @@ fn sequence_from(name: &str, p: &SequenceProto, elem: &ValueType) -> Result<Host
             .iter()
             .map(|o| optional_from(name, o, i))
             .collect::<Result<_, _>>()?,
+        ValueType::Map { key, value } if n == p.map_values.len() => p
+            .map_values
+            .iter()
+            .map(|m| map_from(name, m, *key, *value))
+            .collect::<Result<_, _>>()?,
         _ => {
             return Err(wrong(
                 name,
-                format!("the sequence holds items of another type than {elem} (or maps)"),
+                format!("the sequence holds items of another type than {elem}"),
             ));
         }
     };
@@ -126,11 +233,20 @@ fn sequence_from(name: &str, p: &SequenceProto, elem: &ValueType) -> Result<Host
 }
 
 fn optional_from(name: &str, p: &OptionalProto, inner: &ValueType) -> Result<HostValue, OnnxError> {
-    let value = match (inner, &p.tensor_value, &p.sequence_value, &p.optional_value) {
-        (_, None, None, None) => None,
-        (ValueType::Tensor(_), Some(t), None, None) => Some(tensor_from(name, t, inner)?),
-        (ValueType::Sequence(e), None, Some(s), None) => Some(sequence_from(name, s, e)?),
-        (ValueType::Optional(i), None, None, Some(o)) => Some(optional_from(name, o, i)?),
+    let fields = (
+        &p.tensor_value,
+        &p.sequence_value,
+        &p.map_value,
+        &p.optional_value,
+    );
+    let value = match (inner, fields) {
+        (_, (None, None, None, None)) => None,
+        (ValueType::Tensor(_), (Some(t), None, None, None)) => Some(tensor_from(name, t, inner)?),
+        (ValueType::Sequence(e), (None, Some(s), None, None)) => Some(sequence_from(name, s, e)?),
+        (ValueType::Map { key, value }, (None, None, Some(m), None)) => {
+            Some(map_from(name, m, *key, *value)?)
+        }
+        (ValueType::Optional(i), (None, None, None, Some(o))) => Some(optional_from(name, o, i)?),
         _ => {
             return Err(wrong(
                 name,
@@ -160,6 +276,11 @@ pub fn value_from_bytes(bytes: &[u8], ty: &ValueType) -> Result<(String, HostVal
         ValueType::Optional(inner) => {
             let p = OptionalProto::decode(bytes).map_err(DecodeOr::Decode)?;
             let v = optional_from(&p.name, &p, inner).map_err(DecodeOr::Value)?;
+            Ok((p.name, v))
+        }
+        ValueType::Map { key, value } => {
+            let p = MapProto::decode(bytes).map_err(DecodeOr::Decode)?;
+            let v = map_from(&p.name, &p, *key, *value).map_err(DecodeOr::Value)?;
             Ok((p.name, v))
         }
     }
@@ -193,6 +314,7 @@ pub fn read_value_pb(path: &Path, ty: &ValueType) -> Result<(String, HostValue),
                 ValueType::Tensor(_) => "tensor (.pb)",
                 ValueType::Sequence(_) => "sequence (.pb)",
                 ValueType::Optional(_) => "optional (.pb)",
+                ValueType::Map { .. } => "map (.pb)",
             },
             source,
         },
@@ -312,7 +434,6 @@ pub fn read_values(dir: &Path, prefix: &str) -> Result<Vec<(String, HostValue)>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::HostTensor;
 
     fn seq_of(d: DType, n: usize) -> HostValue {
         HostValue::Sequence {
@@ -346,6 +467,26 @@ mod tests {
                 HostValue::Optional {
                     inner: ValueType::Tensor(DType::Int32),
                     value: None,
+                },
+            ),
+            (
+                "m".to_string(),
+                HostValue::Sequence {
+                    elem: ValueType::Map {
+                        key: DType::String,
+                        value: DType::Float32,
+                    },
+                    items: vec![HostValue::Map {
+                        keys: HostTensor::from_strings(&[2], &["a", "b"]),
+                        values: HostTensor::full(DType::Float32, &[2], 0.25),
+                    }],
+                },
+            ),
+            (
+                "k".to_string(),
+                HostValue::Map {
+                    keys: HostTensor::full(DType::Int64, &[2], (1i64 << 60) as f64),
+                    values: HostTensor::from_strings(&[2], &["x", "y"]),
                 },
             ),
         ];

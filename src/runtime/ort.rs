@@ -15,10 +15,7 @@ use ort::ep::{self, ExecutionProvider, ExecutionProviderDispatch};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::IoBinding;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::value::{
-    DynSequenceValueType, DynTensor, DynTensorValueType, DynValue, Sequence, TensorElementType,
-    ValueType,
-};
+use ort::value::{DynTensor, DynTensorValueType, DynValue, TensorElementType, ValueType};
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -558,6 +555,7 @@ fn load_session(
         output_types,
         values: Vec::new(),
         fed: Vec::new(),
+        keep: Vec::new(),
         results: None,
         details,
         gpu,
@@ -619,6 +617,8 @@ struct OrtSession {
     values: Vec<DynValue>,
     /// The index in `inputs` of each of `values`.
     fed: Vec<usize>,
+    /// The parts of sequence and map inputs, alive as long as `values`.
+    keep: Vec<DynValue>,
     /// The last run's outputs, in the model's output order; `None` for an
     /// absent optional.
     results: Option<Vec<Option<DynValue>>>,
@@ -763,6 +763,7 @@ impl Session for OrtSession {
         let order = super::match_inputs(rt, &names, inputs)?;
         let mut values = Vec::with_capacity(order.len());
         let mut fed = Vec::with_capacity(order.len());
+        let mut keep = Vec::new();
         for (i, (spec, &k)) in self.inputs.iter().zip(&order).enumerate() {
             let v = &inputs[k].1;
             let input_err = |message: String| RuntimeError::Input {
@@ -783,13 +784,16 @@ impl Session for OrtSession {
                 ));
             }
             // An optional input is fed its value; an absent one is left out.
-            if let Some(value) = to_ort_value(self.session.allocator(), v).map_err(input_err)? {
+            if let Some(value) =
+                to_ort_value(self.session.allocator(), v, &mut keep).map_err(input_err)?
+            {
                 values.push(value);
                 fed.push(i);
             }
         }
         self.values = values;
         self.fed = fed;
+        self.keep = keep;
         self.results = None;
         self.binding = None;
         if let Some(n) = self.gpu {
@@ -957,46 +961,102 @@ fn io_type(t: &ValueType) -> Option<IoType> {
         ValueType::Tensor { ty, .. } => IoType::Tensor(from_ort(*ty)?),
         ValueType::Sequence(inner) => IoType::Sequence(Box::new(io_type(inner)?)),
         ValueType::Optional(inner) => IoType::Optional(Box::new(io_type(inner)?)),
-        _ => return None,
+        ValueType::Map { key, value } => IoType::Map {
+            key: from_ort(*key)?,
+            value: from_ort(*value)?,
+        },
     })
 }
 
-/// A host value as ONNX Runtime takes it: tensors and sequences as they
-/// are, an optional as its value, `None` for an absent optional (left out
-/// of the run, which ONNX Runtime reads as absent).
+/// A host value as ONNX Runtime takes it: tensors as they are, an
+/// optional as its value, `None` for an absent optional (left out of the
+/// run, which ONNX Runtime reads as absent). The parts of sequences and
+/// maps go to `keep`, which must live as long as the value.
 fn to_ort_value(
     allocator: &ort::memory::Allocator,
     v: &HostValue,
+    keep: &mut Vec<DynValue>,
 ) -> Result<Option<DynValue>, String> {
     match v {
         HostValue::Tensor(t) => to_value(allocator, t).map(Some),
         HostValue::Optional { value: None, .. } => Ok(None),
-        HostValue::Optional { value: Some(v), .. } => to_ort_value(allocator, v),
-        HostValue::Sequence { elem, items } => {
-            if items.is_empty() {
-                return empty_sequence(elem).map(Some);
-            }
-            let mut tensors = Vec::with_capacity(items.len());
+        HostValue::Optional { value: Some(v), .. } => to_ort_value(allocator, v, keep),
+        HostValue::Sequence { elem, items } if items.is_empty() => empty_sequence(elem).map(Some),
+        HostValue::Sequence { items, .. } => {
+            let mut parts = Vec::with_capacity(items.len());
             for item in items {
-                match item {
-                    HostValue::Tensor(t) => tensors.push(
-                        to_value(allocator, t)?
-                            .downcast::<DynTensorValueType>()
-                            .map_err(|e| e.to_string())?,
-                    ),
-                    other => {
-                        return Err(format!(
-                            "ONNX Runtime takes sequences of tensors only, not of {}",
-                            other.value_type()
-                        ));
+                match to_ort_value(allocator, item, keep)? {
+                    Some(p) => parts.push(p),
+                    None => {
+                        return Err("ONNX Runtime takes no absent optionals in a sequence".into());
                     }
                 }
             }
-            Sequence::new(tensors)
-                .map(|s| Some(s.into_dyn()))
-                .map_err(|e| e.to_string())
+            compose(parts, ort::sys::ONNXType::ONNX_TYPE_SEQUENCE, keep).map(Some)
+        }
+        HostValue::Map { keys, values } => {
+            let parts = vec![to_value(allocator, keys)?, to_value(allocator, values)?];
+            compose(parts, ort::sys::ONNXType::ONNX_TYPE_MAP, keep).map(Some)
         }
     }
+}
+
+/// A sequence of `parts`, or a map of `[keys, values]`, made by ONNX
+/// Runtime (`CreateValue`, which the ort crate offers for typed values only).
+fn compose(
+    parts: Vec<DynValue>,
+    kind: ort::sys::ONNXType,
+    keep: &mut Vec<DynValue>,
+) -> Result<DynValue, String> {
+    use ort::AsPointer;
+    let api = ort::api();
+    let ptrs: Vec<*const ort::sys::OrtValue> = parts.iter().map(|p| p.ptr()).collect();
+    let mut out = std::ptr::null_mut();
+    // SAFETY: `ptrs` points at live values (kept in `keep` below).
+    let status = unsafe { (api.CreateValue)(ptrs.as_ptr(), ptrs.len(), kind, &mut out) };
+    keep.extend(parts);
+    check(api, status)?;
+    let out = std::ptr::NonNull::new(out).ok_or("ONNX Runtime made no value")?;
+    // SAFETY: a new, owned, non-tensor value; the wrapper releases it.
+    Ok(unsafe { DynValue::from_ptr(out, None) })
+}
+
+/// `Err(message)` for a failed ONNX Runtime call (and releases the status).
+fn check(api: &ort::sys::OrtApi, status: ort::sys::OrtStatusPtr) -> Result<(), String> {
+    if status.0.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a non-null status from the API, released once here.
+    unsafe {
+        let m = CStr::from_ptr((api.GetErrorMessage)(status.0))
+            .to_string_lossy()
+            .into_owned();
+        (api.ReleaseStatus)(status.0);
+        Err(m)
+    }
+}
+
+/// The items of a sequence, or the `[keys, values]` of a map, as values.
+fn parts_of(v: &DynValue) -> Result<Vec<DynValue>, String> {
+    use ort::AsPointer;
+    let api = ort::api();
+    let allocator = ort::memory::Allocator::default();
+    let mut n = 0usize;
+    // SAFETY: `v` is a live sequence or map.
+    check(api, unsafe { (api.GetValueCount)(v.ptr(), &mut n) })?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut p = std::ptr::null_mut();
+        let index = i32::try_from(i).map_err(|_| "too many items")?;
+        // SAFETY: index < count; the part is a new value we own.
+        check(api, unsafe {
+            (api.GetValue)(v.ptr(), index, allocator.ptr().cast_mut(), &mut p)
+        })?;
+        let p = std::ptr::NonNull::new(p).ok_or("ONNX Runtime gave no item")?;
+        // SAFETY: an owned value made with `allocator`; the wrapper releases it.
+        out.push(unsafe { DynValue::from_ptr(p, Some(&allocator)) });
+    }
+    Ok(out)
 }
 
 /// An empty sequence of `elem` tensors. ONNX Runtime's C API makes
@@ -1030,23 +1090,20 @@ fn from_ort_value(v: &DynValue, ty: &IoType) -> Result<HostValue, String> {
             inner: (**inner).clone(),
             value: Some(Box::new(from_ort_value(v, inner)?)),
         }),
-        IoType::Sequence(elem) => {
-            let seq = v
-                .view()
-                .downcast::<DynSequenceValueType>()
-                .map_err(|e| e.to_string())?;
-            let items = seq
-                .try_extract_sequence::<DynTensorValueType>()
-                .map_err(|e| e.to_string())?;
-            let items = items
-                .into_iter()
-                .map(|t| from_value(&t.into_dyn()).map(HostValue::Tensor))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(HostValue::Sequence {
-                elem: (**elem).clone(),
-                items,
-            })
-        }
+        IoType::Sequence(elem) => Ok(HostValue::Sequence {
+            elem: (**elem).clone(),
+            items: parts_of(v)?
+                .iter()
+                .map(|item| from_ort_value(item, elem))
+                .collect::<Result<_, _>>()?,
+        }),
+        IoType::Map { .. } => match parts_of(v)?.as_slice() {
+            [keys, values] => Ok(HostValue::Map {
+                keys: from_value(keys)?,
+                values: from_value(values)?,
+            }),
+            _ => Err("a map without keys and values".into()),
+        },
     }
 }
 

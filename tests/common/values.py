@@ -13,12 +13,20 @@ def load_value(path, kind):
         p = onnx.SequenceProto(); p.ParseFromString(b); return p.name, numpy_helper.to_list(p)
     if kind == "optional":
         p = onnx.OptionalProto(); p.ParseFromString(b); return p.name, numpy_helper.to_optional(p)
+    if kind == "map":
+        p = onnx.MapProto(); p.ParseFromString(b); return p.name, str_keys(numpy_helper.to_dict(p))
     p = onnx.TensorProto(); p.ParseFromString(b); return p.name, numpy_helper.to_array(p)
+
+
+def str_keys(d):
+    """String keys as str (numpy_helper gives bytes), as ONNX Runtime has them."""
+    return {k.decode() if isinstance(k, bytes) else k: v for k, v in d.items()}
 
 
 def kind_of(ort_type):
     """The kind of an ONNX Runtime type string: seq(...), optional(...), tensor(...)."""
-    return {"seq": "sequence", "optional": "optional"}.get(ort_type.split("(")[0], "tensor")
+    return {"seq": "sequence", "optional": "optional", "map": "map"}.get(
+        ort_type.split("(")[0], "tensor")
 
 
 def read_values(folder, prefix):
@@ -34,10 +42,15 @@ def read_values(folder, prefix):
 
 
 def same(a, b):
-    """Equal values: sequences item by item, absent optionals both absent,
+    """Equal values: sequences item by item, maps key by key, absent optionals both absent,
     strings exactly, floats within rtol 1e-4 / atol 1e-5 (NaN equals NaN)."""
     if isinstance(a, list):
         return isinstance(b, list) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        if not isinstance(b, dict):
+            return False
+        a, b = str_keys(a), str_keys(b)
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if a is None or b is None:
         return a is None and b is None
     a, b = np.asarray(a), np.asarray(b)

@@ -162,10 +162,7 @@ fn map_from(name: &str, p: &MapProto, key: DType, value: DType) -> Result<HostVa
     };
     let empty = SequenceProto::default();
     let items = p.values.as_ref().unwrap_or(&empty);
-    let HostValue::Sequence { items, .. } = sequence_from(name, items, &ValueType::Tensor(value))?
-    else {
-        unreachable!("sequence_from returns a sequence");
-    };
+    let items = sequence_items(name, items, &ValueType::Tensor(value))?;
     if items.len() != keys.numel() {
         return Err(wrong(
             name,
@@ -201,11 +198,23 @@ fn map_from(name: &str, p: &MapProto, key: DType, value: DType) -> Result<HostVa
 }
 
 fn sequence_from(name: &str, p: &SequenceProto, elem: &ValueType) -> Result<HostValue, OnnxError> {
+    Ok(HostValue::Sequence {
+        elem: elem.clone(),
+        items: sequence_items(name, p, elem)?,
+    })
+}
+
+/// The items of a sequence, each of type `elem`.
+fn sequence_items(
+    name: &str,
+    p: &SequenceProto,
+    elem: &ValueType,
+) -> Result<Vec<HostValue>, OnnxError> {
     let n = p.tensor_values.len()
         + p.sequence_values.len()
         + p.map_values.len()
         + p.optional_values.len();
-    let items = match elem {
+    Ok(match elem {
         ValueType::Tensor(_) if n == p.tensor_values.len() => p
             .tensor_values
             .iter()
@@ -232,10 +241,6 @@ fn sequence_from(name: &str, p: &SequenceProto, elem: &ValueType) -> Result<Host
                 format!("the sequence holds items of another type than {elem}"),
             ));
         }
-    };
-    Ok(HostValue::Sequence {
-        elem: elem.clone(),
-        items,
     })
 }
 

@@ -556,6 +556,7 @@ fn load_session(
         values: Vec::new(),
         fed: Vec::new(),
         keep: Vec::new(),
+        c_names: None,
         results: None,
         details,
         gpu,
@@ -619,6 +620,9 @@ struct OrtSession {
     fed: Vec<usize>,
     /// The parts of sequence and map inputs, alive as long as `values`.
     keep: Vec<DynValue>,
+    /// The fed inputs' and the outputs' names as C strings, made once by
+    /// `set_values` for [`OrtSession::run_raw`] (not on every run).
+    c_names: Option<(Vec<CString>, Vec<CString>)>,
     /// The last run's outputs, in the model's output order; `None` for an
     /// absent optional.
     results: Option<Vec<Option<DynValue>>>,
@@ -673,31 +677,14 @@ impl OrtSession {
         use ort::AsPointer;
         use std::ffi::c_char;
         let api = ort::api();
-        let c = |s: &str| CString::new(s).map_err(|e| self.run_err(e));
-        let in_names: Vec<CString> = self
-            .fed
-            .iter()
-            .map(|&k| c(&self.inputs[k].name))
-            .collect::<Result<_, _>>()?;
-        let out_names: Vec<CString> = self
-            .output_names
-            .iter()
-            .map(|n| c(n))
-            .collect::<Result<_, _>>()?;
-        let in_ptrs: Vec<*const c_char> = in_names.iter().map(|n| n.as_ptr()).collect();
-        let out_ptrs: Vec<*const c_char> = out_names.iter().map(|n| n.as_ptr()).collect();
+        let (c_inputs, c_outputs) = self
+            .c_names
+            .as_ref()
+            .ok_or_else(|| self.run_err("inputs not set; call set_inputs first"))?;
+        let in_ptrs: Vec<*const c_char> = c_inputs.iter().map(|n| n.as_ptr()).collect();
+        let out_ptrs: Vec<*const c_char> = c_outputs.iter().map(|n| n.as_ptr()).collect();
         let values: Vec<*const ort::sys::OrtValue> = self.values.iter().map(|v| v.ptr()).collect();
         let mut outs: Vec<*mut ort::sys::OrtValue> = vec![std::ptr::null_mut(); out_ptrs.len()];
-        let message = |status: ort::sys::OrtStatusPtr| {
-            // SAFETY: a non-null status from the API, released once here.
-            unsafe {
-                let m = CStr::from_ptr((api.GetErrorMessage)(status.0))
-                    .to_string_lossy()
-                    .into_owned();
-                (api.ReleaseStatus)(status.0);
-                m
-            }
-        };
         // SAFETY: the names and values outlive the call, the lengths match
         // their arrays, and `outs` has a slot per output name.
         let status = unsafe {
@@ -713,7 +700,7 @@ impl OrtSession {
             )
         };
         let mut wrapped = Vec::with_capacity(outs.len());
-        let mut failure = (!status.0.is_null()).then(|| message(status));
+        let mut failure = check(api, status).err();
         for p in outs {
             let Some(p) = std::ptr::NonNull::new(p) else {
                 wrapped.push(None);
@@ -722,8 +709,8 @@ impl OrtSession {
             let mut has = 0;
             // SAFETY: `p` is an output value ONNX Runtime just made for us.
             let st = unsafe { (api.HasValue)(p.as_ptr(), &mut has) };
-            if !st.0.is_null() {
-                failure.get_or_insert(message(st));
+            if let Err(m) = check(api, st) {
+                failure.get_or_insert(m);
             }
             if failure.is_some() || has == 0 {
                 // SAFETY: we own `p` and do not use it again.
@@ -791,6 +778,22 @@ impl Session for OrtSession {
                 fed.push(i);
             }
         }
+        let c = |s: &str| {
+            CString::new(s).map_err(|_| RuntimeError::Input {
+                runtime: rt,
+                message: format!("the name '{s}' holds a NUL byte"),
+            })
+        };
+        let c_inputs = fed
+            .iter()
+            .map(|&k| c(&self.inputs[k].name))
+            .collect::<Result<_, _>>()?;
+        let c_outputs = self
+            .output_names
+            .iter()
+            .map(|n| c(n))
+            .collect::<Result<_, _>>()?;
+        self.c_names = Some((c_inputs, c_outputs));
         self.values = values;
         self.fed = fed;
         self.keep = keep;

@@ -122,7 +122,7 @@ pub fn read_script(path: &Path) -> Result<String, ScriptError> {
     })
 }
 
-/// A Rhai engine with the script API and stdlib, plus the stdlib's
+/// A Rhai engine with the API and stdlib, plus the stdlib's
 /// closures: they are private to their module, so the host adds them to each
 /// user script's AST, or a closure made inside e.g. `nn::transformer_encoder_layer`
 /// could not be called back.
@@ -130,6 +130,10 @@ pub struct ScriptEngine {
     pub engine: Engine,
     stdlib_closures: rhai::AST,
     stdlib_fn_names: std::collections::HashSet<String>,
+    /// The reference of everything registered (`turnkey api`).
+    pub book: api::Book,
+    /// The `onnx::load` calls the script makes.
+    pub onnx_calls: onnx_model::OnnxCalls,
 }
 
 impl ScriptEngine {
@@ -164,8 +168,9 @@ impl rhai::ModuleResolver for NoImports {
     }
 }
 
-/// A Rhai engine with the whole script API and the stdlib registered.
-pub fn engine(host: &Host) -> Result<ScriptEngine, String> {
+/// A Rhai engine with the whole script API and the stdlib registered;
+/// `script` is the script's path (`onnx::load` resolves from its folder).
+pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
     let mut engine = Engine::new();
     // `module` is reserved in Rhai, but SCRIPTS.md's API is `nn::module`.
     #[allow(deprecated)]
@@ -180,8 +185,12 @@ pub fn engine(host: &Host) -> Result<ScriptEngine, String> {
     engine.set_max_string_size(MAX_STRING_BYTES);
     engine.set_max_array_size(MAX_ARRAY_LEN);
     engine.set_max_map_size(MAX_MAP_LEN);
-    api::register(&mut engine, host);
-    let mut nn = api::nn_module(host);
+    let (mut nn, mut book) = api::register(&mut engine, host);
+    let onnx_calls = {
+        let mut scratch = Module::new();
+        let mut a = api::Api::new(&mut engine, &mut scratch, host, &mut book);
+        onnx_model::register(&mut a, script)
+    };
     let mut closures = rhai::AST::empty();
     let mut names = std::collections::HashSet::new();
     for (name, src) in STDLIB {
@@ -190,6 +199,7 @@ pub fn engine(host: &Host) -> Result<ScriptEngine, String> {
             .map_err(|e| format!("stdlib/{name}.rhai: {e} (a turnkey bug)"))?;
         ast.set_source(format!("stdlib/{name}.rhai"));
         names.extend(ast.iter_functions().map(|f| f.name.to_string()));
+        api::reference::add_stdlib(&mut book, name, src);
         let mut anon = ast.clone_functions_only_filtered(|_, _, _, n, _| n.starts_with("anon$"));
         anon.clear_source();
         closures = closures.merge(&anon);
@@ -206,7 +216,18 @@ pub fn engine(host: &Host) -> Result<ScriptEngine, String> {
         engine,
         stdlib_closures: closures,
         stdlib_fn_names: names,
+        book,
+        onnx_calls,
     })
+}
+
+/// The reference of the whole script API: every registered function,
+/// operator, property, layer and stdlib builder.
+pub fn reference() -> api::Book {
+    let host = Host::new(HostState::new(ScriptArgs::default(), 0, None));
+    engine(&host, Path::new("script.rhai"))
+        .expect("the stdlib compiles (a turnkey bug otherwise)")
+        .book
 }
 
 /// Runs the script at `path` and returns its distinct model calls.
@@ -227,8 +248,8 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
         state.max_memory = m;
     }
     let host = Host::new(state);
-    let mut engine = engine(&host).map_err(|e| ScriptError::file(path, e))?;
-    let onnx_calls = onnx_model::register(&mut engine.engine, &host, path);
+    let mut engine = engine(&host, path).map_err(|e| ScriptError::file(path, e))?;
+    let onnx_calls = engine.onnx_calls.clone();
     let ast = engine
         .compile(&header.source)
         .map_err(|e| error::from_parse(path, &e))?;

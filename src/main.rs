@@ -8,7 +8,7 @@ use std::time::Duration;
 use turnkey::bench::timing::BenchOptions;
 use turnkey::cache::Cache;
 use turnkey::cli::{
-    BenchArgs, CacheArgs, CacheCommand, Cli, Command, PeakArgs, ReportArgs, RunArgs,
+    ApiArgs, BenchArgs, CacheArgs, CacheCommand, Cli, Command, PeakArgs, ReportArgs, RunArgs,
 };
 use turnkey::graph::{Graph, HostTensor};
 use turnkey::pipeline::{self, RunOptions};
@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Cache(args)) => cache_command(args),
         Some(Command::Peak(args)) => peak(args),
+        Some(Command::Api(args)) => api_reference(args),
         None => benchmark(cli.bench),
     };
     match result {
@@ -40,6 +41,34 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `turnkey api [NAME] [--markdown]`: the script API reference.
+fn api_reference(a: ApiArgs) -> Result<ExitCode> {
+    let book = script::reference();
+    let text = match &a.name {
+        None if a.markdown => book.to_markdown(),
+        None => book.to_text(),
+        Some(name) => match book.get(name) {
+            Some(e) => book.entry_text(e),
+            None => {
+                let near: Vec<String> = book
+                    .closest(name, 4)
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .collect();
+                if near.is_empty() {
+                    bail!("`{name}` is not in the script API; `turnkey api` lists every name");
+                }
+                bail!(
+                    "`{name}` is not in the script API; did you mean {}? (`turnkey api` lists every name)",
+                    near.join(", ")
+                );
+            }
+        },
+    };
+    turnkey::text::print_stdout(&text);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Help and version print as clap prints them; a usage error is one line

@@ -215,3 +215,6 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     nn_layers::register(&mut api);
     (nn, book)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,83 @@
+//! Shape and dtype inference of the elementwise family: Elementwise ops: arithmetic, comparisons, math, activations, where, cast.
+
+#[allow(unused_imports)]
+use super::*;
+
+pub(super) fn infer(
+    o: &Op,
+    op: &'static str,
+    ins: &[&TypeInfo],
+) -> Result<Vec<TypeInfo>, GraphError> {
+    let one = |ti: TypeInfo| Ok(vec![ti]);
+    match o {
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow => {
+            arity(op, ins, 2, 2)?;
+            if !matches!(o, Op::Pow) {
+                same_dtype(op, ins[0].dtype, ins[1].dtype)?;
+            }
+            if ins[0].dtype == DType::Bool {
+                return err(op, "arithmetic on bool tensors is not defined; cast first");
+            }
+            one(TypeInfo::new(
+                broadcast(op, &ins[0].shape, &ins[1].shape)?,
+                ins[0].dtype,
+            ))
+        }
+        Op::Equal | Op::Less | Op::Greater => {
+            arity(op, ins, 2, 2)?;
+            same_dtype(op, ins[0].dtype, ins[1].dtype)?;
+            one(TypeInfo::new(
+                broadcast(op, &ins[0].shape, &ins[1].shape)?,
+                DType::Bool,
+            ))
+        }
+        Op::Sqrt
+        | Op::Exp
+        | Op::Log
+        | Op::Erf
+        | Op::Gelu
+        | Op::Silu
+        | Op::Sigmoid
+        | Op::Tanh
+        | Op::HardSwish
+        | Op::HardSigmoid => {
+            arity(op, ins, 1, 1)?;
+            need_float(op, ins[0].dtype)?;
+            one(ins[0].clone())
+        }
+        Op::Neg | Op::Abs | Op::Relu | Op::Clip { .. } => {
+            arity(op, ins, 1, 1)?;
+            if ins[0].dtype == DType::Bool {
+                return err(op, "not defined on bool tensors");
+            }
+            one(ins[0].clone())
+        }
+        Op::Softmax { axis } | Op::LogSoftmax { axis } => {
+            arity(op, ins, 1, 1)?;
+            need_float(op, ins[0].dtype)?;
+            check_axes(op, &[*axis], ins[0].rank())?;
+            one(ins[0].clone())
+        }
+        Op::Where => {
+            arity(op, ins, 3, 3)?;
+            if ins[0].dtype != DType::Bool {
+                return err(op, format!("condition must be bool, got {}", ins[0].dtype));
+            }
+            same_dtype(op, ins[1].dtype, ins[2].dtype)?;
+            let s = broadcast(op, &ins[0].shape, &ins[1].shape)?;
+            one(TypeInfo::new(
+                broadcast(op, &s, &ins[2].shape)?,
+                ins[1].dtype,
+            ))
+        }
+        Op::Cast { to } => {
+            arity(op, ins, 1, 1)?;
+            one(TypeInfo::new(ins[0].shape.clone(), *to))
+        }
+        Op::Dropout { .. } | Op::Identity => {
+            arity(op, ins, 1, 1)?;
+            one(ins[0].clone())
+        }
+        other => unreachable!("{other:?} is not in the elementwise family"),
+    }
+}

@@ -1,0 +1,62 @@
+//! Shape and dtype inference of the norm family: Normalizations.
+
+#[allow(unused_imports)]
+use super::*;
+
+pub(super) fn infer(
+    o: &Op,
+    op: &'static str,
+    ins: &[&TypeInfo],
+) -> Result<Vec<TypeInfo>, GraphError> {
+    let one = |ti: TypeInfo| Ok(vec![ti]);
+    match o {
+        Op::LayerNorm { axis, .. } => {
+            arity(op, ins, 2, 3)?;
+            let x = ins[0];
+            need_float(op, x.dtype)?;
+            check_axes(op, &[*axis], x.rank())?;
+            let norm = &x.shape[*axis..];
+            for p in &ins[1..] {
+                if p.shape != norm {
+                    return err(
+                        op,
+                        format!(
+                            "normalized shape {} does not match the input's trailing dims {} (input {})",
+                            shape_str(&p.shape),
+                            shape_str(norm),
+                            shape_str(&x.shape)
+                        ),
+                    );
+                }
+                same_dtype(op, x.dtype, p.dtype)?;
+            }
+            one(x.clone())
+        }
+        Op::BatchNorm { .. } => {
+            arity(op, ins, 5, 5)?;
+            let x = ins[0];
+            need_float(op, x.dtype)?;
+            if x.rank() < 2 {
+                return err(
+                    op,
+                    format!("expects [N, C, ...], got {}", shape_str(&x.shape)),
+                );
+            }
+            let c = x.shape[1];
+            for p in &ins[1..] {
+                if p.shape != [c] {
+                    return err(
+                        op,
+                        format!(
+                            "input has {c} channels but the layer has {} (input {})",
+                            shape_str(&p.shape),
+                            shape_str(&x.shape)
+                        ),
+                    );
+                }
+            }
+            one(x.clone())
+        }
+        other => unreachable!("{other:?} is not in the norm family"),
+    }
+}

@@ -1,0 +1,132 @@
+//! ONNX lowering of the conv family: Convolutions, pools and resizing.
+
+#[allow(unused_imports)]
+use super::*;
+
+impl Lowering<'_> {
+    pub(super) fn lower_conv(&mut self, cur: &Cur) -> Result<(), OnnxError> {
+        #[allow(unused_variables)]
+        let opset = self.opset;
+        #[allow(unused_variables)]
+        let ins = cur.ins.clone();
+        match &cur.node.op {
+            Op::Conv {
+                kernel,
+                strides,
+                pads,
+                dilations,
+                group,
+            } => {
+                self.need_inputs(cur, 2, 3)?;
+                self.same(
+                    cur,
+                    "Conv",
+                    ins,
+                    vec![
+                        a_ints("kernel_shape", kernel),
+                        a_ints("strides", strides),
+                        a_ints("pads", pads),
+                        a_ints("dilations", dilations),
+                        a_int("group", *group as i64),
+                    ],
+                );
+            }
+            Op::ConvTranspose {
+                kernel,
+                strides,
+                pads,
+                output_padding,
+                dilations,
+                group,
+            } => {
+                self.need_inputs(cur, 2, 3)?;
+                self.same(
+                    cur,
+                    "ConvTranspose",
+                    ins,
+                    vec![
+                        a_ints("kernel_shape", kernel),
+                        a_ints("strides", strides),
+                        a_ints("pads", pads),
+                        a_ints("output_padding", output_padding),
+                        a_ints("dilations", dilations),
+                        a_int("group", *group as i64),
+                    ],
+                );
+            }
+            Op::MaxPool {
+                kernel,
+                strides,
+                pads,
+                ceil_mode,
+            } => {
+                self.need_inputs(cur, 1, 1)?;
+                let (pads, ceil) = self.pool_pads(cur, kernel, strides, pads, *ceil_mode, None)?;
+                self.same(
+                    cur,
+                    "MaxPool",
+                    ins,
+                    vec![
+                        a_ints("kernel_shape", kernel),
+                        a_ints("strides", strides),
+                        a_ints("pads", &pads),
+                        a_int("ceil_mode", i64::from(ceil)),
+                    ],
+                );
+            }
+            Op::AvgPool {
+                kernel,
+                strides,
+                pads,
+                ceil_mode,
+                count_include_pad,
+            } => {
+                self.need_inputs(cur, 1, 1)?;
+                let (pads, ceil) = self.pool_pads(
+                    cur,
+                    kernel,
+                    strides,
+                    pads,
+                    *ceil_mode,
+                    Some(*count_include_pad),
+                )?;
+                self.same(
+                    cur,
+                    "AveragePool",
+                    ins,
+                    vec![
+                        a_ints("kernel_shape", kernel),
+                        a_ints("strides", strides),
+                        a_ints("pads", &pads),
+                        a_int("ceil_mode", i64::from(ceil)),
+                        a_int("count_include_pad", i64::from(*count_include_pad)),
+                    ],
+                );
+            }
+            Op::Resize { scales, mode } => {
+                self.need_inputs(cur, 1, 1)?;
+                // PyTorch's conventions: nearest = floor of x_out / scale;
+                // linear = bilinear with align_corners=False.
+                let attrs = match mode {
+                    ResizeMode::Nearest => vec![
+                        a_str("mode", "nearest"),
+                        a_str("coordinate_transformation_mode", "asymmetric"),
+                        a_str("nearest_mode", "floor"),
+                    ],
+                    ResizeMode::Linear => vec![
+                        a_str("mode", "linear"),
+                        a_str("coordinate_transformation_mode", "pytorch_half_pixel"),
+                    ],
+                };
+                let s = self.const_f32(cur, "scales", scales);
+                self.same(cur, "Resize", vec![ins[0].clone(), String::new(), s], attrs);
+            }
+            Op::GlobalAvgPool => {
+                self.need_inputs(cur, 1, 1)?;
+                self.same(cur, "GlobalAveragePool", ins, vec![]);
+            }
+            other => unreachable!("{other:?} is not in the conv family"),
+        }
+        Ok(())
+    }
+}

@@ -233,6 +233,7 @@ fn measure_gemm(
             threads: opts.threads,
             device: opts.device,
             precision: opts.precision,
+            ..Default::default()
         },
     )?;
     let inputs = vec![(

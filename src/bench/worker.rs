@@ -341,6 +341,10 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
         threads: spec.threads,
         device: spec.device,
         precision: spec.precision,
+        input_shapes: inputs
+            .iter()
+            .filter_map(|(n, v)| v.as_tensor().map(|t| (n.clone(), t.dtype, t.shape.clone())))
+            .collect(),
     };
 
     let t = Instant::now();

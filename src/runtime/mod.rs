@@ -129,6 +129,10 @@ pub struct SessionOptions {
     pub threads: usize,
     pub device: Device,
     pub precision: Precision,
+    /// The dtype and shape each tensor input will have, when known at load
+    /// (the worker reads its inputs first). Runtimes that analyse and
+    /// optimize for concrete shapes (tract) set them before optimization.
+    pub input_shapes: Vec<(String, DType, Vec<usize>)>,
 }
 
 impl SessionOptions {

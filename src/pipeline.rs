@@ -23,6 +23,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod feed;
+
 #[derive(Clone)]
 pub struct RunOptions {
     pub script_args: ScriptArgs,
@@ -671,7 +673,7 @@ impl Cx<'_> {
         // One failure record per file: a later success (say, with --axis) clears it.
         let fname = failure_name(&src.job.stem, "onnx", &path.display().to_string());
         let started = Instant::now();
-        let prepared = match prepare_onnx(src) {
+        let prepared = match prepare_onnx(src, self.opts.max_memory) {
             Ok(p) => p,
             Err(e) => {
                 let msg = e;
@@ -799,7 +801,7 @@ impl Cx<'_> {
             inputs: &inputs,
             params: info.params,
             param_bytes: info.param_bytes,
-            input_source: p.input_source,
+            input_source: &p.input_source,
         });
         drop(export_lock);
         let peak = crate::bench::peak::RowContext::without_graph(opts.threads, cache.location());
@@ -834,7 +836,10 @@ struct PreparedOnnx {
     file_sha256: String,
     info: OnnxFileInfo,
     feed: Vec<(String, HostValue)>,
-    input_source: &'static str,
+    /// The kinds of data fed: `random`, `test_data_set_0`, `given+random`, ...
+    input_source: String,
+    /// Where each input's data came from, in the model's order.
+    input_sources: Vec<String>,
     bindings: String,
     batch: u64,
     warnings: Vec<String>,
@@ -842,7 +847,8 @@ struct PreparedOnnx {
 
 impl PreparedOnnx {
     fn specs(&self) -> Vec<TensorSpec> {
-        self.feed
+        let mut specs: Vec<TensorSpec> = self
+            .feed
             .iter()
             .map(|(n, v)| match v {
                 HostValue::Tensor(t) => TensorSpec::new(n, &t.shape, t.dtype),
@@ -854,7 +860,11 @@ impl PreparedOnnx {
                     }
                 }
             })
-            .collect()
+            .collect();
+        for (s, src) in specs.iter_mut().zip(&self.input_sources) {
+            s.source = Some(src.clone());
+        }
+        specs
     }
 }
 
@@ -905,7 +915,7 @@ pub fn random_value(ty: &ValueType, shape: &[usize], seed: u64) -> HostValue {
 
 /// Checks the file (sha256, interface), chooses the input data and names
 /// the build. Errors are one line naming the file.
-fn prepare_onnx(src: &OnnxSource) -> Result<PreparedOnnx, String> {
+fn prepare_onnx(src: &OnnxSource, max_memory: Option<u64>) -> Result<PreparedOnnx, String> {
     let path = &src.job.path;
     let file = path.display();
     let sha = file_sha256(path).map_err(|e| match e.kind() {
@@ -932,66 +942,38 @@ fn prepare_onnx(src: &OnnxSource) -> Result<PreparedOnnx, String> {
             names.join(", ")
         ));
     }
-    let bad = |e: crate::onnx::BindError| format!("{file}: {e}");
-    let (feed, source) = match &src.feed {
-        Some(f) => {
-            let f = f
-                .iter()
-                .map(|(n, t)| (n.clone(), HostValue::Tensor(t.clone())))
-                .collect();
-            (crate::onnx::check_feed(io, b, f).map_err(bad)?, "script")
-        }
-        None => {
-            let test_data = match crate::onnx::test_data_inputs(path, io) {
-                Some(Ok(t)) => match crate::onnx::check_feed(io, b, t) {
-                    Ok(t) => Some(t),
-                    Err(e) => {
-                        if b.axes.is_empty() && b.shapes.is_empty() {
-                            warnings.push(format!(
-                                "the test data beside the model does not fit it ({e}): random inputs used"
-                            ));
-                        }
-                        None
-                    }
-                },
-                Some(Err(e)) => {
-                    warnings.push(format!(
-                        "the test data beside the model cannot be read ({e}): random inputs used"
-                    ));
-                    None
-                }
-                None => None,
-            };
-            match test_data {
-                Some(t) => (t, "test_data_set_0"),
-                None => {
-                    let bound = crate::onnx::bind_inputs(io, b).map_err(bad)?;
-                    let seed = u64::from_le_bytes(
-                        Sha256::digest(sha.as_bytes())[..8]
-                            .try_into()
-                            .expect("8 bytes"),
-                    );
-                    let feed = bound
-                        .iter()
-                        .enumerate()
-                        .map(|(k, i)| {
-                            let seed = seed.wrapping_add(k as u64);
-                            (i.name.clone(), random_value(&i.ty, &i.shape, seed))
-                        })
-                        .collect();
-                    (feed, "random")
-                }
-            }
-        }
-    };
+    for a in crate::onnx::unknown_axis_names(io, b) {
+        warnings.push(format!(
+            "--axis {a}: no input of the model has an axis named '{a}' (its axes: {})",
+            crate::onnx::axis_names(io).join(", ")
+        ));
+    }
+    let max_memory = max_memory.unwrap_or_else(crate::script::host::default_max_memory);
+    let chosen = feed::choose(
+        path,
+        io,
+        b,
+        src.feed.as_deref(),
+        &sha,
+        max_memory,
+        &mut warnings,
+    )?;
+    let feed = chosen.values;
     // A tensor describes itself as `float32[1, 3]`: hashes of tensor-only
     // builds are what they were before sequences and optionals.
     let shapes: Vec<String> = feed
         .iter()
         .map(|(n, v)| format!("{n}:{}", v.describe()))
         .collect();
+    // The data fed is part of the identity: given values and test data add
+    // their digest (random data follows from the file and the shapes).
+    let digest = chosen
+        .digest
+        .as_ref()
+        .map(|d| format!("\0data\0{d}"))
+        .unwrap_or_default();
     let hash = hex::encode(Sha256::digest(
-        format!("onnx\0{sha}\0{}", shapes.join("\0")).as_bytes(),
+        format!("onnx\0{sha}\0{}{digest}", shapes.join("\0")).as_bytes(),
     ));
     let name = script::build_name(&safe_stem(&src.job.stem), &src.labels, &hash);
     Ok(PreparedOnnx {
@@ -1001,7 +983,8 @@ fn prepare_onnx(src: &OnnxSource) -> Result<PreparedOnnx, String> {
         batch: batch_of(&info, &feed),
         info,
         feed,
-        input_source: source,
+        input_source: chosen.summary,
+        input_sources: chosen.sources,
         bindings: b.describe(),
         warnings,
     })
@@ -1431,27 +1414,33 @@ mod tests {
     fn an_onnx_build_is_named_by_file_and_shapes() {
         let dir = tempfile::tempdir().unwrap();
         let p = model(dir.path());
-        let a = prepare_onnx(&source(&p)).unwrap();
+        let a = prepare_onnx(&source(&p), None).unwrap();
         assert!(a.name.starts_with("relu_") && a.name.len() == "relu_".len() + 8);
         assert_eq!(a.input_source, "random");
         assert_eq!(a.feed[0].1.as_tensor().unwrap().shape, [2, 3]);
         assert_eq!(a.file_sha256, file_sha256(&p).unwrap());
         assert_eq!(a.batch, 2);
-        // Same file, same shapes: same build; the script's data: same build.
-        let mut s = source(&p);
-        s.feed = Some(vec![(
-            "x".into(),
-            HostTensor::zeros(DType::Float32, &[2, 3]),
-        )]);
-        let b = prepare_onnx(&s).unwrap();
-        assert_eq!(
-            (b.name.as_str(), b.input_source),
-            (a.name.as_str(), "script")
-        );
+        // The data fed is part of the identity: a script's tensors make
+        // another build than random data of the same shapes, and other
+        // tensors another again; the same tensors the same build.
+        let fed = |v: f64| {
+            let mut s = source(&p);
+            s.feed = Some(vec![(
+                "x".into(),
+                HostTensor::full(DType::Float32, &[2, 3], v),
+            )]);
+            prepare_onnx(&s, None).unwrap()
+        };
+        let (b, c) = (fed(0.0), fed(1.0));
+        assert_eq!(b.input_source, "script");
+        assert_eq!(b.input_sources, ["script"]);
+        assert_ne!(b.name, a.name);
+        assert_ne!(b.name, c.name);
+        assert_eq!(fed(0.0).name, b.name);
         // An author label joins the name, as for scripts.
         let mut s = source(&p);
         s.labels.insert("author".into(), vec!["me".into()]);
-        assert!(prepare_onnx(&s).unwrap().name.starts_with("relu_me_"));
+        assert!(prepare_onnx(&s, None).unwrap().name.starts_with("relu_me_"));
     }
 
     #[test]
@@ -1460,15 +1449,15 @@ mod tests {
         let p = model(dir.path());
         let mut s = source(&p);
         s.job.sha256 = Some("ab".repeat(32));
-        let e = prepare_onnx(&s).err().unwrap();
+        let e = prepare_onnx(&s, None).err().unwrap();
         let real = file_sha256(&p).unwrap();
         assert!(
             e.contains(&"ab".repeat(32)) && e.contains(&real) && e.contains("not used"),
             "{e}"
         );
         s.job.sha256 = Some(real);
-        assert!(prepare_onnx(&s).is_ok());
-        let e = prepare_onnx(&source(&dir.path().join("none.onnx")))
+        assert!(prepare_onnx(&s, None).is_ok());
+        let e = prepare_onnx(&source(&dir.path().join("none.onnx")), None)
             .err()
             .unwrap();
         assert!(e.ends_with("none.onnx: no such file"), "{e}");
@@ -1482,7 +1471,7 @@ mod tests {
         std::fs::create_dir_all(&td).unwrap();
         let t = HostTensor::full(DType::Float32, &[2, 3], 7.0);
         write_tensor_pb(&td.join("input_0.pb"), "x", &t).unwrap();
-        let a = prepare_onnx(&source(&p)).unwrap();
+        let a = prepare_onnx(&source(&p), None).unwrap();
         assert_eq!(a.input_source, "test_data_set_0");
         assert_eq!(a.feed[0].1, HostValue::Tensor(t));
         write_tensor_pb(
@@ -1491,7 +1480,7 @@ mod tests {
             &HostTensor::zeros(DType::Int64, &[2, 3]),
         )
         .unwrap();
-        let a = prepare_onnx(&source(&p)).unwrap();
+        let a = prepare_onnx(&source(&p), None).unwrap();
         assert_eq!(a.input_source, "random");
         assert!(a.warnings[0].contains("does not fit"), "{:?}", a.warnings);
     }

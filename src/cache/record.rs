@@ -111,6 +111,10 @@ pub struct TensorSpec {
     /// of the first tensor inside.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// ONNX file inputs: where the data came from (`random`, `script`,
+    /// `test_data_set_0/input_0.pb`, `value 16000`, `file img.npy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl TensorSpec {
@@ -120,6 +124,7 @@ impl TensorSpec {
             shape: shape.to_vec(),
             dtype,
             value: None,
+            source: None,
         }
     }
 }

@@ -252,6 +252,9 @@ impl ExpandOptions {
             bindings: Bindings {
                 axes: parse_axes(&a.axes)?,
                 shapes: parse_shapes(&a.shapes)?,
+                values: crate::onnx::parse_input_args(&a.input_values, Path::new("."))?
+                    .into_iter()
+                    .collect(),
             },
             labels_for: a
                 .labels_for
@@ -612,6 +615,7 @@ impl Expander<'_> {
         let mut base = b.bindings.clone();
         base.axes.extend(self.o.bindings.axes.clone());
         base.shapes.extend(self.o.bindings.shapes.clone());
+        base.values.extend(self.o.bindings.values.clone());
         for point in sweep.points() {
             let mut bindings = base.clone();
             let mut bad = None;
@@ -677,6 +681,7 @@ impl Expander<'_> {
                 bindings: Bindings {
                     axes: s.axes.clone(),
                     shapes: s.shapes.clone(),
+                    values: s.inputs.clone(),
                 },
                 entry: Some(at.clone()),
             };

@@ -488,6 +488,8 @@ pub fn external_paths(model: &Path, info: &OnnxFileInfo) -> Result<Vec<PathBuf>,
 pub struct Bindings {
     pub axes: BTreeMap<String, usize>,
     pub shapes: BTreeMap<String, Vec<usize>>,
+    /// Values given for inputs (`--input`, a manifest's `inputs`).
+    pub values: BTreeMap<String, super::feed::InputValue>,
 }
 
 impl Bindings {
@@ -499,6 +501,7 @@ impl Bindings {
                 .iter()
                 .map(|(k, v)| format!("{k}={}", crate::graph::shape_str(v))),
         );
+        parts.extend(self.values.iter().map(|(k, v)| format!("{k}:={v}")));
         parts.join(" ")
     }
 }
@@ -694,6 +697,30 @@ pub fn unknown_shape_names(io: &ModelIo, b: &Bindings) -> Vec<String> {
     b.shapes
         .keys()
         .filter(|k| !io.inputs.iter().any(|i| &i.name == *k))
+        .cloned()
+        .collect()
+}
+
+/// The names of the model's dynamic axes, sorted, each once.
+pub fn axis_names(io: &ModelIo) -> Vec<String> {
+    let names: BTreeSet<String> = io
+        .inputs
+        .iter()
+        .flat_map(|i| &i.dims)
+        .filter_map(|d| match d {
+            Dim::Named(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    names.into_iter().collect()
+}
+
+/// The `--axis` names that no input of this model uses.
+pub fn unknown_axis_names(io: &ModelIo, b: &Bindings) -> Vec<String> {
+    let known = axis_names(io);
+    b.axes
+        .keys()
+        .filter(|k| !known.contains(k))
         .cloned()
         .collect()
 }

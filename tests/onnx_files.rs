@@ -1,0 +1,343 @@
+//! Real-world ONNX files, end to end on the real binary (issue #16): input
+//! values (`--input`, a manifest's `inputs`), the data fed as part of the
+//! build identity, memory limits before allocation, stateful models on
+//! tract, the cache never aliasing the user's files, and weights and FLOPs
+//! counted from the file.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Writes the test models into `dir` with the project's Python.
+fn make_models(dir: &Path) {
+    py(
+        r#"
+import os, sys, numpy as np, onnx
+from onnx import helper, TensorProto as T, numpy_helper
+d = sys.argv[1]
+rng = np.random.default_rng(0)
+def save(m, path):
+    m.ir_version = 8
+    onnx.checker.check_model(m, full_check=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(m, path)
+def model(nodes, ins, outs, inits=(), opset=17):
+    g = helper.make_graph(nodes, "g", ins, outs, list(inits))
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="test")
+vi = helper.make_tensor_value_info
+c = lambda name, v: numpy_helper.from_array(np.array(v), name)
+
+# A scalar int64 control input chooses a branch, as silero-vad's sample rate:
+# y = 2x at sr 16000, 3x otherwise.
+then_g = helper.make_graph([helper.make_node("Mul", ["x", "two"], ["t"])], "then", [],
+                           [vi("t", T.FLOAT, ["n"])])
+else_g = helper.make_graph([helper.make_node("Mul", ["x", "three"], ["e"])], "else", [],
+                           [vi("e", T.FLOAT, ["n"])])
+save(model([helper.make_node("Equal", ["sr", "k16"], ["is16"]),
+            helper.make_node("If", ["is16"], ["y"], then_branch=then_g, else_branch=else_g)],
+           [vi("x", T.FLOAT, ["n"]), vi("sr", T.INT64, [])], [vi("y", T.FLOAT, ["n"])],
+           [c("k16", np.int64(16000)), c("two", np.float32(2)), c("three", np.float32(3))]),
+     f"{d}/branch.onnx")
+
+# y = relu(x) with x [1, 3, h, w]: any size can be asked for.
+save(model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", T.FLOAT, [1, 3, "h", "w"])],
+           [vi("y", T.FLOAT, [1, 3, "h", "w"])]), f"{d}/relu/model.onnx")
+"#,
+        &[dir],
+    );
+}
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    make_models(&models);
+    (dir, models)
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The one build of a cache whose name starts with `stem`.
+fn build(cache: &Path, stem: &str) -> PathBuf {
+    let found: Vec<PathBuf> = builds(cache)
+        .into_iter()
+        .filter(|b| {
+            b.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{stem}_"))
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{stem}: {found:?}");
+    found[0].clone()
+}
+
+/// The values of `outputs/<row>/output_<k>.pb` (or inputs) as Python lists.
+fn saved(dir: &Path, prefix: &str) -> String {
+    py(
+        &with_value_helpers(&format!(
+            "import sys\nprint([(n, np.asarray(v).tolist()) for n, v in read_values(sys.argv[1], '{prefix}')])"
+        )),
+        &[dir],
+    )
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn a_scalar_control_input_is_given_with_input() {
+    let (dir, models) = setup();
+    let cache = dir.path().join("c");
+    let model = models.join("branch.onnx");
+    let r = run(&[
+        "-d",
+        p(&cache),
+        "--runtime",
+        "ort,tract",
+        "--iterations",
+        "3",
+        "--axis",
+        "n=4",
+        "--input",
+        "sr=16000",
+        p(&model),
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let b = build(&cache, "branch");
+    let id = &record(&b)["identity"];
+    assert_eq!(id["input_source"], "given+random");
+    assert_eq!(id["inputs"][0]["source"], "random");
+    assert_eq!(id["inputs"][1]["source"], "value 16000");
+    assert!(
+        id["bindings"].as_str().unwrap().contains("sr:=16000"),
+        "{id}"
+    );
+    // The 16000 branch ran: y = 2x, on both runtimes.
+    let inputs = saved(&b.join("inputs"), "input");
+    assert!(inputs.contains("('sr', 16000)"), "{inputs}");
+    for row in ["ort-cpu", "tract-cpu"] {
+        let check = py(
+            &with_value_helpers(
+                "import sys\nx = dict(read_values(sys.argv[1], 'input'))['x']\n\
+                 y = dict(read_values(sys.argv[2], 'output'))['y']\n\
+                 assert np.array_equal(y, 2 * x), (x, y)\nprint('ok')",
+            ),
+            &[&b.join("inputs"), &b.join("outputs").join(row)],
+        );
+        assert_eq!(check.trim(), "ok", "{row}");
+    }
+    // Another value is another build (never the cached 16000 one): y = 3x.
+    let r = run(&[
+        "-d",
+        p(&cache),
+        "--runtime",
+        "ort",
+        "--iterations",
+        "3",
+        "--axis",
+        "n=4",
+        "--input",
+        "sr=8000",
+        p(&model),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(builds(&cache).len(), 2);
+    // An input the model does not have is an error naming the inputs.
+    let r = run(&[
+        "-d",
+        p(&cache),
+        "--build-only",
+        "--axis",
+        "n=4",
+        "--input",
+        "rate=16000",
+        p(&model),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("--input rate: the model has no input named 'rate' (its inputs: x, sr)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_manifest_gives_values_and_files() {
+    let (dir, models) = setup();
+    let cache = dir.path().join("c");
+    // x as a .npy file beside the manifest, sr as a number.
+    py(
+        "import sys, numpy as np\nnp.save(sys.argv[1], np.array([1.5, -2, 3], np.float32))",
+        &[&dir.path().join("x.npy")],
+    );
+    let manifest = dir.path().join("m.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "name = \"values\"\n[[onnx]]\nname = \"branch\"\npath = \"{}\"\n\
+             inputs = {{ sr = 8000, x = \"x.npy\" }}\n",
+            models.join("branch.onnx").display()
+        ),
+    )
+    .unwrap();
+    let r = run(&[
+        "-d",
+        p(&cache),
+        "--runtime",
+        "ort",
+        "--iterations",
+        "2",
+        p(&manifest),
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let b = build(&cache, "branch");
+    let id = &record(&b)["identity"];
+    assert_eq!(id["input_source"], "given");
+    assert!(
+        id["inputs"][0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("x.npy"),
+        "{id}"
+    );
+    // The axis n was sized by the file: 3.
+    assert_eq!(id["inputs"][0]["shape"], serde_json::json!([3]));
+    let out = saved(&b.join("outputs/ort-cpu"), "output");
+    assert_eq!(out, "[('y', [4.5, -6.0, 9.0])]");
+    // A bad value is an error with its line.
+    std::fs::write(
+        &manifest,
+        "name = \"values\"\n[[onnx]]\nname = \"b\"\npath = \"x.onnx\"\ninputs = { sr = \"x.txt\" }\n",
+    )
+    .unwrap();
+    let r = run(&["-d", p(&cache), "--build-only", p(&manifest)]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("m.toml:5: inputs.sr: a file value must be a .npy, .pb or .bin file"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn adding_test_data_makes_a_new_build_fed_with_it() {
+    let (dir, models) = setup();
+    let cache = dir.path().join("c");
+    let model = models.join("relu/model.onnx");
+    let args = [
+        "-d",
+        p(&cache),
+        "--runtime",
+        "ort",
+        "--iterations",
+        "2",
+        "--axis",
+        "h=2",
+        "--axis",
+        "w=2",
+        p(&model),
+    ];
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = build(&cache, "relu");
+    assert_eq!(record(&first)["identity"]["input_source"], "random");
+    // Test data of the same shape appears beside the model.
+    py(
+        "import sys, os, numpy as np\nfrom onnx import numpy_helper\n\
+         os.makedirs(sys.argv[1], exist_ok=True)\n\
+         t = numpy_helper.from_array(np.full((1, 3, 2, 2), -1.0, np.float32), 'x')\n\
+         open(os.path.join(sys.argv[1], 'input_0.pb'), 'wb').write(t.SerializeToString())",
+        &[&models.join("relu/test_data_set_0")],
+    );
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let all = builds(&cache);
+    assert_eq!(all.len(), 2, "{all:?}");
+    let second = all.into_iter().find(|b| *b != first).unwrap();
+    let id = &record(&second)["identity"];
+    assert_eq!(id["input_source"], "test_data_set_0");
+    assert_eq!(id["inputs"][0]["source"], "test_data_set_0/input_0.pb");
+    // And it was fed: relu(-1) = 0 everywhere.
+    let out = saved(&second.join("outputs/ort-cpu"), "output");
+    assert!(out.contains("[[[[0.0, 0.0], [0.0, 0.0]]"), "{out}");
+}
+
+#[test]
+fn a_huge_shape_fails_its_build_and_the_run_goes_on() {
+    let (dir, models) = setup();
+    let cache = dir.path().join("c");
+    let r = run(&[
+        "-d",
+        p(&cache),
+        "--runtime",
+        "ort",
+        "--iterations",
+        "2",
+        "--shape",
+        "x=1,3,100000,100000",
+        p(&models.join("relu/model.onnx")),
+        p(&models.join("branch.onnx")),
+        "--axis",
+        "n=2",
+    ]);
+    // No abort (exit 134) and no backtrace: one failure, the other file ran.
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "input 'x' float32 [1, 3, 100000, 100000] would take 111.8 GiB, over the --max-memory limit"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("branch_"), "{}", r.stdout);
+    // --max-memory covers ONNX inputs: 100 MB refuses a 192 MB input.
+    let r = run(&[
+        "-d",
+        p(&cache),
+        "--runtime",
+        "ort",
+        "--max-memory",
+        "100MB",
+        "--axis",
+        "h=4000",
+        "--axis",
+        "w=4000",
+        p(&models.join("relu/model.onnx")),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("would take 183.1 MiB, over the --max-memory limit of 95.4 MiB"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn unknown_axis_names_are_warned_about() {
+    let (dir, models) = setup();
+    let r = run(&[
+        "-d",
+        p(&dir.path().join("c")),
+        "--build-only",
+        "--axis",
+        "h=2",
+        "--axis",
+        "w=2",
+        "--axis",
+        "hieght=3",
+        p(&models.join("relu/model.onnx")),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "--axis hieght: no input of the model has an axis named 'hieght' (its axes: h, w)"
+        ),
+        "{}",
+        r.stderr
+    );
+}

@@ -729,12 +729,26 @@ impl Cx<'_> {
         let export_lock = cache.stage_lock(name, "export")?;
         let onnx_path = dir.join("model.onnx");
         let previous = cache.load_record(name).ok().flatten();
-        let cached = !opts.rebuild
+        let recorded = !opts.rebuild
             && onnx_path.exists()
             && dir.join("inputs").is_dir()
             && previous
                 .as_ref()
                 .is_some_and(|r| r.stage_succeeded("export") && r.identity.hash == p.hash);
+        // What is benchmarked must be what the record says: a cached copy
+        // changed since (by hand, or through a hard link of an older
+        // turnkey) is copied again.
+        let cached = recorded
+            && match verify_copy(&dir, p) {
+                Ok(()) => true,
+                Err(e) => {
+                    self.obs.on(Event::Warning {
+                        path: &src.job.path,
+                        message: &format!("{e}: copied again from the source"),
+                    });
+                    false
+                }
+            };
         let info = &p.info;
         let expected = self.expected().map(|e| e.pattern.clone());
         let system = self.system;
@@ -772,6 +786,7 @@ impl Cx<'_> {
             id.parent = None;
             id.executions = src.executions as u64;
             id.file_sha256 = Some(p.file_sha256.clone());
+            id.external_sha256 = p.external_sha256.clone();
             id.bindings = Some(p.bindings.clone());
             id.input_source = Some(p.input_source.to_string());
             id.expected_failure = expected.clone();
@@ -788,7 +803,8 @@ impl Cx<'_> {
         })?;
         if !cached {
             let t = Instant::now();
-            let result = store_onnx(&src.job.path, info, &dir, &p.feed);
+            let result =
+                store_onnx(&src.job.path, info, &dir, &p.feed).and_then(|()| verify_copy(&dir, p));
             if !self.export_done(name, &src.job.path, t, result)? {
                 return Ok(());
             }
@@ -840,6 +856,8 @@ struct PreparedOnnx {
     input_source: String,
     /// Where each input's data came from, in the model's order.
     input_sources: Vec<String>,
+    /// sha256 of each external data file, by its path relative to the model.
+    external_sha256: std::collections::BTreeMap<String, String>,
     bindings: String,
     batch: u64,
     warnings: Vec<String>,
@@ -931,7 +949,14 @@ fn prepare_onnx(src: &OnnxSource, max_memory: Option<u64>) -> Result<PreparedOnn
         ));
     }
     let info = crate::onnx::inspect(path).map_err(|e| e.to_string())?;
-    crate::onnx::external_paths(path, &info).map_err(|e| e.to_string())?;
+    // External data is part of the model: its sha256 joins the identity.
+    let mdir = path.parent().unwrap_or(Path::new("."));
+    let mut external_sha256 = std::collections::BTreeMap::new();
+    for ext in crate::onnx::external_paths(path, &info).map_err(|e| e.to_string())? {
+        let rel = ext.strip_prefix(mdir).unwrap_or(&ext).display().to_string();
+        let h = file_sha256(&ext).map_err(|e| format!("{}: cannot read: {e}", ext.display()))?;
+        external_sha256.insert(rel, h);
+    }
     let io = &info.io;
     let b = &src.job.bindings;
     let mut warnings = Vec::new();
@@ -972,8 +997,12 @@ fn prepare_onnx(src: &OnnxSource, max_memory: Option<u64>) -> Result<PreparedOnn
         .as_ref()
         .map(|d| format!("\0data\0{d}"))
         .unwrap_or_default();
+    let external: String = external_sha256
+        .iter()
+        .map(|(f, h)| format!("\0ext\0{f}\0{h}"))
+        .collect();
     let hash = hex::encode(Sha256::digest(
-        format!("onnx\0{sha}\0{}{digest}", shapes.join("\0")).as_bytes(),
+        format!("onnx\0{sha}\0{}{digest}{external}", shapes.join("\0")).as_bytes(),
     ));
     let name = script::build_name(&safe_stem(&src.job.stem), &src.labels, &hash);
     Ok(PreparedOnnx {
@@ -985,6 +1014,7 @@ fn prepare_onnx(src: &OnnxSource, max_memory: Option<u64>) -> Result<PreparedOnn
         feed,
         input_source: chosen.summary,
         input_sources: chosen.sources,
+        external_sha256,
         bindings: b.describe(),
         warnings,
     })
@@ -1010,9 +1040,8 @@ fn batch_of(info: &OnnxFileInfo, feed: &[(String, HostValue)]) -> u64 {
     }
 }
 
-/// Puts the model (and its external data files, under the same relative
-/// names) into the build folder, hard-linked when the file system allows,
-/// else copied; then the inputs.
+/// Puts copies of the model (and its external data files, under the same
+/// relative names) into the build folder; then the inputs.
 fn store_onnx(
     model: &Path,
     info: &OnnxFileInfo,
@@ -1040,7 +1069,28 @@ fn store_onnx(
     crate::onnx::write_values(&inputs_dir, "input", feed).map_err(|e| e.to_string())
 }
 
-/// Hard link or copy `from` to `to`, atomically replacing `to`.
+/// Checks the model and external data in the build folder against the
+/// sha256s the build was named by.
+fn verify_copy(dir: &Path, p: &PreparedOnnx) -> Result<(), String> {
+    let files = std::iter::once(("model.onnx".to_string(), &p.file_sha256))
+        .chain(p.external_sha256.iter().map(|(f, h)| (f.clone(), h)));
+    for (f, want) in files {
+        let path = dir.join(&f);
+        let got =
+            file_sha256(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        if &got != want {
+            return Err(format!(
+                "{} has sha256 {got}, but the build is of a file with {want}",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Copies `from` to `to` (a reflink where the file system offers one, so
+/// no data is duplicated), atomically replacing `to`. Never a hard link: the
+/// user's later edits to `from` must not change what the cache holds.
 fn place(from: &Path, to: &Path) -> std::io::Result<()> {
     let parent = to.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
@@ -1052,13 +1102,9 @@ fn place(from: &Path, to: &Path) -> std::io::Result<()> {
         std::process::id()
     ));
     let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(from, &tmp).is_err() {
-        std::fs::copy(from, &tmp)?;
-    }
+    reflink_copy::reflink_or_copy(from, &tmp)?;
+    // A file hard-linked by an older turnkey is replaced, not written through.
     std::fs::rename(&tmp, to)?;
-    // Renaming onto another link of the same file does nothing (POSIX):
-    // then the temporary link is still there.
-    let _ = std::fs::remove_file(&tmp);
     Ok(())
 }
 

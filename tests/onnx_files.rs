@@ -341,3 +341,72 @@ fn unknown_axis_names_are_warned_about() {
         r.stderr
     );
 }
+
+#[test]
+fn the_cache_holds_copies_checked_against_the_record() {
+    use std::os::unix::fs::MetadataExt;
+    let (dir, models) = setup();
+    let cache = dir.path().join("c");
+    let model = models.join("relu/model.onnx");
+    let args = [
+        "-d",
+        p(&cache),
+        "--runtime",
+        "ort",
+        "--iterations",
+        "2",
+        "--axis",
+        "h=2",
+        "--axis",
+        "w=2",
+        p(&model),
+    ];
+    assert_eq!(run(&args).code, 0);
+    let b = build(&cache, "relu");
+    let copy = b.join("model.onnx");
+    let sha = record(&b)["identity"]["file_sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sha_of = |f: &Path| {
+        py(
+            "import sys, hashlib\nprint(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())",
+            &[f],
+        )
+        .trim()
+        .to_string()
+    };
+    // A copy, not a link to the user's file.
+    assert_ne!(
+        std::fs::metadata(&copy).unwrap().ino(),
+        std::fs::metadata(&model).unwrap().ino()
+    );
+    // A damaged copy is noticed and copied again before it is benchmarked.
+    std::fs::write(&copy, b"not the model").unwrap();
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("but the build is of a file with")
+            && r.stderr.contains("copied again from the source"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(sha_of(&copy), sha);
+    // Overwriting the source in place (same inode) leaves the cache alone.
+    let before = std::fs::read(&model).unwrap();
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&model)
+            .unwrap();
+        f.write_all(b"overwritten").unwrap();
+    }
+    assert_eq!(
+        sha_of(&copy),
+        sha,
+        "the cached model changed with its source"
+    );
+    std::fs::write(&model, before).unwrap();
+}

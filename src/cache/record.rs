@@ -183,6 +183,10 @@ pub struct Identity {
     pub executions: u64,
     /// ONNX inputs: sha256 (hex) of the model file.
     pub file_sha256: Option<String>,
+    /// ONNX inputs: sha256 (hex) of each external data file, by its path
+    /// relative to the model (part of the build's identity).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_sha256: BTreeMap<String, String>,
     /// ONNX inputs: the sizes bound to dynamic axes and inputs
     /// (`--axis`, `--shape`, a manifest's `axes`), e.g. `batch_size=8`.
     pub bindings: Option<String>,

@@ -791,7 +791,8 @@ fn check_tensor_shape(i: &IoInfo, b: &Bindings, t: &HostTensor) -> Result<(), Bi
             crate::graph::shape_str(&t.shape)
         ))
     };
-    if let Some(s) = b.shapes.get(&i.name)
+    let whole = b.shapes.get(&i.name);
+    if let Some(s) = whole
         && s != &t.shape
     {
         return Err(wrong(format!("--shape asks for {}", join_dims(s))));
@@ -803,8 +804,9 @@ fn check_tensor_shape(i: &IoInfo, b: &Bindings, t: &HostTensor) -> Result<(), Bi
         for (k, d) in i.dims.iter().enumerate() {
             let want = match d {
                 Dim::Fixed(n) => Some(*n),
-                Dim::Named(a) => b.axes.get(a).copied(),
-                Dim::Unknown => None,
+                // --shape wins over --axis.
+                Dim::Named(a) if whole.is_none() => b.axes.get(a).copied(),
+                Dim::Named(_) | Dim::Unknown => None,
             };
             if let Some(w) = want
                 && w != t.shape[k]

@@ -1288,8 +1288,19 @@ fn bench_row(
             // shutdown): the row was stopped, not crashed.
             let stopped =
                 signal.is_some_and(|s| matches!(s, libc::SIGTERM | libc::SIGINT | libc::SIGHUP));
+            // A failed allocation aborts a Rust process (tract, our glue):
+            // the row ran out of memory, an error of its size, not a bug.
+            let oom = (signal == Some(libc::SIGABRT))
+                .then(|| {
+                    stderr_tail
+                        .lines()
+                        .find(|l| l.starts_with("memory allocation of"))
+                })
+                .flatten();
             row.status = if stopped {
                 Status::Killed
+            } else if oom.is_some() {
+                Status::Error
             } else {
                 Status::Crashed
             };
@@ -1305,7 +1316,13 @@ fn bench_row(
                 .unwrap_or("")
                 .trim()
                 .to_string();
-            row.error = Some(if tail.is_empty() {
+            row.error = Some(if let Some(line) = oom {
+                format!(
+                    "out of memory: {} (the worker stopped); use smaller shapes, or a \
+                     machine with more memory",
+                    line.trim()
+                )
+            } else if tail.is_empty() {
                 how
             } else {
                 format!("{how}: {tail}")

@@ -410,3 +410,35 @@ fn the_cache_holds_copies_checked_against_the_record() {
     );
     std::fs::write(&model, before).unwrap();
 }
+
+#[test]
+fn a_failed_allocation_in_a_worker_is_a_row_error() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = turnkey()
+        .args([
+            "-d",
+            p(cache.path()),
+            "--runtime",
+            "tract,ort",
+            "--iterations",
+            "2",
+        ])
+        .arg("models/selftest/linear.rhai")
+        .env("TURNKEY_FAULT_INJECT", "oom:tract")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let rec = record(&builds(cache.path())[0]);
+    let rows = rec["runtimes"].as_array().unwrap();
+    let tract = rows.iter().find(|r| r["runtime"] == "tract").unwrap();
+    assert_eq!(tract["status"], "error", "{rec}");
+    let e = tract["error"].as_str().unwrap();
+    assert!(
+        e.starts_with("out of memory: memory allocation of 70368744177664 bytes failed"),
+        "{e}"
+    );
+    // The run went on: ort ran, and is the reference.
+    let ort = rows.iter().find(|r| r["runtime"] == "ort").unwrap();
+    assert_eq!(ort["status"], "successful", "{rec}");
+}

@@ -268,7 +268,8 @@ pub fn worker_command(exe: &Path, spec_path: &Path) -> Command {
 /// reason goes to stderr, which the parent captures).
 /// Fault injection for the harness's own tests (documented in the README):
 /// `TURNKEY_FAULT_INJECT=crash:RUNTIME` makes that runtime's worker die by
-/// SIGSEGV (`kill:RUNTIME` by SIGKILL), `hang:RUNTIME` makes it hang, so the parent's crash and timeout
+/// SIGSEGV (`kill:RUNTIME` by SIGKILL, `oom:RUNTIME` by a failed allocation),
+/// `hang:RUNTIME` makes it hang, so the parent's crash and timeout
 /// handling is tested on real processes.
 fn inject_fault(runtime: &str) {
     let Ok(f) = std::env::var("TURNKEY_FAULT_INJECT") else {
@@ -290,6 +291,13 @@ fn inject_fault(runtime: &str) {
             unsafe {
                 libc::raise(libc::SIGKILL);
             }
+        }
+        Some(("oom", rt)) if rt == runtime => {
+            // An allocation no machine grants: Rust's handler prints
+            // "memory allocation of N bytes failed" and aborts, as when a
+            // runtime asks for more than there is.
+            let v = vec![1u8; 1 << 46];
+            std::hint::black_box(&v);
         }
         Some(("hang", rt)) if rt == runtime => loop {
             std::thread::sleep(std::time::Duration::from_secs(60));

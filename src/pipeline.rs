@@ -23,6 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod analysis;
 mod feed;
 
 #[derive(Clone)]
@@ -86,6 +87,12 @@ pub enum Event<'a> {
         param_bytes: u64,
         /// `random`, `script` or `test_data_set_0`.
         input_source: &'a str,
+        /// Of `params`, the elements in `Constant` nodes.
+        params_constants: u64,
+        /// FLOPs counted from the file, and what was not counted (or why
+        /// nothing could be).
+        flops: Option<u64>,
+        flops_note: Option<String>,
     },
     BuildFailed {
         build: &'a str,
@@ -778,7 +785,12 @@ impl Cx<'_> {
                 .collect();
             id.params = Some(info.params);
             id.param_bytes = Some(info.param_bytes);
-            id.flops = None;
+            id.params_initializers = Some(info.params_initializers);
+            id.params_constants = Some(info.params_constants);
+            if !cached {
+                // Counted again by the export stage below.
+                set_flops(id, &Err("not analysed yet".into()));
+            }
             id.op_counts = info.op_counts.clone();
             id.opset = (info.io.opset > 0).then_some(info.io.opset);
             id.location = Some(src.location.clone());
@@ -803,12 +815,34 @@ impl Cx<'_> {
         })?;
         if !cached {
             let t = Instant::now();
-            let result =
-                store_onnx(&src.job.path, info, &dir, &p.feed).and_then(|()| verify_copy(&dir, p));
-            if !self.export_done(name, &src.job.path, t, result)? {
+            let result = store_onnx(&src.job.path, info, &dir, &p.feed)
+                .and_then(|()| verify_copy(&dir, p))
+                .and_then(|()| analysis::analyse(opts, &dir, info, &p.feed));
+            let analysed = result.as_ref().ok().map(|a| a.flops.clone());
+            if !self.export_done(name, &src.job.path, t, result.map(|_| ()))? {
                 return Ok(());
             }
+            if let Some(flops) = analysed {
+                cache.update_record(name, |r| set_flops(&mut r.identity, &flops))?;
+            }
         }
+        let id = cache.load_record(name).ok().flatten().map(|r| r.identity);
+        let flops = id.as_ref().and_then(|i| i.flops);
+        let flops_note = id.as_ref().and_then(|i| {
+            let left: usize = i.flops_not_counted.values().sum();
+            match (&i.flops_error, left) {
+                (Some(e), _) => Some(format!("not counted: {e}")),
+                (None, 0) => None,
+                (None, n) => Some(format!(
+                    "{n} node(s) not counted: {}",
+                    i.flops_not_counted
+                        .iter()
+                        .map(|(k, v)| format!("{v} {k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        });
         self.obs.on(Event::OnnxReady {
             build: name,
             cached,
@@ -818,9 +852,13 @@ impl Cx<'_> {
             params: info.params,
             param_bytes: info.param_bytes,
             input_source: &p.input_source,
+            params_constants: info.params_constants,
+            flops,
+            flops_note,
         });
         drop(export_lock);
-        let peak = crate::bench::peak::RowContext::without_graph(opts.threads, cache.location());
+        let peak =
+            crate::bench::peak::RowContext::without_graph(flops, opts.threads, cache.location());
         self.rows(name, &dir, p.batch, &peak)
     }
 }
@@ -1069,6 +1107,28 @@ fn store_onnx(
     crate::onnx::write_values(&inputs_dir, "input", feed).map_err(|e| e.to_string())
 }
 
+/// Records an ONNX build's FLOPs: the total of the nodes counted (none
+/// when none could be), per op, and what was not counted and why.
+fn set_flops(
+    id: &mut crate::cache::record::Identity,
+    f: &Result<crate::onnx::flops::FlopCount, String>,
+) {
+    match f {
+        Ok(c) => {
+            id.flops = c.counted_any().then_some(c.total);
+            id.flops_by_op = c.by_op.clone();
+            id.flops_not_counted = c.not_counted.clone();
+            id.flops_error = None;
+        }
+        Err(e) => {
+            id.flops = None;
+            id.flops_by_op.clear();
+            id.flops_not_counted.clear();
+            id.flops_error = Some(e.clone());
+        }
+    }
+}
+
 /// Checks the model and external data in the build folder against the
 /// sha256s the build was named by.
 fn verify_copy(dir: &Path, p: &PreparedOnnx) -> Result<(), String> {
@@ -1220,6 +1280,7 @@ fn bench_row(
         samples_path: Some(samples.clone()),
         result_path: log_dir.join(format!("{key}.result.json")),
         cov_threshold: 0.05,
+        task: Default::default(),
     };
     let spec_path = log_dir.join(format!("{key}.spec.json"));
     let started = Instant::now();

@@ -161,6 +161,9 @@ impl Observer for Terminal {
                 params,
                 param_bytes,
                 input_source,
+                params_constants,
+                flops,
+                flops_note,
             } => {
                 let mut ins: Vec<String> = inputs.iter().map(|t| t.to_string()).collect();
                 if ins.is_empty() {
@@ -171,8 +174,19 @@ impl Observer for Terminal {
                 } else {
                     ""
                 };
+                let within = match (params_constants, params) {
+                    (0, _) => "",
+                    (c, p) if c == p => ", in Constant nodes",
+                    _ => ", some in Constant nodes",
+                };
+                let flops = match (flops, flops_note) {
+                    (Some(f), None) => si(f as f64),
+                    (Some(f), Some(n)) => format!("{} ({n})", si(f as f64)),
+                    (None, Some(n)) => format!("- ({n})"),
+                    (None, None) => "-".into(),
+                };
                 self.info(&format!(
-                    "{build}  ONNX file  {location}{found}\n    weights {} ({})  inputs {} ({input_source})\n    onnx {}",
+                    "{build}  ONNX file  {location}{found}\n    weights {} ({}{within})  inputs {} ({input_source})  FLOPs {flops}\n    onnx {}",
                     si(params as f64),
                     bytes(param_bytes),
                     ins.join(", "),

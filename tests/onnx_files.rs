@@ -442,3 +442,91 @@ fn a_failed_allocation_in_a_worker_is_a_row_error() {
     let ort = rows.iter().find(|r| r["runtime"] == "ort").unwrap();
     assert_eq!(ort["status"], "successful", "{rec}");
 }
+
+#[test]
+fn onnx_files_get_the_flops_of_their_script_builds() {
+    // A script build's FLOPs come from the IR; its exported model.onnx,
+    // given as a file, must count the same from the file alone.
+    let dir = tempfile::tempdir().unwrap();
+    let (c1, c2) = (dir.path().join("c1"), dir.path().join("c2"));
+    let r = run(&[
+        "-d",
+        p(&c1),
+        "--build-only",
+        "models/selftest/cnn.rhai",
+        "models/selftest/twolayer.rhai",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for b in builds(&c1) {
+        let ir = record(&b)["identity"]["flops"].as_u64().unwrap();
+        assert!(ir > 0);
+        let c = c2.join(b.file_name().unwrap());
+        let r = run(&[
+            "-d",
+            p(&c),
+            "--runtime",
+            "ort",
+            "--iterations",
+            "3",
+            p(&b.join("model.onnx")),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let rec = record(&builds(&c)[0]);
+        let id = &rec["identity"];
+        assert_eq!(id["flops"].as_u64(), Some(ir), "{}", id);
+        assert!(id.get("flops_not_counted").is_none(), "{id}");
+        // Rows get achieved FLOP/s as script rows do.
+        let row = &rec["runtimes"][0];
+        let achieved = row["achieved_flops"].as_f64().unwrap();
+        let want =
+            ir as f64 * row["throughput"].as_f64().unwrap() / row["batch_size"].as_f64().unwrap();
+        assert!((achieved / want - 1.0).abs() < 1e-9, "{achieved} vs {want}");
+        assert!(r.stderr.contains("FLOPs "), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn weights_in_constant_nodes_are_counted_and_unknown_ops_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("consts.onnx");
+    // Paddle-style: the weights are Constant nodes, not initializers; an
+    // int64 shape constant is no weight. Einsum has no FLOP formula.
+    py(
+        r#"
+import sys, numpy as np, onnx
+from onnx import helper, TensorProto as T, numpy_helper
+w = numpy_helper.from_array(np.ones((4, 6), np.float32), "wt")
+shape = numpy_helper.from_array(np.array([2, 3, 2], np.int64), "st")
+nodes = [helper.make_node("Constant", [], ["w"], value=w),
+         helper.make_node("Constant", [], ["s"], value=shape),
+         helper.make_node("MatMul", ["x", "w"], ["h"]),
+         helper.make_node("Einsum", ["h"], ["e"], equation="ij->ji"),
+         helper.make_node("Reshape", ["e", "s"], ["y"])]
+g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", T.FLOAT, [2, 4])],
+                      [helper.make_tensor_value_info("y", T.FLOAT, [2, 3, 2])])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+m.ir_version = 8
+onnx.checker.check_model(m, full_check=True)
+onnx.save(m, sys.argv[1])
+"#,
+        &[&m],
+    );
+    let c = dir.path().join("c");
+    let r = run(&["-d", p(&c), "--build-only", p(&m)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = record(&builds(&c)[0])["identity"].clone();
+    assert_eq!(id["params"], 24, "{id}");
+    assert_eq!(id["params_constants"], 24);
+    assert_eq!(id["params_initializers"], 0);
+    assert_eq!(id["param_bytes"], 96);
+    assert_eq!(id["flops"], 2 * 2 * 6 * 4);
+    assert_eq!(id["flops_by_op"]["MatMul"], 96);
+    assert_eq!(id["flops_not_counted"]["Einsum (no formula)"], 1);
+    assert!(
+        r.stderr.contains("weights 24 (96B, in Constant nodes)")
+            && r.stderr
+                .contains("1 node(s) not counted: 1 Einsum (no formula)"),
+        "{}",
+        r.stderr
+    );
+}

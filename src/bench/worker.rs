@@ -62,7 +62,27 @@ pub struct WorkerSpec {
     /// CoV above this (a fraction) makes the row `unstable`.
     #[serde(default = "default_cov_threshold")]
     pub cov_threshold: f64,
+    /// What to do: benchmark (the default), or only infer the shapes of
+    /// the model's values for FLOP counting.
+    #[serde(default)]
+    pub task: WorkerTask,
 }
+
+/// A worker's job.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerTask {
+    #[default]
+    Benchmark,
+    /// tract's shape inference with the inputs' shapes: writes
+    /// `shapes.json` (value name → shape) into `outputs_dir`. In a worker
+    /// because the analysis folds constants, whose size the parent cannot
+    /// bound: running out of memory must cost this process, not the run.
+    Shapes,
+}
+
+/// The file [`WorkerTask::Shapes`] writes into `outputs_dir`.
+pub const SHAPES_FILE: &str = "shapes.json";
 
 fn one() -> u64 {
     1
@@ -343,6 +363,9 @@ fn worker_exit_code(spec_path: &Path) -> u8 {
 /// learned before it.
 fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerError> {
     let inputs = read_inputs(&spec.inputs_dir)?;
+    if spec.task == WorkerTask::Shapes {
+        return write_shapes(spec, &inputs, result);
+    }
     let rt = runtime::by_name(&spec.runtime)?;
     result.runtime_version = rt.version();
     let opts = SessionOptions {
@@ -402,6 +425,34 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
         write_values(dir, "output", &outputs)?;
     }
     Ok(())
+}
+
+/// [`WorkerTask::Shapes`]: tract's analysis, saved as JSON.
+fn write_shapes(
+    spec: &WorkerSpec,
+    inputs: &[(String, HostValue)],
+    result: &mut WorkerResult,
+) -> Result<(), WorkerError> {
+    result.runtime_version = runtime::tract::tract_version();
+    let facts: Vec<_> = inputs
+        .iter()
+        .filter_map(|(n, v)| v.as_tensor().map(|t| (n.clone(), t.dtype, t.shape.clone())))
+        .collect();
+    let shapes =
+        runtime::tract::value_shapes(&spec.onnx, &facts).map_err(|message| RuntimeError::Load {
+            runtime: "tract",
+            model: spec.onnx.clone(),
+            message,
+        })?;
+    let dir = spec.outputs_dir.as_ref().ok_or_else(|| WorkerError::Spec {
+        path: spec.result_path.clone(),
+        message: "a shapes task needs outputs_dir".into(),
+    })?;
+    std::fs::create_dir_all(dir).map_err(|source| WorkerError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    write_atomic(&dir.join(SHAPES_FILE), &json_bytes(&shapes)?)
 }
 
 /// `input_0.pb`, `input_1.pb`, ... until the first missing one.
@@ -680,6 +731,7 @@ mod tests {
             samples_path: Some(dir.join("samples.csv")),
             result_path: dir.join("result.json"),
             cov_threshold: 0.05,
+            task: Default::default(),
         }
     }
 

@@ -183,6 +183,22 @@ pub struct Identity {
     pub executions: u64,
     /// ONNX inputs: sha256 (hex) of the model file.
     pub file_sha256: Option<String>,
+    /// ONNX inputs: of `params`, the elements in initializers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params_initializers: Option<u64>,
+    /// ONNX inputs: of `params`, the elements in `Constant` nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params_constants: Option<u64>,
+    /// ONNX inputs: the FLOPs of `flops` per op type.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub flops_by_op: BTreeMap<String, u64>,
+    /// ONNX inputs: nodes not in `flops`, by `Op (why)`: no formula, shapes
+    /// unknown, subgraphs not counted.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub flops_not_counted: BTreeMap<String, usize>,
+    /// ONNX inputs: why no FLOPs could be counted (the shape analysis failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flops_error: Option<String>,
     /// ONNX inputs: sha256 (hex) of each external data file, by its path
     /// relative to the model (part of the build's identity).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

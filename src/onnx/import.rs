@@ -294,10 +294,17 @@ pub struct OnnxFileInfo {
     pub doc: String,
     /// Nodes of the main graph per op type; ops outside `ai.onnx` as `domain:Op`.
     pub op_counts: BTreeMap<String, usize>,
-    /// Elements of all initializers (the weights).
+    /// Weights: elements of all initializers (subgraphs' too) and of the
+    /// `Constant` nodes holding floats or 8-bit integers (exporters such
+    /// as Paddle's keep weights there; int32/int64/bool constants are
+    /// shapes, axes and indices, not counted).
     pub params: u64,
-    /// Bytes of all initializers.
+    /// Bytes of those weights.
     pub param_bytes: u64,
+    /// Of `params`: the elements in initializers.
+    pub params_initializers: u64,
+    /// Of `params`: the elements in `Constant` nodes.
+    pub params_constants: u64,
     /// Files holding external tensor data, relative to the model's folder.
     pub external_files: Vec<String>,
 }
@@ -335,6 +342,8 @@ struct NodeBody {
 /// The attribute fields that can hold tensors (and so external data).
 #[derive(Clone, PartialEq, prost::Message)]
 struct AttrBody {
+    #[prost(string, tag = "1")]
+    name: String,
     #[prost(message, optional, tag = "5")]
     t: Option<TensorHead>,
     #[prost(message, optional, boxed, tag = "6")]
@@ -390,6 +399,36 @@ fn walk_graph(g: &GraphBody, out: &mut BTreeSet<String>) {
     }
 }
 
+/// Weight elements and bits: (initializers, constants, bits), over `g` and
+/// its subgraphs.
+fn count_weights(g: &GraphBody, acc: &mut (u64, u64, u64)) {
+    let elems = |t: &TensorHead| t.dims.iter().map(|&d| d.max(0) as u64).product::<u64>();
+    for t in &g.initializer {
+        acc.0 += elems(t);
+        acc.2 += elems(t) * elem_bits(t.data_type);
+    }
+    for n in &g.node {
+        for a in &n.attribute {
+            if n.op_type == "Constant"
+                && n.domain.is_empty()
+                && a.name == "value"
+                && let Some(t) = &a.t
+                && is_weight_type(t.data_type)
+            {
+                acc.1 += elems(t);
+                acc.2 += elems(t) * elem_bits(t.data_type);
+            }
+            a.g.iter().for_each(|sub| count_weights(sub, acc));
+            a.graphs.iter().for_each(|sub| count_weights(sub, acc));
+        }
+    }
+}
+
+/// Element types of weights: floats and (quantized) 8-bit integers.
+fn is_weight_type(t: i32) -> bool {
+    dtype_from_onnx(t).is_some_and(|d| d.is_float() || matches!(d, DType::Int8 | DType::Uint8))
+}
+
 /// Reads the interface and the summary of the ONNX model at `path`.
 pub fn inspect(path: &Path) -> Result<OnnxFileInfo, OnnxError> {
     let bytes = std::fs::read(path).map_err(|source| OnnxError::Read {
@@ -419,12 +458,9 @@ pub fn inspect(path: &Path) -> Result<OnnxFileInfo, OnnxError> {
         };
         *op_counts.entry(key).or_insert(0) += 1;
     }
-    let (mut params, mut bits) = (0u64, 0u64);
-    for t in &graph.initializer {
-        let n: u64 = t.dims.iter().map(|&d| d.max(0) as u64).product();
-        params += n;
-        bits += n * elem_bits(t.data_type);
-    }
+    let mut w = (0u64, 0u64, 0u64);
+    count_weights(&graph, &mut w);
+    let (params_initializers, params_constants, bits) = w;
     let mut external = BTreeSet::new();
     walk_graph(&graph, &mut external);
     let doc = [body.doc_string.trim(), graph.doc_string.trim()]
@@ -437,8 +473,10 @@ pub fn inspect(path: &Path) -> Result<OnnxFileInfo, OnnxError> {
         graph_name: graph.name,
         doc,
         op_counts,
-        params,
+        params: params_initializers + params_constants,
         param_bytes: bits.div_ceil(8),
+        params_initializers,
+        params_constants,
         external_files: external.into_iter().collect(),
     })
 }

@@ -4,6 +4,7 @@
 
 pub mod export;
 pub mod feed;
+pub mod flops;
 pub mod import;
 pub mod proto;
 pub mod tensor_io;

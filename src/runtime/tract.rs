@@ -195,6 +195,46 @@ fn prepare(
     })
 }
 
+/// The shape of every value of `model` that tract's analysis finds, by
+/// its ONNX name, given the inputs' dtypes and shapes: what FLOP counting
+/// needs. The analysis goes on past nodes it cannot infer (those values are
+/// absent); nothing is optimized or run.
+pub fn value_shapes(
+    model: &Path,
+    inputs: &[(String, DType, Vec<usize>)],
+) -> Result<BTreeMap<String, Vec<usize>>, String> {
+    let e = |e: TractError| format!("{e:#}");
+    let mut m = tract_onnx::onnx()
+        .with_ignore_value_info(true)
+        .model_for_path(model)
+        .map_err(e)?;
+    let names = outlet_names(&m, m.input_outlets()).map_err(e)?;
+    for (k, name) in names.iter().enumerate() {
+        if let Some((_, dtype, shape)) = inputs.iter().find(|(n, _, _)| n == name)
+            && let Some(dt) = to_tract(*dtype)
+        {
+            m.set_input_fact(k, InferenceFact::dt_shape(dt, shape))
+                .map_err(e)?;
+        }
+    }
+    // Obstinate: a node tract cannot infer leaves its values unknown, and
+    // the error is not the caller's concern.
+    let _ = m.analyse(true);
+    let mut out = BTreeMap::new();
+    for node in m.nodes() {
+        for (ix, o) in node.outputs.iter().enumerate() {
+            let label = m
+                .outlet_label(OutletId::new(node.id, ix))
+                .map(str::to_string)
+                .unwrap_or_else(|| node.name.clone());
+            if let Ok(Some(shape)) = o.fact.shape.as_concrete_finite() {
+                out.insert(label, shape.to_vec());
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn outlet_names(
     model: &InferenceModel,
     outlets: TractResult<&[OutletId]>,

@@ -401,7 +401,7 @@ impl Cx<'_> {
         let discover_s = started.elapsed().as_secs_f64();
         // A script that works now leaves no stale failure record behind.
         if self.cache.record_path(&fname).is_ok_and(|p| p.exists()) {
-            let _ = self.cache.clear_build(&fname);
+            let _ = self.cache.delete_build(&fname);
         }
         for w in &disc.warnings {
             self.obs.on(Event::Warning { path, message: w });
@@ -639,7 +639,14 @@ impl Cx<'_> {
         row: &mut RuntimeRow,
     ) -> Result<(), crate::cache::CacheError> {
         let what = format!("{name} on {}/{}", row.runtime, row.device);
-        let error = row.error.clone().unwrap_or_default();
+        // A mismatch has no error: its check says what differs.
+        let error = row.error.clone().unwrap_or_else(|| {
+            row.check
+                .as_ref()
+                .filter(|c| c.status == CheckStatus::Failed)
+                .and_then(|c| c.summary.clone())
+                .unwrap_or_default()
+        });
         let verdict = match (self.expected().cloned(), row.status.is_failure()) {
             (None, false) => return Ok(()),
             (None, true) => {
@@ -701,7 +708,7 @@ impl Cx<'_> {
             }
         };
         if self.cache.record_path(&fname).is_ok_and(|p| p.exists()) {
-            let _ = self.cache.clear_build(&fname);
+            let _ = self.cache.delete_build(&fname);
         }
         let name = prepared.name.clone();
         for w in &prepared.warnings {

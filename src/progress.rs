@@ -52,7 +52,7 @@ impl Terminal {
     fn line(&self, s: &str) {
         match &self.bar {
             Some(b) => b.println(s),
-            None => eprintln!("{s}"),
+            None => err_line(s),
         }
     }
 
@@ -95,6 +95,12 @@ fn row_line(row: &RuntimeRow, cached: bool) -> String {
         s.push_str(&format!("  check {}", c.status.as_str()));
         if let Some(d) = c.max_abs_diff {
             s.push_str(&format!(" (max |diff| {d:.1e})"));
+        }
+        // A mismatch says which output differs and how, as the record does.
+        if c.status == crate::cache::CheckStatus::Failed
+            && let Some(summary) = &c.summary
+        {
+            s.push_str(&format!(": {summary}"));
         }
     }
     if let Some(e) = &row.error {
@@ -209,6 +215,25 @@ impl Observer for Terminal {
             }
         }
     }
+}
+
+/// Writes `text` to stdout. A closed stdout (`turnkey ... | head`) is no
+/// error: the rest of the output is dropped, the run goes on and ends with
+/// its own exit code (its records are in the cache).
+pub fn out_text(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// [`out_text`] with a newline.
+pub fn out_line(text: &str) {
+    out_text(&format!("{text}\n"));
+}
+
+/// A line to stderr; a closed stderr is no error either.
+pub fn err_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 #[cfg(test)]

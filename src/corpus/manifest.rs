@@ -489,6 +489,9 @@ fn apply_common(
     }
     for (k, v) in c.shapes.iter().flatten() {
         let dims: Vec<usize> = v.get_ref().iter().map(|&d| d as usize).collect();
+        if dims.contains(&0) {
+            return cx.err(v.span(), format!("shapes.{k}: sizes must be at least 1"));
+        }
         if defaults.is_some_and(|d| d.shapes.get(k) == Some(&dims)) {
             cx.warn_same(v.span(), &format!("shapes.{k}"));
         }

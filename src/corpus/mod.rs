@@ -221,10 +221,14 @@ pub fn parse_shapes(args: &[String]) -> Result<BTreeMap<String, Vec<usize>>, Str
                 Vec::new() // a scalar input
             } else {
                 v.split(',')
-                    .map(|d| {
-                        d.trim().parse::<usize>().map_err(|_| {
-                            format!("--shape {tok}: '{d}' is not a size (a non-negative integer)")
-                        })
+                    .map(|d| match d.trim().parse::<usize>() {
+                        Ok(0) => Err(format!(
+                            "--shape {tok}: sizes must be at least 1 (an empty tensor has no data to run)"
+                        )),
+                        Ok(n) => Ok(n),
+                        Err(_) => Err(format!(
+                            "--shape {tok}: '{d}' is not a size (a positive integer)"
+                        )),
                     })
                     .collect::<Result<_, _>>()?
             };

@@ -606,8 +606,9 @@ fn unbound_message(axes: &[(String, Vec<String>)], unnamed: &[(String, usize)]) 
         let example = &axes[0].0;
         parts.push(format!(
             "dynamic axes not bound: {}; bind them with --axis NAME=N (e.g. --axis {example}=1) \
-             or `axes = {{ {example} = 1 }}` in a manifest",
-            list.join(", ")
+             or `axes = {{ {} = 1 }}` in a manifest",
+            list.join(", "),
+            toml_key(example)
         ));
     }
     if !unnamed.is_empty() {
@@ -622,6 +623,20 @@ fn unbound_message(axes: &[(String, Vec<String>)], unnamed: &[(String, usize)]) 
         ));
     }
     parts.join("; ")
+}
+
+/// `name` as a TOML key: bare when it is letters, digits, `_` and `-`,
+/// else quoted (`"p2o.DynamicDimension.0"`: a bare dotted key would nest).
+fn toml_key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        name.to_string()
+    } else {
+        format!("{:?}", name)
+    }
 }
 
 fn feedable(i: &IoInfo) -> Result<ValueType, BindError> {
@@ -1229,6 +1244,26 @@ onnx.save(m, sys.argv[1])
 
     fn named(s: &str) -> Dim {
         Dim::Named(s.into())
+    }
+
+    #[test]
+    fn the_unbound_axis_hint_is_valid_toml() {
+        for (axis, key) in [
+            ("batch", "batch"),
+            ("p2o.DynamicDimension.0", "\"p2o.DynamicDimension.0\""),
+            ("?", "\"?\""),
+        ] {
+            let io = io_of(&[("x", Some(DType::Float32), vec![named(axis)])]);
+            let e = bind_inputs(&io, &Bindings::default())
+                .unwrap_err()
+                .to_string();
+            let hint = format!("`axes = {{ {key} = 1 }}`");
+            assert!(e.contains(&hint), "{e}");
+            // What the hint says parses, and binds this very axis.
+            let toml_text = format!("axes = {{ {key} = 1 }}");
+            let v: toml::Table = toml::from_str(&toml_text).unwrap();
+            assert_eq!(v["axes"][axis].as_integer(), Some(1), "{toml_text}");
+        }
     }
 
     #[test]

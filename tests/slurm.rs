@@ -406,6 +406,40 @@ fn slurm_sweep_matches_local_run_and_maps_timeout_and_cancel() {
 }
 
 #[test]
+fn start_fails_at_once_with_the_line_of_a_daemon_that_died() {
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/usr/sbin/slurmctld").exists() {
+        eprintln!("SKIPPED: needs root and an installed Slurm (the cluster test installs it)");
+        return;
+    }
+    // The cluster's folder inside one the slurm user cannot enter:
+    // slurmctld cannot reach its state folder and stops at start.
+    let outer = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(outer.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let base = outer.path().join("cluster");
+    let started = Instant::now();
+    let out = Command::new("bash")
+        .arg(root().join("scripts/slurm/start.sh"))
+        .arg(&base)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let _ = Command::new("bash")
+        .arg(root().join("scripts/slurm/stop.sh"))
+        .arg(&base)
+        .output();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(took < Duration::from_secs(20), "took {took:?}: {err}");
+    assert!(
+        err.contains("slurmctld stopped at start: slurmctld: fatal: Unable to stat state save loc")
+            && err.contains("Permission denied"),
+        "{err}"
+    );
+}
+
+#[test]
 fn dry_run_prints_the_sbatch_commands() {
     let cache = tempfile::tempdir().unwrap();
     let d = cache.path().to_str().unwrap();

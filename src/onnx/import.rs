@@ -187,7 +187,10 @@ fn io_info(v: &ValueInfoProto) -> IoInfo {
             s.dim
                 .iter()
                 .map(|d| match &d.value {
-                    Some(DimValue::DimValue(n)) if *n >= 0 => Dim::Fixed(*n as usize),
+                    // A size of 0 is what some exporters write for "any"
+                    // (silero-vad's inputs are [0, 0]); ONNX Runtime feeds
+                    // any size there, and an empty input runs nothing.
+                    Some(DimValue::DimValue(n)) if *n > 0 => Dim::Fixed(*n as usize),
                     Some(DimValue::DimParam(p)) if !p.is_empty() => Dim::Named(p.clone()),
                     _ => Dim::Unknown,
                 })

@@ -6,7 +6,6 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Writes the test models into `dir` with the project's Python.

@@ -171,7 +171,7 @@ fn shape_for(io: &IoInfo, b: &Bindings, count: usize, fill: bool) -> Result<Vec<
             io.name,
             shape_text()
         )),
-        [k] if known > 0 && count % known == 0 => {
+        [k] if known > 0 && count.is_multiple_of(known) => {
             let mut s: Vec<usize> = dims.iter().map(|d| d.unwrap_or(0)).collect();
             s[*k] = count / known;
             Ok(s)
@@ -353,11 +353,7 @@ fn parse_npy(bytes: &[u8]) -> Result<HostTensor, String> {
             ));
         }
     };
-    let little = match order {
-        "<" | "|" => true,
-        "=" => cfg!(target_endian = "little"),
-        _ => false,
-    };
+    let little = matches!(order, "<" | "|") || (order == "=" && cfg!(target_endian = "little"));
     if !little && dtype.size_bytes() > 1 {
         return Err("it is big-endian; save x.astype(x.dtype.newbyteorder('<'))".into());
     }

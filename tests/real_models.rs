@@ -13,9 +13,14 @@ use std::path::{Path, PathBuf};
 
 /// The models tract 0.23.9 itself cannot run with the manifest's shapes,
 /// and tract's own words. Established outside turnkey with tract's CLI
-/// (`tract-cli` 0.23.9, features onnx and transformers), per model:
-/// `tract MODEL -i input,1x576xf32 ... run` (README, "Real-model suite",
-/// has the commands). Every other entry of the manifest runs there.
+/// (`cargo install tract-cli --version 0.23.9 --no-default-features
+/// --features onnx,transformers`) by `scripts/real_models_tract.py TRACT`,
+/// which runs `tract MODEL -i NAME:D1,..,TYPE[=VALUE] .. -O run
+/// --allow-random-input` per entry, as the file is and with tract's flags
+/// that drop the file's stale shape annotations (--onnx-ignore-output-shapes,
+/// --onnx-ignore-value-info). The other 13 entries run there; these 4 fail
+/// with the same errors there as in turnkey: an unimplemented
+/// com.microsoft DynamicQuantizeLSTM, and If branches of different ranks.
 const TRACT_CANNOT: [(&str, &str); 4] = [
     ("ddddocr_common_old", "DynamicQuantizeLSTM"),
     (

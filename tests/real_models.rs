@@ -176,6 +176,7 @@ print("max abs diff", worst)
         &[&listfile],
     );
     assert!(out.starts_with("max abs diff"), "{out}");
+    eprintln!("ort vs Python onnxruntime, {}", out.trim());
 }
 
 #[test]

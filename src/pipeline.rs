@@ -97,6 +97,8 @@ pub enum Event<'a> {
         /// FLOPs counted from the file, and what was not counted (or why
         /// nothing could be).
         flops: Option<u64>,
+        /// The FLOPs of the nodes counted, when some were not.
+        flops_partial: Option<u64>,
         flops_note: Option<String>,
     },
     BuildFailed {
@@ -840,6 +842,7 @@ impl Cx<'_> {
         }
         let id = cache.load_record(name).ok().flatten().map(|r| r.identity);
         let flops = id.as_ref().and_then(|i| i.flops);
+        let flops_partial = id.as_ref().and_then(|i| i.flops_partial);
         let flops_note = id.as_ref().and_then(|i| {
             let left: usize = i.flops_not_counted.values().sum();
             match (&i.flops_error, left) {
@@ -866,6 +869,7 @@ impl Cx<'_> {
             input_source: &p.input_source,
             params_constants: info.params_constants,
             flops,
+            flops_partial,
             flops_note,
         });
         drop(export_lock);

@@ -169,6 +169,7 @@ impl Observer for Terminal {
                 input_source,
                 params_constants,
                 flops,
+                flops_partial,
                 flops_note,
             } => {
                 let mut ins: Vec<String> = inputs.iter().map(|t| t.to_string()).collect();
@@ -185,9 +186,9 @@ impl Observer for Terminal {
                     (c, p) if c == p => ", in Constant nodes",
                     _ => ", some in Constant nodes",
                 };
-                let flops = match (flops, flops_note) {
+                let flops = match (flops.or(flops_partial), flops_note) {
                     (Some(f), None) => si(f as f64),
-                    (Some(f), Some(n)) => format!("{} ({n})", si(f as f64)),
+                    (Some(f), Some(n)) => format!(">= {} ({n})", si(f as f64)),
                     (None, Some(n)) => format!("- ({n})"),
                     (None, None) => "-".into(),
                 };

@@ -189,7 +189,11 @@ pub struct Identity {
     /// ONNX inputs: of `params`, the elements in `Constant` nodes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params_constants: Option<u64>,
-    /// ONNX inputs: the FLOPs of `flops` per op type.
+    /// ONNX inputs: FLOPs of the nodes counted when some could not be (then
+    /// `flops` is empty: a partial sum is no model's FLOPs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flops_partial: Option<u64>,
+    /// ONNX inputs: the FLOPs of `flops` (or `flops_partial`) per op type.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub flops_by_op: BTreeMap<String, u64>,
     /// ONNX inputs: nodes not in `flops`, by `Op (why)`: no formula, shapes

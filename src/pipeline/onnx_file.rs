@@ -264,21 +264,26 @@ pub(super) fn store_onnx(
     crate::onnx::write_values(&inputs_dir, "input", feed).map_err(|e| e.to_string())
 }
 
-/// Records an ONNX build's FLOPs: the total of the nodes counted (none
-/// when none could be), per op, and what was not counted and why.
+/// Records an ONNX build's FLOPs, per op, and what was not counted and why.
+/// `flops` is the total only when every node was counted: a partial sum
+/// (`flops_partial`) would make achieved FLOP/s and % of peak wrong
+/// without a word, so rows get none then.
 pub(super) fn set_flops(
     id: &mut crate::cache::record::Identity,
     f: &Result<crate::onnx::flops::FlopCount, String>,
 ) {
     match f {
         Ok(c) => {
-            id.flops = c.counted_any().then_some(c.total);
+            let complete = c.not_counted.is_empty();
+            id.flops = (complete && c.counted_any()).then_some(c.total);
+            id.flops_partial = (!complete && c.counted_any()).then_some(c.total);
             id.flops_by_op = c.by_op.clone();
             id.flops_not_counted = c.not_counted.clone();
             id.flops_error = None;
         }
         Err(e) => {
             id.flops = None;
+            id.flops_partial = None;
             id.flops_by_op.clear();
             id.flops_not_counted.clear();
             id.flops_error = Some(e.clone());

@@ -313,10 +313,12 @@ fn inject_fault(runtime: &str) {
             }
         }
         Some(("oom", rt)) if rt == runtime => {
-            // An allocation no machine grants: Rust's handler prints
+            // An allocation no machine grants (4 EiB: more than any address
+            // space, so no overcommit setting lets it touch real memory):
+            // Rust's handler prints
             // "memory allocation of N bytes failed" and aborts, as when a
             // runtime asks for more than there is.
-            let v = vec![1u8; 1 << 46];
+            let v = vec![1u8; 1 << 62];
             std::hint::black_box(&v);
         }
         Some(("hang", rt)) if rt == runtime => loop {

@@ -382,9 +382,10 @@ fn forward_top(
                     parent: Some(parent),
                 });
             }
-            Err(why) => eprintln!(
+            Err(why) => errln!(
                 "warning: sub-model {} at line {} is not built: {why}",
-                sub.class, sub.line
+                sub.class,
+                sub.line
             ),
         }
     }

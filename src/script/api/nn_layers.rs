@@ -2,7 +2,7 @@
 //! `Model` with PyTorch's parameter shapes, names and default init.
 
 use super::super::layers::gelu_tanh;
-use super::super::model::{self, Layer, Model, const_param, normal_param, rt_err, uniform_param};
+use super::super::model::{Layer, Model, const_param, normal_param, rt_err, uniform_param};
 use super::Api;
 use super::elementwise::GELU_MODES;
 use super::spatial::pool_op;
@@ -11,6 +11,7 @@ use super::util::{
 };
 use crate::graph::Op;
 use crate::script::host::Host;
+use crate::script::naming;
 use rhai::{Array, Dynamic, FnPtr, ImmutableString, Map, NativeCallContext};
 
 const LINEAR_OPTS: &[OptSpec] = &[opt("bias", "true", "learn an additive bias"), DTYPE_OPT];
@@ -258,8 +259,10 @@ pub fn register(api: &mut Api) {
     });
     api.doc_layer("sequential")
         .about(
-            "Runs its layers in order; children are named by index (0, 1, ...) as in \
-             nn.Sequential. The name is the class shown in reports (default \"Sequential\").",
+            "Runs its layers in order. Children are named by index (0, 1, ...) as in \
+             nn.Sequential, or by name when an item is a [name, model] pair (as \
+             nn.Sequential(OrderedDict(...))); parameters are exported as `2.weight`, \
+             `conv0.weight`. The name is the class shown in reports (default \"Sequential\").",
         )
         .torch("nn.Sequential");
     let h = api.host.clone();
@@ -279,7 +282,14 @@ pub fn register(api: &mut Api) {
     api.doc_layer("module")
         .about(
             "A model from a closure over other models: |x| ... is its forward. The models the \
-             closure captures are its children (their parameters are its parameters).",
+             closure captures are its children, named after the variables that hold them (an \
+             array `layers` holds `layers.0`, `layers.1`, ...; a map `m` holds `m.key`), so a \
+             captured `fc1` exports `fc1.weight`, as a PyTorch attribute `self.fc1` does. The \
+             optional `children` map names children explicitly, for names that are not \
+             variable names or would collide (`#{ \"attention.self\": attn }`; a dotted name \
+             places the child as if the modules between existed); it wins over the variable \
+             name. A module reachable by two paths (tied weights) is named after the first, \
+             children counted in the order they were made, as state_dict() does.",
         )
         .torch("a custom nn.Module");
     let h = api.host.clone();
@@ -287,18 +297,23 @@ pub fn register(api: &mut Api) {
         "module",
         ["name", "forward"],
         move |ctx: NativeCallContext, name: ImmutableString, f: FnPtr| {
-            let mut children = Vec::new();
-            for d in f.curry() {
-                model::models_in(d, &mut children);
-            }
-            let _ = &ctx;
-            Ok(Model::new(&h, &name, Layer::Closure(f), vec![], children))
+            module(&ctx, &h, &name, None, f)
+        },
+    );
+    let h = api.host.clone();
+    api.layer(
+        "module",
+        ["name", "children", "forward"],
+        move |ctx: NativeCallContext, name: ImmutableString, children: Map, f: FnPtr| {
+            module(&ctx, &h, &name, Some(&children), f)
         },
     );
     api.doc_layer("parameter")
         .about(
             "A free parameter (nn.Parameter) named name: read it inside a forward with \
-             model.param(name); its own forward returns it (class tokens, layer scales).",
+             model.param(name); its own forward returns it (class tokens, layer scales). It is \
+             exported as name in the module that holds it (`encoder.pos_embedding`), as \
+             `self.name = nn.Parameter(...)` is.",
         )
         .torch("nn.Parameter")
         .options(PARAM_OPTS);
@@ -733,22 +748,72 @@ fn mha(ctx: &NativeCallContext, h: &Host, d: i64, heads: i64, opts: Map) -> R<Mo
 }
 
 fn sequential(ctx: &NativeCallContext, h: &Host, name: &str, layers: Array) -> R<Model> {
-    let mut children = Vec::new();
+    let mut children: Vec<(String, Model)> = Vec::new();
     for (i, l) in layers.into_iter().enumerate() {
         let l = l.flatten();
         let tn = l.type_name();
-        let m = l.try_cast::<Model>().ok_or_else(|| {
+        let bad = || {
             rt_err(
                 ctx,
-                format!("nn::sequential: item {i} is {tn}, not a model"),
+                format!("nn::sequential: item {i} is {tn}, not a model or a [name, model] pair"),
             )
-        })?;
-        children.push(m);
+        };
+        let (child_name, m) = if let Some(pair) = l.clone().try_cast::<Array>() {
+            let [n, m] = <[Dynamic; 2]>::try_from(pair).map_err(|_| bad())?;
+            let n = n.into_immutable_string().map_err(|_| bad())?;
+            let m = m.flatten().try_cast::<Model>().ok_or_else(bad)?;
+            if !naming::valid_name(&n) {
+                return Err(rt_err(
+                    ctx,
+                    format!(
+                        "nn::sequential: item {i}'s name \"{n}\" is not usable: use letters, \
+                         digits and _ in dot-separated parts"
+                    ),
+                ));
+            }
+            (n.to_string(), m)
+        } else {
+            (i.to_string(), l.try_cast::<Model>().ok_or_else(bad)?)
+        };
+        if children.iter().any(|(n, _)| *n == child_name) {
+            return Err(rt_err(
+                ctx,
+                format!("nn::sequential: two items are named \"{child_name}\""),
+            ));
+        }
+        children.push((child_name, m));
     }
     if children.is_empty() {
         return Err(rt_err(ctx, "nn::sequential needs at least one layer"));
     }
-    Ok(Model::new(h, name, Layer::Sequential, vec![], children))
+    Ok(Model::with_children(
+        h,
+        name,
+        Layer::Sequential,
+        vec![],
+        children,
+    ))
+}
+
+fn module(
+    ctx: &NativeCallContext,
+    h: &Host,
+    name: &str,
+    names: Option<&Map>,
+    f: FnPtr,
+) -> R<Model> {
+    let children = {
+        let st = h.lock();
+        let captured = st.fn_params.curried_names(&f, 1);
+        naming::closure_children(name, &f, captured, names).map_err(|e| rt_err(ctx, e))?
+    };
+    Ok(Model::with_children(
+        h,
+        name,
+        Layer::Closure(f),
+        vec![],
+        children,
+    ))
 }
 
 fn parameter(ctx: &NativeCallContext, h: &Host, name: &str, shape: &Array, opts: Map) -> R<Model> {

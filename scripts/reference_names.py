@@ -101,9 +101,9 @@ def gnn_models():
         "gnn/graph_sage": ("GraphSAGE(1433, 16, num_layers=2, out_channels=7)",
                            lambda: GraphSAGE(1433, 16, 2, 7)),
         # Velickovic et al.'s Cora model (as gnn::gat builds it): 8 concatenated
-        # heads, then one averaged output head; PyG's GAT class gives every
+        # heads, ELU, then one averaged output head; PyG's GAT class gives every
         # layer the same heads, so its output conv is replaced by that one.
-        "gnn/gat": ("GAT(1433, 64, num_layers=2, out_channels=7, heads=8) with "
+        "gnn/gat": ("GAT(1433, 64, num_layers=2, out_channels=7, heads=8, act='elu') with "
                     "convs[1] = GATConv(64, 7, heads=1, concat=False)", gat),
     }
 
@@ -111,7 +111,7 @@ def gnn_models():
 def gat():
     from torch_geometric.nn import GATConv
     from torch_geometric.nn.models import GAT
-    m = GAT(1433, 64, 2, 7, heads=8)
+    m = GAT(1433, 64, 2, 7, heads=8, act="elu")
     m.convs[1] = GATConv(64, 7, heads=1, concat=False)
     return m
 

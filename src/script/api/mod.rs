@@ -5,6 +5,7 @@
 //! the reference cannot miss a function or drift from its arity.
 
 mod constructors;
+mod containers;
 mod elementwise;
 mod linalg;
 mod models;
@@ -294,6 +295,7 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     spatial::register(&mut api);
     normalization::register(&mut api);
     nn_layers::register(&mut api);
+    containers::register(&mut api);
     (nn, book)
 }
 

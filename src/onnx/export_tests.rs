@@ -887,3 +887,71 @@ fn exported_models_pass_checker_and_run_in_ort_and_tract() {
         failures.join("\n")
     );
 }
+
+/// Weights in external data: the checker, onnxruntime and tract read the
+/// pair of files, and give the outputs of the one-file export.
+#[test]
+fn external_data_exports_run_like_inline_ones() {
+    use crate::onnx::{ExternalData, export_to_file};
+    use crate::runtime::{self, SessionOptions};
+    let g = embedding_graph();
+    let dir = tempfile::tempdir().unwrap();
+    let (inl, ext) = (dir.path().join("inline"), dir.path().join("external"));
+    std::fs::create_dir_all(&inl).unwrap();
+    std::fs::create_dir_all(&ext).unwrap();
+    let w = export_to_file(&g, &ExportOptions::default(), &inl.join("model.onnx")).unwrap();
+    assert!(w.external.is_none(), "small models stay in one file");
+    assert!(!inl.join("model.onnx.data").exists());
+    let opts = ExportOptions {
+        external_data: ExternalData::Always,
+        ..Default::default()
+    };
+    let w = export_to_file(&g, &opts, &ext.join("model.onnx")).unwrap();
+    let (data, len) = w.external.expect("weights written apart");
+    assert_eq!(data, ext.join("model.onnx.data"));
+    assert_eq!(std::fs::metadata(&data).unwrap().len(), len);
+    assert!(
+        w.model_bytes < 4096,
+        "no weights in the graph file: {} bytes",
+        w.model_bytes
+    );
+    // Re-exported inline, the data file of the earlier export goes.
+    export_to_file(&g, &ExportOptions::default(), &ext.join("model.onnx")).unwrap();
+    assert!(!data.exists(), "a stale data file was left behind");
+    export_to_file(&g, &opts, &ext.join("model.onnx")).unwrap();
+
+    let ids = HostTensor::from_fn(DType::Int64, &[2, 5], |i| (i * 7 % 50) as f64);
+    let feeds = vec![("input_ids".to_string(), ids.clone())];
+    let rt = runtime::by_name("tract").unwrap();
+    let run = |m: &Path| {
+        let mut s = rt.load(m, &SessionOptions::default()).unwrap();
+        s.set_inputs(&feeds).unwrap();
+        s.run().unwrap();
+        s.outputs().unwrap()
+    };
+    let (a, b) = (run(&inl.join("model.onnx")), run(&ext.join("model.onnx")));
+    assert_eq!(a, b, "tract: external data changes nothing");
+
+    write_tensor_pb(&dir.path().join("ids.pb"), "input_ids", &ids).unwrap();
+    let out = run_python(
+        r#"
+import sys, onnx, numpy as np, onnxruntime as ort
+from onnx import numpy_helper
+inl, ext, ids = sys.argv[1:4]
+onnx.checker.check_model(ext, full_check=True)
+t = onnx.TensorProto(); t.ParseFromString(open(ids, 'rb').read())
+feed = {"input_ids": numpy_helper.to_array(t)}
+a = ort.InferenceSession(inl).run(None, feed)
+b = ort.InferenceSession(ext).run(None, feed)
+assert all(np.array_equal(x, y) for x, y in zip(a, b)), "ort: outputs differ"
+m = onnx.load(ext, load_external_data=False)
+print(sum(1 for i in m.graph.initializer if i.data_location == onnx.TensorProto.EXTERNAL))
+"#,
+        &[
+            &inl.join("model.onnx"),
+            &ext.join("model.onnx"),
+            &dir.path().join("ids.pb"),
+        ],
+    );
+    assert_eq!(out.trim(), g.params.len().to_string());
+}

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod args;
+pub mod composites;
 pub mod error;
 pub mod header;
 pub mod host;

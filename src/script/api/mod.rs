@@ -6,6 +6,7 @@
 
 mod constructors;
 mod elementwise;
+mod indexing;
 mod linalg;
 mod models;
 mod nn_layers;
@@ -13,6 +14,7 @@ mod normalization;
 mod operators;
 mod reductions;
 pub mod reference;
+mod resample;
 mod shape;
 mod spatial;
 pub mod util;
@@ -209,8 +211,10 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     elementwise::register(&mut api);
     reductions::register(&mut api);
     shape::register(&mut api);
+    indexing::register(&mut api);
     linalg::register(&mut api);
     spatial::register(&mut api);
+    resample::register(&mut api);
     normalization::register(&mut api);
     nn_layers::register(&mut api);
     (nn, book)

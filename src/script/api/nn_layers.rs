@@ -101,7 +101,10 @@ pub fn register(api: &mut Api) {
     for (name, sp, tr, torch) in [
         ("conv1d", 1usize, false, "nn.Conv1d"),
         ("conv2d", 2, false, "nn.Conv2d"),
+        ("conv3d", 3, false, "nn.Conv3d"),
+        ("conv_transpose1d", 1, true, "nn.ConvTranspose1d"),
         ("conv_transpose2d", 2, true, "nn.ConvTranspose2d"),
+        ("conv_transpose3d", 3, true, "nn.ConvTranspose3d"),
     ] {
         api.doc_layer(name)
             .about("A convolution layer; kernel_size is an int or one per spatial dim.")
@@ -465,43 +468,50 @@ pub fn register(api: &mut Api) {
             ))
         },
     );
-    for (name, class, is_max, onnx) in [
-        ("max_pool2d", "MaxPool2d", true, "MaxPool"),
-        ("avg_pool2d", "AvgPool2d", false, "AveragePool"),
-    ] {
-        api.doc_layer(name)
-            .about(
-                "A 2-d pool as a layer: (kernel), (kernel, stride), (kernel, stride, padding) \
-                 or (kernel, options).",
-            )
+    for (sp, is_max) in [1usize, 2, 3]
+        .into_iter()
+        .flat_map(|d| [(d, true), (d, false)])
+    {
+        let (kind, onnx) = if is_max {
+            ("max", "MaxPool")
+        } else {
+            ("avg", "AveragePool")
+        };
+        let name = format!("{kind}_pool{sp}d");
+        let class = format!("{}Pool{sp}d", if is_max { "Max" } else { "Avg" });
+        api.doc_layer(&name)
+            .about(&format!(
+                "A {sp}-d pool as a layer: (kernel), (kernel, stride), (kernel, stride, \
+                 padding) or (kernel, options)."
+            ))
             .onnx(onnx)
             .torch(&format!("nn.{class}"))
             .options(super::spatial::POOL_OPTS);
-        let h = api.host.clone();
+        let (h, c) = (api.host.clone(), class.clone());
         api.layer(
-            name,
+            &name,
             ["kernel_size"],
             move |ctx: NativeCallContext, k: Dynamic| {
-                let op = pool_op(&ctx, is_max, &k, None, None)?;
-                Ok(Model::new(&h, class, Layer::Op(op), vec![], vec![]))
+                let op = pool_op(&ctx, sp, is_max, &k, None, None)?;
+                Ok(Model::new(&h, &c, Layer::Op(op), vec![], vec![]))
             },
         );
-        let h = api.host.clone();
+        let (h, c) = (api.host.clone(), class.clone());
         api.layer(
-            name,
+            &name,
             ["kernel_size", "stride_or_opts"],
             move |ctx: NativeCallContext, k: Dynamic, s: Dynamic| {
-                let op = pool_op(&ctx, is_max, &k, Some(&s), None)?;
-                Ok(Model::new(&h, class, Layer::Op(op), vec![], vec![]))
+                let op = pool_op(&ctx, sp, is_max, &k, Some(&s), None)?;
+                Ok(Model::new(&h, &c, Layer::Op(op), vec![], vec![]))
             },
         );
-        let h = api.host.clone();
+        let (h, c) = (api.host.clone(), class);
         api.layer(
-            name,
+            &name,
             ["kernel_size", "stride", "padding"],
             move |ctx: NativeCallContext, k: Dynamic, s: Dynamic, p: Dynamic| {
-                let op = pool_op(&ctx, is_max, &k, Some(&s), Some(&p))?;
-                Ok(Model::new(&h, class, Layer::Op(op), vec![], vec![]))
+                let op = pool_op(&ctx, sp, is_max, &k, Some(&s), Some(&p))?;
+                Ok(Model::new(&h, &c, Layer::Op(op), vec![], vec![]))
             },
         );
     }
@@ -570,11 +580,15 @@ fn conv(
     k: &Dynamic,
     opts: Map,
 ) -> R<Model> {
-    let fname = if transpose {
-        "nn::conv_transpose2d"
+    let class = if transpose {
+        format!("ConvTranspose{sp}d")
     } else {
-        "nn::conv"
+        format!("Conv{sp}d")
     };
+    let fname = &format!(
+        "nn::{}",
+        class.to_lowercase().replace("transpose", "_transpose")
+    );
     let spec = if transpose { CONV_T_OPTS } else { CONV_OPTS };
     let opts = Opts::new(ctx, fname, opts, spec)?;
     let (i, o) = (
@@ -614,11 +628,6 @@ fn conv(
     if bias {
         params.push(("bias", uniform_param(h, &[o], bound, dt)));
     }
-    let class = match (transpose, sp) {
-        (true, _) => "ConvTranspose2d",
-        (false, 1) => "Conv1d",
-        _ => "Conv2d",
-    };
     let layer = Layer::Conv {
         kernel,
         stride: opts.spatial("stride", sp)?,
@@ -633,7 +642,7 @@ fn conv(
         bias,
         transpose,
     };
-    Ok(Model::new(h, class, layer, params, vec![]))
+    Ok(Model::new(h, &class, layer, params, vec![]))
 }
 
 fn batch_norm(ctx: &NativeCallContext, h: &Host, c: i64, opts: Map) -> R<Model> {

@@ -275,6 +275,9 @@ fn misuse_is_a_clear_error_at_its_line() {
         assert!(e.contains(want), "{src}\nwanted \"{want}\" in: {e}");
         // The op's own line (1); a layer's error is at its forward (2).
         let line = if src.starts_with("let m") { 1 } else { 2 };
-        assert!(e.contains(&format!("bad.rhai:{line}:")), "not at line {line}: {e}");
+        assert!(
+            e.contains(&format!("bad.rhai:{line}:")),
+            "not at line {line}: {e}"
+        );
     }
 }

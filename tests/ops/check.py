@@ -221,6 +221,7 @@ REFS = {
     "pad_circular": lambda I: np.pad(I["x"], ((0, 0), (0, 0), (2, 0), (1, 1)), mode="wrap"),
     "pad_constant": lambda I: np.pad(I["x"], ((0, 0),) * 3 + ((1, 1),), constant_values=0.5),
     "einsum_scores": lambda I: np.einsum("bhqd,bhkd->bhqk", I["q"], I["k"]),
+    "einsum_context": lambda I: np.einsum("bhqk,bhkd->bhqd", I["p"], I["k"]),
     "einsum_bilinear": lambda I: np.einsum("bn,anm,bm->ba", I["a"], I["w"], I["b"]),
     "einsum_implicit": lambda I: np.einsum("...ij,jk", I["q"], I["m"]),
     "einsum_broadcast": lambda I: np.einsum("...ij,...jk->...ik", I["bq"], I["bk"]),

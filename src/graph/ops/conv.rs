@@ -195,7 +195,10 @@ pub(super) fn infer(
             if let Some(sc) = scales {
                 for (i, (&s, &out)) in sc.iter().zip(sizes).enumerate() {
                     let want = (x.shape[2 + i] as f64 * s).floor();
-                    if sc.len() != sp || !(s > 0.0) || want != out as f64 {
+                    if sc.len() != sp
+                        || s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+                        || want != out as f64
+                    {
                         return err(
                             op,
                             format!(

@@ -68,7 +68,7 @@ pub(super) fn infer(
                 );
             }
             let c = x.shape[1];
-            if *groups == 0 || c % groups != 0 {
+            if *groups == 0 || !c.is_multiple_of(*groups) {
                 return err(
                     op,
                     format!(

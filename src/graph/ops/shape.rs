@@ -252,7 +252,7 @@ pub(super) fn infer(
             arity(op, ins, 1, 1)?;
             let x = ins[0];
             let b = *block;
-            if x.rank() != 4 || b == 0 || x.shape[1] % (b * b) != 0 {
+            if x.rank() != 4 || b == 0 || !x.shape[1].is_multiple_of(b * b) {
                 return err(
                     op,
                     format!(

@@ -314,13 +314,27 @@ fn mean_bins(t: &mut Trace, x: ValueId, ax: usize, n: usize, m: usize) -> Result
 }
 
 /// A [C] constant of `x`'s dtype (a weight or bias the caller left out).
-fn channel_const(t: &mut Trace, x: ValueId, v: f64) -> ValueId {
+pub fn channel_const(t: &mut Trace, x: ValueId, v: f64) -> ValueId {
     let info = t.graph.info(x).clone();
     let c = info.shape.get(1).copied().unwrap_or(1);
     t.graph.add_const(HostTensor::full(info.dtype, &[c], v))
 }
 
-/// F.group_norm; a missing weight is 1 and a missing bias 0.
+/// A per-channel normalization `op` over x, weight and bias, where a
+/// missing weight is 1 and a missing bias 0 (PyTorch's None).
+fn channel_norm(
+    t: &mut Trace,
+    op: Op,
+    x: ValueId,
+    weight: Option<ValueId>,
+    bias: Option<ValueId>,
+) -> Result<ValueId, String> {
+    let w = weight.unwrap_or_else(|| channel_const(t, x, 1.0));
+    let b = bias.unwrap_or_else(|| channel_const(t, x, 0.0));
+    op1(t, op, &[x, w, b])
+}
+
+/// F.group_norm.
 pub fn group_norm(
     t: &mut Trace,
     x: ValueId,
@@ -329,20 +343,14 @@ pub fn group_norm(
     bias: Option<ValueId>,
     eps: f64,
 ) -> Result<ValueId, String> {
-    let w = weight.unwrap_or_else(|| channel_const(t, x, 1.0));
-    let b = bias.unwrap_or_else(|| channel_const(t, x, 0.0));
-    op1(
-        t,
-        Op::GroupNorm {
-            groups,
-            epsilon: eps,
-        },
-        &[x, w, b],
-    )
+    let op = Op::GroupNorm {
+        groups,
+        epsilon: eps,
+    };
+    channel_norm(t, op, x, weight, bias)
 }
 
-/// F.instance_norm with the input's own statistics; a missing weight is 1
-/// and a missing bias 0.
+/// F.instance_norm with the input's own statistics.
 pub fn instance_norm(
     t: &mut Trace,
     x: ValueId,
@@ -350,9 +358,7 @@ pub fn instance_norm(
     bias: Option<ValueId>,
     eps: f64,
 ) -> Result<ValueId, String> {
-    let w = weight.unwrap_or_else(|| channel_const(t, x, 1.0));
-    let b = bias.unwrap_or_else(|| channel_const(t, x, 0.0));
-    op1(t, Op::InstanceNorm { epsilon: eps }, &[x, w, b])
+    channel_norm(t, Op::InstanceNorm { epsilon: eps }, x, weight, bias)
 }
 
 /// How nn.EmbeddingBag reduces each bag.

@@ -468,17 +468,7 @@ pub fn register(api: &mut Api) {
             ))
         },
     );
-    for (sp, is_max) in [1usize, 2, 3]
-        .into_iter()
-        .flat_map(|d| [(d, true), (d, false)])
-    {
-        let (kind, onnx) = if is_max {
-            ("max", "MaxPool")
-        } else {
-            ("avg", "AveragePool")
-        };
-        let name = format!("{kind}_pool{sp}d");
-        let class = format!("{}Pool{sp}d", if is_max { "Max" } else { "Avg" });
+    for (sp, is_max, name, onnx, class) in super::spatial::pool_kinds() {
         api.doc_layer(&name)
             .about(&format!(
                 "A {sp}-d pool as a layer: (kernel), (kernel, stride), (kernel, stride, \

@@ -8,7 +8,7 @@ use super::super::model::{Model, const_param, native, op1, rt_err};
 use super::super::tensor::Tensor;
 use super::Api;
 use super::util::{DTYPE_OPT, OptSpec, Opts, R, ap, dims, opt, positive, traced};
-use crate::graph::{DType, HostTensor, Op, ValueId, shape_str};
+use crate::graph::{DType, Op, ValueId, shape_str};
 use crate::script::host::Host;
 use rhai::{Array, Dynamic, Map, NativeCallContext};
 
@@ -449,11 +449,10 @@ fn instance_norm_layer(
             (None, None)
         };
         let y = if running {
-            let d = t.graph.info(x).dtype;
+            // Running statistics at inference: batch norm with those buffers.
             let k = if affine { 2 } else { 0 };
-            let one = |t: &mut Trace, v| t.graph.add_const(HostTensor::full(d, &[c], v));
-            let w = w.unwrap_or_else(|| one(t, 1.0));
-            let b = b.unwrap_or_else(|| one(t, 0.0));
+            let w = w.unwrap_or_else(|| composites::channel_const(t, x, 1.0));
+            let b = b.unwrap_or_else(|| composites::channel_const(t, x, 0.0));
             op1(
                 t,
                 Op::BatchNorm { epsilon: eps },

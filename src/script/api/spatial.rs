@@ -35,6 +35,28 @@ pub const CONV_FN_OPTS: &[OptSpec] = &[
     ),
 ];
 
+/// The max and average pools over 1 to 3 dims: (spatial dims, is max,
+/// script name, ONNX operator, PyTorch class).
+pub fn pool_kinds() -> impl Iterator<Item = (usize, bool, String, &'static str, String)> {
+    [1usize, 2, 3]
+        .into_iter()
+        .flat_map(|d| [(d, true), (d, false)])
+        .map(|(sp, is_max)| {
+            let (kind, onnx, class) = if is_max {
+                ("max", "MaxPool", "Max")
+            } else {
+                ("avg", "AveragePool", "Avg")
+            };
+            (
+                sp,
+                is_max,
+                format!("{kind}_pool{sp}d"),
+                onnx,
+                format!("{class}Pool{sp}d"),
+            )
+        })
+}
+
 pub const POOL_OPTS: &[OptSpec] = &[
     opt(
         "stride",
@@ -119,16 +141,7 @@ pub fn register(api: &mut Api) {
     }
 
     api.family("pooling");
-    for (sp, is_max) in [1usize, 2, 3]
-        .into_iter()
-        .flat_map(|d| [(d, true), (d, false)])
-    {
-        let (kind, onnx) = if is_max {
-            ("max", "MaxPool")
-        } else {
-            ("avg", "AveragePool")
-        };
-        let name = format!("{kind}_pool{sp}d");
+    for (sp, is_max, name, onnx, _) in pool_kinds() {
         let dims = [
             "",
             "the last dim",

@@ -50,8 +50,9 @@ def _matrix(n_in, n_out, scale, mode, align):
             i = min(int(np.floor(np.float32(d) * _scale(n_in, n_out, scale))), n_in - 1)
             W[d, i] = 1
         elif mode == "nearest-exact":
+            # floorf((dst + 0.5) * scale): the product in double, then float.
             s = _scale(n_in, n_out, scale)
-            i = min(int(np.floor((np.float32(d) + np.float32(0.5)) * s)), n_in - 1)
+            i = min(int(np.floor(np.float32((d + 0.5) * float(s)))), n_in - 1)
             W[d, i] = 1
         elif mode == "linear":
             src = _src(d, n_in, n_out, scale, align, False)
@@ -246,6 +247,11 @@ REFS = {
     "bilinear_keep": lambda I: interpolate(I["wide"], scale=[1.1, 1.5], mode="bilinear"),
     "bicubic_keep": lambda I: interpolate(I["wide"], scale=[1.1, 1.5], mode="bicubic"),
     "nearest_exact_keep": lambda I: interpolate(I["wide"], scale=[1.1, 2.05], mode="nearest-exact"),
+    "nearest_down": lambda I: interpolate(I["long"], scale=0.3),
+    "nearest_down_size": lambda I: interpolate(I["long"], size=10),
+    "nearest_exact_down": lambda I: interpolate(I["long"], scale=0.3, mode="nearest-exact"),
+    "nearest_07": lambda I: interpolate(I["ten"], scale=0.7),
+    "linear_07": lambda I: interpolate(I["ten"], scale=0.7, mode="linear"),
     # conv_pool_ops (functions; the layers' weights are initializers)
     "conv3d": lambda I: conv(I["vol"], I["w3"], I["b3"], [2, 1, 1], [1, 0, 1]),
     "conv_t1d": lambda I: conv_transpose(I["seq"], I["wt1"], I["bt1"], [2], [1], [1]),

@@ -10,6 +10,7 @@ mod elementwise;
 mod linalg;
 mod norm;
 mod reduce;
+pub mod resample;
 mod shape;
 
 pub use linalg::Einsum;

@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::graph::ops::resample::onnx_scale;
 
 impl Lowering<'_> {
     pub(super) fn lower_conv(&mut self, cur: &Cur) -> Result<(), OnnxError> {
@@ -163,14 +164,27 @@ impl Lowering<'_> {
                 };
                 // scale_factor given: ONNX maps coordinates by the scales, as
                 // PyTorch does; else by the sizes (out / in).
+                let x = self.in_info(cur, 0)?;
                 let input = match scales {
                     Some(sc) => {
-                        let all: Vec<f64> = [1.0, 1.0].iter().chain(sc).copied().collect();
+                        let mut all = vec![1.0, 1.0];
+                        for (i, (&s, &out)) in sc.iter().zip(sizes).enumerate() {
+                            let n = x.shape[2 + i];
+                            let f = onnx_scale(n, out, s).ok_or_else(|| {
+                                self.err(
+                                    cur,
+                                    format!(
+                                        "no float32 scale near {s} sizes {n} cells to {out} \
+                                         for every ONNX consumer; give the size instead"
+                                    ),
+                                )
+                            })?;
+                            all.push(f as f64);
+                        }
                         let s = self.const_f32(cur, "scales", &all);
                         vec![ins[0].clone(), String::new(), s]
                     }
                     None => {
-                        let x = self.in_info(cur, 0)?;
                         let all: Vec<i64> = x.shape[..2]
                             .iter()
                             .chain(sizes)

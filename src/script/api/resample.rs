@@ -8,7 +8,8 @@ use super::super::model::{Model, native, op1, rt_err};
 use super::super::tensor::Tensor;
 use super::Api;
 use super::util::{OptSpec, Opts, R, num, opt, positive, traced};
-use crate::graph::{InterpMode, Op, ValueId, shape_str};
+use crate::graph::ops::resample;
+use crate::graph::{DType, HostTensor, InterpMode, Op, ValueId, shape_str};
 use rhai::{Array, Map, NativeCallContext};
 
 pub const INTERP_OPTS: &[OptSpec] = &[
@@ -224,6 +225,11 @@ impl Interp {
             }
             sc
         });
+        if matches!(mode, InterpMode::Nearest | InterpMode::NearestExact)
+            && let Some(idx) = nearest_fallback(&info.shape[2..], &sizes, scales.as_deref(), mode)
+        {
+            return gather_cells(t, x, idx);
+        }
         let op = Op::Interpolate {
             sizes,
             scales,
@@ -232,6 +238,51 @@ impl Interp {
         };
         op1(t, op, &[x])
     }
+}
+
+/// ATen's input cells of every resized axis, when an ONNX Resize would read
+/// another cell for some output (float32 rounding of the scale or of the
+/// division; about one (size, scale) pair in thirty): then the nearest
+/// resize is written as a Gather of those cells, exact everywhere.
+fn nearest_fallback(
+    dims: &[usize],
+    sizes: &[usize],
+    scales: Option<&[f64]>,
+    mode: InterpMode,
+) -> Option<Vec<(usize, Vec<usize>)>> {
+    let exact = mode == InterpMode::NearestExact;
+    let mut cells = Vec::new();
+    let mut differ = false;
+    for (i, (&n, &m)) in dims.iter().zip(sizes).enumerate() {
+        let s = scales.map(|s| s[i]);
+        let aten = resample::aten_nearest(n, m, s, exact);
+        let written = match s {
+            Some(f) => resample::onnx_scale(n, m, f),
+            None => Some(m as f32 / n as f32),
+        };
+        differ |= written.is_none_or(|w| resample::onnx_nearest(n, m, w, exact) != aten);
+        if m != n || exact {
+            cells.push((2 + i, aten));
+        }
+    }
+    differ.then_some(cells)
+}
+
+/// x's cells at `idx` along each (axis, indices): one Gather per axis.
+fn gather_cells(
+    t: &mut Trace,
+    x: ValueId,
+    cells: Vec<(usize, Vec<usize>)>,
+) -> Result<ValueId, String> {
+    let mut y = x;
+    for (axis, idx) in cells {
+        let n = idx.len();
+        let idx = t
+            .graph
+            .add_const(HostTensor::from_fn(DType::Int64, &[n], |k| idx[k] as f64));
+        y = op1(t, Op::Gather { axis }, &[y, idx])?;
+    }
+    Ok(y)
 }
 
 pub fn register(api: &mut Api) {
@@ -243,7 +294,11 @@ pub fn register(api: &mut Api) {
              given), nearest-exact rounds half up, linear modes sample half-pixel centres (or \
              align_corners), bicubic uses a = -0.75 with edge clamping, area averages bins.",
         )
-        .onnx("Resize (scales when scale_factor is given, else sizes); area: pools")
+        .onnx(
+            "Resize (scales when scale_factor is given, else sizes); nearest where a \
+             runtime's float32 rounding would read another cell than PyTorch: Gather; area: \
+             pools",
+        )
         .torch("F.interpolate(x, size, scale_factor, mode, align_corners)")
         .options(INTERP_OPTS);
     let h = api.host.clone();

@@ -226,6 +226,9 @@ REFS = {
     "einsum_bilinear": lambda I: np.einsum("bn,anm,bm->ba", I["a"], I["w"], I["b"]),
     "einsum_implicit": lambda I: np.einsum("...ij,jk", I["q"], I["m"]),
     "einsum_broadcast": lambda I: np.einsum("...ij,...jk->...ik", I["bq"], I["bk"]),
+    "einsum_sum": lambda I: np.einsum("ijk->", I["w"]),
+    "einsum_sum_t": lambda I: np.einsum("ijk->ki", I["w"]),
+    "einsum_diag": lambda I: np.einsum("bii->bi", I["d"]),
     # resample_ops
     "nearest_scale": lambda I: interpolate(I["img"], scale=2),
     "nearest_size": lambda I: interpolate(I["img"], size=[7, 4]),

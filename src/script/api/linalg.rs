@@ -5,7 +5,7 @@ use super::super::model::{self, op1, rt_err};
 use super::super::tensor::Tensor;
 use super::Api;
 use super::util::{R, ap, tensors};
-use crate::graph::{Einsum, Op, TypeInfo};
+use crate::graph::{Einsum, Op, TypeInfo, ValueId};
 use crate::script::host::Host;
 use rhai::{Array, ImmutableString, NativeCallContext};
 
@@ -70,7 +70,7 @@ pub fn register(api: &mut Api) {
              (bilinear). Letters a-z, A-Z and ... (broadcast dims); without ->, the output is \
              ... then the letters used once, in alphabetical order.",
         )
-        .onnx("Einsum")
+        .onnx("Einsum (one operand without a repeated letter: ReduceSum, Transpose)")
         .torch("torch.einsum(equation, tensors)");
     let h = api.host.clone();
     api.fun(
@@ -217,7 +217,54 @@ fn einsum(t: &mut Trace, e: &Einsum, ts: &[Tensor]) -> Result<Tensor, String> {
             None => free.clone(),
         })
         .collect();
+    if let [term] = spelled.as_slice()
+        && let Some(y) = sum_and_permute(t, ids[0], term, &out)?
+    {
+        return Ok(t.tensor(y));
+    }
     let equation = format!("{}->{out}", spelled.join(","));
     let y = op1(t, Op::Einsum { equation }, &ids)?;
     Ok(t.tensor(y))
+}
+
+/// A one-operand einsum without a repeated letter is a sum over the
+/// letters the output drops, then a permutation: written so, since tract
+/// returns the input unchanged for a full sum such as "ij->".
+fn sum_and_permute(
+    t: &mut Trace,
+    x: ValueId,
+    term: &str,
+    out: &str,
+) -> Result<Option<ValueId>, String> {
+    let letters: Vec<char> = term.chars().collect();
+    if (1..letters.len()).any(|i| letters[..i].contains(&letters[i])) {
+        return Ok(None);
+    }
+    let axes: Vec<usize> = (0..letters.len())
+        .filter(|&i| !out.contains(letters[i]))
+        .collect();
+    let mut y = x;
+    if !axes.is_empty() {
+        y = op1(
+            t,
+            Op::ReduceSum {
+                axes,
+                keepdims: false,
+            },
+            &[y],
+        )?;
+    }
+    let kept: Vec<char> = letters.into_iter().filter(|c| out.contains(*c)).collect();
+    let perm: Vec<usize> = out
+        .chars()
+        .map(|c| {
+            kept.iter()
+                .position(|&k| k == c)
+                .expect("output letters are kept")
+        })
+        .collect();
+    if perm.iter().enumerate().any(|(i, &p)| i != p) {
+        y = op1(t, Op::Transpose { perm }, &[y])?;
+    }
+    Ok(Some(y))
 }

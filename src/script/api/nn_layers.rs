@@ -5,7 +5,6 @@ use super::super::layers::gelu_tanh;
 use super::super::model::{self, Layer, Model, const_param, normal_param, rt_err, uniform_param};
 use super::Api;
 use super::elementwise::GELU_MODES;
-use super::spatial::pool_op;
 use super::util::{
     DTYPE_OPT, MAX_TENSOR_BYTES, OptSpec, Opts, R, dims, opt, positive, size2, spatial,
 };
@@ -468,43 +467,7 @@ pub fn register(api: &mut Api) {
             ))
         },
     );
-    for (sp, is_max, name, onnx, class) in super::spatial::pool_kinds() {
-        api.doc_layer(&name)
-            .about(&format!(
-                "A {sp}-d pool as a layer: (kernel), (kernel, stride), (kernel, stride, \
-                 padding) or (kernel, options)."
-            ))
-            .onnx(onnx)
-            .torch(&format!("nn.{class}"))
-            .options(super::spatial::POOL_OPTS);
-        let (h, c) = (api.host.clone(), class.clone());
-        api.layer(
-            &name,
-            ["kernel_size"],
-            move |ctx: NativeCallContext, k: Dynamic| {
-                let op = pool_op(&ctx, sp, is_max, &k, None, None)?;
-                Ok(Model::new(&h, &c, Layer::Op(op), vec![], vec![]))
-            },
-        );
-        let (h, c) = (api.host.clone(), class.clone());
-        api.layer(
-            &name,
-            ["kernel_size", "stride_or_opts"],
-            move |ctx: NativeCallContext, k: Dynamic, s: Dynamic| {
-                let op = pool_op(&ctx, sp, is_max, &k, Some(&s), None)?;
-                Ok(Model::new(&h, &c, Layer::Op(op), vec![], vec![]))
-            },
-        );
-        let (h, c) = (api.host.clone(), class);
-        api.layer(
-            &name,
-            ["kernel_size", "stride", "padding"],
-            move |ctx: NativeCallContext, k: Dynamic, s: Dynamic, p: Dynamic| {
-                let op = pool_op(&ctx, sp, is_max, &k, Some(&s), Some(&p))?;
-                Ok(Model::new(&h, &c, Layer::Op(op), vec![], vec![]))
-            },
-        );
-    }
+    super::spatial::pool_layers(api);
     api.doc_layer("adaptive_avg_pool2d")
         .about("Average pooling to a fixed output size (default 1: a global pool).")
         .onnx("GlobalAveragePool | AveragePool | MatMul")

@@ -3,7 +3,7 @@
 use super::super::composites;
 use super::super::host::Trace;
 use super::super::layers::adaptive_avg_pool;
-use super::super::model::{Model, native, rt_err};
+use super::super::model::{Layer, Model, native, rt_err};
 use super::super::tensor::Tensor;
 use super::Api;
 use super::util::{OptSpec, Opts, R, ap, num, opt, size2, spatial, traced};
@@ -395,6 +395,48 @@ fn resize(ctx: &NativeCallContext, h: &Host, x: Tensor, s: &Dynamic, mode: &str)
         ));
     };
     ap(ctx, h, Op::Resize { scales, mode }, &[x])
+}
+
+/// The 1-3d pools as `nn::` layers (their reference entries in "nn").
+pub fn pool_layers(api: &mut Api) {
+    api.family("nn");
+    for (sp, is_max, name, onnx, class) in pool_kinds() {
+        api.doc_layer(&name)
+            .about(&format!(
+                "A {sp}-d pool as a layer: (kernel), (kernel, stride), (kernel, stride, \
+                 padding) or (kernel, options)."
+            ))
+            .onnx(onnx)
+            .torch(&format!("nn.{class}"))
+            .options(POOL_OPTS);
+        let (h, c) = (api.host.clone(), class.clone());
+        api.layer(
+            &name,
+            ["kernel_size"],
+            move |ctx: NativeCallContext, k: Dynamic| {
+                let op = pool_op(&ctx, sp, is_max, &k, None, None)?;
+                Ok(Model::new(&h, &c, Layer::Op(op), vec![], vec![]))
+            },
+        );
+        let (h, c) = (api.host.clone(), class.clone());
+        api.layer(
+            &name,
+            ["kernel_size", "stride_or_opts"],
+            move |ctx: NativeCallContext, k: Dynamic, s: Dynamic| {
+                let op = pool_op(&ctx, sp, is_max, &k, Some(&s), None)?;
+                Ok(Model::new(&h, &c, Layer::Op(op), vec![], vec![]))
+            },
+        );
+        let (h, c) = (api.host.clone(), class);
+        api.layer(
+            &name,
+            ["kernel_size", "stride", "padding"],
+            move |ctx: NativeCallContext, k: Dynamic, s: Dynamic, p: Dynamic| {
+                let op = pool_op(&ctx, sp, is_max, &k, Some(&s), Some(&p))?;
+                Ok(Model::new(&h, &c, Layer::Op(op), vec![], vec![]))
+            },
+        );
+    }
 }
 
 /// An adaptive pool's output_size: an int for every dim, or one per dim

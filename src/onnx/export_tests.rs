@@ -5,7 +5,9 @@
 use super::export::{ExportOptions, export};
 use super::tensor_io::{read_tensor_pb, write_tensor_pb};
 use super::testutil::run_python;
-use crate::graph::{DType, Graph, HostTensor, Init, Op, Param, ResizeMode, TypeInfo, ValueId};
+use crate::graph::{
+    DType, Graph, HostTensor, Init, InterpMode, Op, PadMode, Param, ResizeMode, TypeInfo, ValueId,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -143,6 +145,7 @@ pub(crate) fn all_ops() -> Vec<Op> {
         Pad {
             pads: vec![0, 0, 1, 2, 0, 0, 2, 1],
             value: 0.5,
+            mode: PadMode::Constant,
         },
         Reshape { shape: vec![6, 4] },
         Flatten { axis: 1 },
@@ -201,7 +204,86 @@ pub(crate) fn all_ops() -> Vec<Op> {
         },
         Dropout { ratio: 0.1 },
         Identity,
+        // Shape, resampling and normalization ops (issue #15).
+        Pad {
+            pads: vec![0, 0, 1, 2, 0, 0, 2, 1],
+            value: 0.0,
+            mode: PadMode::Reflect,
+        },
+        Pad {
+            pads: vec![0, 1, 0, 3, 0, 0, 2, 1],
+            value: 0.0,
+            mode: PadMode::Edge,
+        },
+        Trilu {
+            upper: false,
+            diagonal: 0,
+        },
+        Trilu {
+            upper: true,
+            diagonal: 1,
+        },
+        Trilu {
+            upper: false,
+            diagonal: -1,
+        },
+        OneHot { depth: 5 },
+        DepthToSpace { block: 2 },
+        Tile {
+            repeats: vec![2, 1, 3],
+        },
+        Einsum {
+            equation: "bhqd,bhkd->bhqk".into(),
+        },
+        Einsum {
+            equation: "bn,anm,bm->ba".into(),
+        },
+        Einsum {
+            equation: "...ij,jk->...ik".into(),
+        },
+        interp(&[10, 10], Some(&[2.0, 2.0]), InterpMode::Nearest, false),
+        interp(&[7, 3], None, InterpMode::Nearest, false),
+        interp(&[8, 3], None, InterpMode::NearestExact, false),
+        interp(&[8, 8], Some(&[1.7, 1.7]), InterpMode::Linear, false),
+        // An output of 1 samples the centre (half_pixel), as PyTorch does.
+        interp(&[1, 7], None, InterpMode::Linear, false),
+        interp(&[9, 4], None, InterpMode::Linear, true),
+        interp(&[8, 11], None, InterpMode::Cubic, false),
+        interp(&[10, 2], Some(&[2.0, 0.5]), InterpMode::Cubic, false),
+        interp(&[9, 3], None, InterpMode::Cubic, true),
+        interp(&[8], Some(&[1.6]), InterpMode::Linear, false),
+        interp(&[3, 5, 6], None, InterpMode::Linear, false),
+        interp(
+            &[4, 6, 8],
+            Some(&[2.0, 2.0, 2.0]),
+            InterpMode::Nearest,
+            false,
+        ),
+        GroupNorm {
+            groups: 2,
+            epsilon: 1e-5,
+        },
+        InstanceNorm { epsilon: 1e-5 },
     ]
+}
+
+fn interp(sizes: &[usize], scales: Option<&[f64]>, mode: InterpMode, align_corners: bool) -> Op {
+    Op::Interpolate {
+        sizes: sizes.to_vec(),
+        scales: scales.map(<[f64]>::to_vec),
+        mode,
+        align_corners,
+    }
+}
+
+/// The operand shapes of the einsum test equations.
+fn einsum_operands(equation: &str) -> Vec<Vec<usize>> {
+    match equation {
+        "bhqd,bhkd->bhqk" => vec![vec![2, 2, 3, 4], vec![2, 2, 5, 4]],
+        "bn,anm,bm->ba" => vec![vec![2, 3], vec![4, 3, 5], vec![2, 5]],
+        "...ij,jk->...ik" => vec![vec![2, 3, 4], vec![4, 5]],
+        other => panic!("no operands for einsum {other}"),
+    }
 }
 
 fn param(g: &mut Graph, name: &str, shape: &[usize], dtype: DType, low: f64) -> ValueId {
@@ -332,6 +414,28 @@ pub(crate) fn op_graph(op: &Op, d: DType) -> Graph {
         ],
         Op::Cast { .. } => vec![g.add_input("x", t(&[2, 3]))],
         Op::Expand { .. } => vec![g.add_input("x", t(&[3, 1]))],
+        Op::Trilu { .. } | Op::Tile { .. } => vec![g.add_input("x", t(&[2, 3, 4]))],
+        Op::OneHot { .. } => vec![g.add_input("ids", TypeInfo::new(vec![2, 3], DType::Int64))],
+        Op::DepthToSpace { .. } => vec![g.add_input("x", t(&[1, 8, 3, 3]))],
+        Op::Einsum { equation } => einsum_operands(equation)
+            .iter()
+            .enumerate()
+            .map(|(k, s)| g.add_input(&format!("x{k}"), t(s)))
+            .collect(),
+        Op::Interpolate { sizes, .. } => {
+            let spatial: &[usize] = [&[5][..], &[5, 5], &[2, 3, 4]][sizes.len() - 1];
+            vec![g.add_input("x", t(&[[1, 2].as_slice(), spatial].concat()))]
+        }
+        Op::GroupNorm { .. } => vec![
+            g.add_input("x", t(&[2, 4, 3, 3])),
+            param(&mut g, "weight", &[4], d, 0.5),
+            param(&mut g, "bias", &[4], d, -0.5),
+        ],
+        Op::InstanceNorm { .. } => vec![
+            g.add_input("x", t(&[2, 3, 4, 4])),
+            param(&mut g, "weight", &[3], d, 0.5),
+            param(&mut g, "bias", &[3], d, -0.5),
+        ],
     };
     let outs = g
         .add_node(op.clone(), &ins, "block")
@@ -416,6 +520,7 @@ fn mlp_graph(d: DType) -> Graph {
             Op::Pad {
                 pads: vec![0, 0, 1, 0, 0, 1],
                 value: 0.25,
+                mode: PadMode::Constant,
             },
             &[h],
             "pad",

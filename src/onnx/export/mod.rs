@@ -15,8 +15,8 @@ use super::proto::{
 };
 use super::tensor_io::{dtype_to_onnx, tensor_into_proto, tensor_to_proto};
 use crate::graph::{
-    DType, Family, Graph, HostTensor, Init, Node, Op, Param, ResizeMode, Source, TypeInfo, ValueId,
-    shape_str,
+    DType, Family, Graph, HostTensor, Init, InterpMode, Node, Op, PadMode, Param, ResizeMode,
+    Source, TypeInfo, ValueId, shape_str,
 };
 use prost::Message;
 use std::collections::HashSet;

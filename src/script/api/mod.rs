@@ -7,6 +7,7 @@
 mod constructors;
 mod containers;
 mod elementwise;
+mod indexing;
 mod linalg;
 mod models;
 mod nn_layers;
@@ -14,6 +15,7 @@ mod normalization;
 mod operators;
 mod reductions;
 pub mod reference;
+mod resample;
 mod shape;
 mod spatial;
 pub mod util;
@@ -291,8 +293,10 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     elementwise::register(&mut api);
     reductions::register(&mut api);
     shape::register(&mut api);
+    indexing::register(&mut api);
     linalg::register(&mut api);
     spatial::register(&mut api);
+    resample::register(&mut api);
     normalization::register(&mut api);
     nn_layers::register(&mut api);
     containers::register(&mut api);

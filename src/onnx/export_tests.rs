@@ -194,6 +194,80 @@ pub(crate) fn all_ops() -> Vec<Op> {
         },
         Dropout { ratio: 0.1 },
         Identity,
+        // ---- math, activations and reductions (issue #15) ----
+        Sin,
+        Cos,
+        Tan,
+        Reciprocal,
+        Floor,
+        Ceil,
+        Round,
+        Sign,
+        Min,
+        Max,
+        Softplus {
+            beta: 1.0,
+            threshold: 20.0,
+        },
+        // beta x crosses the threshold inside the feeds' [-2, 2).
+        Softplus {
+            beta: 2.0,
+            threshold: 1.0,
+        },
+        Elu { alpha: 1.0 },
+        Elu { alpha: 0.5 },
+        Selu,
+        Mish,
+        Softsign,
+        PRelu,
+        ReduceMin {
+            axes: vec![1],
+            keepdims: true,
+        },
+        ReduceMin {
+            axes: vec![],
+            keepdims: false,
+        },
+        ReduceProd {
+            axes: vec![2],
+            keepdims: false,
+        },
+        ReduceProd {
+            axes: vec![0, 1],
+            keepdims: true,
+        },
+        ReduceL1 {
+            axes: vec![0, 2],
+            keepdims: true,
+        },
+        ReduceL2 {
+            axes: vec![],
+            keepdims: false,
+        },
+        ReduceL2 {
+            axes: vec![1],
+            keepdims: false,
+        },
+        ArgMax {
+            axis: 2,
+            keepdims: false,
+        },
+        ArgMin {
+            axis: 0,
+            keepdims: true,
+        },
+        TopK {
+            k: 2,
+            axis: 2,
+            largest: true,
+        },
+        TopK {
+            k: 3,
+            axis: 1,
+            largest: false,
+        },
+        CumSum { axis: 1 },
+        CumSum { axis: 2 },
     ]
 }
 
@@ -315,6 +389,36 @@ pub(crate) fn op_graph(op: &Op, d: DType) -> Graph {
         ],
         Op::Cast { .. } => vec![g.add_input("x", t(&[2, 3]))],
         Op::Expand { .. } => vec![g.add_input("x", t(&[3, 1]))],
+        // ---- issue #15 ----
+        Op::Sin
+        | Op::Cos
+        | Op::Tan
+        | Op::Reciprocal
+        | Op::Floor
+        | Op::Ceil
+        | Op::Round
+        | Op::Sign
+        | Op::Softplus { .. }
+        | Op::Elu { .. }
+        | Op::Selu
+        | Op::Mish
+        | Op::Softsign
+        | Op::ReduceMin { .. }
+        | Op::ReduceProd { .. }
+        | Op::ReduceL1 { .. }
+        | Op::ReduceL2 { .. }
+        | Op::ArgMax { .. }
+        | Op::ArgMin { .. }
+        | Op::TopK { .. }
+        | Op::CumSum { .. } => vec![g.add_input("x", t(&[2, 3, 4]))],
+        Op::Min | Op::Max => vec![
+            g.add_input("a", t(&[2, 3, 4])),
+            g.add_input("b", t(&[3, 4])),
+        ],
+        Op::PRelu => vec![
+            g.add_input("x", t(&[2, 3, 4])),
+            param(&mut g, "slope", &[3, 1], d, -0.5),
+        ],
     };
     let outs = g
         .add_node(op.clone(), &ins, "block")
@@ -635,6 +739,129 @@ fn elementwise_ref(op: &Op) -> Option<Box<dyn Fn(f64) -> f64>> {
             Box::new(move |x: f64| x.clamp(lo, hi))
         }
         Op::Dropout { .. } | Op::Identity => Box::new(|x| x),
+        Op::Sin => Box::new(f64::sin),
+        Op::Cos => Box::new(f64::cos),
+        Op::Tan => Box::new(f64::tan),
+        Op::Reciprocal => Box::new(|x: f64| 1.0 / x),
+        Op::Floor => Box::new(f64::floor),
+        Op::Ceil => Box::new(f64::ceil),
+        Op::Round => Box::new(f64::round_ties_even),
+        Op::Sign => Box::new(|x: f64| if x == 0.0 { 0.0 } else { x.signum() }),
+        Op::Softplus { beta, threshold } => {
+            let (b, t) = (*beta, *threshold);
+            Box::new(move |x: f64| {
+                if b * x > t {
+                    x
+                } else {
+                    (b * x).exp().ln_1p() / b
+                }
+            })
+        }
+        Op::Elu { alpha } => {
+            let a = *alpha;
+            Box::new(move |x: f64| if x > 0.0 { x } else { a * x.exp_m1() })
+        }
+        Op::Selu => Box::new(|x: f64| {
+            use crate::graph::ops::{SELU_ALPHA, SELU_SCALE};
+            SELU_SCALE * if x > 0.0 { x } else { SELU_ALPHA * x.exp_m1() }
+        }),
+        Op::Mish => Box::new(|x: f64| x * x.exp().ln_1p().tanh()),
+        Op::Softsign => Box::new(|x: f64| x / (1.0 + x.abs())),
+        _ => return None,
+    })
+}
+
+/// `x` split around `axis`: (outer, n, inner) with element (o, j, i) at
+/// `(o * n + j) * inner + i`.
+fn around(x: &HostTensor, axis: usize) -> (usize, usize, usize) {
+    let outer = x.shape[..axis].iter().product();
+    let inner = x.shape[axis + 1..].iter().product();
+    (outer, x.shape[axis], inner)
+}
+
+/// Folds `x` over `axes` (all when empty) with `f` from `init`, in
+/// row-major output order (the same with or without keepdims).
+fn fold_axes(x: &HostTensor, axes: &[usize], init: f64, f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
+    let red = |i: usize| axes.is_empty() || axes.contains(&i);
+    let out_shape: Vec<usize> = (0..x.rank())
+        .map(|i| if red(i) { 1 } else { x.shape[i] })
+        .collect();
+    let mut out = vec![init; out_shape.iter().product()];
+    for (flat, v) in x.to_f64_vec().into_iter().enumerate() {
+        let (mut rem, mut o, mut stride) = (flat, 0, 1);
+        for i in (0..x.rank()).rev() {
+            let k = rem % x.shape[i];
+            rem /= x.shape[i];
+            if !red(i) {
+                o += k * stride;
+            }
+            stride *= out_shape[i];
+        }
+        out[o] = f(out[o], v);
+    }
+    out
+}
+
+/// References for the reductions and scans of issue #15 (first output).
+fn reduction_ref(op: &Op, x: &HostTensor) -> Option<Vec<f64>> {
+    let v = x.to_f64_vec();
+    Some(match op {
+        Op::ReduceMin { axes, .. } => fold_axes(x, axes, f64::INFINITY, f64::min),
+        Op::ReduceProd { axes, .. } => fold_axes(x, axes, 1.0, |a, b| a * b),
+        Op::ReduceL1 { axes, .. } => fold_axes(x, axes, 0.0, |a, b| a + b.abs()),
+        Op::ReduceL2 { axes, .. } => fold_axes(x, axes, 0.0, |a, b| a + b * b)
+            .into_iter()
+            .map(f64::sqrt)
+            .collect(),
+        Op::ArgMax { axis, .. } | Op::ArgMin { axis, .. } => {
+            let (outer, n, inner) = around(x, *axis);
+            let max = matches!(op, Op::ArgMax { .. });
+            let mut out = Vec::new();
+            for o in 0..outer {
+                for i in 0..inner {
+                    let at = |j: usize| v[(o * n + j) * inner + i];
+                    // Strictly better only: the first index wins ties.
+                    let best = (1..n).fold(0, |b, j| {
+                        if (max && at(j) > at(b)) || (!max && at(j) < at(b)) {
+                            j
+                        } else {
+                            b
+                        }
+                    });
+                    out.push(best as f64);
+                }
+            }
+            out
+        }
+        Op::TopK { k, axis, largest } => {
+            let (outer, n, inner) = around(x, *axis);
+            let mut out = vec![0.0; outer * k * inner];
+            for o in 0..outer {
+                for i in 0..inner {
+                    let mut lane: Vec<f64> = (0..n).map(|j| v[(o * n + j) * inner + i]).collect();
+                    lane.sort_by(|a, b| a.total_cmp(b));
+                    if *largest {
+                        lane.reverse();
+                    }
+                    for j in 0..*k {
+                        out[(o * k + j) * inner + i] = lane[j];
+                    }
+                }
+            }
+            out
+        }
+        Op::CumSum { axis } => {
+            let (outer, n, inner) = around(x, *axis);
+            let mut out = v.clone();
+            for o in 0..outer {
+                for i in 0..inner {
+                    for j in 1..n {
+                        out[(o * n + j) * inner + i] += out[(o * n + j - 1) * inner + i];
+                    }
+                }
+            }
+            out
+        }
         _ => return None,
     })
 }
@@ -845,7 +1072,8 @@ fn exported_models_pass_checker_and_run_in_ort_and_tract() {
         let x = &c.feeds[0].1;
         let want: Option<Vec<f64>> = elementwise_ref(op)
             .map(|f| x.to_f64_vec().into_iter().map(f).collect())
-            .or_else(|| structured_ref(op, x));
+            .or_else(|| structured_ref(op, x))
+            .or_else(|| reduction_ref(op, x));
         if let (Some(want), true) = (want, c.graph.nodes.len() == 1) {
             let got = ort_outs[0].to_f64_vec();
             let bad = got

@@ -64,7 +64,14 @@ pub enum Layer {
     /// Free parameters (nn.Parameter), read with `model.param(name)`;
     /// its forward returns the first one.
     Parameter,
+    /// A layer traced by a closure over its settings (nn::glu(dim),
+    /// nn::prelu): it gets the input and the model's parameters in order.
+    Traced(Arc<TracedFn>),
 }
+
+/// The body of a [`Layer::Traced`]: (trace, input, parameters) -> output.
+pub type TracedFn =
+    dyn Fn(&mut Trace, ValueId, &[ValueId]) -> Result<ValueId, String> + Send + Sync;
 
 pub struct ParamDef {
     pub uid: u64,
@@ -629,6 +636,10 @@ fn lower_layer(
             layers::rms_norm(t, xv, w, *eps, *ndims)?
         }
         Layer::Parameter => p(t, def, 0, dtype),
+        Layer::Traced(f) => {
+            let ps: Vec<ValueId> = (0..def.params.len()).map(|i| p(t, def, i, dtype)).collect();
+            f(t, xv, &ps)?
+        }
         Layer::Sequential | Layer::Closure(_) => unreachable!("handled by call_layer"),
     };
     Ok(t.tensor(y))

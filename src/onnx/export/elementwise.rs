@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::graph::ops::{SELU_ALPHA, SELU_SCALE};
 
 impl Lowering<'_> {
     pub(super) fn lower_elementwise(&mut self, cur: &Cur) -> Result<(), OnnxError> {
@@ -127,6 +128,70 @@ impl Lowering<'_> {
                 self.need_inputs(cur, 1, 1)?;
                 let r = self.const_scalar(cur, "ratio", DType::Float32, *ratio);
                 self.same(cur, "Dropout", vec![ins[0].clone(), r], vec![]);
+            }
+            // ---- math and activations (issue #15) ----
+            Op::Sin
+            | Op::Cos
+            | Op::Tan
+            | Op::Reciprocal
+            | Op::Floor
+            | Op::Ceil
+            | Op::Round
+            | Op::Sign
+            | Op::Softsign => {
+                self.need_inputs(cur, 1, 1)?;
+                self.same(cur, cur.node.op.kind(), ins, vec![]);
+            }
+            Op::Min | Op::Max | Op::PRelu => {
+                self.need_inputs(cur, 2, 2)?;
+                self.same(cur, cur.node.op.kind(), ins, vec![]);
+            }
+            Op::Elu { alpha } => {
+                self.need_inputs(cur, 1, 1)?;
+                self.same(cur, "Elu", ins, vec![a_float("alpha", *alpha)]);
+            }
+            Op::Selu => {
+                // PyTorch's constants (ONNX's defaults are their float32 roundings).
+                self.need_inputs(cur, 1, 1)?;
+                self.same(
+                    cur,
+                    "Selu",
+                    ins,
+                    vec![a_float("alpha", SELU_ALPHA), a_float("gamma", SELU_SCALE)],
+                );
+            }
+            Op::Mish => {
+                self.need_inputs(cur, 1, 1)?;
+                if opset >= 18 {
+                    self.same(cur, "Mish", ins, vec![]);
+                } else {
+                    let sp = self.step(cur, "Softplus", vec![ins[0].clone()]);
+                    let t = self.step(cur, "Tanh", vec![sp]);
+                    self.same(cur, "Mul", vec![ins[0].clone(), t], vec![]);
+                }
+            }
+            Op::Softplus { beta, threshold } => {
+                // torch.onnx writes Softplus(beta x) / beta and drops the
+                // threshold; the Where keeps PyTorch's linear branch (and
+                // keeps runtimes whose Softplus is log(1 + exp(x)) from
+                // overflowing to inf for large x).
+                self.need_inputs(cur, 1, 1)?;
+                let d = self.in_info(cur, 0)?.dtype;
+                let x = ins[0].clone();
+                let bx = if *beta == 1.0 {
+                    x.clone()
+                } else {
+                    let b = self.const_scalar(cur, "beta", d, *beta);
+                    self.step(cur, "Mul", vec![x.clone(), b])
+                };
+                let mut y = self.step(cur, "Softplus", vec![bx.clone()]);
+                if *beta != 1.0 {
+                    let b = self.const_scalar(cur, "beta", d, *beta);
+                    y = self.step(cur, "Div", vec![y, b]);
+                }
+                let t = self.const_scalar(cur, "threshold", d, *threshold);
+                let linear = self.step(cur, "Greater", vec![bx, t]);
+                self.same(cur, "Where", vec![linear, x, y], vec![]);
             }
             other => unreachable!("{other:?} is not in the elementwise family"),
         }

@@ -4,9 +4,12 @@
 //! a name without an entry panics at start-up (every test would fail), so
 //! the reference cannot miss a function or drift from its arity.
 
+mod activations;
 mod constructors;
 mod elementwise;
+mod embeddings;
 mod linalg;
+mod math;
 mod models;
 mod nn_layers;
 mod normalization;
@@ -207,7 +210,10 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     constructors::register(&mut api);
     operators::register(&mut api);
     elementwise::register(&mut api);
+    math::register(&mut api);
+    activations::register(&mut api);
     reductions::register(&mut api);
+    embeddings::register(&mut api);
     shape::register(&mut api);
     linalg::register(&mut api);
     spatial::register(&mut api);

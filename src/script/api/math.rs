@@ -1,0 +1,384 @@
+//! Elementwise math with PyTorch's names and semantics: trigonometry,
+//! rounding, reciprocals, minimum/maximum, clamp and masked_fill.
+
+use super::super::host::{Host, Trace};
+use super::super::model::{op1, rt_err};
+use super::super::tensor::Tensor;
+use super::Api;
+use super::util::{R, ap, num};
+use crate::graph::ops::broadcast;
+use crate::graph::{DType, HostTensor, Op, ValueId, shape_str};
+use rhai::{Dynamic, NativeCallContext};
+
+/// `v` as a 0-d tensor of `d`, or an error when `d` cannot hold it: a
+/// fraction or an out-of-range value for an integer or bool tensor (the
+/// op would compute with another number), a finite value that overflows
+/// a 16-bit float (it would become infinite).
+pub(super) fn exact_scalar(ctx: &NativeCallContext, fname: &str, d: DType, v: f64) -> R<Tensor> {
+    let t = HostTensor::full(d, &[], v);
+    let got = t.to_f64_vec()[0];
+    if d.is_float() {
+        if v.is_finite() && !got.is_finite() {
+            return Err(rt_err(
+                ctx,
+                format!("{fname}: {v} overflows {d}; use a value within its range"),
+            ));
+        }
+    } else if got != v {
+        return Err(rt_err(
+            ctx,
+            format!(
+                "{fname}: {v} is not a {d} value; cast the tensor to a float dtype first \
+                 (.cast(\"float32\"))"
+            ),
+        ));
+    }
+    Ok(Tensor::concrete(t))
+}
+
+/// Runs `f` over the graph values of `xs` inside the active trace; its
+/// errors are prefixed with `fname`.
+pub(super) fn compose(
+    ctx: &NativeCallContext,
+    h: &Host,
+    fname: &str,
+    xs: &[&Tensor],
+    f: impl FnOnce(&mut Trace, &[ValueId]) -> Result<ValueId, String>,
+) -> R<Tensor> {
+    h.with_trace(|t| {
+        let vs = xs
+            .iter()
+            .map(|x| t.value_of(x))
+            .collect::<Result<Vec<_>, _>>()?;
+        let y = f(t, &vs)?;
+        Ok(t.tensor(y))
+    })
+    .map_err(|e| rt_err(ctx, format!("{fname}: {e}")))
+}
+
+/// A bound of clamp: absent, a number, or a tensor.
+enum Bound {
+    None,
+    Num(f64),
+    Tensor(Tensor),
+}
+
+fn bound(ctx: &NativeCallContext, d: &Dynamic) -> R<Bound> {
+    if d.is_unit() {
+        return Ok(Bound::None);
+    }
+    if let Some(t) = d.clone().try_cast::<Tensor>() {
+        return Ok(Bound::Tensor(t));
+    }
+    num(ctx, d).map(Bound::Num).map_err(|_| {
+        rt_err(
+            ctx,
+            format!(
+                "clamp: a bound must be a number, a tensor or (), got {}",
+                d.type_name()
+            ),
+        )
+    })
+}
+
+/// torch.clamp: number bounds become one Clip; a tensor bound makes the
+/// pair Max(x, min) then Min(., max), as torch.clamp broadcasts them.
+fn clamp(ctx: &NativeCallContext, h: &Host, x: Tensor, lo: &Dynamic, hi: &Dynamic) -> R<Tensor> {
+    let (lo, hi) = (bound(ctx, lo)?, bound(ctx, hi)?);
+    let d = x.dtype();
+    if d == DType::Bool {
+        return Err(rt_err(ctx, "clamp: not defined on bool tensors"));
+    }
+    // Numbers must be exact in x's dtype (clamp(int_tensor, 0.5) would
+    // otherwise clamp at 0).
+    for b in [&lo, &hi] {
+        if let Bound::Num(v) = b {
+            exact_scalar(ctx, "clamp", d, *v)?;
+        }
+    }
+    match (lo, hi) {
+        (Bound::None, Bound::None) => Err(rt_err(
+            ctx,
+            "clamp: at least one of min and max must be given (not ())",
+        )),
+        (lo @ (Bound::None | Bound::Num(_)), hi @ (Bound::None | Bound::Num(_))) => {
+            let get = |b: Bound| match b {
+                Bound::Num(v) => Some(v),
+                _ => None,
+            };
+            ap(
+                ctx,
+                h,
+                Op::Clip {
+                    min: get(lo),
+                    max: get(hi),
+                },
+                &[x],
+            )
+        }
+        (lo, hi) => {
+            let as_tensor = |b: Bound| -> R<Option<Tensor>> {
+                Ok(match b {
+                    Bound::None => None,
+                    Bound::Num(v) => Some(exact_scalar(ctx, "clamp", d, v)?),
+                    Bound::Tensor(t) => Some(t),
+                })
+            };
+            let (lo, hi) = (as_tensor(lo)?, as_tensor(hi)?);
+            let mut xs = vec![&x];
+            xs.extend(lo.iter());
+            xs.extend(hi.iter());
+            let has_lo = lo.is_some();
+            compose(ctx, h, "clamp", &xs, |t, v| {
+                let mut y = v[0];
+                let mut k = 1;
+                if has_lo {
+                    y = op1(t, Op::Max, &[y, v[k]])?;
+                    k += 1;
+                }
+                if k < v.len() {
+                    y = op1(t, Op::Min, &[y, v[k]])?;
+                }
+                Ok(y)
+            })
+        }
+    }
+}
+
+/// torch.Tensor.masked_fill: value where mask is true, else x; the mask
+/// broadcasts to x's shape (never the other way).
+fn masked_fill(
+    ctx: &NativeCallContext,
+    h: &Host,
+    x: Tensor,
+    mask: Tensor,
+    value: &Dynamic,
+) -> R<Tensor> {
+    if mask.dtype() != DType::Bool {
+        return Err(rt_err(
+            ctx,
+            format!(
+                "masked_fill: the mask must be bool, got {} (compare to make one: x.gt(0.0), eq(ids, 0))",
+                mask.dtype()
+            ),
+        ));
+    }
+    match broadcast("masked_fill", x.shape(), mask.shape()) {
+        Ok(s) if s == x.shape() => {}
+        _ => {
+            return Err(rt_err(
+                ctx,
+                format!(
+                    "masked_fill: the mask {} does not broadcast to x's shape {}",
+                    shape_str(mask.shape()),
+                    shape_str(x.shape())
+                ),
+            ));
+        }
+    }
+    let v = match value.clone().try_cast::<Tensor>() {
+        Some(t) if t.rank() == 0 => t,
+        Some(t) => {
+            return Err(rt_err(
+                ctx,
+                format!(
+                    "masked_fill: a tensor value must be 0-d, got {}",
+                    shape_str(t.shape())
+                ),
+            ));
+        }
+        None => exact_scalar(ctx, "masked_fill", x.dtype(), num(ctx, value)?)?,
+    };
+    ap(ctx, h, Op::Where, &[mask, v, x])
+}
+
+/// Registers `name(a, b)` over tensors and numbers on either side (a
+/// number must be exact in the tensor's dtype).
+fn binary_exact(api: &mut Api, name: &'static str, op: Op) {
+    let (h, o) = (api.host.clone(), op.clone());
+    api.fun(
+        name,
+        ["a", "b"],
+        move |ctx: NativeCallContext, a: Tensor, b: Tensor| -> R<Tensor> {
+            ap(&ctx, &h, o.clone(), &[a, b])
+        },
+    );
+    let (h, o) = (api.host.clone(), op.clone());
+    api.fun(
+        name,
+        ["a", "b"],
+        move |ctx: NativeCallContext, a: Tensor, b: Dynamic| -> R<Tensor> {
+            let s = exact_scalar(&ctx, name, a.dtype(), num(&ctx, &b)?)?;
+            ap(&ctx, &h, o.clone(), &[a, s])
+        },
+    );
+    let (h, o) = (api.host.clone(), op);
+    api.fun(
+        name,
+        ["a", "b"],
+        move |ctx: NativeCallContext, a: Dynamic, b: Tensor| -> R<Tensor> {
+            let s = exact_scalar(&ctx, name, b.dtype(), num(&ctx, &a)?)?;
+            ap(&ctx, &h, o.clone(), &[s, b])
+        },
+    );
+}
+
+pub fn register(api: &mut Api) {
+    api.family("math");
+    let unary: [(&str, &str, &str, &str, Op); 5] = [
+        ("sin", "Sine (radians).", "Sin", "torch.sin", Op::Sin),
+        ("cos", "Cosine (radians).", "Cos", "torch.cos", Op::Cos),
+        ("tan", "Tangent (radians).", "Tan", "torch.tan", Op::Tan),
+        (
+            "reciprocal",
+            "1 / x (float tensors).",
+            "Reciprocal",
+            "torch.reciprocal",
+            Op::Reciprocal,
+        ),
+        (
+            "sign",
+            "-1, 0 or 1 by the sign of x (integer tensors too).",
+            "Sign",
+            "torch.sign",
+            Op::Sign,
+        ),
+    ];
+    for (name, about, onnx, torch, op) in unary {
+        api.doc(name).about(about).onnx(onnx).torch(torch);
+        let h = api.host.clone();
+        api.fun(
+            name,
+            ["x"],
+            move |ctx: NativeCallContext, x: Tensor| -> R<Tensor> {
+                ap(&ctx, &h, op.clone(), &[x])
+            },
+        );
+    }
+    let rounding: [(&str, &str, &str, &str, Op); 3] = [
+        (
+            "floor",
+            "The largest integer <= x; integer tensors are returned unchanged.",
+            "Floor",
+            "torch.floor",
+            Op::Floor,
+        ),
+        (
+            "ceil",
+            "The smallest integer >= x; integer tensors are returned unchanged.",
+            "Ceil",
+            "torch.ceil",
+            Op::Ceil,
+        ),
+        (
+            "round",
+            "The nearest integer, halves to even (2.5 -> 2, as torch.round); integer tensors \
+             are returned unchanged.",
+            "Round",
+            "torch.round",
+            Op::Round,
+        ),
+    ];
+    for (name, about, onnx, torch, op) in rounding {
+        api.doc(name).about(about).onnx(onnx).torch(torch);
+        let h = api.host.clone();
+        api.fun(
+            name,
+            ["x"],
+            move |ctx: NativeCallContext, x: Tensor| -> R<Tensor> {
+                if x.dtype().is_int() {
+                    return Ok(x);
+                }
+                ap(&ctx, &h, op.clone(), &[x])
+            },
+        );
+    }
+    api.doc("rsqrt")
+        .about("1 / sqrt(x).")
+        .onnx("Sqrt, Reciprocal")
+        .torch("torch.rsqrt");
+    let h = api.host.clone();
+    api.fun(
+        "rsqrt",
+        ["x"],
+        move |ctx: NativeCallContext, x: Tensor| -> R<Tensor> {
+            compose(&ctx, &h, "rsqrt", &[&x], |t, v| {
+                let s = op1(t, Op::Sqrt, &[v[0]])?;
+                op1(t, Op::Reciprocal, &[s])
+            })
+        },
+    );
+    api.doc("square")
+        .about("x * x.")
+        .onnx("Mul")
+        .torch("torch.square");
+    let h = api.host.clone();
+    api.fun(
+        "square",
+        ["x"],
+        move |ctx: NativeCallContext, x: Tensor| -> R<Tensor> {
+            ap(&ctx, &h, Op::Mul, &[x.clone(), x])
+        },
+    );
+
+    for (name, about, onnx, torch, op) in [
+        (
+            "minimum",
+            "The elementwise minimum of a and b (broadcasting; either may be a number).",
+            "Min",
+            "torch.minimum",
+            Op::Min,
+        ),
+        (
+            "maximum",
+            "The elementwise maximum of a and b (broadcasting; either may be a number).",
+            "Max",
+            "torch.maximum",
+            Op::Max,
+        ),
+    ] {
+        api.doc(name).about(about).onnx(onnx).torch(torch);
+        binary_exact(api, name, op);
+    }
+
+    api.doc("clamp")
+        .about(
+            "Limits x to [min, max]. Each bound is a number, a tensor (broadcasting) or () for \
+             none; number bounds become one Clip, tensor bounds Max then Min. A number must be \
+             exact in x's dtype.",
+        )
+        .onnx("Clip, or Max and Min")
+        .torch("torch.clamp(x, min, max)");
+    let h = api.host.clone();
+    api.fun(
+        "clamp",
+        ["x", "min", "max"],
+        move |ctx: NativeCallContext, x: Tensor, lo: Dynamic, hi: Dynamic| -> R<Tensor> {
+            clamp(&ctx, &h, x, &lo, &hi)
+        },
+    );
+    let h = api.host.clone();
+    api.fun(
+        "clamp",
+        ["x", "min"],
+        move |ctx: NativeCallContext, x: Tensor, lo: Dynamic| -> R<Tensor> {
+            clamp(&ctx, &h, x, &lo, &Dynamic::UNIT)
+        },
+    );
+
+    api.doc("masked_fill")
+        .about(
+            "value where the bool mask is true, else x; the mask broadcasts to x's shape. value \
+             is a number (exact in x's dtype) or a 0-d tensor.",
+        )
+        .onnx("Where")
+        .torch("x.masked_fill(mask, value)");
+    let h = api.host.clone();
+    api.fun(
+        "masked_fill",
+        ["x", "mask", "value"],
+        move |ctx: NativeCallContext, x: Tensor, mask: Tensor, v: Dynamic| -> R<Tensor> {
+            masked_fill(&ctx, &h, x, mask, &v)
+        },
+    );
+}

@@ -783,13 +783,13 @@ fn around(x: &HostTensor, axis: usize) -> (usize, usize, usize) {
 /// row-major output order (the same with or without keepdims).
 fn fold_axes(x: &HostTensor, axes: &[usize], init: f64, f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
     let red = |i: usize| axes.is_empty() || axes.contains(&i);
-    let out_shape: Vec<usize> = (0..x.rank())
+    let out_shape: Vec<usize> = (0..x.shape.len())
         .map(|i| if red(i) { 1 } else { x.shape[i] })
         .collect();
     let mut out = vec![init; out_shape.iter().product()];
     for (flat, v) in x.to_f64_vec().into_iter().enumerate() {
         let (mut rem, mut o, mut stride) = (flat, 0, 1);
-        for i in (0..x.rank()).rev() {
+        for i in (0..x.shape.len()).rev() {
             let k = rem % x.shape[i];
             rem /= x.shape[i];
             if !red(i) {

@@ -28,7 +28,7 @@ pub(super) fn exact_scalar(ctx: &NativeCallContext, fname: &str, d: DType, v: f6
         return Err(rt_err(
             ctx,
             format!(
-                "{fname}: {v} is not a {d} value; cast the tensor to a float dtype first \
+                "{fname}: {v} is not exact in {d}; cast the tensor to a float dtype first \
                  (.cast(\"float32\"))"
             ),
         ));

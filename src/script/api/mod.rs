@@ -223,4 +223,6 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
 }
 
 #[cfg(test)]
+mod ops_math_tests;
+#[cfg(test)]
 mod tests;

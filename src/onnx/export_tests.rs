@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 const OPSETS: [i64; 4] = [13, 17, 20, 21];
 
+mod math;
+
 /// One model for every op kind (some kinds several times, to cover their
 /// attribute variants). `op_graph` matches on every `Op`, and
 /// `every_op_variant_is_covered` checks this list against the enum itself.
@@ -771,101 +773,6 @@ fn elementwise_ref(op: &Op) -> Option<Box<dyn Fn(f64) -> f64>> {
     })
 }
 
-/// `x` split around `axis`: (outer, n, inner) with element (o, j, i) at
-/// `(o * n + j) * inner + i`.
-fn around(x: &HostTensor, axis: usize) -> (usize, usize, usize) {
-    let outer = x.shape[..axis].iter().product();
-    let inner = x.shape[axis + 1..].iter().product();
-    (outer, x.shape[axis], inner)
-}
-
-/// Folds `x` over `axes` (all when empty) with `f` from `init`, in
-/// row-major output order (the same with or without keepdims).
-fn fold_axes(x: &HostTensor, axes: &[usize], init: f64, f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
-    let red = |i: usize| axes.is_empty() || axes.contains(&i);
-    let out_shape: Vec<usize> = (0..x.shape.len())
-        .map(|i| if red(i) { 1 } else { x.shape[i] })
-        .collect();
-    let mut out = vec![init; out_shape.iter().product()];
-    for (flat, v) in x.to_f64_vec().into_iter().enumerate() {
-        let (mut rem, mut o, mut stride) = (flat, 0, 1);
-        for i in (0..x.shape.len()).rev() {
-            let k = rem % x.shape[i];
-            rem /= x.shape[i];
-            if !red(i) {
-                o += k * stride;
-            }
-            stride *= out_shape[i];
-        }
-        out[o] = f(out[o], v);
-    }
-    out
-}
-
-/// References for the reductions and scans of issue #15 (first output).
-fn reduction_ref(op: &Op, x: &HostTensor) -> Option<Vec<f64>> {
-    let v = x.to_f64_vec();
-    Some(match op {
-        Op::ReduceMin { axes, .. } => fold_axes(x, axes, f64::INFINITY, f64::min),
-        Op::ReduceProd { axes, .. } => fold_axes(x, axes, 1.0, |a, b| a * b),
-        Op::ReduceL1 { axes, .. } => fold_axes(x, axes, 0.0, |a, b| a + b.abs()),
-        Op::ReduceL2 { axes, .. } => fold_axes(x, axes, 0.0, |a, b| a + b * b)
-            .into_iter()
-            .map(f64::sqrt)
-            .collect(),
-        Op::ArgMax { axis, .. } | Op::ArgMin { axis, .. } => {
-            let (outer, n, inner) = around(x, *axis);
-            let max = matches!(op, Op::ArgMax { .. });
-            let mut out = Vec::new();
-            for o in 0..outer {
-                for i in 0..inner {
-                    let at = |j: usize| v[(o * n + j) * inner + i];
-                    // Strictly better only: the first index wins ties.
-                    let best = (1..n).fold(0, |b, j| {
-                        if (max && at(j) > at(b)) || (!max && at(j) < at(b)) {
-                            j
-                        } else {
-                            b
-                        }
-                    });
-                    out.push(best as f64);
-                }
-            }
-            out
-        }
-        Op::TopK { k, axis, largest } => {
-            let (outer, n, inner) = around(x, *axis);
-            let mut out = vec![0.0; outer * k * inner];
-            for o in 0..outer {
-                for i in 0..inner {
-                    let mut lane: Vec<f64> = (0..n).map(|j| v[(o * n + j) * inner + i]).collect();
-                    lane.sort_by(|a, b| a.total_cmp(b));
-                    if *largest {
-                        lane.reverse();
-                    }
-                    for j in 0..*k {
-                        out[(o * k + j) * inner + i] = lane[j];
-                    }
-                }
-            }
-            out
-        }
-        Op::CumSum { axis } => {
-            let (outer, n, inner) = around(x, *axis);
-            let mut out = v.clone();
-            for o in 0..outer {
-                for i in 0..inner {
-                    for j in 1..n {
-                        out[(o * n + j) * inner + i] += out[(o * n + j - 1) * inner + i];
-                    }
-                }
-            }
-            out
-        }
-        _ => return None,
-    })
-}
-
 /// The reference for the few non-elementwise ops with conventions to pin
 /// down: nearest Resize by 2 repeats each pixel (PyTorch's "nearest").
 fn structured_ref(op: &Op, x: &HostTensor) -> Option<Vec<f64>> {
@@ -1073,7 +980,7 @@ fn exported_models_pass_checker_and_run_in_ort_and_tract() {
         let want: Option<Vec<f64>> = elementwise_ref(op)
             .map(|f| x.to_f64_vec().into_iter().map(f).collect())
             .or_else(|| structured_ref(op, x))
-            .or_else(|| reduction_ref(op, x));
+            .or_else(|| math::reduction_ref(op, x));
         if let (Some(want), true) = (want, c.graph.nodes.len() == 1) {
             let got = ort_outs[0].to_f64_vec();
             let bad = got

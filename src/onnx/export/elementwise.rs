@@ -138,46 +138,87 @@ impl Lowering<'_> {
             | Op::Ceil
             | Op::Round
             | Op::Sign
-            | Op::Softsign => {
-                self.need_inputs(cur, 1, 1)?;
-                self.same(cur, cur.node.op.kind(), ins, vec![]);
-            }
-            Op::Min | Op::Max | Op::PRelu => {
-                self.need_inputs(cur, 2, 2)?;
-                self.same(cur, cur.node.op.kind(), ins, vec![]);
-            }
-            Op::Elu { alpha } => {
-                self.need_inputs(cur, 1, 1)?;
-                self.same(cur, "Elu", ins, vec![a_float("alpha", *alpha)]);
-            }
-            Op::Selu => {
-                // PyTorch's constants (ONNX's defaults are their float32 roundings).
-                self.need_inputs(cur, 1, 1)?;
-                self.same(
-                    cur,
-                    "Selu",
-                    ins,
-                    vec![a_float("alpha", SELU_ALPHA), a_float("gamma", SELU_SCALE)],
-                );
-            }
+            | Op::Min
+            | Op::Max
+            | Op::Softplus { .. }
+            | Op::Elu { .. }
+            | Op::Selu
+            | Op::Mish
+            | Op::Softsign
+            | Op::PRelu => self.lower_math(cur)?,
+            other => unreachable!("{other:?} is not in the elementwise family"),
+        }
+        Ok(())
+    }
+}
+
+impl Lowering<'_> {
+    /// The math ops of issue #15. Those whose ONNX schema has no bfloat16
+    /// before opset 22 (Sin, Round, Softplus, ...) compute a bfloat16 input
+    /// in float32 between two Casts, as PyTorch's CPU kernels do.
+    fn lower_math(&mut self, cur: &Cur) -> Result<(), OnnxError> {
+        let op = &cur.node.op;
+        let n = if matches!(op, Op::Min | Op::Max | Op::PRelu) {
+            2
+        } else {
+            1
+        };
+        self.need_inputs(cur, n, n)?;
+        let d = self.in_info(cur, 0)?.dtype;
+        let no_bf16 = match op {
+            Op::PRelu => self.opset < 16,
+            Op::Reciprocal | Op::Floor | Op::Ceil | Op::Sign | Op::Min | Op::Max => false,
+            _ => true,
+        };
+        if d != DType::Bfloat16 || !no_bf16 {
+            self.math_body(cur, cur.ins.clone(), d, true);
+            return Ok(());
+        }
+        let to = |t: DType| vec![a_int("to", dtype_to_onnx(t) as i64)];
+        let mut wide = Vec::with_capacity(n);
+        for x in cur.ins.clone() {
+            let w = self.fresh(cur, "Cast_out");
+            self.emit(
+                cur,
+                "Cast",
+                vec![x],
+                vec![w.clone()],
+                to(DType::Float32),
+                false,
+            );
+            wide.push(w);
+        }
+        let y = self.math_body(cur, wide, DType::Float32, false);
+        self.same(cur, "Cast", vec![y], to(DType::Bfloat16));
+        Ok(())
+    }
+
+    /// The nodes of one math op over `ins` (of dtype `d`); the last writes
+    /// the IR node's output when `main`, else a fresh value. Returns the
+    /// name of the value written.
+    fn math_body(&mut self, cur: &Cur, ins: Vec<String>, d: DType, main: bool) -> String {
+        let x = ins[0].clone();
+        match &cur.node.op {
+            Op::Elu { alpha } => self.finish(cur, "Elu", ins, vec![a_float("alpha", *alpha)], main),
+            // PyTorch's constants (ONNX's defaults are their float32 roundings).
+            Op::Selu => self.finish(
+                cur,
+                "Selu",
+                ins,
+                vec![a_float("alpha", SELU_ALPHA), a_float("gamma", SELU_SCALE)],
+                main,
+            ),
+            Op::Mish if self.opset >= 18 => self.finish(cur, "Mish", ins, vec![], main),
             Op::Mish => {
-                self.need_inputs(cur, 1, 1)?;
-                if opset >= 18 {
-                    self.same(cur, "Mish", ins, vec![]);
-                } else {
-                    let sp = self.step(cur, "Softplus", vec![ins[0].clone()]);
-                    let t = self.step(cur, "Tanh", vec![sp]);
-                    self.same(cur, "Mul", vec![ins[0].clone(), t], vec![]);
-                }
+                let sp = self.step(cur, "Softplus", vec![x.clone()]);
+                let t = self.step(cur, "Tanh", vec![sp]);
+                self.finish(cur, "Mul", vec![x, t], vec![], main)
             }
             Op::Softplus { beta, threshold } => {
                 // torch.onnx writes Softplus(beta x) / beta and drops the
                 // threshold; the Where keeps PyTorch's linear branch (and
                 // keeps runtimes whose Softplus is log(1 + exp(x)) from
                 // overflowing to inf for large x).
-                self.need_inputs(cur, 1, 1)?;
-                let d = self.in_info(cur, 0)?.dtype;
-                let x = ins[0].clone();
                 let bx = if *beta == 1.0 {
                     x.clone()
                 } else {
@@ -191,10 +232,29 @@ impl Lowering<'_> {
                 }
                 let t = self.const_scalar(cur, "threshold", d, *threshold);
                 let linear = self.step(cur, "Greater", vec![bx, t]);
-                self.same(cur, "Where", vec![linear, x, y], vec![]);
+                self.finish(cur, "Where", vec![linear, x, y], vec![], main)
             }
-            other => unreachable!("{other:?} is not in the elementwise family"),
+            // Sin..Sign, Min, Max, Softsign, PRelu: one node of the same name.
+            op => self.finish(cur, op.kind(), ins, vec![], main),
         }
-        Ok(())
+    }
+
+    /// The last node of a lowering: into the IR node's output (`main`) or
+    /// a fresh value; returns the value's name.
+    fn finish(
+        &mut self,
+        cur: &Cur,
+        op_type: &str,
+        input: Vec<String>,
+        attrs: Vec<AttributeProto>,
+        main: bool,
+    ) -> String {
+        if main {
+            self.same(cur, op_type, input, attrs);
+            return cur.outs[0].clone();
+        }
+        let out = self.fresh(cur, &format!("{op_type}_out"));
+        self.emit(cur, op_type, input, vec![out.clone()], attrs, false);
+        out
     }
 }

@@ -48,16 +48,31 @@ impl Lowering<'_> {
                 // compared.
                 self.need_inputs(cur, 1, 1)?;
                 let kk = self.const_i64(cur, "k", &[*k as i64]);
-                self.same(
-                    cur,
-                    "TopK",
-                    vec![ins[0].clone(), kk],
-                    vec![
-                        a_int("axis", *axis as i64),
-                        a_int("largest", i64::from(*largest)),
-                        a_int("sorted", 1),
-                    ],
-                );
+                let attrs = vec![
+                    a_int("axis", *axis as i64),
+                    a_int("largest", i64::from(*largest)),
+                    a_int("sorted", 1),
+                ];
+                if self.in_info(cur, 0)?.dtype == DType::Bfloat16 {
+                    // TopK takes no bfloat16 before opset 24: select in
+                    // float32 (exact: bfloat16 values widen exactly).
+                    let to = |t: DType| vec![a_int("to", dtype_to_onnx(t) as i64)];
+                    let (w, v) = (self.fresh(cur, "Cast_out"), self.fresh(cur, "TopK_out"));
+                    self.emit(
+                        cur,
+                        "Cast",
+                        vec![ins[0].clone()],
+                        vec![w.clone()],
+                        to(DType::Float32),
+                        false,
+                    );
+                    let outs = vec![v.clone(), cur.outs[1].clone()];
+                    self.emit(cur, "TopK", vec![w, kk], outs, attrs, true);
+                    let y = vec![cur.outs[0].clone()];
+                    self.emit(cur, "Cast", vec![v], y, to(DType::Bfloat16), false);
+                } else {
+                    self.same(cur, "TopK", vec![ins[0].clone(), kk], attrs);
+                }
             }
             Op::CumSum { axis } => {
                 self.need_inputs(cur, 1, 1)?;

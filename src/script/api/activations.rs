@@ -49,7 +49,7 @@ fn glu(t: &mut Trace, x: ValueId, dim: i64) -> Result<ValueId, String> {
     }
     let a = a as usize;
     let n = info.shape[a];
-    if n % 2 != 0 {
+    if !n.is_multiple_of(2) {
         return Err(format!(
             "dim {dim} of {} has odd size {n}: it must split into two halves",
             shape_str(&info.shape)

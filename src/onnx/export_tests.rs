@@ -34,6 +34,13 @@ pub(crate) fn all_ops() -> Vec<Op> {
         Equal,
         Less,
         Greater,
+        NotEqual,
+        GreaterOrEqual,
+        LessOrEqual,
+        Not,
+        And,
+        Or,
+        Xor,
         Sqrt,
         Exp,
         Log,
@@ -299,9 +306,19 @@ pub(crate) fn op_graph(op: &Op, d: DType) -> Graph {
             g.add_input("x", t(&[2, 3])),
             g.add_const(HostTensor::full(d, &[], 2.0)),
         ],
-        Op::Equal | Op::Less | Op::Greater => {
+        Op::Equal
+        | Op::Less
+        | Op::Greater
+        | Op::NotEqual
+        | Op::GreaterOrEqual
+        | Op::LessOrEqual => {
             vec![g.add_input("a", t(&[2, 3])), g.add_input("b", t(&[3]))]
         }
+        Op::Not => vec![g.add_input("m", TypeInfo::new(vec![2, 3], DType::Bool))],
+        Op::And | Op::Or | Op::Xor => vec![
+            g.add_input("a", TypeInfo::new(vec![2, 3], DType::Bool)),
+            g.add_input("b", TypeInfo::new(vec![3], DType::Bool)),
+        ],
         Op::Sqrt
         | Op::Exp
         | Op::Log

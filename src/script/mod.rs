@@ -4,6 +4,7 @@
 pub mod api;
 pub mod args;
 pub mod error;
+pub mod guard;
 pub mod header;
 pub mod host;
 pub mod layers;
@@ -139,7 +140,7 @@ pub struct ScriptEngine {
 impl ScriptEngine {
     /// Compiles a user script with the stdlib closures merged in.
     pub fn compile(&self, source: &str) -> Result<rhai::AST, rhai::ParseError> {
-        let user = self.engine.compile(source)?;
+        let user = self.engine.compile(guard::guard_switches(source))?;
         Ok(self.stdlib_closures.merge(&user))
     }
 
@@ -185,6 +186,9 @@ pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
     engine.set_max_string_size(MAX_STRING_BYTES);
     engine.set_max_array_size(MAX_ARRAY_LEN);
     engine.set_max_map_size(MAX_MAP_LEN);
+    // No compile-time rewriting: the optimizer folds `expr && true` to
+    // `expr` and would let a tensor condition pass where Rhai needs a bool.
+    engine.set_optimization_level(rhai::OptimizationLevel::None);
     let (mut nn, mut book) = api::register(&mut engine, host);
     let onnx_calls = {
         let mut scratch = Module::new();
@@ -195,7 +199,7 @@ pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
     let mut names = std::collections::HashSet::new();
     for (name, src) in STDLIB {
         let mut ast = engine
-            .compile(*src)
+            .compile(guard::guard_switches(src))
             .map_err(|e| format!("stdlib/{name}.rhai: {e} (a turnkey bug)"))?;
         ast.set_source(format!("stdlib/{name}.rhai"));
         names.extend(ast.iter_functions().map(|f| f.name.to_string()));
@@ -270,7 +274,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
     engine
         .engine
         .run_ast(&ast)
-        .map_err(|e| error::from_eval(path, &e, &|f| engine.is_stdlib_fn(f)))?;
+        .map_err(|e| error::from_eval(path, &e, &|f| engine.is_stdlib_fn(f), &engine.book))?;
 
     let mut st = host.lock();
     let calls = std::mem::take(&mut st.calls);

@@ -16,20 +16,57 @@ pub(super) fn infer(
                 same_dtype(op, ins[0].dtype, ins[1].dtype)?;
             }
             if ins[0].dtype == DType::Bool {
-                return err(op, "arithmetic on bool tensors is not defined; cast first");
+                return err(
+                    op,
+                    "arithmetic on bool tensors is not defined: choose values with where(mask, a, b), \
+                     combine masks with & | ^, or make 0/1 numbers with .cast(\"float32\")",
+                );
             }
             one(TypeInfo::new(
                 broadcast(op, &ins[0].shape, &ins[1].shape)?,
                 ins[0].dtype,
             ))
         }
-        Op::Equal | Op::Less | Op::Greater => {
+        Op::Equal
+        | Op::Less
+        | Op::Greater
+        | Op::NotEqual
+        | Op::GreaterOrEqual
+        | Op::LessOrEqual => {
             arity(op, ins, 2, 2)?;
             same_dtype(op, ins[0].dtype, ins[1].dtype)?;
+            let ordered = !matches!(o, Op::Equal | Op::NotEqual);
+            if ordered && ins[0].dtype == DType::Bool {
+                return err(
+                    op,
+                    "bool tensors are not ordered: compare them with == or !=",
+                );
+            }
             one(TypeInfo::new(
                 broadcast(op, &ins[0].shape, &ins[1].shape)?,
                 DType::Bool,
             ))
+        }
+        Op::And | Op::Or | Op::Xor | Op::Not => {
+            let n = if matches!(o, Op::Not) { 1 } else { 2 };
+            arity(op, ins, n, n)?;
+            for t in ins {
+                if t.dtype != DType::Bool {
+                    return err(
+                        op,
+                        format!(
+                            "logical ops take bool tensors, got {} (compare first, e.g. x > 0, or cast with .cast(\"bool\"))",
+                            t.dtype
+                        ),
+                    );
+                }
+            }
+            let shape = if n == 1 {
+                ins[0].shape.clone()
+            } else {
+                broadcast(op, &ins[0].shape, &ins[1].shape)?
+            };
+            one(TypeInfo::new(shape, DType::Bool))
         }
         Op::Sqrt
         | Op::Exp

@@ -61,6 +61,15 @@ pub enum Op {
     Equal,
     Less,
     Greater,
+    /// a != b (ONNX: Not(Equal)).
+    NotEqual,
+    GreaterOrEqual,
+    LessOrEqual,
+    /// Logical ops on bool tensors.
+    Not,
+    And,
+    Or,
+    Xor,
     Sqrt,
     Exp,
     Log,
@@ -314,6 +323,17 @@ pub fn broadcast(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize
 }
 
 fn same_dtype(op: &'static str, a: DType, b: DType) -> Result<(), GraphError> {
+    if a != b && (a == DType::Bool || b == DType::Bool) {
+        let other = if a == DType::Bool { b } else { a };
+        return err(
+            op,
+            format!(
+                "dtype mismatch: {a} and {b}: a bool mask does not take part in arithmetic; \
+                 choose values with where(mask, x, value) (e.g. where(mask, scores, -1e9) to mask \
+                 attention scores), or make it 0/1 numbers with mask.cast(\"{other}\")"
+            ),
+        );
+    }
     if a != b {
         return err(
             op,
@@ -436,6 +456,13 @@ impl Op {
             Op::Equal => "Equal",
             Op::Less => "Less",
             Op::Greater => "Greater",
+            Op::NotEqual => "NotEqual",
+            Op::GreaterOrEqual => "GreaterOrEqual",
+            Op::LessOrEqual => "LessOrEqual",
+            Op::Not => "Not",
+            Op::And => "And",
+            Op::Or => "Or",
+            Op::Xor => "Xor",
             Op::Sqrt => "Sqrt",
             Op::Exp => "Exp",
             Op::Log => "Log",
@@ -518,6 +545,13 @@ impl Op {
             | Op::Equal
             | Op::Less
             | Op::Greater
+            | Op::NotEqual
+            | Op::GreaterOrEqual
+            | Op::LessOrEqual
+            | Op::Not
+            | Op::And
+            | Op::Or
+            | Op::Xor
             | Op::Sqrt
             | Op::Exp
             | Op::Log
@@ -652,6 +686,13 @@ impl Op {
             | Op::Equal
             | Op::Less
             | Op::Greater
+            | Op::NotEqual
+            | Op::GreaterOrEqual
+            | Op::LessOrEqual
+            | Op::Not
+            | Op::And
+            | Op::Or
+            | Op::Xor
             | Op::Resize { .. } => out_n,
             Op::Pad { .. }
             | Op::Reshape { .. }

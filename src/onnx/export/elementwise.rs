@@ -18,9 +18,23 @@ impl Lowering<'_> {
             | Op::Pow
             | Op::Equal
             | Op::Less
-            | Op::Greater => {
+            | Op::Greater
+            | Op::GreaterOrEqual
+            | Op::LessOrEqual
+            | Op::And
+            | Op::Or
+            | Op::Xor => {
                 self.need_inputs(cur, 2, 2)?;
                 self.same(cur, cur.node.op.kind(), ins, vec![]);
+            }
+            Op::NotEqual => {
+                self.need_inputs(cur, 2, 2)?;
+                let eq = self.step(cur, "Equal", ins);
+                self.same(cur, "Not", vec![eq], vec![]);
+            }
+            Op::Not => {
+                self.need_inputs(cur, 1, 1)?;
+                self.same(cur, "Not", ins, vec![]);
             }
             Op::Where => {
                 self.need_inputs(cur, 3, 3)?;

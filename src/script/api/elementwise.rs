@@ -75,7 +75,7 @@ pub fn register(api: &mut Api) {
     ];
     for (name, about, onnx, torch, op) in named {
         api.doc(name).about(about).onnx(onnx).torch(torch);
-        binary(api, name, op);
+        binary(api, name, op, false);
     }
 
     api.family("comparison");
@@ -104,7 +104,7 @@ pub fn register(api: &mut Api) {
     ];
     for (name, about, onnx, torch, op) in cmp {
         api.doc(name).about(about).onnx(onnx).torch(torch);
-        binary(api, name, op);
+        binary(api, name, op, false);
     }
     api.doc("where")
         .about(

@@ -101,6 +101,51 @@ impl<'a> Api<'a> {
         }
     }
 
+    /// Whether `name` already has an overload over (A, B).
+    pub fn is_registered<A: 'static, B: 'static>(&self, name: &str) -> bool {
+        self.book
+            .overloads
+            .contains(&(name.to_string(), vec![TypeId::of::<A>(), TypeId::of::<B>()]))
+    }
+
+    fn note_overload(&mut self, name: &str, types: &[TypeId]) {
+        self.book
+            .overloads
+            .insert((name.to_string(), types.to_vec()));
+    }
+
+    /// Registers a binary overload whose only job is a helpful error (an
+    /// operand pairing that would otherwise fall back silently).
+    pub fn refuse<A: 'static, const X: bool, R: Variant + Clone, const F: bool>(
+        &mut self,
+        name: &str,
+        f: impl RhaiNativeFunc<A, 2, X, R, F> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.refuse_n(name, f)
+    }
+
+    /// The one-operand form of [`Api::refuse`] (`-model`).
+    pub fn refuse1<A: 'static, const X: bool, R: Variant + Clone, const F: bool>(
+        &mut self,
+        name: &str,
+        f: impl RhaiNativeFunc<A, 1, X, R, F> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.refuse_n(name, f)
+    }
+
+    fn refuse_n<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool>(
+        &mut self,
+        name: &str,
+        f: impl RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let types = types_of(&f);
+        self.note_overload(name, &types);
+        let e = self.doc(name);
+        e.refused += 1;
+        self.engine.register_fn(name, f);
+        self
+    }
+
     fn add_signature(&mut self, key: &str, sig: Signature) {
         let Some(e) = self.book.entries.get_mut(key) else {
             panic!(
@@ -121,7 +166,9 @@ impl<'a> Api<'a> {
         params: [&str; N],
         f: impl RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,
     ) -> &mut Self {
-        let sig = Self::signature(params, types_of(&f), TypeId::of::<R>());
+        let types = types_of(&f);
+        self.note_overload(name, &types);
+        let sig = Self::signature(params, types, TypeId::of::<R>());
         self.add_signature(name, sig);
         self.engine.register_fn(name, f);
         self
@@ -192,6 +239,39 @@ fn receiver_name(t: TypeId) -> &'static str {
     }
 }
 
+/// The function `switch` heads are wrapped in (see `script::guard`): Rhai
+/// sends a value it cannot hash to the default case without a word.
+fn register_switch_guard(engine: &mut Engine) {
+    fn holds_traced(d: &rhai::Dynamic) -> Option<&'static str> {
+        let d = d.flatten_clone();
+        if d.is::<super::tensor::Tensor>() {
+            Some("a Tensor")
+        } else if d.is::<super::model::Model>() || d.is::<super::onnx_model::OnnxModel>() {
+            Some("a Model")
+        } else if let Some(a) = d.clone().try_cast::<rhai::Array>() {
+            a.iter().find_map(holds_traced)
+        } else if let Some(m) = d.try_cast::<rhai::Map>() {
+            m.values().find_map(holds_traced)
+        } else {
+            None
+        }
+    }
+    engine.register_fn(
+        super::guard::SWITCH_GUARD,
+        |ctx: rhai::NativeCallContext, v: rhai::Dynamic| -> util::R<rhai::Dynamic> {
+            match holds_traced(&v) {
+                None => Ok(v),
+                Some(what) => Err(super::model::rt_err(
+                    &ctx,
+                    format!(
+                        "switch on {what}: script code runs once, at trace time, and cannot branch on tensor values; choose values with where(cond, a, b)"
+                    ),
+                )),
+            }
+        },
+    );
+}
+
 /// Registers the whole API: global functions, operators and properties on
 /// `engine`; returns the native half of `nn::` and the reference.
 pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
@@ -206,6 +286,7 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
         book: &mut book,
         family: "script",
     };
+    register_switch_guard(api.engine);
     models::register(&mut api);
     constructors::register(&mut api);
     operators::register(&mut api);

@@ -49,6 +49,9 @@ pub struct Entry {
     pub torch: String,
     pub options: &'static [OptSpec],
     pub signatures: Vec<Signature>,
+    /// Overloads registered only to refuse an operand pairing with a
+    /// helpful error (`tensor > "a"`): not shown, but counted.
+    pub refused: usize,
 }
 
 impl Entry {
@@ -118,6 +121,8 @@ impl Entry {
 #[derive(Clone, Debug, Default)]
 pub struct Book {
     pub entries: BTreeMap<String, Entry>,
+    /// (name, parameter types) of every registered overload.
+    pub(super) overloads: std::collections::HashSet<(String, Vec<TypeId>)>,
 }
 
 impl Book {
@@ -134,6 +139,7 @@ impl Book {
                 torch: String::new(),
                 options: &[],
                 signatures: Vec::new(),
+                refused: 0,
             })
     }
 
@@ -175,7 +181,7 @@ impl Book {
                 }
                 (d, e)
             })
-            .filter(|(d, _)| *d <= 2.max(bare.len() / 3))
+            .filter(|(d, _)| *d <= if bare.len() <= 4 { 1 } else { bare.len() / 3 })
             .collect();
         scored.sort_by_key(|(d, e)| (*d, e.kind != Kind::Function, e.name.len()));
         scored.into_iter().take(n).map(|(_, e)| e).collect()

@@ -18,7 +18,10 @@ fn registered() -> BTreeMap<String, usize> {
         |info| {
             let m = info.metadata;
             let name = m.name.as_str();
-            if name.starts_with("anon$") || matches!(m.access, rhai::FnAccess::Private) {
+            if name.starts_with("anon$")
+                || name.starts_with("__")
+                || matches!(m.access, rhai::FnAccess::Private)
+            {
                 return None;
             }
             let base = name.strip_prefix("get$").unwrap_or(name);
@@ -50,7 +53,7 @@ fn every_registered_name_has_an_entry_with_each_overload() {
             panic!("`{name}` can be called but has no reference entry");
         };
         assert_eq!(
-            e.signatures.len(),
+            e.signatures.len() + e.refused,
             *overloads,
             "`{name}`: {} signatures in the reference, {overloads} overloads registered: {:?}",
             e.signatures.len(),
@@ -63,7 +66,10 @@ fn every_registered_name_has_an_entry_with_each_overload() {
             reg.contains_key(name),
             "the reference documents `{name}`, which scripts cannot call"
         );
-        assert!(!e.signatures.is_empty(), "`{name}` has no signature");
+        assert!(
+            !e.signatures.is_empty() || e.refused > 0,
+            "`{name}` has no signature"
+        );
         for s in &e.signatures {
             if e.kind != Kind::Builder {
                 for p in &s.params {
@@ -98,4 +104,152 @@ fn hints_suggest_real_names() {
     assert!(names("reshap").contains(&"reshape".to_string()));
     assert!(names("cat").contains(&"cat".to_string()));
     assert!(names("view").contains(&"reshape".to_string()));
+}
+
+/// Runs `src` as a script file; the error text when it fails.
+fn run_script(src: &str) -> Result<crate::script::Discovery, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ops.rhai");
+    std::fs::write(&path, src).unwrap();
+    crate::script::discover(&path, &crate::script::DiscoverOptions::default())
+        .map_err(|e| e.to_string())
+}
+
+/// Every Rhai operator over every pairing of a Tensor or Model with a
+/// value of each kind either gives a tensor (where PyTorch would) or an
+/// error that says what to write; never a plain value.
+#[test]
+fn no_operator_on_a_tensor_or_model_yields_a_plain_value() {
+    const OPS: &[&str] = &[
+        "+", "-", "*", "/", "%", "**", "==", "!=", "<", "<=", ">", ">=", "&", "|", "^", "<<", ">>",
+    ];
+    let kinds = [
+        "x",
+        "mask",
+        "ids",
+        "lin",
+        "1",
+        "2.5",
+        "true",
+        "\"s\"",
+        "[1]",
+        "#{a: 1}",
+        "()",
+        "'c'",
+        "Fn(\"f\")",
+    ];
+    let traced = |k: &str| matches!(k, "x" | "mask" | "ids" | "lin");
+    let mut body = String::new();
+    for op in OPS {
+        for a in kinds {
+            for b in kinds {
+                if !traced(a) && !traced(b) {
+                    continue;
+                }
+                body.push_str(&format!(
+                    "try {{ let r = {a} {op} {b}; if type_of(r) != \"Tensor\" {{ bad.push(`{a} {op} {b} gave ${{type_of(r)}}`); }} }} catch (e) {{ let m = `${{e}}`; if m.contains(\"not found\") || m.contains(\"turnkey::\") {{ bad.push(`{a} {op} {b}: ${{m}}`); }} else {{ errs += 1; }} }}\n"
+                ));
+            }
+        }
+    }
+    for op in ["-", "+", "!"] {
+        for a in ["x", "mask", "lin"] {
+            body.push_str(&format!(
+                "try {{ let r = {op}{a}; if type_of(r) != \"Tensor\" {{ bad.push(`{op}{a} gave ${{type_of(r)}}`); }} }} catch (e) {{ let m = `${{e}}`; if m.contains(\"not found\") {{ bad.push(`{op}{a}: ${{m}}`); }} else {{ errs += 1; }} }}\n"
+            ));
+        }
+    }
+    for cond in [
+        "if x > 0.0 { 1 } else { 2 }",
+        "x > 0.0 && true",
+        "true && x > 0.0",
+        "false || mask",
+        "!mask && true",
+        "switch x { 1 => 1, _ => 2 }",
+        "switch [mask] { 1 => 1, _ => 2 }",
+        "while mask { break; }",
+    ] {
+        body.push_str(&format!(
+            "try {{ let r = {cond}; bad.push(`{cond} gave ${{type_of(r)}}`); }} catch (e) {{ let m = `${{e}}`; if !m.contains(\"expecting bool\") && !m.contains(\"where(\") {{ bad.push(`{cond}: ${{m}}`); }} }}\n"
+        ));
+    }
+    let src = format!(
+        "let lin = nn::linear(3, 3);\nlet m = nn::module(\"Ops\", |x| {{\n let mask = x > 0.5;\n let ids = randint(0, 3, [2, 3]);\n let bad = [];\n let errs = 0;\n{body}\n if bad.len() > 0 {{ throw bad; }}\n if errs < 100 {{ throw `only ${{errs}} errors`; }}\n x\n}});\nm.forward(rand([2, 3]));\n"
+    );
+    if let Err(e) = run_script(&src) {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn comparisons_and_logic_follow_pytorch() {
+    // Values checked on tract, numbers promoted as PyTorch promotes them.
+    let d = run_script(
+        "let m = nn::module(\"C\", |x| {\n let ids = randint(0, 5, [4]);\n [x > 0.5, 0.5 <= x, x != x, (x > 0.2) & (x < 0.8), !(x > 0.5), ids * 0.5, ids / 2, ids == 3]\n});\nm.forward(rand([4]));\n",
+    )
+    .unwrap();
+    let g = &d.builds[0].graph;
+    let dtypes: Vec<String> = g
+        .outputs
+        .iter()
+        .map(|&o| g.info(o).dtype.name().to_string())
+        .collect();
+    assert_eq!(
+        dtypes,
+        [
+            "bool", "bool", "bool", "bool", "bool", "float32", "float32", "bool"
+        ]
+    );
+    let ops = g.stats().op_counts;
+    for k in [
+        "Greater",
+        "LessOrEqual",
+        "NotEqual",
+        "And",
+        "Not",
+        "Less",
+        "Equal",
+        "Cast",
+    ] {
+        assert!(ops.contains_key(k), "{k} missing: {ops:?}");
+    }
+}
+
+#[test]
+fn errors_teach_the_right_call() {
+    let e = run_script(
+        "let m = nn::module(\"M\", |x| { let s = x.matmul(x.transpose(0, 1)); s + (x > 0.5) });\nm.forward(rand([2, 2]));",
+    )
+    .unwrap_err();
+    assert!(e.contains("where(mask"), "{e}");
+    let e = run_script("let m = nn::module(\"M\", |x| x.reshap([4]));\nm.forward(rand([2, 2]));")
+        .unwrap_err();
+    assert!(
+        e.contains("did you mean reshape(x: Tensor, shape: array)"),
+        "{e}"
+    );
+    let e = run_script("let m = nn::module(\"M\", |x| x.transpose(0));\nm.forward(rand([2, 2]));")
+        .unwrap_err();
+    assert!(
+        e.contains("transpose(x: Tensor, dim0: int, dim1: int)"),
+        "{e}"
+    );
+    // Uncaught, a tensor condition says why and what to write.
+    for cond in [
+        "if x > 0.0 { x } else { -x }",
+        "if (x > 0.0) && true { x } else { x }",
+        "switch x.mean(0) { 1 => x, _ => -x }",
+    ] {
+        let e = run_script(&format!(
+            "let m = nn::module(\"M\", |x| {cond});\nm.forward(rand([2, 2]));"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains(":1: ") && e.contains("trace time") && e.contains("where(cond, a, b)"),
+            "{cond}: {e}"
+        );
+    }
+    let big = format!("let t = [{}];", vec!["[1, 2, 3, 4, 5]"; 5000].join(", "));
+    let e = run_script(&big).unwrap_err();
+    assert!(e.contains("nested") && e.contains("arange"), "{e}");
 }

@@ -11,8 +11,9 @@ mod common;
 use common::*;
 use std::path::PathBuf;
 
-pub const SCRIPTS: [&str; 4] = [
+pub const SCRIPTS: [&str; 5] = [
     "tests/ops_math/math.rhai",
+    "tests/ops_math/comparison.rhai",
     "tests/ops_math/activations.rhai",
     "tests/ops_math/reductions.rhai",
     "tests/ops_math/embeddings.rhai",

@@ -157,6 +157,7 @@ fn torch_cuda_without_a_gpu_is_a_clear_row_error() {
 fn op_family_scripts_on_torch_match_ort_and_numpy() {
     let scripts = [
         "tests/ops_math/math.rhai",
+        "tests/ops_math/comparison.rhai",
         "tests/ops_math/activations.rhai",
         "tests/ops_math/reductions.rhai",
         "tests/ops_math/embeddings.rhai",

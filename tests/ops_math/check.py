@@ -50,7 +50,8 @@ def math_ops(i):
         "maximum_num": np.maximum(-0.25, x), "maximum_int": np.maximum(n, 2),
         "clamp": np.clip(x, -1, 1), "clamp_min": np.maximum(x, -0.5), "clamp_max": np.minimum(x, 0.75),
         "clamp_t": np.minimum(np.maximum(x, lo), 1.0), "clamp_tt": np.minimum(np.maximum(x, lo), lo + 1),
-        "clamp_int": np.clip(n, 1, 3),
+        "clamp_int": np.clip(n, 1, 3), "clamp_promote": np.clip(n.astype(f32), 0.5, 3),
+        "minimum_promote": np.minimum(n, 2.5),
         "masked_fill": np.where(x > 0, -1.0, x), "masked_row": np.where(mask, 9.0, x),
     }
 
@@ -194,7 +195,17 @@ def embeddings(i):
     }
 
 
-EXPECT = {"math": math_ops, "activations": activations, "reductions": reductions, "embeddings": embeddings}
+def comparisons(i):
+    x, y, n, b = i["x"], i["y"], i["i"], i["b"]
+    return {
+        "eq": x == y, "ne": x != y, "gt": x > 0, "ge": x >= y, "lt": 0 < n, "le": n <= 2,
+        "eq_num": n == 2, "ne_bool": b != True, "eq_float_int": n == 2.5, "ge_num": 1.0 >= x,
+        "l_and": b & (x > 0), "l_or": b | (x != 0), "l_xor": (n != 0) ^ b,
+        "l_not": n == 0, "l_not_b": ~b, "op_ge": x >= y, "op_not": ~b,
+    }
+
+
+EXPECT = {"math": math_ops, "comparison": comparisons, "activations": activations, "reductions": reductions, "embeddings": embeddings}
 # float32 angles of up to ~1000 rad carry ~3e-5 of rounding in any implementation.
 ATOL = {"timestep": 1e-4, "timestep_flip": 1e-4, "timestep_odd": 1e-4}
 

@@ -10,7 +10,19 @@ impl Lowering<'_> {
         let opset = self.opset;
         #[allow(unused_variables)]
         let ins = cur.ins.clone();
+        let bools = self.in_info(cur, 0).is_ok_and(|i| i.dtype == DType::Bool);
         match &cur.node.op {
+            // tract's Equal compares numbers only: on bools, a != b is Xor
+            // and a == b its Not (the same truth table).
+            Op::Equal | Op::NotEqual if bools => {
+                self.need_inputs(cur, 2, 2)?;
+                if cur.node.op == Op::NotEqual {
+                    self.same(cur, "Xor", ins, vec![]);
+                } else {
+                    let x = self.step(cur, "Xor", ins);
+                    self.same(cur, "Not", vec![x], vec![]);
+                }
+            }
             Op::Add
             | Op::Sub
             | Op::Mul

@@ -5,6 +5,7 @@ use super::super::host::{Host, Trace};
 use super::super::model::{op1, rt_err};
 use super::super::tensor::Tensor;
 use super::Api;
+use super::operators::{Num, binary};
 use super::util::{R, ap, num};
 use crate::graph::ops::broadcast;
 use crate::graph::{DType, HostTensor, Op, ValueId, shape_str};
@@ -14,7 +15,7 @@ use rhai::{Dynamic, NativeCallContext};
 /// fraction or an out-of-range value for an integer or bool tensor (the
 /// op would compute with another number), a finite value that overflows
 /// a 16-bit float (it would become infinite).
-pub(super) fn exact_scalar(ctx: &NativeCallContext, fname: &str, d: DType, v: f64) -> R<Tensor> {
+fn exact_scalar(ctx: &NativeCallContext, fname: &str, d: DType, v: f64) -> R<Tensor> {
     let t = HostTensor::full(d, &[], v);
     let got = t.to_f64_vec()[0];
     if d.is_float() {
@@ -59,7 +60,7 @@ pub(super) fn compose(
 /// A bound of clamp: absent, a number, or a tensor.
 enum Bound {
     None,
-    Num(f64),
+    Num(Num),
     Tensor(Tensor),
 }
 
@@ -70,32 +71,46 @@ fn bound(ctx: &NativeCallContext, d: &Dynamic) -> R<Bound> {
     if let Some(t) = d.clone().try_cast::<Tensor>() {
         return Ok(Bound::Tensor(t));
     }
-    num(ctx, d).map(Bound::Num).map_err(|_| {
-        rt_err(
-            ctx,
-            format!(
-                "clamp: a bound must be a number, a tensor or (), got {}",
-                d.type_name()
-            ),
-        )
-    })
+    if let Ok(i) = d.as_int() {
+        return Ok(Bound::Num(Num::Int(i)));
+    }
+    if let Ok(f) = d.as_float() {
+        return Ok(Bound::Num(Num::Float(f)));
+    }
+    Err(rt_err(
+        ctx,
+        format!(
+            "clamp: a bound must be a number, a tensor or (), got {}",
+            d.type_name()
+        ),
+    ))
 }
 
-/// torch.clamp: number bounds become one Clip; a tensor bound makes the
-/// pair Max(x, min) then Min(., max), as torch.clamp broadcasts them.
+fn num_value(n: Num) -> f64 {
+    match n {
+        Num::Int(i) => i as f64,
+        Num::Float(f) => f,
+        Num::Bool(b) => f64::from(u8::from(b)),
+    }
+}
+
+/// torch.clamp: number bounds become one Clip, with PyTorch's promotion (a
+/// float bound makes an integer tensor float32); a tensor bound makes the
+/// pair Max(x, min) then Min(., max), broadcasting.
 fn clamp(ctx: &NativeCallContext, h: &Host, x: Tensor, lo: &Dynamic, hi: &Dynamic) -> R<Tensor> {
     let (lo, hi) = (bound(ctx, lo)?, bound(ctx, hi)?);
-    let d = x.dtype();
-    if d == DType::Bool {
+    if x.dtype() == DType::Bool {
         return Err(rt_err(ctx, "clamp: not defined on bool tensors"));
     }
-    // Numbers must be exact in x's dtype (clamp(int_tensor, 0.5) would
-    // otherwise clamp at 0).
-    for b in [&lo, &hi] {
-        if let Bound::Num(v) = b {
-            exact_scalar(ctx, "clamp", d, *v)?;
-        }
-    }
+    let float_bound = [&lo, &hi]
+        .iter()
+        .any(|b| matches!(b, Bound::Num(Num::Float(_))));
+    let x = if float_bound && !x.dtype().is_float() {
+        ap(ctx, h, Op::Cast { to: DType::Float32 }, &[x])?
+    } else {
+        x
+    };
+    let d = x.dtype();
     match (lo, hi) {
         (Bound::None, Bound::None) => Err(rt_err(
             ctx,
@@ -103,28 +118,24 @@ fn clamp(ctx: &NativeCallContext, h: &Host, x: Tensor, lo: &Dynamic, hi: &Dynami
         )),
         (lo @ (Bound::None | Bound::Num(_)), hi @ (Bound::None | Bound::Num(_))) => {
             let get = |b: Bound| match b {
-                Bound::Num(v) => Some(v),
+                Bound::Num(n) => Some(num_value(n)),
                 _ => None,
             };
-            ap(
-                ctx,
-                h,
-                Op::Clip {
-                    min: get(lo),
-                    max: get(hi),
-                },
-                &[x],
-            )
+            let op = Op::Clip {
+                min: get(lo),
+                max: get(hi),
+            };
+            ap(ctx, h, op, &[x])
         }
         (lo, hi) => {
-            let as_tensor = |b: Bound| -> R<Option<Tensor>> {
-                Ok(match b {
+            let as_tensor = |b: Bound| -> Option<Tensor> {
+                match b {
                     Bound::None => None,
-                    Bound::Num(v) => Some(exact_scalar(ctx, "clamp", d, v)?),
+                    Bound::Num(n) => Some(Tensor::concrete(HostTensor::full(d, &[], num_value(n)))),
                     Bound::Tensor(t) => Some(t),
-                })
+                }
             };
-            let (lo, hi) = (as_tensor(lo)?, as_tensor(hi)?);
+            let (lo, hi) = (as_tensor(lo), as_tensor(hi));
             let mut xs = vec![&x];
             xs.extend(lo.iter());
             xs.extend(hi.iter());
@@ -190,37 +201,6 @@ fn masked_fill(
         None => exact_scalar(ctx, "masked_fill", x.dtype(), num(ctx, value)?)?,
     };
     ap(ctx, h, Op::Where, &[mask, v, x])
-}
-
-/// Registers `name(a, b)` over tensors and numbers on either side (a
-/// number must be exact in the tensor's dtype).
-fn binary_exact(api: &mut Api, name: &'static str, op: Op) {
-    let (h, o) = (api.host.clone(), op.clone());
-    api.fun(
-        name,
-        ["a", "b"],
-        move |ctx: NativeCallContext, a: Tensor, b: Tensor| -> R<Tensor> {
-            ap(&ctx, &h, o.clone(), &[a, b])
-        },
-    );
-    let (h, o) = (api.host.clone(), op.clone());
-    api.fun(
-        name,
-        ["a", "b"],
-        move |ctx: NativeCallContext, a: Tensor, b: Dynamic| -> R<Tensor> {
-            let s = exact_scalar(&ctx, name, a.dtype(), num(&ctx, &b)?)?;
-            ap(&ctx, &h, o.clone(), &[a, s])
-        },
-    );
-    let (h, o) = (api.host.clone(), op);
-    api.fun(
-        name,
-        ["a", "b"],
-        move |ctx: NativeCallContext, a: Dynamic, b: Tensor| -> R<Tensor> {
-            let s = exact_scalar(&ctx, name, b.dtype(), num(&ctx, &a)?)?;
-            ap(&ctx, &h, o.clone(), &[s, b])
-        },
-    );
 }
 
 pub fn register(api: &mut Api) {
@@ -324,28 +304,30 @@ pub fn register(api: &mut Api) {
     for (name, about, onnx, torch, op) in [
         (
             "minimum",
-            "The elementwise minimum of a and b (broadcasting; either may be a number).",
+            "The elementwise minimum of a and b (broadcasting; either may be a number, promoted \
+             as by the operators).",
             "Min",
             "torch.minimum",
             Op::Min,
         ),
         (
             "maximum",
-            "The elementwise maximum of a and b (broadcasting; either may be a number).",
+            "The elementwise maximum of a and b (broadcasting; either may be a number, promoted \
+             as by the operators).",
             "Max",
             "torch.maximum",
             Op::Max,
         ),
     ] {
         api.doc(name).about(about).onnx(onnx).torch(torch);
-        binary_exact(api, name, op);
+        binary(api, name, op, false);
     }
 
     api.doc("clamp")
         .about(
             "Limits x to [min, max]. Each bound is a number, a tensor (broadcasting) or () for \
-             none; number bounds become one Clip, tensor bounds Max then Min. A number must be \
-             exact in x's dtype.",
+             none; number bounds become one Clip, tensor bounds Max then Min. A float bound \
+             makes an integer tensor float32, as in PyTorch.",
         )
         .onnx("Clip, or Max and Min")
         .torch("torch.clamp(x, min, max)");
@@ -369,7 +351,8 @@ pub fn register(api: &mut Api) {
     api.doc("masked_fill")
         .about(
             "value where the bool mask is true, else x; the mask broadcasts to x's shape. value \
-             is a number (exact in x's dtype) or a 0-d tensor.",
+             is a 0-d tensor or a number that x's dtype holds exactly (PyTorch would truncate \
+             0.5 into an integer tensor, or fail on -1e9 in float16: both are errors here).",
         )
         .onnx("Where")
         .torch("x.masked_fill(mask, value)");

@@ -5,6 +5,7 @@
 //! the reference cannot miss a function or drift from its arity.
 
 mod activations;
+mod comparison;
 mod constructors;
 mod elementwise;
 mod embeddings;
@@ -292,6 +293,7 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     operators::register(&mut api);
     elementwise::register(&mut api);
     math::register(&mut api);
+    comparison::register(&mut api);
     activations::register(&mut api);
     reductions::register(&mut api);
     embeddings::register(&mut api);

@@ -36,7 +36,7 @@ fn kinds(g: &Graph) -> Vec<&'static str> {
 
 #[test]
 fn functions_record_their_onnx_ops_with_pytorch_shapes_and_dtypes() {
-    let cases: [(&str, &[&str], &[usize], DType); 16] = [
+    let cases: [(&str, &[&str], &[usize], DType); 20] = [
         ("x.sin()", &["Sin"], &[2, 4], DType::Float32),
         ("rsqrt(x)", &["Sqrt", "Reciprocal"], &[2, 4], DType::Float32),
         ("round(i)", &["Identity"], &[2, 4], DType::Int64),
@@ -78,6 +78,21 @@ fn functions_record_their_onnx_ops_with_pytorch_shapes_and_dtypes() {
             DType::Float32,
         ),
         ("sum(x)", &["ReduceSum"], &[], DType::Float32),
+        // PyTorch's promotion: a float bound makes an int tensor float32.
+        (
+            "clamp(i, 0.5, 3)",
+            &["Cast", "Clip"],
+            &[2, 4],
+            DType::Float32,
+        ),
+        ("minimum(i, 2.5)", &["Cast", "Min"], &[2, 4], DType::Float32),
+        ("ne(x, 0.5)", &["NotEqual"], &[2, 4], DType::Bool),
+        (
+            "logical_xor(i, x)",
+            &["Cast", "Cast", "Xor"],
+            &[2, 4],
+            DType::Bool,
+        ),
     ];
     for (expr, ops, shape, dtype) in cases {
         let g = trace(&body("rand([2, 4])", expr)).unwrap_or_else(|e| panic!("{expr}: {e}"));
@@ -140,8 +155,8 @@ fn errors_name_the_function_and_line_and_say_what_to_do() {
     let cases: [(&str, &str, &str); 17] = [
         (
             "rand([2, 4])",
-            "clamp(i, 0.5, 3)",
-            "clamp: 0.5 is not exact in int64; cast",
+            "masked_fill(i, greater(i, 2), 0.5)",
+            "masked_fill: 0.5 is not exact in int64; cast",
         ),
         (
             "rand([2, 4])",

@@ -6,7 +6,7 @@ use super::super::host::Trace;
 use super::super::model::{Layer, Model, const_param, op1, rt_err};
 use super::super::tensor::Tensor;
 use super::Api;
-use super::math::compose;
+use super::math::{compose, register_unary};
 use super::util::{R, ap, num, positive};
 use crate::graph::{DType, Op, ValueId, shape_str};
 use rhai::{Dynamic, NativeCallContext};
@@ -123,14 +123,7 @@ pub fn register(api: &mut Api) {
     ];
     for (name, about, onnx, torch, op) in plain {
         api.doc(name).about(about).onnx(onnx).torch(torch);
-        let h = api.host.clone();
-        api.fun(
-            name,
-            ["x"],
-            move |ctx: NativeCallContext, x: Tensor| -> R<Tensor> {
-                ap(&ctx, &h, op.clone(), &[x])
-            },
-        );
+        register_unary(api, name, op, false);
     }
 
     api.doc("elu")

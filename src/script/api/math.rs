@@ -203,6 +203,22 @@ fn masked_fill(
     ap(ctx, h, Op::Where, &[mask, v, x])
 }
 
+/// Registers `name(x)` applying `op`; with `ints_unchanged`, an integer
+/// tensor is returned as it is (torch.floor and its kin on integers).
+pub(super) fn register_unary(api: &mut Api, name: &str, op: Op, ints_unchanged: bool) {
+    let h = api.host.clone();
+    api.fun(
+        name,
+        ["x"],
+        move |ctx: NativeCallContext, x: Tensor| -> R<Tensor> {
+            if ints_unchanged && x.dtype().is_int() {
+                return Ok(x);
+            }
+            ap(&ctx, &h, op.clone(), &[x])
+        },
+    );
+}
+
 pub fn register(api: &mut Api) {
     api.family("math");
     let unary: [(&str, &str, &str, &str, Op); 5] = [
@@ -226,14 +242,7 @@ pub fn register(api: &mut Api) {
     ];
     for (name, about, onnx, torch, op) in unary {
         api.doc(name).about(about).onnx(onnx).torch(torch);
-        let h = api.host.clone();
-        api.fun(
-            name,
-            ["x"],
-            move |ctx: NativeCallContext, x: Tensor| -> R<Tensor> {
-                ap(&ctx, &h, op.clone(), &[x])
-            },
-        );
+        register_unary(api, name, op, false);
     }
     let rounding: [(&str, &str, &str, &str, Op); 3] = [
         (
@@ -261,17 +270,7 @@ pub fn register(api: &mut Api) {
     ];
     for (name, about, onnx, torch, op) in rounding {
         api.doc(name).about(about).onnx(onnx).torch(torch);
-        let h = api.host.clone();
-        api.fun(
-            name,
-            ["x"],
-            move |ctx: NativeCallContext, x: Tensor| -> R<Tensor> {
-                if x.dtype().is_int() {
-                    return Ok(x);
-                }
-                ap(&ctx, &h, op.clone(), &[x])
-            },
-        );
+        register_unary(api, name, op, true);
     }
     api.doc("rsqrt")
         .about("1 / sqrt(x).")

@@ -13,7 +13,7 @@ use super::super::tensor::Tensor;
 use super::Api;
 use super::math::compose;
 use super::util::{OptSpec, Opts, R, opt, positive};
-use crate::graph::{DType, HostTensor, Op, ValueId, shape_str};
+use crate::graph::{DType, HostTensor, Op, TypeInfo, ValueId, shape_str};
 use rhai::{Array, Dynamic, Map, NativeCallContext};
 
 const SINUSOIDAL_OPTS: &[OptSpec] = &[
@@ -235,13 +235,27 @@ fn rotary_dim(dim: i64) -> Result<usize, String> {
     Ok(dim as usize)
 }
 
-/// `cos`/`sin` shaped to broadcast against x [B, H, S, D]
-/// (unsqueeze_dim 1) or [B, S, H, D] (unsqueeze_dim 2), from [S, rd] or
-/// [B, S, rd]; anything else is an error rather than a broadcast that
-/// could pair the wrong dims.
-fn fit(t: &mut Trace, c: ValueId, x: ValueId, ud: i64) -> Result<ValueId, String> {
-    let ci = t.graph.info(c).clone();
-    let xi = t.graph.info(x).clone();
+/// The shape `cos`/`sin` (info `ci`) take to broadcast against x [B, H,
+/// S, D] (unsqueeze_dim 1) or [B, S, H, D] (unsqueeze_dim 2), from [S, rd]
+/// or [B, S, rd], after checking their dtype and sizes against x; anything
+/// else is an error rather than a broadcast that could pair the wrong dims.
+fn fit_shape(xi: &TypeInfo, ci: &TypeInfo, si: &TypeInfo, ud: i64) -> Result<Vec<usize>, String> {
+    if ci != si {
+        return Err(format!(
+            "cos {} {} and sin {} {} differ",
+            ci.dtype,
+            shape_str(&ci.shape),
+            si.dtype,
+            shape_str(&si.shape)
+        ));
+    }
+    if ci.dtype != xi.dtype {
+        return Err(format!(
+            "cos/sin are {} but q/k are {}: build them with #{{dtype: \"{}\"}} (Hugging Face \
+             casts them to the query's dtype)",
+            ci.dtype, xi.dtype, xi.dtype
+        ));
+    }
     if xi.rank() != 4 {
         return Err(format!(
             "q and k must be [batch, heads, seq, head_dim] (or [batch, seq, heads, head_dim] \
@@ -252,7 +266,13 @@ fn fit(t: &mut Trace, c: ValueId, x: ValueId, ud: i64) -> Result<ValueId, String
     if ud != 1 && ud != 2 {
         return Err(format!("unsqueeze_dim must be 1 or 2, got {ud}"));
     }
+    let d = xi.shape[3];
     let rd = *ci.shape.last().unwrap_or(&0);
+    if rd % 2 != 0 || rd > d {
+        return Err(format!(
+            "the rotary dim {rd} must be even and at most head_dim {d}"
+        ));
+    }
     let shape = match ci.rank() {
         2 if ud == 1 => ci.shape.clone(),
         2 => vec![ci.shape[0], 1, rd],
@@ -278,51 +298,43 @@ fn fit(t: &mut Trace, c: ValueId, x: ValueId, ud: i64) -> Result<ValueId, String
             shape_str(&xi.shape)
         ));
     }
-    if shape == ci.shape {
-        Ok(c)
-    } else {
-        op1(t, Op::Reshape { shape }, &[c])
-    }
+    Ok(shape)
 }
 
-/// q * cos + rotate_half(q) * sin over the first rd dims of the last axis
-/// (the rest passes through, as GPT-NeoX's partial rotary does).
-fn rotate(
+/// cos and sin checked against every tensor of `xs` and shaped for them
+/// (one reshape each, shared by q and k).
+fn fitted(
     t: &mut Trace,
-    x: ValueId,
+    xs: &[ValueId],
     cos: ValueId,
     sin: ValueId,
     ud: i64,
-) -> Result<ValueId, String> {
-    let (xi, ci, si) = (
-        t.graph.info(x).clone(),
-        t.graph.info(cos).clone(),
-        t.graph.info(sin).clone(),
-    );
-    if ci != si {
-        return Err(format!(
-            "cos {} {} and sin {} {} differ",
-            ci.dtype,
-            shape_str(&ci.shape),
-            si.dtype,
-            shape_str(&si.shape)
-        ));
+) -> Result<(ValueId, ValueId), String> {
+    let (ci, si) = (t.graph.info(cos).clone(), t.graph.info(sin).clone());
+    let mut shape = Vec::new();
+    for &x in xs {
+        shape = fit_shape(t.graph.info(x), &ci, &si, ud)?;
     }
-    if ci.dtype != xi.dtype {
-        return Err(format!(
-            "cos/sin are {} but q/k are {}: build them with #{{dtype: \"{}\"}} (Hugging Face \
-             casts them to the query's dtype)",
-            ci.dtype, xi.dtype, xi.dtype
-        ));
+    if shape == ci.shape {
+        return Ok((cos, sin));
     }
-    let d = *xi.shape.last().unwrap_or(&0);
-    let rd = *ci.shape.last().unwrap_or(&0);
-    if rd % 2 != 0 || rd > d {
-        return Err(format!(
-            "the rotary dim {rd} must be even and at most head_dim {d}"
-        ));
-    }
-    let (c, s) = (fit(t, cos, x, ud)?, fit(t, sin, x, ud)?);
+    let c = op1(
+        t,
+        Op::Reshape {
+            shape: shape.clone(),
+        },
+        &[cos],
+    )?;
+    let s = op1(t, Op::Reshape { shape }, &[sin])?;
+    Ok((c, s))
+}
+
+/// x * cos + rotate_half(x) * sin over the first rd dims of the last axis
+/// (rd: cos's last dim; the rest passes through, as GPT-NeoX's partial
+/// rotary does). cos and sin come from [`fitted`].
+fn rotate(t: &mut Trace, x: ValueId, c: ValueId, s: ValueId) -> Result<ValueId, String> {
+    let d = *t.graph.info(x).shape.last().unwrap_or(&0);
+    let rd = *t.graph.info(c).shape.last().unwrap_or(&0);
     let (xr, pass) = if rd < d {
         (
             slice_last(t, x, 0, rd as i64, 1)?,
@@ -359,7 +371,7 @@ fn rotate_interleaved(
     let c = op1(t, Op::Cos, &[ang])?;
     let s = op1(t, Op::Sin, &[ang])?;
     let (c, s) = (cast_to(t, c, dt)?, cast_to(t, s, dt)?);
-    let (c, s) = (fit(t, c, x, 1)?, fit(t, s, x, 1)?);
+    let (c, s) = fitted(t, &[x], c, s, 1)?;
     let xr = if rd < d {
         slice_last(t, x, 0, rd as i64, 1)?
     } else {
@@ -450,7 +462,8 @@ fn rotary_embedding(
             rotate_interleaved(t, v[0], ang, rd)
         } else {
             let (c, s) = cos_sin(t, v[1], &freqs, dt)?;
-            rotate(t, v[0], c, s, 1)
+            let (c, s) = fitted(t, &[v[0]], c, s, 1)?;
+            rotate(t, v[0], c, s)
         }
     })
 }
@@ -555,13 +568,17 @@ pub fn register(api: &mut Api) {
                          s: Tensor,
                          ud: i64|
               -> R<Array> {
-            let fname = "apply_rotary_pos_emb";
-            let qe = compose(ctx, &h, fname, &[&q, &c, &s], |t, v| {
-                rotate(t, v[0], v[1], v[2], ud)
-            })?;
-            let ke = compose(ctx, &h, fname, &[&k, &c, &s], |t, v| {
-                rotate(t, v[0], v[1], v[2], ud)
-            })?;
+            let (qe, ke) = h
+                .with_trace(|t| {
+                    let v = [&q, &k, &c, &s]
+                        .iter()
+                        .map(|x| t.value_of(x))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let (cf, sf) = fitted(t, &v[..2], v[2], v[3], ud)?;
+                    let (qe, ke) = (rotate(t, v[0], cf, sf)?, rotate(t, v[1], cf, sf)?);
+                    Ok((t.tensor(qe), t.tensor(ke)))
+                })
+                .map_err(|e| rt_err(ctx, format!("apply_rotary_pos_emb: {e}")))?;
             Ok(vec![Dynamic::from(qe), Dynamic::from(ke)])
         };
         if with_ud {

@@ -268,7 +268,7 @@ fn fit_shape(xi: &TypeInfo, ci: &TypeInfo, si: &TypeInfo, ud: i64) -> Result<Vec
     }
     let d = xi.shape[3];
     let rd = *ci.shape.last().unwrap_or(&0);
-    if rd % 2 != 0 || rd > d {
+    if !rd.is_multiple_of(2) || rd > d {
         return Err(format!(
             "the rotary dim {rd} must be even and at most head_dim {d}"
         ));

@@ -146,11 +146,12 @@ pub struct BenchArgs {
     pub quiet: bool,
 
     #[command(flatten)]
-    pub slurm: crate::slurm::SlurmArgs,
-    #[command(flatten)]
     pub cache_flags: CacheFlags,
     #[command(flatten)]
     pub gpu: GpuArgs,
+    // Last: its help heading carries over to the flags that follow it.
+    #[command(flatten)]
+    pub slurm: crate::slurm::SlurmArgs,
 }
 
 #[derive(Args, Debug)]

@@ -7,6 +7,7 @@
 mod activations;
 mod comparison;
 mod constructors;
+mod containers;
 mod elementwise;
 mod embeddings;
 mod linalg;
@@ -302,6 +303,7 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     spatial::register(&mut api);
     normalization::register(&mut api);
     nn_layers::register(&mut api);
+    containers::register(&mut api);
     (nn, book)
 }
 

@@ -2,7 +2,7 @@
 //! `Model` with PyTorch's parameter shapes, names and default init.
 
 use super::super::layers::gelu_tanh;
-use super::super::model::{self, Layer, Model, const_param, normal_param, rt_err, uniform_param};
+use super::super::model::{Layer, Model, const_param, normal_param, rt_err, uniform_param};
 use super::Api;
 use super::elementwise::GELU_MODES;
 use super::spatial::pool_op;
@@ -11,7 +11,7 @@ use super::util::{
 };
 use crate::graph::Op;
 use crate::script::host::Host;
-use rhai::{Array, Dynamic, FnPtr, ImmutableString, Map, NativeCallContext};
+use rhai::{Array, Dynamic, ImmutableString, Map, NativeCallContext};
 
 const LINEAR_OPTS: &[OptSpec] = &[opt("bias", "true", "learn an additive bias"), DTYPE_OPT];
 const CONV_OPTS: &[OptSpec] = &[
@@ -256,49 +256,12 @@ pub fn register(api: &mut Api) {
             vec![],
         ))
     });
-    api.doc_layer("sequential")
-        .about(
-            "Runs its layers in order; children are named by index (0, 1, ...) as in \
-             nn.Sequential. The name is the class shown in reports (default \"Sequential\").",
-        )
-        .torch("nn.Sequential");
-    let h = api.host.clone();
-    api.layer(
-        "sequential",
-        ["name", "layers"],
-        move |ctx: NativeCallContext, name: ImmutableString, layers: Array| {
-            sequential(&ctx, &h, &name, layers)
-        },
-    );
-    let h = api.host.clone();
-    api.layer(
-        "sequential",
-        ["layers"],
-        move |ctx: NativeCallContext, layers: Array| sequential(&ctx, &h, "Sequential", layers),
-    );
-    api.doc_layer("module")
-        .about(
-            "A model from a closure over other models: |x| ... is its forward. The models the \
-             closure captures are its children (their parameters are its parameters).",
-        )
-        .torch("a custom nn.Module");
-    let h = api.host.clone();
-    api.layer(
-        "module",
-        ["name", "forward"],
-        move |ctx: NativeCallContext, name: ImmutableString, f: FnPtr| {
-            let mut children = Vec::new();
-            for d in f.curry() {
-                model::models_in(d, &mut children);
-            }
-            let _ = &ctx;
-            Ok(Model::new(&h, &name, Layer::Closure(f), vec![], children))
-        },
-    );
     api.doc_layer("parameter")
         .about(
             "A free parameter (nn.Parameter) named name: read it inside a forward with \
-             model.param(name); its own forward returns it (class tokens, layer scales).",
+             model.param(name); its own forward returns it (class tokens, layer scales). It is \
+             exported as name in the module that holds it (`encoder.pos_embedding`), as \
+             `self.name = nn.Parameter(...)` is.",
         )
         .torch("nn.Parameter")
         .options(PARAM_OPTS);
@@ -730,25 +693,6 @@ fn mha(ctx: &NativeCallContext, h: &Host, d: i64, heads: i64, opts: Map) -> R<Mo
         params,
         vec![],
     ))
-}
-
-fn sequential(ctx: &NativeCallContext, h: &Host, name: &str, layers: Array) -> R<Model> {
-    let mut children = Vec::new();
-    for (i, l) in layers.into_iter().enumerate() {
-        let l = l.flatten();
-        let tn = l.type_name();
-        let m = l.try_cast::<Model>().ok_or_else(|| {
-            rt_err(
-                ctx,
-                format!("nn::sequential: item {i} is {tn}, not a model"),
-            )
-        })?;
-        children.push(m);
-    }
-    if children.is_empty() {
-        return Err(rt_err(ctx, "nn::sequential needs at least one layer"));
-    }
-    Ok(Model::new(h, name, Layer::Sequential, vec![], children))
 }
 
 fn parameter(ctx: &NativeCallContext, h: &Host, name: &str, shape: &Array, opts: Map) -> R<Model> {

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 const OPSETS: [i64; 4] = [13, 17, 20, 21];
 
+mod math;
+
 /// One model for every op kind (some kinds several times, to cover their
 /// attribute variants). `op_graph` matches on every `Op`, and
 /// `every_op_variant_is_covered` checks this list against the enum itself.
@@ -264,6 +266,80 @@ pub(crate) fn all_ops() -> Vec<Op> {
             epsilon: 1e-5,
         },
         InstanceNorm { epsilon: 1e-5 },
+        // ---- math, activations and reductions (issue #15) ----
+        Sin,
+        Cos,
+        Tan,
+        Reciprocal,
+        Floor,
+        Ceil,
+        Round,
+        Sign,
+        Min,
+        Max,
+        Softplus {
+            beta: 1.0,
+            threshold: 20.0,
+        },
+        // beta x crosses the threshold inside the feeds' [-2, 2).
+        Softplus {
+            beta: 2.0,
+            threshold: 1.0,
+        },
+        Elu { alpha: 1.0 },
+        Elu { alpha: 0.5 },
+        Selu,
+        Mish,
+        Softsign,
+        PRelu,
+        ReduceMin {
+            axes: vec![1],
+            keepdims: true,
+        },
+        ReduceMin {
+            axes: vec![],
+            keepdims: false,
+        },
+        ReduceProd {
+            axes: vec![2],
+            keepdims: false,
+        },
+        ReduceProd {
+            axes: vec![0, 1],
+            keepdims: true,
+        },
+        ReduceL1 {
+            axes: vec![0, 2],
+            keepdims: true,
+        },
+        ReduceL2 {
+            axes: vec![],
+            keepdims: false,
+        },
+        ReduceL2 {
+            axes: vec![1],
+            keepdims: false,
+        },
+        ArgMax {
+            axis: 2,
+            keepdims: false,
+        },
+        ArgMin {
+            axis: 0,
+            keepdims: true,
+        },
+        TopK {
+            k: 2,
+            axis: 2,
+            largest: true,
+        },
+        TopK {
+            k: 3,
+            axis: 1,
+            largest: false,
+        },
+        CumSum { axis: 1 },
+        CumSum { axis: 2 },
     ]
 }
 
@@ -435,6 +511,36 @@ pub(crate) fn op_graph(op: &Op, d: DType) -> Graph {
             g.add_input("x", t(&[2, 3, 4, 4])),
             param(&mut g, "weight", &[3], d, 0.5),
             param(&mut g, "bias", &[3], d, -0.5),
+        ],
+        // ---- issue #15 ----
+        Op::Sin
+        | Op::Cos
+        | Op::Tan
+        | Op::Reciprocal
+        | Op::Floor
+        | Op::Ceil
+        | Op::Round
+        | Op::Sign
+        | Op::Softplus { .. }
+        | Op::Elu { .. }
+        | Op::Selu
+        | Op::Mish
+        | Op::Softsign
+        | Op::ReduceMin { .. }
+        | Op::ReduceProd { .. }
+        | Op::ReduceL1 { .. }
+        | Op::ReduceL2 { .. }
+        | Op::ArgMax { .. }
+        | Op::ArgMin { .. }
+        | Op::TopK { .. }
+        | Op::CumSum { .. } => vec![g.add_input("x", t(&[2, 3, 4]))],
+        Op::Min | Op::Max => vec![
+            g.add_input("a", t(&[2, 3, 4])),
+            g.add_input("b", t(&[3, 4])),
+        ],
+        Op::PRelu => vec![
+            g.add_input("x", t(&[2, 3, 4])),
+            param(&mut g, "slope", &[3, 1], d, -0.5),
         ],
     };
     let outs = g
@@ -757,6 +863,34 @@ fn elementwise_ref(op: &Op) -> Option<Box<dyn Fn(f64) -> f64>> {
             Box::new(move |x: f64| x.clamp(lo, hi))
         }
         Op::Dropout { .. } | Op::Identity => Box::new(|x| x),
+        Op::Sin => Box::new(f64::sin),
+        Op::Cos => Box::new(f64::cos),
+        Op::Tan => Box::new(f64::tan),
+        Op::Reciprocal => Box::new(|x: f64| 1.0 / x),
+        Op::Floor => Box::new(f64::floor),
+        Op::Ceil => Box::new(f64::ceil),
+        Op::Round => Box::new(f64::round_ties_even),
+        Op::Sign => Box::new(|x: f64| if x == 0.0 { 0.0 } else { x.signum() }),
+        Op::Softplus { beta, threshold } => {
+            let (b, t) = (*beta, *threshold);
+            Box::new(move |x: f64| {
+                if b * x > t {
+                    x
+                } else {
+                    (b * x).exp().ln_1p() / b
+                }
+            })
+        }
+        Op::Elu { alpha } => {
+            let a = *alpha;
+            Box::new(move |x: f64| if x > 0.0 { x } else { a * x.exp_m1() })
+        }
+        Op::Selu => Box::new(|x: f64| {
+            use crate::graph::ops::{SELU_ALPHA, SELU_SCALE};
+            SELU_SCALE * if x > 0.0 { x } else { SELU_ALPHA * x.exp_m1() }
+        }),
+        Op::Mish => Box::new(|x: f64| x * x.exp().ln_1p().tanh()),
+        Op::Softsign => Box::new(|x: f64| x / (1.0 + x.abs())),
         _ => return None,
     })
 }
@@ -967,7 +1101,8 @@ fn exported_models_pass_checker_and_run_in_ort_and_tract() {
         let x = &c.feeds[0].1;
         let want: Option<Vec<f64>> = elementwise_ref(op)
             .map(|f| x.to_f64_vec().into_iter().map(f).collect())
-            .or_else(|| structured_ref(op, x));
+            .or_else(|| structured_ref(op, x))
+            .or_else(|| math::reduction_ref(op, x));
         if let (Some(want), true) = (want, c.graph.nodes.len() == 1) {
             let got = ort_outs[0].to_f64_vec();
             let bad = got

@@ -75,6 +75,9 @@ pub enum InterpMode {
     Linear,
     Cubic,
 }
+/// SELU's alpha and scale as PyTorch has them (Klambauer et al., 2017).
+pub const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+pub const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
 
 /// One operation. Attributes are stored normalized: axes are non-negative
 /// and shapes concrete, since traced graphs have static shapes.
@@ -275,6 +278,71 @@ pub enum Op {
     /// and channel.
     InstanceNorm {
         epsilon: f64,
+    },
+    // ---- math, activations and reductions (issue #15) ----
+    Sin,
+    Cos,
+    Tan,
+    Reciprocal,
+    Floor,
+    Ceil,
+    /// Half to even, as torch.round and ONNX Round.
+    Round,
+    Sign,
+    /// Elementwise minimum / maximum of two tensors (broadcasting).
+    Min,
+    Max,
+    /// PyTorch's softplus: log(1 + exp(beta x)) / beta, and x itself where
+    /// beta x > threshold.
+    Softplus {
+        beta: f64,
+        threshold: f64,
+    },
+    Elu {
+        alpha: f64,
+    },
+    /// With PyTorch's alpha and scale (the SELU paper's constants).
+    Selu,
+    Mish,
+    Softsign,
+    /// Inputs: x, slope (which broadcasts to x's shape).
+    PRelu,
+    ReduceMin {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    ReduceProd {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    ReduceL1 {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    ReduceL2 {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    /// The index of the first maximum along `axis`, int64.
+    ArgMax {
+        axis: usize,
+        keepdims: bool,
+    },
+    /// The index of the first minimum along `axis`, int64.
+    ArgMin {
+        axis: usize,
+        keepdims: bool,
+    },
+    /// The k largest (or smallest) values along `axis`, sorted, and their
+    /// int64 indices: two outputs.
+    TopK {
+        k: usize,
+        axis: usize,
+        largest: bool,
+    },
+    /// Inclusive running sum along `axis`.
+    CumSum {
+        axis: usize,
     },
 }
 
@@ -524,6 +592,30 @@ impl Op {
             Op::Interpolate { .. } => "Resize",
             Op::GroupNorm { .. } => "GroupNormalization",
             Op::InstanceNorm { .. } => "InstanceNormalization",
+            Op::Sin => "Sin",
+            Op::Cos => "Cos",
+            Op::Tan => "Tan",
+            Op::Reciprocal => "Reciprocal",
+            Op::Floor => "Floor",
+            Op::Ceil => "Ceil",
+            Op::Round => "Round",
+            Op::Sign => "Sign",
+            Op::Min => "Min",
+            Op::Max => "Max",
+            Op::Softplus { .. } => "Softplus",
+            Op::Elu { .. } => "Elu",
+            Op::Selu => "Selu",
+            Op::Mish => "Mish",
+            Op::Softsign => "Softsign",
+            Op::PRelu => "PRelu",
+            Op::ReduceMin { .. } => "ReduceMin",
+            Op::ReduceProd { .. } => "ReduceProd",
+            Op::ReduceL1 { .. } => "ReduceL1",
+            Op::ReduceL2 { .. } => "ReduceL2",
+            Op::ArgMax { .. } => "ArgMax",
+            Op::ArgMin { .. } => "ArgMin",
+            Op::TopK { .. } => "TopK",
+            Op::CumSum { .. } => "CumSum",
         }
     }
 
@@ -591,6 +683,30 @@ impl Op {
             Op::Einsum { .. } => Family::Linalg,
             Op::Interpolate { .. } => Family::Conv,
             Op::GroupNorm { .. } | Op::InstanceNorm { .. } => Family::Norm,
+            Op::Sin
+            | Op::Cos
+            | Op::Tan
+            | Op::Reciprocal
+            | Op::Floor
+            | Op::Ceil
+            | Op::Round
+            | Op::Sign
+            | Op::Min
+            | Op::Max
+            | Op::Softplus { .. }
+            | Op::Elu { .. }
+            | Op::Selu
+            | Op::Mish
+            | Op::Softsign
+            | Op::PRelu => Family::Elementwise,
+            Op::ReduceMin { .. }
+            | Op::ReduceProd { .. }
+            | Op::ReduceL1 { .. }
+            | Op::ReduceL2 { .. }
+            | Op::ArgMax { .. }
+            | Op::ArgMin { .. }
+            | Op::TopK { .. }
+            | Op::CumSum { .. } => Family::Reduce,
         }
     }
 
@@ -697,6 +813,27 @@ impl Op {
                 2 * out_n * taps.pow(sizes.len() as u32)
             }
             Op::GroupNorm { .. } | Op::InstanceNorm { .. } => 8 * out_n,
+            Op::Sin
+            | Op::Cos
+            | Op::Tan
+            | Op::Reciprocal
+            | Op::Floor
+            | Op::Ceil
+            | Op::Round
+            | Op::Sign
+            | Op::Min
+            | Op::Max
+            | Op::Softsign
+            | Op::PRelu => out_n,
+            Op::Softplus { .. } | Op::Elu { .. } | Op::Selu | Op::Mish => 4 * out_n,
+            Op::ReduceMin { .. }
+            | Op::ReduceProd { .. }
+            | Op::ReduceL1 { .. }
+            | Op::ReduceL2 { .. }
+            | Op::ArgMax { .. }
+            | Op::ArgMin { .. }
+            | Op::TopK { .. }
+            | Op::CumSum { .. } => ins[0].numel(),
         }
     }
 }

@@ -456,6 +456,66 @@ fn lower(
             *epsilon,
             true,
         )?),
+        // ---- math, activations and reductions (issue #15) ----
+        Op::Sin => one(x.f_sin()?),
+        Op::Cos => one(x.f_cos()?),
+        Op::Tan => one(x.f_tan()?),
+        Op::Reciprocal => one(x.f_reciprocal()?),
+        Op::Floor => one(x.f_floor()?),
+        Op::Ceil => one(x.f_ceil()?),
+        Op::Round => one(x.f_round()?),
+        Op::Sign => one(x.f_sign()?),
+        Op::Min => one(x.f_minimum(ins[1])?),
+        Op::Max => one(x.f_maximum(ins[1])?),
+        Op::Softplus { beta, threshold } => {
+            // F.softplus's own formula: x where beta x > threshold, else
+            // log1p(exp(beta x)) / beta (tch binds only the default form).
+            let bx = x.f_mul_scalar(*beta)?;
+            let soft = bx.f_exp()?.f_log1p()?.f_div_scalar(*beta)?;
+            one(x.f_where_self(&bx.f_gt(*threshold)?, &soft)?)
+        }
+        Op::Elu { alpha } => {
+            let neg = x.f_expm1()?.f_mul_scalar(*alpha)?;
+            one(x.f_where_self(&x.f_gt(0.0)?, &neg)?)
+        }
+        Op::Selu => one(x.f_selu()?),
+        Op::Mish => one(x.f_mish()?),
+        Op::Softsign => one(x.f_div(&x.f_abs()?.f_add_scalar(1.0)?)?),
+        Op::PRelu => one(x.f_where_self(&x.f_gt(0.0)?, &x.f_mul(ins[1])?)?),
+        Op::ReduceMin { axes, keepdims } => {
+            let dims: Vec<i64> = if axes.is_empty() {
+                (0..in_infos[0].rank() as i64).collect()
+            } else {
+                ints(axes)
+            };
+            one(x.f_amin(dims, *keepdims)?)
+        }
+        Op::ReduceProd { axes, .. } => {
+            // torch.prod takes one dim at a time: keep them, then reshape.
+            let all: Vec<usize> = (0..in_infos[0].rank()).collect();
+            let axes = if axes.is_empty() { &all } else { axes };
+            let mut y = x.shallow_clone();
+            for &a in axes.iter().rev() {
+                y = y.f_prod_dim_int(a as i64, true, kind(dt))?;
+            }
+            one(y.f_reshape(shape_of(out))?)
+        }
+        Op::ReduceL1 { axes, keepdims } => {
+            let dims = (!axes.is_empty()).then(|| ints(axes));
+            one(x.f_abs()?.f_sum_dim_intlist(dims, *keepdims, kind(dt))?)
+        }
+        Op::ReduceL2 { axes, keepdims } => {
+            let dims = (!axes.is_empty()).then(|| ints(axes));
+            let sq = x.f_mul(x)?;
+            one(sq.f_sum_dim_intlist(dims, *keepdims, kind(dt))?.f_sqrt()?)
+        }
+        Op::ArgMax { axis, keepdims } => one(x.f_argmax(*axis as i64, *keepdims)?),
+        Op::ArgMin { axis, keepdims } => one(x.f_argmin(*axis as i64, *keepdims)?),
+        Op::TopK { k, axis, largest } => {
+            let (v, i) = x.f_topk(*k as i64, *axis as i64, *largest, true)?;
+            Ok(vec![v, i])
+        }
+        Op::CumSum { axis } => one(x.f_cumsum(*axis as i64, kind(dt))?),
     }
 }
 

@@ -4,11 +4,15 @@
 //! a name without an entry panics at start-up (every test would fail), so
 //! the reference cannot miss a function or drift from its arity.
 
+mod activations;
+mod comparison;
 mod constructors;
 mod containers;
 mod elementwise;
+mod embeddings;
 mod indexing;
 mod linalg;
+mod math;
 mod models;
 mod nn_layers;
 mod normalization;
@@ -291,7 +295,11 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     constructors::register(&mut api);
     operators::register(&mut api);
     elementwise::register(&mut api);
+    math::register(&mut api);
+    comparison::register(&mut api);
+    activations::register(&mut api);
     reductions::register(&mut api);
+    embeddings::register(&mut api);
     shape::register(&mut api);
     indexing::register(&mut api);
     linalg::register(&mut api);
@@ -303,5 +311,7 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     (nn, book)
 }
 
+#[cfg(test)]
+mod ops_math_tests;
 #[cfg(test)]
 mod tests;

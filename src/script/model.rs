@@ -64,6 +64,8 @@ pub enum Layer {
     /// Free parameters (nn.Parameter), read with `model.param(name)`;
     /// its forward returns the first one.
     Parameter,
+    /// nn.LSTM / nn.GRU / nn.RNN (script/api/recurrent.rs).
+    Recurrent(crate::graph::Rnn),
 }
 
 pub struct ParamDef {
@@ -477,6 +479,7 @@ fn call_layer(
             }
             Ok(x)
         }
+        Layer::Recurrent(r) => super::api::recurrent::forward(host, ctx, def, r, arg, dtype),
         _ => {
             let x = single(ctx, class, &arg)?;
             let y = host
@@ -629,7 +632,9 @@ fn lower_layer(
             layers::rms_norm(t, xv, w, *eps, *ndims)?
         }
         Layer::Parameter => p(t, def, 0, dtype),
-        Layer::Sequential | Layer::Closure(_) => unreachable!("handled by call_layer"),
+        Layer::Sequential | Layer::Closure(_) | Layer::Recurrent(_) => {
+            unreachable!("handled by call_layer")
+        }
     };
     Ok(t.tensor(y))
 }

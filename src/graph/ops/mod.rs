@@ -9,8 +9,11 @@ mod conv;
 mod elementwise;
 mod linalg;
 mod norm;
+mod recurrent;
 mod reduce;
 mod shape;
+
+pub use recurrent::{Rnn, RnnMode};
 
 /// The op families: each has its inference in its own file here, and its
 /// lowering in one file of the ONNX exporter and of the torch runtime.
@@ -22,6 +25,7 @@ pub enum Family {
     Norm,
     Shape,
     Reduce,
+    Recurrent,
 }
 
 /// A shape or type error found while tracing; the script host adds the line.
@@ -189,6 +193,8 @@ pub enum Op {
         ratio: f64,
     },
     Identity,
+    /// nn.LSTM / nn.GRU / nn.RNN over all layers and directions.
+    Recurrent(Rnn),
 }
 
 /// The shape and dtype of one value.
@@ -411,6 +417,7 @@ impl Op {
             Op::ReduceMax { .. } => "ReduceMax",
             Op::Dropout { .. } => "Dropout",
             Op::Identity => "Identity",
+            Op::Recurrent(r) => r.mode.class(),
         }
     }
 
@@ -465,6 +472,7 @@ impl Op {
             | Op::Gather { .. }
             | Op::Expand { .. } => Family::Shape,
             Op::ReduceMean { .. } | Op::ReduceSum { .. } | Op::ReduceMax { .. } => Family::Reduce,
+            Op::Recurrent(_) => Family::Recurrent,
         }
     }
 
@@ -478,6 +486,7 @@ impl Op {
             Family::Norm => norm::infer(self, op, ins),
             Family::Shape => shape::infer(self, op, ins),
             Family::Reduce => reduce::infer(self, op, ins),
+            Family::Recurrent => recurrent::infer(self, op, ins),
         }
     }
 
@@ -550,6 +559,13 @@ impl Op {
             | Op::Expand { .. }
             | Op::Dropout { .. }
             | Op::Identity => 0,
+            Op::Recurrent(r) => match ins.first().map(|x| &x.shape[..]) {
+                Some(&[a, b, features]) => {
+                    let (seq, batch) = if r.batch_first { (b, a) } else { (a, b) };
+                    r.flops(features, seq, batch)
+                }
+                _ => 0,
+            },
         }
     }
 }

@@ -11,6 +11,7 @@ mod models;
 mod nn_layers;
 mod normalization;
 mod operators;
+pub(crate) mod recurrent;
 mod reductions;
 pub mod reference;
 mod shape;
@@ -213,6 +214,7 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     spatial::register(&mut api);
     normalization::register(&mut api);
     nn_layers::register(&mut api);
+    recurrent::register(&mut api);
     (nn, book)
 }
 

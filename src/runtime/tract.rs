@@ -9,6 +9,9 @@ use tract_onnx::prelude::*;
 
 const NAME: &str = "tract";
 
+#[path = "tract_recurrent.rs"]
+mod recurrent;
+
 /// tract-onnx: optimized (decluttered and compiled) plans, single-threaded.
 pub struct TractRuntime;
 
@@ -68,9 +71,30 @@ impl Runtime for TractRuntime {
             return Err(load_err("the file does not exist".into()));
         }
         // `{:#}` prints the whole cause chain: tract's top error alone is vague.
-        let inference = tract_onnx::onnx()
-            .model_for_path(model)
+        let onnx = tract_onnx::onnx();
+        let mut proto = onnx
+            .proto_model_for_path(model)
             .map_err(|e| load_err(format!("{e:#}")))?;
+        if let Some(why) = proto.graph.as_ref().and_then(recurrent::ignored_attributes) {
+            return Err(load_err(why));
+        }
+        let state_feeds = proto
+            .graph
+            .as_mut()
+            .map(recurrent::absent_states_as_inputs)
+            .unwrap_or_default();
+        let dir = model.parent().and_then(|d| d.to_str());
+        let parsed = onnx
+            .parse(&proto, dir)
+            .map_err(|e| load_err(format!("{e:#}")))?;
+        if !parsed.unresolved_inputs.is_empty() {
+            return Err(load_err(format!(
+                "inputs {:?} are not produced by any node",
+                parsed.unresolved_inputs
+            )));
+        }
+        drop(proto);
+        let inference = parsed.model;
         // Names come from the ONNX graph: optimization may replace the nodes
         // that carry them, but keeps the order of inputs and outputs.
         let input_names = outlet_names(&inference, inference.input_outlets())
@@ -82,11 +106,26 @@ impl Runtime for TractRuntime {
             .and_then(|m| m.into_runnable())
             .map_err(|e| load_err(format!("{e:#}")))?;
         let state = plan.spawn().map_err(|e| load_err(format!("{e:#}")))?;
+        let fresh_state = keeps_state(&plan);
 
         let typed = plan.model();
         let mut inputs = Vec::new();
+        // The states made inputs above are the last inputs; the session
+        // feeds them itself.
+        let shown = input_names.len().saturating_sub(state_feeds.len());
+        let extra: Vec<String> = input_names[shown..].to_vec();
+        if extra.iter().ne(state_feeds.iter().map(|(n, _)| n)) {
+            return Err(load_err(format!(
+                "the initial states made inputs are not the last inputs: {extra:?}"
+            )));
+        }
+        let state_values = state_feeds
+            .iter()
+            .map(|(name, t)| to_tvalue(t).map_err(|e| load_err(format!("{name}: {e}"))))
+            .collect::<Result<TVec<_>, _>>()?;
         for (name, outlet) in input_names
             .into_iter()
+            .take(shown)
             .zip(typed.input_outlets().unwrap_or(&[]))
         {
             let fact = typed
@@ -121,8 +160,19 @@ impl Runtime for TractRuntime {
             ("execution_provider".into(), "tract cpu".into()),
             ("precision".into(), opts.precision.to_string()),
         ]);
+        let mut details = details;
+        if fresh_state {
+            details.insert(
+                "state".into(),
+                "fresh per run (the plan has ops that keep state between runs: recurrent \
+                 layers, Scan)"
+                    .into(),
+            );
+        }
         Ok(Box::new(TractSession {
             state,
+            fresh_state,
+            state_values,
             inputs,
             output_names,
             values: TVec::new(),
@@ -130,6 +180,19 @@ impl Runtime for TractRuntime {
             details,
         }))
     }
+}
+
+/// Whether some op of the plan keeps state from one run to the next.
+/// tract's Scan (what ONNX LSTM, GRU, RNN and Scan nodes become) starts a
+/// run from the last run's final hidden state, for streaming; an ONNX run
+/// starts from its initial state every time, so such plans get a fresh
+/// state per run (as tract's own `SimplePlan::run` does).
+fn keeps_state(plan: &Plan) -> bool {
+    let ctx = tract_onnx::tract_core::internal::EvalContext::out_of_plan();
+    plan.model()
+        .nodes()
+        .iter()
+        .any(|n| !matches!(n.op.state(&ctx), Ok(None)))
 }
 
 fn outlet_names(
@@ -155,6 +218,11 @@ struct InputSpec {
 
 struct TractSession {
     state: TypedSimpleState,
+    /// Whether each run needs a fresh state (see [`keeps_state`]).
+    fresh_state: bool,
+    /// Values of the extra inputs the session feeds after the model's own
+    /// (see [`recurrent::absent_states_as_inputs`]).
+    state_values: TVec<TValue>,
     inputs: Vec<InputSpec>,
     output_names: Vec<String>,
     /// Inputs in model order; cloning a `TValue` only bumps a refcount.
@@ -180,12 +248,20 @@ impl Session for TractSession {
                 message: format!("input '{}': {message}", spec.name),
             })?);
         }
+        values.extend(self.state_values.iter().cloned());
         self.values = values;
         self.results = None;
         Ok(())
     }
 
     fn run(&mut self) -> Result<(), RuntimeError> {
+        if self.fresh_state {
+            let plan = self.state.plan().clone();
+            self.state = plan.spawn().map_err(|e| RuntimeError::Run {
+                runtime: NAME,
+                message: format!("{e:#}"),
+            })?;
+        }
         let out = self
             .state
             .run(self.values.clone())
@@ -375,6 +451,101 @@ mod tests {
         // Relu really clipped something, and Gather picked rows 5, 0, 2.
         assert_eq!(t[0].1.shape, vec![2, 5]);
         assert_eq!(t[1].1.shape, vec![3, 3]);
+    }
+
+    /// Loads `g` exported on `rt`, runs it three times on the same feeds;
+    /// the outputs of the first and the last run, and the session details.
+    fn run_thrice(
+        rt: &dyn Runtime,
+        dir: &Path,
+        g: &crate::graph::Graph,
+    ) -> (
+        Vec<(String, HostTensor)>,
+        Vec<(String, HostTensor)>,
+        BTreeMap<String, String>,
+    ) {
+        let model = dir.join("model.onnx");
+        std::fs::write(&model, crate::onnx::export(g, &Default::default()).unwrap()).unwrap();
+        let mut s = rt
+            .load(&model, &SessionOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", g.name));
+        s.set_inputs(&crate::onnx::export_tests::feeds(g)).unwrap();
+        s.run().unwrap();
+        let first = s.outputs().unwrap();
+        s.run().unwrap();
+        s.run().unwrap();
+        (first, s.outputs().unwrap(), s.details())
+    }
+
+    /// An LSTM, GRU or RNN without initial states: tract's optimizer broke
+    /// the one-layer LSTM (its zero states are constants), and tract's Scan
+    /// started each run from the last run's final state. Every run now
+    /// equals ONNX Runtime's, and plans without such ops keep one state.
+    #[test]
+    fn recurrent_models_run_from_their_initial_state_every_run() {
+        use crate::graph::{Op, Rnn, RnnMode};
+        let dir = tempfile::tempdir().unwrap();
+        let rnn = |mode, num_layers, bidirectional| Rnn {
+            mode,
+            hidden_size: 5,
+            num_layers,
+            bias: true,
+            batch_first: false,
+            bidirectional,
+            initial_state: false,
+        };
+        for r in [
+            rnn(RnnMode::Lstm, 1, false),
+            rnn(RnnMode::Gru, 1, false),
+            rnn(RnnMode::RnnTanh, 2, true),
+        ] {
+            let g = crate::onnx::export_tests::op_graph(&Op::Recurrent(r), DType::Float32);
+            let (first, last, details) = run_thrice(&TractRuntime, dir.path(), &g);
+            assert_eq!(
+                first, last,
+                "{}: the third run differs from the first",
+                g.name
+            );
+            assert!(details["state"].starts_with("fresh per run"), "{details:?}");
+            let (ort, _, _) = run_thrice(&OrtRuntime, dir.path(), &g);
+            let check = crate::bench::compare::compare(&ort, &first, 1e-5, 1e-4);
+            assert!(check.pass, "{}: {}", g.name, check.summary);
+        }
+        let mlp = test_models::mlp_gather(dir.path());
+        let s = TractRuntime.load(&mlp, &SessionOptions::default()).unwrap();
+        assert!(!s.details().contains_key("state"), "{:?}", s.details());
+    }
+
+    #[test]
+    fn recurrent_attributes_tract_ignores_are_refused() {
+        use crate::graph::{Op, Rnn, RnnMode};
+        let dir = tempfile::tempdir().unwrap();
+        let relu = Op::Recurrent(Rnn {
+            mode: RnnMode::RnnRelu,
+            hidden_size: 5,
+            num_layers: 1,
+            bias: true,
+            batch_first: false,
+            bidirectional: false,
+            initial_state: false,
+        });
+        let g = crate::onnx::export_tests::op_graph(&relu, DType::Float32);
+        let model = dir.path().join("relu.onnx");
+        std::fs::write(
+            &model,
+            crate::onnx::export(&g, &Default::default()).unwrap(),
+        )
+        .unwrap();
+        let e = TractRuntime
+            .load(&model, &SessionOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("RNN node '/block/RNN_0' sets activations = Relu, which tract ignores")
+                && e.contains("run this model on ort instead"),
+            "{e}"
+        );
     }
 
     #[test]

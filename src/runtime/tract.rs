@@ -453,17 +453,15 @@ mod tests {
         assert_eq!(t[1].1.shape, vec![3, 3]);
     }
 
+    type Outputs = Vec<(String, HostTensor)>;
+
     /// Loads `g` exported on `rt`, runs it three times on the same feeds;
     /// the outputs of the first and the last run, and the session details.
     fn run_thrice(
         rt: &dyn Runtime,
         dir: &Path,
         g: &crate::graph::Graph,
-    ) -> (
-        Vec<(String, HostTensor)>,
-        Vec<(String, HostTensor)>,
-        BTreeMap<String, String>,
-    ) {
+    ) -> (Outputs, Outputs, BTreeMap<String, String>) {
         let model = dir.join("model.onnx");
         std::fs::write(&model, crate::onnx::export(g, &Default::default()).unwrap()).unwrap();
         let mut s = rt

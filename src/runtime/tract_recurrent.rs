@@ -41,7 +41,7 @@ pub(super) fn ignored_attributes(g: &GraphProto) -> Option<String> {
             let ignored = match a.name.as_str() {
                 "activations" => {
                     let acts: Vec<String> = a.strings.iter().map(|s| text(s)).collect();
-                    let default = acts.len() % defaults.len() == 0
+                    let default = acts.len().is_multiple_of(defaults.len())
                         && acts.chunks(defaults.len()).all(|c| {
                             c.iter()
                                 .zip(defaults)

@@ -63,20 +63,20 @@ pub fn register(api: &mut Api) {
             RnnMode::Lstm,
             LSTM_OPTS,
             "nn.LSTM",
-            "A multi-layer LSTM (gates i, f, g, o stacked in each weight). forward takes x, \
-             [x, h0, c0] or #{input, h0, c0} and returns [output, h_n, c_n].",
-            "LSTM (one node per layer; weights reordered to ONNX's i, o, f, c by Split/Concat, \
-             folded at load), Transpose, Reshape, Concat",
+            "A multi-layer LSTM (gates i, f, g, o stacked in each weight; the export reorders \
+             them to ONNX's i, o, f, c with Split/Concat nodes that runtimes fold at load). \
+             forward takes x, [x, h0, c0] or #{input, h0, c0} and returns [output, h_n, c_n].",
+            "LSTM per layer; Split, Concat, Unsqueeze, Transpose, Reshape",
         ),
         (
             "gru",
             RnnMode::Gru,
             GRU_OPTS,
             "nn.GRU",
-            "A multi-layer GRU (gates r, z, n; n = tanh(W_in x + b_in + r * (W_hn h + b_hn))). \
+            "A multi-layer GRU (gates r, z, n; n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), \
+             ONNX's linear_before_reset = 1; the export reorders the gates to ONNX's z, r, h). \
              forward takes x, [x, h0] or #{input, h0} and returns [output, h_n].",
-            "GRU (one node per layer, linear_before_reset = 1; weights reordered to ONNX's z, \
-             r, h by Split/Concat), Transpose, Reshape, Concat",
+            "GRU per layer; Split, Concat, Unsqueeze, Transpose, Reshape",
         ),
         (
             "rnn",
@@ -86,7 +86,7 @@ pub fn register(api: &mut Api) {
             "A multi-layer Elman RNN, h = tanh or relu(W_ih x + b_ih + W_hh h + b_hh). forward \
              takes x, [x, h0] or #{input, h0} and returns [output, h_n]. tract ignores ONNX \
              RNN activations, so it refuses a relu RNN (ORT and torch run it).",
-            "RNN (one node per layer; activations Relu for relu), Transpose, Reshape, Concat",
+            "RNN per layer (activations Relu for relu); Concat, Unsqueeze, Transpose, Reshape",
         ),
     ];
     for (name, mode, opts, torch, about, onnx) in layers {

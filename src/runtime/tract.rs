@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::OpState;
 
 const NAME: &str = "tract";
 
@@ -71,30 +72,8 @@ impl Runtime for TractRuntime {
             return Err(load_err("the file does not exist".into()));
         }
         // `{:#}` prints the whole cause chain: tract's top error alone is vague.
-        let onnx = tract_onnx::onnx();
-        let mut proto = onnx
-            .proto_model_for_path(model)
-            .map_err(|e| load_err(format!("{e:#}")))?;
-        if let Some(why) = proto.graph.as_ref().and_then(recurrent::ignored_attributes) {
-            return Err(load_err(why));
-        }
-        let state_feeds = proto
-            .graph
-            .as_mut()
-            .map(recurrent::absent_states_as_inputs)
-            .unwrap_or_default();
-        let dir = model.parent().and_then(|d| d.to_str());
-        let parsed = onnx
-            .parse(&proto, dir)
-            .map_err(|e| load_err(format!("{e:#}")))?;
-        if !parsed.unresolved_inputs.is_empty() {
-            return Err(load_err(format!(
-                "inputs {:?} are not produced by any node",
-                parsed.unresolved_inputs
-            )));
-        }
-        drop(proto);
-        let inference = parsed.model;
+        let (inference, state_feeds) =
+            recurrent::load_model(&tract_onnx::onnx(), model).map_err(load_err)?;
         // Names come from the ONNX graph: optimization may replace the nodes
         // that carry them, but keeps the order of inputs and outputs.
         let input_names = outlet_names(&inference, inference.input_outlets())
@@ -106,26 +85,17 @@ impl Runtime for TractRuntime {
             .and_then(|m| m.into_runnable())
             .map_err(|e| load_err(format!("{e:#}")))?;
         let state = plan.spawn().map_err(|e| load_err(format!("{e:#}")))?;
-        let fresh_state = keeps_state(&plan);
-
+        // The op states of a fresh state (recurrent hidden state, a Scan's
+        // position): every run starts from these, as on ONNX Runtime.
+        let fresh = state.op_states.clone();
         let typed = plan.model();
         let mut inputs = Vec::new();
-        // The states made inputs above are the last inputs; the session
-        // feeds them itself.
-        let shown = input_names.len().saturating_sub(state_feeds.len());
-        let extra: Vec<String> = input_names[shown..].to_vec();
-        if extra.iter().ne(state_feeds.iter().map(|(n, _)| n)) {
-            return Err(load_err(format!(
-                "the initial states made inputs are not the last inputs: {extra:?}"
-            )));
-        }
-        let state_values = state_feeds
-            .iter()
-            .map(|(name, t)| to_tvalue(t).map_err(|e| load_err(format!("{name}: {e}"))))
-            .collect::<Result<TVec<_>, _>>()?;
+        // The initial states made inputs come last; the session feeds them.
+        let own = state_feeds.own_inputs(&input_names).map_err(load_err)?;
+        let state_values = state_feeds.values().map_err(load_err)?;
         for (name, outlet) in input_names
             .into_iter()
-            .take(shown)
+            .take(own)
             .zip(typed.input_outlets().unwrap_or(&[]))
         {
             let fact = typed
@@ -160,18 +130,9 @@ impl Runtime for TractRuntime {
             ("execution_provider".into(), "tract cpu".into()),
             ("precision".into(), opts.precision.to_string()),
         ]);
-        let mut details = details;
-        if fresh_state {
-            details.insert(
-                "state".into(),
-                "fresh per run (the plan has ops that keep state between runs: recurrent \
-                 layers, Scan)"
-                    .into(),
-            );
-        }
         Ok(Box::new(TractSession {
             state,
-            fresh_state,
+            fresh,
             state_values,
             inputs,
             output_names,
@@ -180,19 +141,6 @@ impl Runtime for TractRuntime {
             details,
         }))
     }
-}
-
-/// Whether some op of the plan keeps state from one run to the next.
-/// tract's Scan (what ONNX LSTM, GRU, RNN and Scan nodes become) starts a
-/// run from the last run's final hidden state, for streaming; an ONNX run
-/// starts from its initial state every time, so such plans get a fresh
-/// state per run (as tract's own `SimplePlan::run` does).
-fn keeps_state(plan: &Plan) -> bool {
-    let ctx = tract_onnx::tract_core::internal::EvalContext::out_of_plan();
-    plan.model()
-        .nodes()
-        .iter()
-        .any(|n| !matches!(n.op.state(&ctx), Ok(None)))
 }
 
 fn outlet_names(
@@ -218,10 +166,10 @@ struct InputSpec {
 
 struct TractSession {
     state: TypedSimpleState,
-    /// Whether each run needs a fresh state (see [`keeps_state`]).
-    fresh_state: bool,
-    /// Values of the extra inputs the session feeds after the model's own
-    /// (see [`recurrent::absent_states_as_inputs`]).
+    /// The op states of a freshly spawned state, restored before each run.
+    fresh: Vec<Option<Box<dyn OpState>>>,
+    /// Values of the initial states made inputs, fed after the model's own
+    /// (see `tract_recurrent.rs`).
     state_values: TVec<TValue>,
     inputs: Vec<InputSpec>,
     output_names: Vec<String>,
@@ -255,12 +203,13 @@ impl Session for TractSession {
     }
 
     fn run(&mut self) -> Result<(), RuntimeError> {
-        if self.fresh_state {
-            let plan = self.state.plan().clone();
-            self.state = plan.spawn().map_err(|e| RuntimeError::Run {
-                runtime: NAME,
-                message: format!("{e:#}"),
-            })?;
+        // Stateful ops (LSTM/GRU as Scan, Loop) keep their state between
+        // runs of one tract state: without this reset, each iteration would
+        // continue the previous one's sequence. Only those ops have a state.
+        for (now, fresh) in self.state.op_states.iter_mut().zip(&self.fresh) {
+            if fresh.is_some() || now.is_some() {
+                now.clone_from(fresh);
+            }
         }
         let out = self
             .state
@@ -456,12 +405,8 @@ mod tests {
     type Outputs = Vec<(String, HostTensor)>;
 
     /// Loads `g` exported on `rt`, runs it three times on the same feeds;
-    /// the outputs of the first and the last run, and the session details.
-    fn run_thrice(
-        rt: &dyn Runtime,
-        dir: &Path,
-        g: &crate::graph::Graph,
-    ) -> (Outputs, Outputs, BTreeMap<String, String>) {
+    /// the outputs of the first and the last run.
+    fn run_thrice(rt: &dyn Runtime, dir: &Path, g: &crate::graph::Graph) -> (Outputs, Outputs) {
         let model = dir.join("model.onnx");
         std::fs::write(&model, crate::onnx::export(g, &Default::default()).unwrap()).unwrap();
         let mut s = rt
@@ -472,13 +417,13 @@ mod tests {
         let first = s.outputs().unwrap();
         s.run().unwrap();
         s.run().unwrap();
-        (first, s.outputs().unwrap(), s.details())
+        (first, s.outputs().unwrap())
     }
 
     /// An LSTM, GRU or RNN without initial states: tract's optimizer broke
     /// the one-layer LSTM (its zero states are constants), and tract's Scan
     /// started each run from the last run's final state. Every run now
-    /// equals ONNX Runtime's, and plans without such ops keep one state.
+    /// equals ONNX Runtime's.
     #[test]
     fn recurrent_models_run_from_their_initial_state_every_run() {
         use crate::graph::{Op, Rnn, RnnMode};
@@ -498,20 +443,16 @@ mod tests {
             rnn(RnnMode::RnnTanh, 2, true),
         ] {
             let g = crate::onnx::export_tests::op_graph(&Op::Recurrent(r), DType::Float32);
-            let (first, last, details) = run_thrice(&TractRuntime, dir.path(), &g);
+            let (first, last) = run_thrice(&TractRuntime, dir.path(), &g);
             assert_eq!(
                 first, last,
                 "{}: the third run differs from the first",
                 g.name
             );
-            assert!(details["state"].starts_with("fresh per run"), "{details:?}");
-            let (ort, _, _) = run_thrice(&OrtRuntime, dir.path(), &g);
+            let (ort, _) = run_thrice(&OrtRuntime, dir.path(), &g);
             let check = crate::bench::compare::compare(&ort, &first, 1e-5, 1e-4);
             assert!(check.pass, "{}: {}", g.name, check.summary);
         }
-        let mlp = test_models::mlp_gather(dir.path());
-        let s = TractRuntime.load(&mlp, &SessionOptions::default()).unwrap();
-        assert!(!s.details().contains_key("state"), "{:?}", s.details());
     }
 
     #[test]

@@ -4,10 +4,65 @@
 
 use crate::graph::{DType, HostTensor};
 use crate::onnx::dtype_from_onnx;
+use std::path::Path;
+use tract_onnx::Onnx;
 use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
 use tract_onnx::pb::{
     GraphProto, NodeProto, TensorShapeProto, TypeProto, ValueInfoProto, type_proto,
 };
+use tract_onnx::prelude::*;
+
+/// Reads `model` as `onnx.model_for_path` would, after refusing the
+/// recurrent nodes tract would run wrong and making their absent initial
+/// states inputs. Errors carry tract's whole cause chain.
+pub(super) fn load_model(
+    onnx: &Onnx,
+    model: &Path,
+) -> Result<(InferenceModel, StateFeeds), String> {
+    let e = |e: TractError| format!("{e:#}");
+    let mut proto = onnx.proto_model_for_path(model).map_err(e)?;
+    let Some(graph) = proto.graph.as_mut() else {
+        return Err("the file has no graph".into());
+    };
+    if let Some(why) = ignored_attributes(graph) {
+        return Err(why);
+    }
+    let feeds = StateFeeds(absent_states_as_inputs(graph));
+    let parsed = onnx
+        .parse(&proto, model.parent().and_then(|d| d.to_str()))
+        .map_err(e)?;
+    if !parsed.unresolved_inputs.is_empty() {
+        return Err(format!(
+            "could not resolve inputs at top-level: {:?}",
+            parsed.unresolved_inputs
+        ));
+    }
+    Ok((parsed.model, feeds))
+}
+
+/// The initial states made model inputs, and the zeros the session feeds.
+pub(super) struct StateFeeds(Vec<(String, HostTensor)>);
+
+impl StateFeeds {
+    /// How many of the model's inputs (`names`, in order) are its own: the
+    /// states come after them.
+    pub(super) fn own_inputs(&self, names: &[String]) -> Result<usize, String> {
+        let own = names.len().saturating_sub(self.0.len());
+        if names[own..].iter().ne(self.0.iter().map(|(n, _)| n)) {
+            return Err(format!(
+                "the initial states made inputs are not the model's last inputs: {names:?}"
+            ));
+        }
+        Ok(own)
+    }
+
+    pub(super) fn values(&self) -> Result<TVec<TValue>, String> {
+        self.0
+            .iter()
+            .map(|(name, t)| super::to_tvalue(t).map_err(|e| format!("{name}: {e}")))
+            .collect()
+    }
+}
 
 const RECURRENT: [&str; 3] = ["LSTM", "GRU", "RNN"];
 
@@ -20,7 +75,7 @@ fn is_recurrent(n: &NodeProto) -> bool {
 /// sigmoid, tanh; RNN tanh) with no clip or input_forget, and run forward
 /// unless there are two directions. A node asking for anything else would
 /// give wrong numbers without an error: says which, so the model is refused.
-pub(super) fn ignored_attributes(g: &GraphProto) -> Option<String> {
+fn ignored_attributes(g: &GraphProto) -> Option<String> {
     for n in &g.node {
         for a in &n.attribute {
             let sub = a.g.iter().chain(&a.graphs);
@@ -96,7 +151,7 @@ fn int_attr(n: &NodeProto, name: &str) -> Option<i64> {
 /// absent state of a top-level node becomes an extra model input, declared
 /// at the end of the inputs; returns those inputs and the zeros to feed.
 /// Nodes whose input shape is not static are left as they are.
-pub(super) fn absent_states_as_inputs(g: &mut GraphProto) -> Vec<(String, HostTensor)> {
+fn absent_states_as_inputs(g: &mut GraphProto) -> Vec<(String, HostTensor)> {
     let mut feeds = Vec::new();
     for k in 0..g.node.len() {
         let n = &g.node[k];

@@ -389,6 +389,10 @@ struct Lowering<'g> {
     consts: Vec<TensorProto>,
     /// Shapes of helper values a lowering declares (recurrent layers).
     helper_infos: Vec<ValueInfoProto>,
+    /// ONNX-layout weights made from a recurrent layer's parameters, by
+    /// those parameters' names: a layer called at every decoding step
+    /// converts its weights once.
+    rec_weights: std::collections::HashMap<Vec<String>, [String; 3]>,
 }
 
 /// The IR node being lowered, for naming and errors.
@@ -409,6 +413,7 @@ impl<'g> Lowering<'g> {
             nodes: Vec::with_capacity(g.nodes.len()),
             consts: Vec::new(),
             helper_infos: Vec::new(),
+            rec_weights: Default::default(),
         };
         l.assign_names()?;
         Ok(l)

@@ -113,33 +113,9 @@ impl Lowering<'_> {
         ins: &[String],
     ) -> Result<(String, String, Option<String>), OnnxError> {
         let dirs = r.directions();
-        let (mut w, mut rr, mut b) = (Vec::new(), Vec::new(), Vec::new());
-        for dir in 0..dirs {
-            let at = 1 + r.state_inputs() + (layer * dirs + dir) * r.params_per_cell();
-            w.push(self.rec_gates_to_onnx(cur, r, &ins[at]));
-            rr.push(self.rec_gates_to_onnx(cur, r, &ins[at + 1]));
-            if r.bias {
-                let bi = self.rec_reorder_gates(cur, r, &ins[at + 2]);
-                let bh = self.rec_reorder_gates(cur, r, &ins[at + 3]);
-                let both = self.fresh(cur, "B");
-                self.emit(
-                    cur,
-                    "Concat",
-                    vec![bi, bh],
-                    vec![both.clone()],
-                    vec![a_int("axis", 0)],
-                    false,
-                );
-                b.push(self.rec_unsqueeze0(cur, &both));
-            }
-        }
-        let w = self.rec_stack_directions(cur, w);
-        let rr = self.rec_stack_directions(cur, rr);
-        let b = if r.bias {
-            self.rec_stack_directions(cur, b)
-        } else {
-            String::new()
-        };
+        let cell = r.params_per_cell();
+        let first = 1 + r.state_inputs() + layer * dirs * cell;
+        let [w, rr, b] = self.rec_layer_weights(cur, r, &ins[first..first + dirs * cell]);
         // This layer's slice of h0 (c0): rows layer*dirs .. (layer+1)*dirs.
         let mut states = Vec::new();
         for k in 0..r.state_inputs() {
@@ -191,6 +167,47 @@ impl Lowering<'_> {
         let op_type = r.mode.class();
         self.emit(cur, op_type, input, output, attrs, layer == 0);
         Ok((y, y_h, y_c))
+    }
+
+    /// ONNX's W, R and B (B "" without biases) of one layer from its
+    /// PyTorch parameters (per direction: weight_ih, weight_hh, bias_ih,
+    /// bias_hh), made once per set of parameters.
+    fn rec_layer_weights(&mut self, cur: &Cur, r: &Rnn, params: &[String]) -> [String; 3] {
+        let key: Vec<String> = std::iter::once(format!("{:?}", r.mode))
+            .chain(params.iter().cloned())
+            .collect();
+        if let Some(made) = self.rec_weights.get(&key) {
+            return made.clone();
+        }
+        let (mut w, mut rr, mut b) = (Vec::new(), Vec::new(), Vec::new());
+        for p in params.chunks(r.params_per_cell()) {
+            w.push(self.rec_gates_to_onnx(cur, r, &p[0]));
+            rr.push(self.rec_gates_to_onnx(cur, r, &p[1]));
+            if r.bias {
+                let bi = self.rec_reorder_gates(cur, r, &p[2]);
+                let bh = self.rec_reorder_gates(cur, r, &p[3]);
+                let both = self.fresh(cur, "B");
+                self.emit(
+                    cur,
+                    "Concat",
+                    vec![bi, bh],
+                    vec![both.clone()],
+                    vec![a_int("axis", 0)],
+                    false,
+                );
+                b.push(self.rec_unsqueeze0(cur, &both));
+            }
+        }
+        let w = self.rec_stack_directions(cur, w);
+        let rr = self.rec_stack_directions(cur, rr);
+        let b = if r.bias {
+            self.rec_stack_directions(cur, b)
+        } else {
+            String::new()
+        };
+        let made = [w, rr, b];
+        self.rec_weights.insert(key, made.clone());
+        made
     }
 
     /// A PyTorch weight [gates * hidden, features] as one ONNX direction
@@ -289,5 +306,66 @@ impl Lowering<'_> {
             false,
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Graph, Init, Param};
+
+    /// A GRU called at two decoding steps: two GRU nodes over one set of
+    /// converted weights (its Split/Concat/Unsqueeze nodes made once).
+    #[test]
+    fn a_layer_called_twice_converts_its_weights_once() {
+        let r = Rnn {
+            mode: RnnMode::Gru,
+            hidden_size: 4,
+            num_layers: 1,
+            bias: true,
+            batch_first: true,
+            bidirectional: false,
+            initial_state: true,
+        };
+        let mut g = Graph::new("Steps");
+        let f32s = |shape: &[usize]| TypeInfo::new(shape.to_vec(), DType::Float32);
+        let x = g.add_input("x", f32s(&[2, 1, 4]));
+        let h0 = g.add_input("h0", f32s(&[1, 2, 4]));
+        let params: Vec<ValueId> = r
+            .params(4)
+            .into_iter()
+            .map(|(name, shape)| {
+                g.add_param(Param {
+                    name,
+                    info: f32s(&shape),
+                    init: Init::Constant(0.5),
+                    trainable: true,
+                })
+            })
+            .collect();
+        let mut state = h0;
+        let mut ins = vec![x, state];
+        ins.extend(&params);
+        let first = g.add_node(Op::Recurrent(r.clone()), &ins, "gru").unwrap();
+        state = first[1];
+        let mut ins = vec![first[0], state];
+        ins.extend(&params);
+        let second = g.add_node(Op::Recurrent(r), &ins, "gru").unwrap();
+        g.add_output("y", second[0]);
+        g.add_output("h", second[1]);
+        let m = export_model(&g, &ExportOptions::default()).unwrap();
+        let ops: Vec<&str> = m
+            .graph
+            .as_ref()
+            .unwrap()
+            .node
+            .iter()
+            .map(|n| n.op_type.as_str())
+            .collect();
+        let count = |op: &str| ops.iter().filter(|o| **o == op).count();
+        assert_eq!(count("GRU"), 2, "{ops:?}");
+        // weight_ih, weight_hh, bias_ih, bias_hh: one Split each.
+        assert_eq!(count("Split"), 4, "{ops:?}");
+        assert_eq!(count("Unsqueeze"), 3, "{ops:?}");
     }
 }

@@ -166,6 +166,7 @@ const ZOO: &[Entry] = &[
     e("models/gnn/gcn.rhai", 23_063, None),
     e("models/gnn/graph_sage.rhai", 46_103, None),
     e("models/gnn/gat.rhai", 92_373, None),
+    e("models/recurrent/gru_greedy_decoder.rhai", 1_474_675, None),
     e("models/recurrent/lstm_lm_ptb_medium.rhai", 19_780_400, None),
 ];
 
@@ -589,18 +590,28 @@ fn one_model_per_family_agrees_on_ort_and_tract() {
     );
     // A GCN over a Cora-sized random graph.
     agree_on_ort_and_tract(&["models/gnn/gcn.rhai"], "");
-    // The PTB LSTM language model: a 2-layer LSTM with carried states.
+    // The PTB LSTM language model (a 2-layer LSTM with carried states) and
+    // the GRU greedy decoder (argmax tokens fed back for 10 steps).
     agree_on_ort_and_tract(
         &["models/recurrent/lstm_lm_ptb_medium.rhai"],
         "--max_seq_length 16 --batch_size 2",
     );
+    agree_on_ort_and_tract(
+        &["models/recurrent/gru_greedy_decoder.rhai"],
+        "--batch_size 2",
+    );
 }
 
-/// The recurrent scripts export one ONNX LSTM/GRU node per layer, as
-/// PyTorch's exporter writes nn.LSTM/nn.GRU, never an unrolled cell.
+/// The recurrent scripts export one ONNX LSTM/GRU node per layer (and
+/// per decoding step), as PyTorch's exporter writes nn.LSTM/nn.GRU, never
+/// an unrolled cell.
 #[test]
 fn recurrent_scripts_export_one_node_per_layer() {
-    for (script, op, layers) in [("models/recurrent/lstm_lm_ptb_medium.rhai", "LSTM", 2)] {
+    for (script, op, layers) in [
+        ("models/recurrent/lstm_lm_ptb_medium.rhai", "LSTM", 2),
+        // The encoder's GRU and the decoder's at each of its 10 steps.
+        ("models/recurrent/gru_greedy_decoder.rhai", "GRU", 11),
+    ] {
         let d = discover_with(script, "--max_seq_length 8");
         let m = turnkey::onnx::export_model(&d.builds[0].graph, &Default::default()).unwrap();
         let ops: Vec<String> = m

@@ -490,7 +490,7 @@ fn call_layer(
     }
 }
 
-fn p(t: &mut Trace, def: &ModelDef, i: usize, dtype: Option<DType>) -> ValueId {
+pub(crate) fn p(t: &mut Trace, def: &ModelDef, i: usize, dtype: Option<DType>) -> ValueId {
     let pd = &def.params[i];
     t.param(
         pd.uid,

@@ -3,7 +3,7 @@
 //! parameter names, shapes and init, and its forward's inputs and outputs.
 
 use super::super::host::{Host, Trace};
-use super::super::model::{Layer, Model, ModelDef, flatten_io, param_dtype, rt_err, uniform_param};
+use super::super::model::{self, Layer, Model, ModelDef, flatten_io, rt_err, uniform_param};
 use super::super::tensor::Tensor;
 use super::Api;
 use super::util::{DTYPE_OPT, OptSpec, Opts, R, opt, positive};
@@ -315,9 +315,8 @@ fn trace(
         let v = t.value_of(s)?;
         ins.push(unsqueeze(t, v, 1)?);
     }
-    for pd in &def.params {
-        let dt = param_dtype(&pd.param, dtype);
-        ins.push(t.param(pd.uid, &pd.local, &pd.param, Some(dt)));
+    for i in 0..def.params.len() {
+        ins.push(model::p(t, def, i, dtype));
     }
     let op = Op::Recurrent(Rnn {
         initial_state: !states.is_empty(),

@@ -68,6 +68,8 @@ pub enum Layer {
     /// parameters in declaration order (group norm, upsample, adaptive
     /// pools, ...: each beside its function in `api/`).
     Native(NativeForward),
+    /// nn.LSTM / nn.GRU / nn.RNN (script/api/recurrent.rs).
+    Recurrent(crate::graph::Rnn),
 }
 
 /// The forward of a [`Layer::Native`].
@@ -518,6 +520,7 @@ fn call_layer(
             }
             Ok(x)
         }
+        Layer::Recurrent(r) => super::api::recurrent::forward(host, ctx, def, r, arg, dtype),
         _ => {
             let x = single(ctx, class, &arg)?;
             let y = host
@@ -528,7 +531,7 @@ fn call_layer(
     }
 }
 
-fn p(t: &mut Trace, def: &ModelDef, i: usize, dtype: Option<DType>) -> ValueId {
+pub(crate) fn p(t: &mut Trace, def: &ModelDef, i: usize, dtype: Option<DType>) -> ValueId {
     let pd = &def.params[i];
     t.param(
         def.uid,
@@ -675,7 +678,9 @@ fn lower_layer(
             let ps: Vec<ValueId> = (0..def.params.len()).map(|i| p(t, def, i, dtype)).collect();
             f(t, xv, &ps)?
         }
-        Layer::Sequential | Layer::Closure(_) => unreachable!("handled by call_layer"),
+        Layer::Sequential | Layer::Closure(_) | Layer::Recurrent(_) => {
+            unreachable!("handled by call_layer")
+        }
     };
     Ok(t.tensor(y))
 }

@@ -48,6 +48,8 @@ pub struct DiscoverOptions {
     pub timeout: Option<Duration>,
     /// `--max-memory` in bytes; None = half the physical memory.
     pub max_memory: Option<u64>,
+    /// `--analyze-only`: weights are never made, so their size is no limit.
+    pub analyze_only: bool,
 }
 
 /// Size limits on script values: generous for model code, small enough that
@@ -258,6 +260,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
     if let Some(m) = opts.max_memory {
         state.max_memory = m;
     }
+    state.analyze_only = opts.analyze_only;
     let host = Host::new(state);
     let mut engine = engine(&host, path).map_err(|e| ScriptError::file(path, e))?;
     let onnx_calls = engine.onnx_calls.clone();

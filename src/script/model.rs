@@ -364,9 +364,17 @@ fn forward_top(
         .iter()
         .map(|p| p.info.numel() * p.info.dtype.size_bytes() as u64)
         .sum();
-    host.lock()
-        .fits(weights, &format!("{class}'s parameters"))
-        .map_err(|e| rt_err(ctx, e))?;
+    let st = host.lock();
+    if !st.analyze_only {
+        st.fits(weights, &format!("{class}'s parameters"))
+            .map_err(|e| {
+                rt_err(
+                    ctx,
+                    format!("{e}, or trace it without weights with --analyze-only"),
+                )
+            })?;
+    }
+    drop(st);
     let mut out_ids = Vec::new();
     for (name, t) in &outputs {
         let v = match &t.0 {

@@ -707,6 +707,39 @@ fn blocks_have_pytorch_parameter_counts() {
     );
 }
 
+/// A config key the builder does not know is an error naming it, never a
+/// silently different model (Swin and diffusers take whole config maps).
+#[test]
+fn config_typos_are_errors_that_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (call, want) in [
+        (
+            "vision::swin_transformer(#{ embed_dim: 96, depths: [2, 2, 6, 2], num_heads: [3, 6, 12, 24], window: 8 })",
+            "vision::swin_transformer: unknown cfg key \"window\"",
+        ),
+        (
+            "diffusers::unet_2d_condition(#{ cross_attention: 768 })",
+            "diffusers::unet_2d_condition: unknown cfg key \"cross_attention\"",
+        ),
+        (
+            "diffusers::unet_2d_condition(#{ act_fn: \"gelu\" })",
+            "act_fn = gelu is not supported (only silu)",
+        ),
+    ] {
+        let p = dir.path().join("typo.rhai");
+        std::fs::write(
+            &p,
+            format!("let m = {call};\nm.forward(rand([1, 3, 32, 32]));\n"),
+        )
+        .unwrap();
+        let err = match discover(&p, &DiscoverOptions::default()) {
+            Ok(_) => panic!("{call} built"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(want) && err.contains("typo.rhai:1"), "{err}");
+    }
+}
+
 /// Runs `scripts` on ort and tract with few iterations; every row must
 /// succeed and tract's outputs must agree with ort's.
 fn agree_on_ort_and_tract(scripts: &[&str], script_args: &str) {

@@ -65,10 +65,12 @@ def constructors():
         tv[f"models/{key}.rhai"] = (f"--max_seq_length {SEQ}", make)
     for key, (_, make) in gnn_models.models().items():
         tv[f"models/{key}.rhai"] = ("", make)
-    # UNets at 64x64 images: 8x8 latents (the SD 1.5 UNet's 3.4 GB of
-    # weights make it a long run: name it to check it).
+    # UNets at 64x64 images: 8x8 latents. Not the SD 1.5 UNet: its 3.4 GB
+    # of weights, held here four times over (export, fresh values, session,
+    # PyTorch), outgrow a 24 GB machine; unet_block checks its blocks.
     for key, (_, make) in diffusers_models.models().items():
-        tv[f"models/{key}.rhai"] = (f"--height {SIZE} --width {SIZE}", make)
+        if key != "diffusers/sd15_unet":
+            tv[f"models/{key}.rhai"] = (f"--height {SIZE} --width {SIZE}", make)
     return tv
 
 
@@ -193,12 +195,12 @@ def main():
     if not TURNKEY.exists():
         sys.exit(f"{TURNKEY} is missing: run cargo build --release first")
     table = constructors()
-    scripts = sys.argv[1:] or sorted(s for s in table if not s.endswith("sd15_unet.rhai"))
+    scripts = sys.argv[1:] or sorted(table)
     scratch = "/dev/shm" if Path("/dev/shm").is_dir() else None
     bad = 0
     for script in scripts:
         if script not in table:
-            print(f"{script}: no reference (the U-Net has no runnable reference)")
+            print(f"{script}: not checked (no runnable reference: the U-Net; too large: the SD 1.5 UNet)")
             continue
         args, make = table[script]
         verdict = check(script, args, make, scratch)

@@ -1,4 +1,4 @@
-//! The model zoo (models/{vision,transformers,gnn,recurrent}): every corpus script
+//! The model zoo (models/{vision,transformers,gnn,recurrent,diffusers}): every corpus script
 //! builds with exactly its reference parameter count and exports ONNX that
 //! passes the full checker; its multiply-accumulates match the published
 //! figure; the stdlib blocks count parameters like PyTorch; and one model
@@ -36,6 +36,7 @@ const fn e(script: &'static str, params: u64, gmacs: Option<(f64, &'static str)>
 }
 
 const AT_224: &str = "";
+const AT_256: &str = "--height 256 --width 256";
 
 /// The corpus and its reference figures (each script's `//! Reference:`
 /// line states the same parameter count and cites where it comes from).
@@ -145,6 +146,36 @@ const ZOO: &[Entry] = &[
         28_589_128,
         Some((4.456, AT_224)),
     ),
+    e(
+        "models/vision/swin_t.rhai",
+        28_288_354,
+        Some((4.491, AT_224)),
+    ),
+    e(
+        "models/vision/swin_s.rhai",
+        49_606_258,
+        Some((8.741, AT_224)),
+    ),
+    e(
+        "models/vision/swin_b.rhai",
+        87_768_224,
+        Some((15.431, AT_224)),
+    ),
+    e(
+        "models/vision/swin_v2_t.rhai",
+        28_351_570,
+        Some((5.94, AT_256)),
+    ),
+    e(
+        "models/vision/swin_v2_s.rhai",
+        49_737_442,
+        Some((11.546, AT_256)),
+    ),
+    e(
+        "models/vision/swin_v2_b.rhai",
+        87_930_848,
+        Some((20.325, AT_256)),
+    ),
     e("models/vision/unet.rhai", 31_037_698, None),
     // BERT-base at sequence length 128: 22.5 GFLOPs = 11.25 GMACs (MobileBERT, Table).
     e(
@@ -168,9 +199,11 @@ const ZOO: &[Entry] = &[
     e("models/gnn/gat.rhai", 92_373, None),
     e("models/recurrent/gru_greedy_decoder.rhai", 1_474_675, None),
     e("models/recurrent/lstm_lm_ptb_medium.rhai", 19_780_400, None),
+    e("models/diffusers/unet_block.rhai", 1_106_212, None),
+    e("models/diffusers/sd15_unet.rhai", 859_520_964, None),
 ];
 
-const FAMILIES: [&str; 4] = ["vision", "transformers", "gnn", "recurrent"];
+const FAMILIES: [&str; 5] = ["vision", "transformers", "gnn", "recurrent", "diffusers"];
 
 fn corpus_files() -> Vec<String> {
     let mut v = Vec::new();
@@ -411,8 +444,14 @@ fn macs_are_within_5_percent_of_the_published_figures() {
 }
 
 /// Buffers PyTorch keeps in a state_dict that an inference graph never
-/// reads: BatchNorm's step counter (training only).
-const EXPECTED_ABSENT: &[&str] = &["num_batches_tracked"];
+/// reads as weights: BatchNorm's step counter (training only); Swin's
+/// relative position index and V2's coordinate table, fixed functions of
+/// the window size that the graph computes from it.
+const EXPECTED_ABSENT: &[&str] = &[
+    "num_batches_tracked",
+    "relative_position_index",
+    "relative_coords_table",
+];
 
 /// Every zoo build's initializers are the reference implementation's
 /// state_dict: the same names, the same shapes, tied weights once under
@@ -561,6 +600,57 @@ fn blocks_have_pytorch_parameter_counts() {
         block_params("vision::cn_block(96, 1e-6)", &img(96, 8)),
         (96 * 49 + 96) + 2 * 96 + (96 * 384 + 384) + (384 * 96 + 96) + 96
     );
+    // SwinTransformerBlock(96, 3 heads, window 7) on channels-last tokens:
+    // 2 LayerNorms, qkv and proj, the 13x13 bias table, the 4x MLP.
+    let swin_block =
+        4 * 96 + (96 * 288 + 288) + (96 * 96 + 96) + 169 * 3 + (96 * 384 + 384) + (384 * 96 + 96);
+    assert_eq!(
+        block_params(
+            "vision::swin_block(96, 3, 7, [3, 3], #{})",
+            "rand([1, 14, 14, 96])"
+        ),
+        swin_block
+    );
+    // SwinTransformerBlockV2 adds logit_scale and cpb_mlp (2->512->heads, the last without bias).
+    assert_eq!(
+        block_params(
+            "vision::swin_block(96, 3, 8, [4, 4], #{ version: 2 })",
+            "rand([1, 16, 16, 96])"
+        ),
+        swin_block - 169 * 3 + 3 + (2 * 512 + 512) + 512 * 3
+    );
+    // PatchMerging(96): LayerNorm(384) and Linear(384, 192, no bias).
+    assert_eq!(
+        block_params("vision::patch_merging(96, #{})", "rand([1, 7, 7, 96])"),
+        2 * 384 + 384 * 192
+    );
+    // diffusers' ResnetBlock2D(32 -> 64, temb 128): 2 GroupNorms, two 3x3
+    // convs, the time projection, a 1x1 shortcut (channels change).
+    assert_eq!(
+        block_params(
+            "diffusers::resnet_block_2d(32, 64, 128, #{ groups: 8 })",
+            "[rand([1, 32, 8, 8]), rand([1, 128])]"
+        ),
+        2 * 32
+            + (32 * 64 * 9 + 64)
+            + (128 * 64 + 64)
+            + 2 * 64
+            + (64 * 64 * 9 + 64)
+            + (32 * 64 + 64)
+    );
+    // BasicTransformerBlock(64, 8 heads x 8, cross 32): 3 LayerNorms,
+    // bias-free q/k/v (k/v of attn2 from 32), to_out with bias, GEGLU 64->2x256, 256->64.
+    assert_eq!(
+        block_params(
+            "diffusers::basic_transformer_block(64, 8, 8, 32)",
+            "[rand([1, 16, 64]), rand([1, 7, 32])]"
+        ),
+        3 * 2 * 64
+            + (3 * 64 * 64 + 64 * 64 + 64)
+            + (64 * 64 + 2 * 32 * 64 + 64 * 64 + 64)
+            + (64 * 512 + 512)
+            + (256 * 64 + 64)
+    );
     let seq = |d: usize| format!("rand([1, 5, {d}])");
     // BertLayer(768, 12, 3072): 4 projections, 2 linears, 2 LayerNorms.
     let bert_layer = 4 * (768 * 768 + 768) + (768 * 3072 + 3072) + (3072 * 768 + 768) + 4 * 768;
@@ -617,6 +707,39 @@ fn blocks_have_pytorch_parameter_counts() {
     );
 }
 
+/// A config key the builder does not know is an error naming it, never a
+/// silently different model (Swin and diffusers take whole config maps).
+#[test]
+fn config_typos_are_errors_that_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (call, want) in [
+        (
+            "vision::swin_transformer(#{ embed_dim: 96, depths: [2, 2, 6, 2], num_heads: [3, 6, 12, 24], window: 8 })",
+            "vision::swin_transformer: unknown cfg key \"window\"",
+        ),
+        (
+            "diffusers::unet_2d_condition(#{ cross_attention: 768 })",
+            "diffusers::unet_2d_condition: unknown cfg key \"cross_attention\"",
+        ),
+        (
+            "diffusers::unet_2d_condition(#{ act_fn: \"gelu\" })",
+            "act_fn = gelu is not supported (only silu)",
+        ),
+    ] {
+        let p = dir.path().join("typo.rhai");
+        std::fs::write(
+            &p,
+            format!("let m = {call};\nm.forward(rand([1, 3, 32, 32]));\n"),
+        )
+        .unwrap();
+        let err = match discover(&p, &DiscoverOptions::default()) {
+            Ok(_) => panic!("{call} built"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(want) && err.contains("typo.rhai:1"), "{err}");
+    }
+}
+
 /// Runs `scripts` on ort and tract with few iterations; every row must
 /// succeed and tract's outputs must agree with ort's.
 fn agree_on_ort_and_tract(scripts: &[&str], script_args: &str) {
@@ -658,12 +781,14 @@ fn agree_on_ort_and_tract(scripts: &[&str], script_args: &str) {
 #[test]
 fn one_model_per_family_agrees_on_ort_and_tract() {
     // Vision at 64x64: residual blocks; squeeze-excitation, hardswish and
-    // depthwise convs; ceil-mode pooling and Fire concatenations.
+    // depthwise convs; ceil-mode pooling and Fire concatenations; Swin's
+    // padded, rolled and masked windows (16x16 tokens in 7x7 windows).
     agree_on_ort_and_tract(
         &[
             "models/vision/resnet18.rhai",
             "models/vision/mobilenet_v3_small.rhai",
             "models/vision/squeezenet1_1.rhai",
+            "models/vision/swin_t.rhai",
         ],
         "--height 64 --width 64",
     );
@@ -684,6 +809,12 @@ fn one_model_per_family_agrees_on_ort_and_tract() {
     agree_on_ort_and_tract(
         &["models/recurrent/gru_greedy_decoder.rhai"],
         "--batch_size 2",
+    );
+    // The small SD-style UNet on 8x8 latents: group norms, timestep
+    // embedding, self- and cross-attention, GEGLU, nearest upsampling.
+    agree_on_ort_and_tract(
+        &["models/diffusers/unet_block.rhai"],
+        "--height 64 --width 64 --batch_size 2",
     );
 }
 
@@ -734,4 +865,5 @@ fn every_script_agrees_on_ort_and_tract() {
     agree_on_ort_and_tract(&of("transformers"), "--max_seq_length 16");
     agree_on_ort_and_tract(&of("gnn"), "");
     agree_on_ort_and_tract(&of("recurrent"), "--max_seq_length 16 --batch_size 2");
+    agree_on_ort_and_tract(&of("diffusers"), "--height 64 --width 64");
 }

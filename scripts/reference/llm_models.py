@@ -32,6 +32,25 @@ MISTRAL_7B = dict(vocab_size=32000, hidden_size=4096, intermediate_size=14336, n
 OUTPUTS = ["llm/llama_tiny", "llm/smollm_135m"]
 
 
+# Small variants under tests/data/llm/ whose outputs reference_outputs.py
+# also compares: Llama 3 RoPE scaling with head_dim and tied head, Qwen2's
+# q/k/v biases, Mistral's sliding window (shorter than the sequence).
+VARIANTS = {
+    "tests/data/llm/llama3_tied_tiny.rhai": ("LlamaForCausalLM", "LlamaConfig", dict(
+        vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=1, head_dim=32, rope_theta=500000.0,
+        tie_word_embeddings=True, attention_bias=True, mlp_bias=True,
+        rope_scaling=dict(factor=32.0, high_freq_factor=4.0, low_freq_factor=1.0,
+                          original_max_position_embeddings=64, rope_type="llama3"))),
+    "tests/data/llm/qwen2_tiny.rhai": ("Qwen2ForCausalLM", "Qwen2Config", dict(
+        vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, rope_theta=1000000.0)),
+    "tests/data/llm/mistral_window_tiny.rhai": ("MistralForCausalLM", "MistralConfig", dict(
+        vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, sliding_window=5)),
+}
+
+
 def _make(cls, conf, cfg):
     def make():
         return getattr(transformers, cls)(getattr(transformers, conf)(**cfg))

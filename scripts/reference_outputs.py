@@ -37,7 +37,7 @@ import torch
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference import diffusers_models, gnn_models, torchvision_models, transformers_models  # noqa: E402
+from reference import diffusers_models, gnn_models, llm_models, torchvision_models, transformers_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TURNKEY = ROOT / "target" / "release" / "turnkey"
@@ -71,6 +71,13 @@ def constructors():
     for key, (_, make) in diffusers_models.models().items():
         if key != "diffusers/sd15_unet":
             tv[f"models/{key}.rhai"] = (f"--height {SIZE} --width {SIZE}", make)
+    llm = llm_models.models()
+    for key in llm_models.OUTPUTS:
+        # Two sequences; with an attention_mask input the second is
+        # left-padded by 4 (see `pad`).
+        tv[f"models/{key}.rhai"] = (f"--max_seq_length {SEQ} --batch_size 2", llm[key][1])
+    for script, (cls, conf, cfg) in llm_models.VARIANTS.items():
+        tv[script] = (f"--max_seq_length {SEQ} --batch_size 2", llm_models._make(cls, conf, cfg)[1])
     return tv
 
 
@@ -88,6 +95,19 @@ def read_pbs(folder, prefix):
         t.ParseFromString((folder / f"{prefix}_{k}.pb").read_bytes())
         out.append((t.name, numpy_helper.to_array(t)))
         k += 1
+    return out
+
+
+def pad(inputs):
+    """A decoder's attention_mask (all ones as the script makes it) with the
+    second sequence's first 4 tokens marked as padding: the real tokens
+    after them must not attend to them."""
+    out = []
+    for name, v in inputs:
+        if name == "attention_mask" and v.shape[0] > 1:
+            v = v.copy()
+            v[1, :4] = 0
+        out.append((name, v))
     return out
 
 
@@ -110,6 +130,11 @@ def run_reference(script, model, inputs):
         if "/diffusers/" in script:
             out = model(named["sample"], named["timestep"], encoder_hidden_states=named["encoder_hidden_states"])
             return {"output": out.sample}
+        if "/llm/" in script:  # models/llm/ and tests/data/llm/
+            kw = {"input_ids": named["input_ids"]}
+            if "attention_mask" in named:
+                kw["attention_mask"] = named["attention_mask"]
+            return {"output": model(**kw).logits}
         if script.endswith("t5_small.rhai"):
             out = model(input_ids=named["input_ids"], decoder_input_ids=named["decoder_input_ids"])
             return {"output": out.logits}
@@ -158,7 +183,8 @@ def check(script, args, make, scratch):
                 t.CopyFrom(numpy_helper.from_array(w.numpy().astype(np.float32), t.name))
         if len(weights) != len(params):
             return f"model.onnx holds {len(weights)} of the graph's {len(params)} parameters"
-        inputs = read_pbs(b / "inputs", "input")
+        inputs = pad(read_pbs(b / "inputs", "input"))
+    keep = dict(inputs).get("attention_mask")
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     outputs = list(zip(names, session.run(None, dict(inputs))))
@@ -182,6 +208,9 @@ def check(script, args, make, scratch):
         want = ref[name].float().numpy()
         if want.shape != got.shape:
             return f"{name}: shape {list(got.shape)} vs the reference's {list(want.shape)}"
+        if keep is not None:
+            # Logits of padding tokens are not defined alike: real tokens only.
+            want, got = want[keep == 1], got[keep == 1]
         scale = float(np.abs(want).max())
         diff = float(np.abs(want - got).max())
         worst.append((diff / max(scale, 1e-30), diff, scale, float(want.std()), name))

@@ -119,6 +119,8 @@ pub enum Event<'a> {
         cached: bool,
         onnx: &'a Path,
         param_bytes: Option<u64>,
+        /// Nodes of the variant's graph per op type (`domain:Op` outside ONNX).
+        op_counts: &'a std::collections::BTreeMap<String, usize>,
     },
     BuildFailed {
         build: &'a str,

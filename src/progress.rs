@@ -220,6 +220,7 @@ impl Observer for Terminal {
                 cached,
                 onnx,
                 param_bytes,
+                op_counts,
             } => {
                 let found = if cached {
                     "  (found in cache, not rebuilt)"
@@ -228,14 +229,29 @@ impl Observer for Terminal {
                 };
                 let count =
                     |m: &std::collections::BTreeMap<String, usize>| m.values().sum::<usize>();
-                let kept = match count(&info.kept_float32) {
-                    0 => String::new(),
-                    n => format!(", {n} left in float32"),
-                };
+                let mut what = Vec::new();
+                if info.precision != "fp32" {
+                    what.push(format!("{} node(s) {}", count(&info.converted), info.precision));
+                    match count(&info.kept_float32) {
+                        0 => {}
+                        n => what.push(format!("{n} left in float32")),
+                    }
+                }
+                if let Some(level) = &info.ort_opt_level {
+                    let fused: usize = op_counts
+                        .iter()
+                        .filter(|(k, _)| k.contains(':'))
+                        .map(|(_, v)| v)
+                        .sum();
+                    what.push(format!(
+                        "ONNX Runtime {level} graph: {} node(s), {fused} of them its own fused ops",
+                        count(op_counts)
+                    ));
+                }
                 self.info(&format!(
-                    "{build}  {} variant of {of}{found}\n    {} node(s) converted{kept}  weights {}\n    onnx {}",
+                    "{build}  {} variant of {of}{found}\n    {}  weights {}\n    onnx {}",
                     info.label(),
-                    count(&info.converted),
+                    what.join(", "),
                     param_bytes.map_or("-".into(), bytes),
                     onnx.display()
                 ));

@@ -407,6 +407,7 @@ impl Cx<'_> {
             cached,
             onnx: &onnx,
             param_bytes: rec.identity.param_bytes,
+            op_counts: &rec.identity.op_counts,
         });
         drop(export_lock);
         let reference = Fp32Reference {

@@ -40,6 +40,12 @@
 //! | `gpu_power_w` | GPU rows: mean GPU power while measuring (NVML) |
 //! | `achieved_flops` | FLOP/s reached: the model's FLOPs per sample × throughput |
 //! | `pct_of_peak` | `achieved_flops` as a percentage of the machine's peak (`turnkey peak`) |
+//! | `variant` | precision variants: `fp16`, `bf16`, `int8-dynamic`, `int8-static`, `+ort-<level>`; empty for the build itself |
+//! | `variant_of` | the fp32 build a variant was made from |
+//! | `speedup_vs_fp32` | the fp32 build's median (same runtime and device) / this row's median |
+//! | `rel_err` | variants: ‖variant − fp32‖₂ / ‖fp32‖₂ of the outputs (the largest over outputs) |
+//! | `cosine` | variants: cosine similarity of the outputs with fp32's (the lowest over outputs) |
+//! | `top1_agreement`, `top5_agreement` | variants, outputs shaped `[batch, classes]`: share of rows whose fp32 top class is the variant's top class / among its five best |
 //! | `error` | what went wrong, for a failed row |
 //!
 //! then one `label:<key>` column per label key seen in any row, sorted by key,
@@ -70,10 +76,12 @@ use crate::cache::{CacheError, Status};
 pub use compare::{Baseline, Comparison, Speedup, Sweep, SweepPoint, Variant, sweeps};
 pub use rows::{CacheSummary, Collected, Problem, collect, collect_rows, rows_from_record};
 pub use samples::{Histogram, SampleSummary, read_samples, summarize};
-pub use table::{SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_table};
+pub use table::{
+    SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_columns, summary_table,
+};
 
 /// The fixed columns, in order (see the module docs for their meaning).
-pub const COLUMNS: [&str; 38] = [
+pub const COLUMNS: [&str; 45] = [
     "build",
     "script",
     "model_class",
@@ -111,6 +119,13 @@ pub const COLUMNS: [&str; 38] = [
     "gpu_power_w",
     "achieved_flops",
     "pct_of_peak",
+    "variant",
+    "variant_of",
+    "speedup_vs_fp32",
+    "rel_err",
+    "cosine",
+    "top1_agreement",
+    "top5_agreement",
     "error",
 ];
 
@@ -211,6 +226,17 @@ pub struct ReportRow {
     pub peak_flops: Option<f64>,
     /// `achieved_flops` as a percentage of `peak_flops`.
     pub pct_of_peak: Option<f64>,
+    /// Precision variants: how the build was made (`fp16`, `int8-static+ort-basic`).
+    pub variant: String,
+    /// The fp32 build it is a variant of.
+    pub variant_of: String,
+    /// The fp32 row's median / this row's median.
+    pub speedup_vs_fp32: Option<f64>,
+    /// Accuracy against fp32 (see `bench::accuracy`).
+    pub rel_err: Option<f64>,
+    pub cosine: Option<f64>,
+    pub top1_agreement: Option<f64>,
+    pub top5_agreement: Option<f64>,
 }
 
 fn num<T: fmt::Display>(v: Option<T>) -> String {
@@ -260,6 +286,13 @@ impl ReportRow {
             num(self.gpu_power_w),
             num(self.achieved_flops),
             num(self.pct_of_peak),
+            self.variant.clone(),
+            self.variant_of.clone(),
+            num(self.speedup_vs_fp32),
+            num(self.rel_err),
+            num(self.cosine),
+            num(self.top1_agreement),
+            num(self.top5_agreement),
             self.error.clone(),
         ]
     }
@@ -563,7 +596,9 @@ mod tests {
                         runtime_version,device,status,compile_ms,first_ms,median_ms,mean_ms,p90_ms,\
                         p95_ms,p99_ms,min_ms,max_ms,std_ms,cov,stability,throughput,peak_rss_mb,\
                         check,max_abs_diff,iterations,timestamp,cache,core_median_ms,\
-                        peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,error";
+                        peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,\
+                        variant,variant_of,speedup_vs_fp32,rel_err,cosine,top1_agreement,\
+                        top5_agreement,error";
         assert_eq!(COLUMNS.join(","), expected);
         // Every column is named in the module docs' table.
         let docs = include_str!("mod.rs");

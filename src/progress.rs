@@ -231,7 +231,11 @@ impl Observer for Terminal {
                     |m: &std::collections::BTreeMap<String, usize>| m.values().sum::<usize>();
                 let mut what = Vec::new();
                 if info.precision != "fp32" {
-                    what.push(format!("{} node(s) {}", count(&info.converted), info.precision));
+                    what.push(format!(
+                        "{} node(s) {}",
+                        count(&info.converted),
+                        info.precision
+                    ));
                     match count(&info.kept_float32) {
                         0 => {}
                         n => what.push(format!("{n} left in float32")),

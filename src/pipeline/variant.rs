@@ -29,6 +29,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// Calibrated activation ranges (min, max) by tensor name.
+type Ranges = BTreeMap<String, (f32, f32)>;
+
 /// How variants are made and checked (the command line's settings).
 #[derive(Clone, Debug, PartialEq)]
 pub struct VariantOptions {
@@ -590,7 +593,7 @@ impl Cx<'_> {
         base: &Record,
         base_dir: &Path,
         dir: &Path,
-    ) -> Result<(BTreeMap<String, (f32, f32)>, Calibration), String> {
+    ) -> Result<(Ranges, Calibration), String> {
         let targets = calib::targets(m).map_err(|e| format!("int8-static calibration: {e}"))?;
         let cdir = dir.join("calibration");
         let _ = std::fs::remove_dir_all(&cdir);

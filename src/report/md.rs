@@ -53,8 +53,7 @@ impl Exporter for MarkdownExporter {
             .rows
             .iter()
             .map(|r| {
-                let mut cells: Vec<String> =
-                    columns.iter().map(|c| cell(&(c.cell)(r))).collect();
+                let mut cells: Vec<String> = columns.iter().map(|c| cell(&(c.cell)(r))).collect();
                 if several {
                     cells.push(cell(&r.cache));
                 }

@@ -76,9 +76,7 @@ use crate::cache::{CacheError, Status};
 pub use compare::{Baseline, Comparison, Speedup, Sweep, SweepPoint, Variant, sweeps};
 pub use rows::{CacheSummary, Collected, Problem, collect, collect_rows, rows_from_record};
 pub use samples::{Histogram, SampleSummary, read_samples, summarize};
-pub use table::{
-    SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_columns, summary_table,
-};
+pub use table::{SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_columns, summary_table};
 
 /// The fixed columns, in order (see the module docs for their meaning).
 pub const COLUMNS: [&str; 45] = [

@@ -3,12 +3,14 @@
 
 pub mod api;
 pub mod args;
+pub mod composites;
 pub mod error;
 pub mod guard;
 pub mod header;
 pub mod host;
 pub mod layers;
 pub mod model;
+pub mod naming;
 pub mod onnx_model;
 pub mod tensor;
 
@@ -135,12 +137,15 @@ pub struct ScriptEngine {
     pub book: api::Book,
     /// The `onnx::load` calls the script makes.
     pub onnx_calls: onnx_model::OnnxCalls,
+    host: Host,
 }
 
 impl ScriptEngine {
     /// Compiles a user script with the stdlib closures merged in.
     pub fn compile(&self, source: &str) -> Result<rhai::AST, rhai::ParseError> {
         let user = self.engine.compile(guard::guard_switches(source))?;
+        // nn::module reads its closure's parameter names from here.
+        self.host.lock().fn_params.add_ast(&user);
         Ok(self.stdlib_closures.merge(&user))
     }
 
@@ -203,6 +208,7 @@ pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
             .map_err(|e| format!("stdlib/{name}.rhai: {e} (a turnkey bug)"))?;
         ast.set_source(format!("stdlib/{name}.rhai"));
         names.extend(ast.iter_functions().map(|f| f.name.to_string()));
+        host.lock().fn_params.add_ast(&ast);
         api::reference::add_stdlib(&mut book, name, src);
         let mut anon = ast.clone_functions_only_filtered(|_, _, _, n, _| n.starts_with("anon$"));
         anon.clear_source();
@@ -222,6 +228,7 @@ pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
         stdlib_fn_names: names,
         book,
         onnx_calls,
+        host: host.clone(),
     })
 }
 

@@ -243,7 +243,7 @@ fn reshape_dims(from: &[usize], to: &[i64], allow_zero: bool) -> Option<Vec<usiz
     }
     if let Some(i) = infer {
         let known: usize = dims.iter().product();
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return None;
         }
         dims[i] = total / known;

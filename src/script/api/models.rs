@@ -144,10 +144,28 @@ pub fn register(api: &mut Api) {
             };
             let dt = param_dtype(&pd.param, m.dtype);
             h.with_trace(|t| {
-                let v = t.param(pd.uid, &pd.local, &pd.param, Some(dt));
+                let v = t.param(m.def.uid, pd.uid, &pd.local, &pd.param, Some(dt));
                 Ok(t.tensor(v))
             })
             .map_err(|e| rt_err(&ctx, e))
+        },
+    );
+    api.doc("get_submodule")
+        .about(
+            "The child model at a dotted module path (\"encoder.layer.0\", \"features.3\"), \
+             named as the exported parameters are; \"\" is the model itself. Reading a child \
+             this way does not make it a child of the module whose forward reads it (a tied LM \
+             head: transformer.get_submodule(\"wte\").param(\"weight\")).",
+        )
+        .torch("model.get_submodule(target)");
+    api.fun(
+        "get_submodule",
+        ["model", "target"],
+        |ctx: NativeCallContext, m: &mut Model, target: &str| -> R<Model> {
+            let mut child =
+                super::super::naming::submodule(m, target).map_err(|e| rt_err(&ctx, e))?;
+            child.dtype = child.dtype.or(m.dtype);
+            Ok(child)
         },
     );
     api.doc("to_string")

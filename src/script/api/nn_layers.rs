@@ -2,16 +2,15 @@
 //! `Model` with PyTorch's parameter shapes, names and default init.
 
 use super::super::layers::gelu_tanh;
-use super::super::model::{self, Layer, Model, const_param, normal_param, rt_err, uniform_param};
+use super::super::model::{Layer, Model, const_param, normal_param, rt_err, uniform_param};
 use super::Api;
 use super::elementwise::GELU_MODES;
-use super::spatial::pool_op;
 use super::util::{
     DTYPE_OPT, MAX_TENSOR_BYTES, OptSpec, Opts, R, dims, opt, positive, size2, spatial,
 };
 use crate::graph::Op;
 use crate::script::host::Host;
-use rhai::{Array, Dynamic, FnPtr, ImmutableString, Map, NativeCallContext};
+use rhai::{Array, Dynamic, ImmutableString, Map, NativeCallContext};
 
 const LINEAR_OPTS: &[OptSpec] = &[opt("bias", "true", "learn an additive bias"), DTYPE_OPT];
 const CONV_OPTS: &[OptSpec] = &[
@@ -101,7 +100,10 @@ pub fn register(api: &mut Api) {
     for (name, sp, tr, torch) in [
         ("conv1d", 1usize, false, "nn.Conv1d"),
         ("conv2d", 2, false, "nn.Conv2d"),
+        ("conv3d", 3, false, "nn.Conv3d"),
+        ("conv_transpose1d", 1, true, "nn.ConvTranspose1d"),
         ("conv_transpose2d", 2, true, "nn.ConvTranspose2d"),
+        ("conv_transpose3d", 3, true, "nn.ConvTranspose3d"),
     ] {
         api.doc_layer(name)
             .about("A convolution layer; kernel_size is an int or one per spatial dim.")
@@ -256,49 +258,12 @@ pub fn register(api: &mut Api) {
             vec![],
         ))
     });
-    api.doc_layer("sequential")
-        .about(
-            "Runs its layers in order; children are named by index (0, 1, ...) as in \
-             nn.Sequential. The name is the class shown in reports (default \"Sequential\").",
-        )
-        .torch("nn.Sequential");
-    let h = api.host.clone();
-    api.layer(
-        "sequential",
-        ["name", "layers"],
-        move |ctx: NativeCallContext, name: ImmutableString, layers: Array| {
-            sequential(&ctx, &h, &name, layers)
-        },
-    );
-    let h = api.host.clone();
-    api.layer(
-        "sequential",
-        ["layers"],
-        move |ctx: NativeCallContext, layers: Array| sequential(&ctx, &h, "Sequential", layers),
-    );
-    api.doc_layer("module")
-        .about(
-            "A model from a closure over other models: |x| ... is its forward. The models the \
-             closure captures are its children (their parameters are its parameters).",
-        )
-        .torch("a custom nn.Module");
-    let h = api.host.clone();
-    api.layer(
-        "module",
-        ["name", "forward"],
-        move |ctx: NativeCallContext, name: ImmutableString, f: FnPtr| {
-            let mut children = Vec::new();
-            for d in f.curry() {
-                model::models_in(d, &mut children);
-            }
-            let _ = &ctx;
-            Ok(Model::new(&h, &name, Layer::Closure(f), vec![], children))
-        },
-    );
     api.doc_layer("parameter")
         .about(
             "A free parameter (nn.Parameter) named name: read it inside a forward with \
-             model.param(name); its own forward returns it (class tokens, layer scales).",
+             model.param(name); its own forward returns it (class tokens, layer scales). It is \
+             exported as name in the module that holds it (`encoder.pos_embedding`), as \
+             `self.name = nn.Parameter(...)` is.",
         )
         .torch("nn.Parameter")
         .options(PARAM_OPTS);
@@ -465,46 +430,7 @@ pub fn register(api: &mut Api) {
             ))
         },
     );
-    for (name, class, is_max, onnx) in [
-        ("max_pool2d", "MaxPool2d", true, "MaxPool"),
-        ("avg_pool2d", "AvgPool2d", false, "AveragePool"),
-    ] {
-        api.doc_layer(name)
-            .about(
-                "A 2-d pool as a layer: (kernel), (kernel, stride), (kernel, stride, padding) \
-                 or (kernel, options).",
-            )
-            .onnx(onnx)
-            .torch(&format!("nn.{class}"))
-            .options(super::spatial::POOL_OPTS);
-        let h = api.host.clone();
-        api.layer(
-            name,
-            ["kernel_size"],
-            move |ctx: NativeCallContext, k: Dynamic| {
-                let op = pool_op(&ctx, is_max, &k, None, None)?;
-                Ok(Model::new(&h, class, Layer::Op(op), vec![], vec![]))
-            },
-        );
-        let h = api.host.clone();
-        api.layer(
-            name,
-            ["kernel_size", "stride_or_opts"],
-            move |ctx: NativeCallContext, k: Dynamic, s: Dynamic| {
-                let op = pool_op(&ctx, is_max, &k, Some(&s), None)?;
-                Ok(Model::new(&h, class, Layer::Op(op), vec![], vec![]))
-            },
-        );
-        let h = api.host.clone();
-        api.layer(
-            name,
-            ["kernel_size", "stride", "padding"],
-            move |ctx: NativeCallContext, k: Dynamic, s: Dynamic, p: Dynamic| {
-                let op = pool_op(&ctx, is_max, &k, Some(&s), Some(&p))?;
-                Ok(Model::new(&h, class, Layer::Op(op), vec![], vec![]))
-            },
-        );
-    }
+    super::spatial::pool_layers(api);
     api.doc_layer("adaptive_avg_pool2d")
         .about("Average pooling to a fixed output size (default 1: a global pool).")
         .onnx("GlobalAveragePool | AveragePool | MatMul")
@@ -570,11 +496,15 @@ fn conv(
     k: &Dynamic,
     opts: Map,
 ) -> R<Model> {
-    let fname = if transpose {
-        "nn::conv_transpose2d"
+    let class = if transpose {
+        format!("ConvTranspose{sp}d")
     } else {
-        "nn::conv"
+        format!("Conv{sp}d")
     };
+    let fname = &format!(
+        "nn::{}",
+        class.to_lowercase().replace("transpose", "_transpose")
+    );
     let spec = if transpose { CONV_T_OPTS } else { CONV_OPTS };
     let opts = Opts::new(ctx, fname, opts, spec)?;
     let (i, o) = (
@@ -614,11 +544,6 @@ fn conv(
     if bias {
         params.push(("bias", uniform_param(h, &[o], bound, dt)));
     }
-    let class = match (transpose, sp) {
-        (true, _) => "ConvTranspose2d",
-        (false, 1) => "Conv1d",
-        _ => "Conv2d",
-    };
     let layer = Layer::Conv {
         kernel,
         stride: opts.spatial("stride", sp)?,
@@ -633,7 +558,7 @@ fn conv(
         bias,
         transpose,
     };
-    Ok(Model::new(h, class, layer, params, vec![]))
+    Ok(Model::new(h, &class, layer, params, vec![]))
 }
 
 fn batch_norm(ctx: &NativeCallContext, h: &Host, c: i64, opts: Map) -> R<Model> {
@@ -730,25 +655,6 @@ fn mha(ctx: &NativeCallContext, h: &Host, d: i64, heads: i64, opts: Map) -> R<Mo
         params,
         vec![],
     ))
-}
-
-fn sequential(ctx: &NativeCallContext, h: &Host, name: &str, layers: Array) -> R<Model> {
-    let mut children = Vec::new();
-    for (i, l) in layers.into_iter().enumerate() {
-        let l = l.flatten();
-        let tn = l.type_name();
-        let m = l.try_cast::<Model>().ok_or_else(|| {
-            rt_err(
-                ctx,
-                format!("nn::sequential: item {i} is {tn}, not a model"),
-            )
-        })?;
-        children.push(m);
-    }
-    if children.is_empty() {
-        return Err(rt_err(ctx, "nn::sequential needs at least one layer"));
-    }
-    Ok(Model::new(h, name, Layer::Sequential, vec![], children))
 }
 
 fn parameter(ctx: &NativeCallContext, h: &Host, name: &str, shape: &Array, opts: Map) -> R<Model> {

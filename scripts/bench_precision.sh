@@ -76,7 +76,9 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 logging.disable(logging.WARNING)  # the pre-processing advice, taken below
 src, out = sys.argv[1], sys.argv[2]
 quantize_dynamic(src, f"{out}/ort_qd_raw.onnx", weight_type=QuantType.QInt8)
-quant_pre_process(src, f"{out}/pre.onnx")
+# Symbolic shape inference is for dynamic shapes (ours are static) and
+# would import torch.
+quant_pre_process(src, f"{out}/pre.onnx", skip_symbolic_shape=True)
 quantize_dynamic(f"{out}/pre.onnx", f"{out}/ort_qd.onnx", weight_type=QuantType.QInt8)
 quantize_dynamic(f"{out}/pre.onnx", f"{out}/ort_qd_pc.onnx", weight_type=QuantType.QInt8, per_channel=True)
 PY

@@ -41,6 +41,13 @@ fn lock_version(lock: &str, name: &str) -> Option<String> {
 /// domain's (ONNX Runtime's fused `com.microsoft` ops, saved by an
 /// `--ort-opt-level` variant) fails on them: say which.
 fn foreign_ops_hint(model: &Path, message: String) -> String {
+    // tract's Gemm expansion computes in float32 whatever its inputs, and
+    // refuses the float16 output the graph declares (an fp16 variant).
+    if message.contains("Gemm") && message.contains("expected") && message.contains("F16") {
+        return format!(
+            "{message} (tract's Gemm does not compute in float16: run fp16 variants on ort)"
+        );
+    }
     let Ok(info) = crate::onnx::inspect(model) else {
         return message;
     };

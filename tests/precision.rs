@@ -274,3 +274,33 @@ fn a_variant_below_the_cosine_threshold_is_a_mismatch_and_fails_the_run() {
     let said = format!("{}{}", r.stdout, r.stderr);
     assert!(said.contains("below 0.9999999"), "{said}");
 }
+
+#[test]
+fn tract_says_what_it_lacks_for_a_variant_and_runs_the_int8_ones() {
+    let cache = tempfile::tempdir().unwrap();
+    let r = bench(
+        cache.path(),
+        &["models/selftest/linear.rhai"],
+        &[
+            "--precision",
+            "fp16,bf16,int8-dynamic,int8-static",
+            "--runtime",
+            "tract",
+        ],
+    );
+    assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let all = by_variant(cache.path());
+    let tract = |p: &str| row(&all[&("linear".to_string(), p.to_string())].1, "tract").clone();
+    let e = tract("bf16")["error"].as_str().unwrap().to_string();
+    assert!(e.contains("tract has no bfloat16 type"), "{e}");
+    let e = tract("fp16")["error"].as_str().unwrap().to_string();
+    assert!(
+        e.contains("tract's Gemm does not compute in float16"),
+        "{e}"
+    );
+    for p in ["int8-dynamic", "int8-static"] {
+        let t = tract(p);
+        assert_eq!(t["status"], "successful", "{t}");
+        assert!(t["accuracy"]["cosine"].as_f64().unwrap() >= 0.99, "{t}");
+    }
+}

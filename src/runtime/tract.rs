@@ -48,6 +48,9 @@ fn foreign_ops_hint(model: &Path, message: String) -> String {
             "{message} (tract's Gemm does not compute in float16: run fp16 variants on ort)"
         );
     }
+    if message.contains("Unknown DatumType Bfloat16") {
+        return format!("{message} (tract has no bfloat16 type: run bf16 variants on ort)");
+    }
     let Ok(info) = crate::onnx::inspect(model) else {
         return message;
     };

@@ -23,6 +23,28 @@ const FAST: [&str; 8] = [
     "0",
 ];
 
+/// Prints the relative error and the cosine of a model's outputs (run by
+/// onnx.reference on a build's inputs) against that build's ORT outputs:
+/// argv = [fp32 build folder, model.onnx].
+const BF16_CHECK: &str = "
+import sys, glob, numpy as np, onnx
+from onnx import numpy_helper
+from onnx.reference import ReferenceEvaluator
+def load(d):
+    out = []
+    for f in sorted(glob.glob(d + '/*.pb')):
+        t = onnx.TensorProto(); t.ParseFromString(open(f, 'rb').read())
+        out.append((t.name, numpy_helper.to_array(t)))
+    return out
+b = sys.argv[1]
+feed = dict(load(b + '/inputs'))
+ref = [v for _, v in load(b + '/outputs/ort-cpu')]
+got = ReferenceEvaluator(sys.argv[2]).run(None, feed)
+r = np.concatenate([x.ravel().astype(np.float64) for x in ref])
+a = np.concatenate([x.ravel().astype(np.float64) for x in got])
+print(np.linalg.norm(a - r) / np.linalg.norm(r), r @ a / np.linalg.norm(r) / np.linalg.norm(a))
+";
+
 fn bench(cache: &Path, inputs: &[&str], extra: &[&str]) -> Run {
     let mut args = vec!["-d", cache.to_str().unwrap()];
     args.extend_from_slice(inputs);
@@ -100,6 +122,18 @@ fn every_precision_of_a_cnn_and_a_transformer_is_its_own_build_checked_against_f
                     e.contains("bfloat16") && e.contains("Could not find an implementation"),
                     "{e}"
                 );
+                // Still numerically right: onnx's reference evaluator runs
+                // it on the fp32 build's inputs, against ORT's fp32 outputs.
+                let (rel, cos): (f64, f64) = {
+                    let out = py(BF16_CHECK, &[fp32_dir, &dir.join("model.onnx")]);
+                    let v: Vec<f64> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
+                    (v[0], v[1])
+                };
+                assert!(
+                    cos >= 0.99 && rel < 3e-2,
+                    "{model} bf16: rel {rel} cosine {cos}"
+                );
+                assert!(rel > 1e-4, "{model} bf16 is not float32: {rel}");
                 continue;
             }
             assert_eq!(ort["status"], "successful", "{model} {p}: {ort}");

@@ -338,3 +338,68 @@ fn tract_says_what_it_lacks_for_a_variant_and_runs_the_int8_ones() {
         assert!(t["accuracy"]["cosine"].as_f64().unwrap() >= 0.99, "{t}");
     }
 }
+
+#[test]
+fn int8_static_calibrates_on_test_data_sets_or_random_batches() {
+    // An ONNX model-zoo folder: model.onnx and two test data sets.
+    let src = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "-d",
+        src.path().to_str().unwrap(),
+        "models/selftest/cnn.rhai",
+        "--build-only",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let zoo = src.path().join("smallcnn");
+    std::fs::create_dir(&zoo).unwrap();
+    std::fs::copy(
+        builds(src.path())[0].join("model.onnx"),
+        zoo.join("model.onnx"),
+    )
+    .unwrap();
+    py(
+        "import numpy as np, os, sys\n\
+         from onnx import numpy_helper\n\
+         for k in range(2):\n\
+         \x20   d = os.path.join(sys.argv[1], f'test_data_set_{k}'); os.makedirs(d)\n\
+         \x20   x = np.random.default_rng(k).random((1, 3, 224, 224), dtype=np.float32)\n\
+         \x20   open(d + '/input_0.pb', 'wb').write(numpy_helper.from_array(x, 'input').SerializeToString())\n",
+        &[&zoo],
+    );
+    let calibration = |inputs: &str, batches: &str| {
+        let cache = tempfile::tempdir().unwrap();
+        let r = bench(
+            cache.path(),
+            &[inputs],
+            &[
+                "--precision",
+                "int8-static",
+                "--calibration-batches",
+                batches,
+                "--runtime",
+                "ort",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        let b = builds(cache.path());
+        let v = b
+            .iter()
+            .map(|b| record(b))
+            .find(|r| !r["identity"]["variant"].is_null())
+            .unwrap();
+        assert_eq!(row(&v, "ort")["status"], "successful");
+        v["identity"]["variant"]["calibration"]["sources"].clone()
+    };
+    // The build's own data (test_data_set_0) and the other set; no random
+    // data mixed into real data.
+    let zoo_model = zoo.join("model.onnx");
+    assert_eq!(
+        calibration(zoo_model.to_str().unwrap(), "4"),
+        serde_json::json!(["inputs", "test_data_set_1"])
+    );
+    // A script's random inputs, then more random batches.
+    assert_eq!(
+        calibration("models/selftest/linear.rhai", "3"),
+        serde_json::json!(["inputs", "random (seed 7919)", "random (seed 15838)"])
+    );
+}

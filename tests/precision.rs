@@ -403,3 +403,37 @@ fn int8_static_calibrates_on_test_data_sets_or_random_batches() {
         serde_json::json!(["inputs", "random (seed 7919)", "random (seed 15838)"])
     );
 }
+
+#[test]
+fn an_ort_optimized_transformer_holds_ort_transformer_fusions() {
+    let cache = tempfile::tempdir().unwrap();
+    let r = bench(
+        cache.path(),
+        &["models/selftest/transformer.rhai"],
+        &["--ort-opt-level", "basic,all", "--runtime", "ort"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let ops = |level: &str| {
+        let b = builds(cache.path())
+            .into_iter()
+            .find(|b| record(b)["identity"]["variant"]["ort_opt_level"] == level)
+            .unwrap();
+        let rec = record(&b);
+        assert!(row(&rec, "ort")["accuracy"]["cosine"].as_f64().unwrap() > 0.9999);
+        py(
+            "import onnx, sys\n\
+             m = onnx.load(sys.argv[1])\n\
+             print(' '.join(sorted({f'{n.domain}:{n.op_type}' for n in m.graph.node if n.domain})))",
+            &[&b.join("model.onnx")],
+        )
+    };
+    // Layer norms with their residual add, and GELU: ORT's own fused ops.
+    let all = ops("all");
+    assert!(
+        all.contains("com.microsoft:SkipLayerNormalization"),
+        "{all}"
+    );
+    assert!(all.contains("com.microsoft:Gelu"), "{all}");
+    // basic folds constants but keeps standard ONNX.
+    assert_eq!(ops("basic").trim(), "");
+}

@@ -215,6 +215,10 @@ pub struct Identity {
     pub input_source: Option<String>,
     /// The error this build must fail with (a manifest's `expected_failure`).
     pub expected_failure: Option<String>,
+    /// Scripts: where the weights came from (`random(0)`, or checkpoint
+    /// files with their sha256); part of the build's identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights: Option<crate::graph::WeightsInfo>,
 }
 
 impl Identity {

@@ -7,9 +7,11 @@ pub mod ir;
 pub mod ops;
 pub mod tensor;
 pub mod value;
+pub mod weights;
 
 pub use dtype::{DType, shape_str};
 pub use ir::{Graph, GraphStats, Init, Node, Param, Source, Value, ValueId};
 pub use ops::{Family, GraphError, Op, ResizeMode, TypeInfo};
 pub use tensor::HostTensor;
 pub use value::{HostValue, ValueType, flatten_all};
+pub use weights::{FileSlice, WeightsInfo};

@@ -40,6 +40,7 @@
 //! | `gpu_power_w` | GPU rows: mean GPU power while measuring (NVML) |
 //! | `achieved_flops` | FLOP/s reached: the model's FLOPs per sample × throughput |
 //! | `pct_of_peak` | `achieved_flops` as a percentage of the machine's peak (`turnkey peak`) |
+//! | `weights` | scripts: where the weights came from: `random(0)`, or the checkpoint and its sha256 |
 //! | `error` | what went wrong, for a failed row |
 //!
 //! then one `label:<key>` column per label key seen in any row, sorted by key,
@@ -73,7 +74,7 @@ pub use samples::{Histogram, SampleSummary, read_samples, summarize};
 pub use table::{SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_table};
 
 /// The fixed columns, in order (see the module docs for their meaning).
-pub const COLUMNS: [&str; 38] = [
+pub const COLUMNS: [&str; 39] = [
     "build",
     "script",
     "model_class",
@@ -111,6 +112,7 @@ pub const COLUMNS: [&str; 38] = [
     "gpu_power_w",
     "achieved_flops",
     "pct_of_peak",
+    "weights",
     "error",
 ];
 
@@ -188,6 +190,8 @@ pub struct ReportRow {
     pub peak_device_mem_mb: Option<f64>,
     pub gpu_util_pct: Option<f64>,
     pub gpu_power_w: Option<f64>,
+    /// Scripts: where the weights came from (`random(0)`, a checkpoint).
+    pub weights: String,
     pub error: String,
     /// All labels of the build (the `label:<key>` columns).
     pub labels: BTreeMap<String, Vec<String>>,
@@ -260,6 +264,7 @@ impl ReportRow {
             num(self.gpu_power_w),
             num(self.achieved_flops),
             num(self.pct_of_peak),
+            self.weights.clone(),
             self.error.clone(),
         ]
     }
@@ -563,7 +568,8 @@ mod tests {
                         runtime_version,device,status,compile_ms,first_ms,median_ms,mean_ms,p90_ms,\
                         p95_ms,p99_ms,min_ms,max_ms,std_ms,cov,stability,throughput,peak_rss_mb,\
                         check,max_abs_diff,iterations,timestamp,cache,core_median_ms,\
-                        peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,error";
+                        peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,weights,\
+                        error";
         assert_eq!(COLUMNS.join(","), expected);
         // Every column is named in the module docs' table.
         let docs = include_str!("mod.rs");

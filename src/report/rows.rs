@@ -392,6 +392,11 @@ fn build_columns(record: &Record, cache: &Path) -> ReportRow {
         params: id.params,
         flops: id.flops,
         input_shapes: inputs.join("; "),
+        weights: id
+            .weights
+            .as_ref()
+            .map(|w| w.source.clone())
+            .unwrap_or_default(),
         cache: cache.display().to_string(),
         labels: id.labels.clone(),
         hash: id.hash.clone(),

@@ -17,6 +17,7 @@ pub mod reference;
 mod shape;
 mod spatial;
 pub mod util;
+mod weights;
 
 pub use reference::{Book, Entry, Kind};
 pub use util::MAX_TENSOR_BYTES;
@@ -296,6 +297,7 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     normalization::register(&mut api);
     nn_layers::register(&mut api);
     containers::register(&mut api);
+    weights::register(&mut api);
     (nn, book)
 }
 

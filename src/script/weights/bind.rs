@@ -46,6 +46,9 @@ pub struct Bound {
 /// At most this many paths per module are followed (names of tied weights).
 const MAX_PATHS: usize = 16;
 
+/// At most this many prefixes are tried.
+const MAX_CANDIDATES: usize = 64;
+
 fn model_params(root: &Model) -> Vec<ModelParam> {
     let mut out: Vec<ModelParam> = Vec::new();
     let mut index: HashMap<u64, usize> = HashMap::new();
@@ -143,11 +146,16 @@ fn normalized(ck: &Checkpoint) -> HashMap<String, String> {
     map
 }
 
-fn first_segment(s: &str) -> Option<String> {
-    s.split_once('.').map(|(a, _)| format!("{a}."))
+/// `whole` minus `part` at its end, when what is left ends at a dot.
+fn prefix_before(whole: &str, part: &str) -> Option<String> {
+    let p = whole.strip_suffix(part)?;
+    (!p.is_empty() && p.ends_with('.')).then(|| p.to_string())
 }
 
 /// The prefix that matches the most parameters (no prefix wins ties).
+/// Candidates come from names that one side holds under a prefix of the
+/// other: `model.encoder.conv1.weight` for `conv1.weight` gives
+/// `model.encoder.`.
 fn choose_prefix(
     params: &[ModelParam],
     keys: &HashMap<String, String>,
@@ -170,29 +178,42 @@ fn choose_prefix(
             })
             .count()
     };
-    let mut best = (score(&Prefix::None), Prefix::None);
-    if best.0 == params.len() {
-        return best.1;
+    let none = score(&Prefix::None);
+    if none == params.len() {
+        return Prefix::None;
     }
+    // A few parameters suffice to find the candidates.
     let mut candidates: Vec<Prefix> = Vec::new();
-    let ck_first: HashSet<String> = keys.values().filter_map(|k| first_segment(k)).collect();
-    let model_first: HashSet<String> = params
-        .iter()
-        .flat_map(|p| p.names.iter().filter_map(|n| first_segment(n)))
-        .collect();
-    let mut ck_first: Vec<String> = ck_first.into_iter().collect();
-    let mut model_first: Vec<String> = model_first.into_iter().collect();
-    ck_first.sort();
-    model_first.sort();
-    candidates.extend(ck_first.into_iter().map(Prefix::Checkpoint));
-    candidates.extend(model_first.into_iter().map(Prefix::Model));
+    for p in params.iter().take(32) {
+        let name = &p.names[0];
+        for k in keys.keys() {
+            let c = if let Some(pre) = prefix_before(k, name) {
+                Prefix::Checkpoint(pre)
+            } else if let Some(pre) = prefix_before(name, k) {
+                Prefix::Model(pre)
+            } else {
+                continue;
+            };
+            if !candidates.contains(&c) && candidates.len() < MAX_CANDIDATES {
+                candidates.push(c);
+            }
+        }
+    }
+    let mut best = (none, Prefix::None);
     for c in candidates {
         let s = score(&c);
-        if s > best.0 {
+        if s > best.0 || (s == best.0 && s > 0 && prefix_len(&c) < prefix_len(&best.1)) {
             best = (s, c);
         }
     }
     best.1
+}
+
+fn prefix_len(p: &Prefix) -> usize {
+    match p {
+        Prefix::None => 0,
+        Prefix::Checkpoint(s) | Prefix::Model(s) => s.len(),
+    }
 }
 
 /// "a, b, c and 4 more"
@@ -219,7 +240,14 @@ pub fn bind(model: &Model, ck: &Checkpoint, opts: &BindOptions) -> Result<Bound,
             p.names.push(format!("\u{0}{key}"));
         }
     }
-    let keys = normalized(ck);
+    let ignored = |k: &str| {
+        ALWAYS_IGNORED
+            .iter()
+            .any(|g| glob::Pattern::new(g).is_ok_and(|g| g.matches(k)))
+            || opts.ignore.iter().any(|g| g.matches(k))
+    };
+    let mut keys = normalized(ck);
+    keys.retain(|_, k| !ignored(k));
     let prefix = choose_prefix(&params, &keys, opts);
     let key_of = |name: &str| -> Option<String> {
         // An alias from opts.aliases is a checkpoint key as it is.
@@ -279,12 +307,6 @@ pub fn bind(model: &Model, ck: &Checkpoint, opts: &BindOptions) -> Result<Bound,
         }
         by_param.insert(p.uid, slice);
     }
-    let ignored = |k: &str| {
-        ALWAYS_IGNORED
-            .iter()
-            .any(|g| glob::Pattern::new(g).is_ok_and(|g| g.matches(k)))
-            || opts.ignore.iter().any(|g| g.matches(k))
-    };
     let mut unexpected = Vec::new();
     let mut outside = Vec::new();
     for k in ck.tensors.keys() {

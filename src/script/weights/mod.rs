@@ -286,3 +286,6 @@ pub fn load_tensors(host: &Host, access: &FileAccess, path: &str) -> Result<Map,
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -37,7 +37,7 @@ import torch
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import reference_names  # noqa: E402  (the same constructors as the names table)
+from reference import gnn_models, torchvision_models, transformers_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TURNKEY = ROOT / "target" / "release" / "turnkey"
@@ -48,7 +48,7 @@ SEQ = 16  # tokens
 def constructors():
     """script -> (turnkey script args, make the reference model)."""
     tv = {}
-    for name in reference_names.TORCHVISION:
+    for name in torchvision_models.TORCHVISION:
         if name == "vit_b_16":
             # torchvision's ViT-B/16 at SIZE x SIZE (its position table follows).
             from torchvision.models.vision_transformer import VisionTransformer
@@ -57,9 +57,9 @@ def constructors():
             import torchvision
             make = lambda name=name: torchvision.models.get_model(name, weights=None)
         tv[f"models/vision/{name}.rhai"] = (f"--height {SIZE} --width {SIZE}", make)
-    for key, (_, make) in reference_names.transformers_models().items():
+    for key, (_, make) in transformers_models.models().items():
         tv[f"models/{key}.rhai"] = (f"--max_seq_length {SEQ}", make)
-    for key, (_, make) in reference_names.gnn_models().items():
+    for key, (_, make) in gnn_models.models().items():
         tv[f"models/{key}.rhai"] = ("", make)
     return tv
 

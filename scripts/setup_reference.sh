@@ -3,7 +3,7 @@
 # zoo's parameter names are checked against (torch, torchvision,
 # transformers, torch_geometric; onnx and onnxruntime to read and run
 # exports), idempotently. Only scripts/reference_names.py (which writes
-# tests/data/reference_state_dicts.json) and scripts/reference_outputs.py
+# tests/data/reference/*.json) and scripts/reference_outputs.py
 # use it; the tests read the committed table and need none of this. PyPI's
 # torch is the CUDA build (about 3 GB with its nvidia-* wheels); the models
 # run on the CPU.

@@ -22,4 +22,5 @@ if [ $# -eq 0 ] || [ -n "${TURNKEY_TEST_TORCH:-}" ]; then
     export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     cargo test --release --features torch --lib runtime::torch
     cargo test --release --features torch --test torch
+    cargo test --release --features torch --test ops op_scripts_match_numpy_on_torch
 fi

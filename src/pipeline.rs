@@ -13,12 +13,11 @@ use crate::cache::{
 };
 use crate::corpus::{ExpectedFailure, Job, JobKind, OnnxJob};
 use crate::graph::{HostTensor, HostValue, flatten_all};
-use crate::onnx::{ExportOptions, export, write_tensor_pb};
+use crate::onnx::{ExportOptions, write_tensor_pb};
 use crate::runtime::{Device, Precision};
 use crate::script::{self, Build, DiscoverOptions, Discovery, Labels, ScriptArgs};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -904,14 +903,8 @@ fn export_build(
         ],
         ..Default::default()
     };
-    let bytes = export(&build.graph, &eopts).map_err(|e| e.to_string())?;
-    let dir = onnx_path.parent().expect("build dir");
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    tmp.write_all(&bytes)
-        .map_err(|e| format!("{}: {e}", onnx_path.display()))?;
-    tmp.persist(onnx_path)
-        .map_err(|e| format!("{}: {e}", onnx_path.display()))?;
+    // Over 2 GiB of weights go to model.onnx.data (ONNX external data).
+    crate::onnx::export_to_file(&build.graph, &eopts, onnx_path).map_err(|e| e.to_string())?;
     crate::runtime::write_ir(onnx_path, &build.graph)
         .map_err(|e| format!("{}: {e}", crate::runtime::ir_path(onnx_path).display()))?;
     let _ = std::fs::remove_dir_all(inputs_dir);
@@ -1230,7 +1223,11 @@ mod tests {
         let y = g.add_node(Op::Relu, &[x], "").unwrap()[0];
         g.add_output("y", y);
         let p = dir.join("relu.onnx");
-        std::fs::write(&p, export(&g, &ExportOptions::default()).unwrap()).unwrap();
+        std::fs::write(
+            &p,
+            crate::onnx::export(&g, &ExportOptions::default()).unwrap(),
+        )
+        .unwrap();
         p
     }
 

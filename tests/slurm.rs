@@ -230,9 +230,10 @@ fn cancel_twolayer_when_running(cluster: &Cluster, cache: &Path) -> String {
             .into_iter()
             .find(|j| j.1 == "turnkey-twolayer" && j.2 == "RUNNING");
         let row_running = builds(cache).iter().any(|b| {
-            let r = record(b);
-            r["identity"]["script"] == "models/selftest/twolayer.rhai"
-                && r["runtimes"][0]["status"] == "running"
+            record_if_written(b).is_some_and(|r| {
+                r["identity"]["script"] == "models/selftest/twolayer.rhai"
+                    && r["runtimes"][0]["status"] == "running"
+            })
         });
         if let (Some(j), true) = (running, row_running) {
             let st = cluster.cmd("scancel").arg(&j.0).status().unwrap();

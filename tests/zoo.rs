@@ -414,21 +414,25 @@ const EXPECTED_ABSENT: &[&str] = &["num_batches_tracked"];
 
 /// Every zoo build's initializers are the reference implementation's
 /// state_dict: the same names, the same shapes, tied weights once under
-/// their first name (tests/data/reference_state_dicts.json, written by
+/// their first name (tests/data/reference/*.json, written by
 /// scripts/reference_names.py from torchvision, transformers and
 /// torch_geometric).
 #[test]
 fn every_script_names_its_weights_as_the_reference_state_dict() {
-    let table: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("tests/data/reference_state_dicts.json")).unwrap(),
-    )
-    .unwrap();
-    let models = table["models"].as_object().unwrap();
+    let mut models = serde_json::Map::new();
+    for f in std::fs::read_dir(root().join("tests/data/reference")).unwrap() {
+        let f = f.unwrap().path();
+        if f.extension().is_some_and(|e| e == "json") {
+            let table: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+            models.extend(table["models"].as_object().unwrap().clone());
+        }
+    }
     let mut failures = Vec::new();
     for e in ZOO {
         let reference = models
             .get(e.script)
-            .unwrap_or_else(|| panic!("{}: not in reference_state_dicts.json", e.script));
+            .unwrap_or_else(|| panic!("{}: not in tests/data/reference/", e.script));
         let pairs = |key: &str| -> Vec<(String, Vec<usize>)> {
             reference[key]
                 .as_array()

@@ -18,7 +18,10 @@ mod testutil;
 use std::path::PathBuf;
 use thiserror::Error;
 
-pub use export::{ExportOptions, export, export_model, ir_version_for_opset, supported_opsets};
+pub use export::{
+    ExportOptions, ExternalData, Written, data_file_name, export, export_model, export_to_file,
+    ir_version_for_opset, supported_opsets,
+};
 pub use feed::{InputValue, parse_input_args, read_npy};
 pub use import::{
     BindError, Bindings, BoundInput, Dim, IoInfo, ModelIo, OnnxFileInfo, axis_names, bind_inputs,

@@ -131,11 +131,11 @@ pub fn leaky_relu(t: &mut Trace, x: ValueId, slope: f64) -> Result<ValueId, Stri
 }
 
 /// RMSNorm over the last `ndims` axes: x / sqrt(mean(x^2) + eps) * weight
-/// (nn.RMSNorm; T5's T5LayerNorm).
+/// (nn.RMSNorm; T5's T5LayerNorm); no Mul without a weight (F.rms_norm).
 pub fn rms_norm(
     t: &mut Trace,
     x: ValueId,
-    weight: ValueId,
+    weight: Option<ValueId>,
     eps: f64,
     ndims: usize,
 ) -> Result<ValueId, String> {
@@ -158,7 +158,10 @@ pub fn rms_norm(
     let ms = op1(t, Op::Add, &[ms, e])?;
     let den = op1(t, Op::Sqrt, &[ms])?;
     let y = op1(t, Op::Div, &[x, den])?;
-    op1(t, Op::Mul, &[y, weight])
+    match weight {
+        Some(w) => op1(t, Op::Mul, &[y, w]),
+        None => Ok(y),
+    }
 }
 
 // ---------------------------------------------------------------- graphs

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod args;
+pub mod composites;
 pub mod error;
 pub mod guard;
 pub mod header;

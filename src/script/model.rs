@@ -64,6 +64,21 @@ pub enum Layer {
     /// Free parameters (nn.Parameter), read with `model.param(name)`;
     /// its forward returns the first one.
     Parameter,
+    /// A forward written as a host closure over the input and the layer's
+    /// parameters in declaration order (group norm, upsample, adaptive
+    /// pools, ...: each beside its function in `api/`).
+    Native(NativeForward),
+}
+
+/// The forward of a [`Layer::Native`].
+pub type NativeForward =
+    Arc<dyn Fn(&mut Trace, ValueId, &[ValueId]) -> Result<ValueId, String> + Send + Sync>;
+
+/// A [`Layer::Native`] from its forward (input, parameters) -> output.
+pub fn native(
+    f: impl Fn(&mut Trace, ValueId, &[ValueId]) -> Result<ValueId, String> + Send + Sync + 'static,
+) -> Layer {
+    Layer::Native(Arc::new(f))
 }
 
 pub struct ParamDef {
@@ -657,9 +672,13 @@ fn lower_layer(
         Layer::LeakyRelu { slope } => layers::leaky_relu(t, xv, *slope)?,
         Layer::RmsNorm { eps, ndims } => {
             let w = p(t, def, 0, dtype);
-            layers::rms_norm(t, xv, w, *eps, *ndims)?
+            layers::rms_norm(t, xv, Some(w), *eps, *ndims)?
         }
         Layer::Parameter => p(t, def, 0, dtype),
+        Layer::Native(f) => {
+            let ps: Vec<ValueId> = (0..def.params.len()).map(|i| p(t, def, i, dtype)).collect();
+            f(t, xv, &ps)?
+        }
         Layer::Sequential | Layer::Closure(_) => unreachable!("handled by call_layer"),
     };
     Ok(t.tensor(y))

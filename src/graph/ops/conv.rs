@@ -167,6 +167,92 @@ pub(super) fn infer(
             }
             one(TypeInfo::new(out, x.dtype))
         }
+        Op::Interpolate {
+            sizes,
+            scales,
+            mode,
+            align_corners,
+        } => {
+            arity(op, ins, 1, 1)?;
+            let x = ins[0];
+            let sp = sizes.len();
+            need_float(op, x.dtype)?;
+            if sp == 0 || x.rank() != sp + 2 {
+                return err(
+                    op,
+                    format!(
+                        "{sp} output sizes for input {}: give one per axis after [N, C]",
+                        shape_str(&x.shape)
+                    ),
+                );
+            }
+            if sizes.contains(&0) {
+                return err(op, "output sizes must be at least 1");
+            }
+            if *align_corners && matches!(mode, InterpMode::Nearest | InterpMode::NearestExact) {
+                return err(op, "align_corners applies to linear and cubic modes only");
+            }
+            if let Some(sc) = scales {
+                for (i, (&s, &out)) in sc.iter().zip(sizes).enumerate() {
+                    let want = (x.shape[2 + i] as f64 * s).floor();
+                    if sc.len() != sp
+                        || s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+                        || want != out as f64
+                    {
+                        return err(
+                            op,
+                            format!(
+                                "scale {s} of axis {} gives floor({} * {s}) = {want}, not the output size {out}",
+                                2 + i,
+                                x.shape[2 + i]
+                            ),
+                        );
+                    }
+                }
+            }
+            let mut out = x.shape[..2].to_vec();
+            out.extend(sizes);
+            one(TypeInfo::new(out, x.dtype))
+        }
         other => unreachable!("{other:?} is not in the conv family"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolate_sizes_agree_with_their_scales() {
+        let x = TypeInfo::new(vec![1, 2, 5, 6], DType::Float32);
+        let op = |sizes: &[usize], scales: Option<&[f64]>, mode, align_corners| Op::Interpolate {
+            sizes: sizes.to_vec(),
+            scales: scales.map(<[f64]>::to_vec),
+            mode,
+            align_corners,
+        };
+        let ok = op(&[8, 10], Some(&[1.7, 1.7]), InterpMode::Linear, false);
+        assert_eq!(ok.infer(&[&x]).unwrap()[0].shape, [1, 2, 8, 10]);
+        let e = op(&[9, 10], Some(&[1.7, 1.7]), InterpMode::Linear, false)
+            .infer(&[&x])
+            .unwrap_err();
+        assert!(e.msg.contains("not the output size 9"), "{e}");
+        let e = op(&[9, 10], None, InterpMode::Nearest, true)
+            .infer(&[&x])
+            .unwrap_err();
+        assert!(e.msg.contains("align_corners"), "{e}");
+        let e = op(&[9], None, InterpMode::Nearest, false)
+            .infer(&[&x])
+            .unwrap_err();
+        assert!(e.msg.contains("give one per axis"), "{e}");
+        let ints = TypeInfo::new(vec![1, 2, 5, 6], DType::Int64);
+        assert!(
+            op(&[9, 10], None, InterpMode::Nearest, false)
+                .infer(&[&ints])
+                .is_err()
+        );
+        // FLOPs: a copy per element for nearest, a multiply-add per tap else.
+        let out = ok.infer(&[&x]).unwrap();
+        assert_eq!(ok.flops(&[&x], &out), 2 * 160 * 4);
     }
 }

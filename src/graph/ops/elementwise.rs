@@ -87,6 +87,21 @@ pub(super) fn infer(
             if ins[0].dtype == DType::Bool {
                 return err(op, "not defined on bool tensors");
             }
+            // A fractional bound would be truncated in an integer tensor's
+            // type and clip at another value.
+            if let Op::Clip { min, max } = o
+                && ins[0].dtype.is_int()
+                && let Some(b) = [min, max].into_iter().flatten().find(|b| b.fract() != 0.0)
+            {
+                return err(
+                    op,
+                    format!(
+                        "bound {b} is not an integer but the input is {}: cast it to a float \
+                         dtype first",
+                        ins[0].dtype
+                    ),
+                );
+            }
             one(ins[0].clone())
         }
         Op::Softmax { axis } | Op::LogSoftmax { axis } => {
@@ -113,6 +128,60 @@ pub(super) fn infer(
         }
         Op::Dropout { .. } | Op::Identity => {
             arity(op, ins, 1, 1)?;
+            one(ins[0].clone())
+        }
+        // ---- math and activations (issue #15) ----
+        Op::Sin
+        | Op::Cos
+        | Op::Tan
+        | Op::Reciprocal
+        | Op::Floor
+        | Op::Ceil
+        | Op::Round
+        | Op::Softplus { .. }
+        | Op::Elu { .. }
+        | Op::Selu
+        | Op::Mish
+        | Op::Softsign => {
+            arity(op, ins, 1, 1)?;
+            need_float(op, ins[0].dtype)?;
+            one(ins[0].clone())
+        }
+        Op::Sign => {
+            arity(op, ins, 1, 1)?;
+            if ins[0].dtype == DType::Bool {
+                return err(op, "not defined on bool tensors");
+            }
+            one(ins[0].clone())
+        }
+        Op::Min | Op::Max => {
+            arity(op, ins, 2, 2)?;
+            same_dtype(op, ins[0].dtype, ins[1].dtype)?;
+            if ins[0].dtype == DType::Bool {
+                return err(
+                    op,
+                    "not defined on bool tensors; use logical_and / logical_or",
+                );
+            }
+            one(TypeInfo::new(
+                broadcast(op, &ins[0].shape, &ins[1].shape)?,
+                ins[0].dtype,
+            ))
+        }
+        Op::PRelu => {
+            arity(op, ins, 2, 2)?;
+            need_float(op, ins[0].dtype)?;
+            same_dtype(op, ins[0].dtype, ins[1].dtype)?;
+            if broadcast(op, &ins[0].shape, &ins[1].shape)? != ins[0].shape {
+                return err(
+                    op,
+                    format!(
+                        "the slope {} does not broadcast to the input {}",
+                        shape_str(&ins[1].shape),
+                        shape_str(&ins[0].shape)
+                    ),
+                );
+            }
             one(ins[0].clone())
         }
         other => unreachable!("{other:?} is not in the elementwise family"),

@@ -10,7 +10,10 @@ mod elementwise;
 mod linalg;
 mod norm;
 mod reduce;
+pub mod resample;
 mod shape;
+
+pub use linalg::Einsum;
 
 /// The op families: each has its inference in its own file here, and its
 /// lowering in one file of the ONNX exporter and of the torch runtime.
@@ -44,6 +47,37 @@ pub enum ResizeMode {
     Nearest,
     Linear,
 }
+
+/// How `Pad` fills: a constant, the mirror image without the edge
+/// (F.pad "reflect"), or the edge value repeated ("replicate", ONNX "edge").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PadMode {
+    #[default]
+    Constant,
+    Reflect,
+    Edge,
+}
+
+impl PadMode {
+    /// Constant pads serialize as before the mode existed (same build hashes).
+    pub fn is_constant(&self) -> bool {
+        *self == PadMode::Constant
+    }
+}
+
+/// F.interpolate's modes: "nearest" (floor of dst * in/out),
+/// "nearest-exact" (floor of (dst + 0.5) * in/out), linear (bilinear,
+/// trilinear) and cubic (bicubic, a = -0.75), all over the same axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InterpMode {
+    Nearest,
+    NearestExact,
+    Linear,
+    Cubic,
+}
+/// SELU's alpha and scale as PyTorch has them (Klambauer et al., 2017).
+pub const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+pub const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
 
 /// One operation. Attributes are stored normalized: axes are non-negative
 /// and shapes concrete, since traced graphs have static shapes.
@@ -138,10 +172,13 @@ pub enum Op {
         scales: Vec<f64>,
         mode: ResizeMode,
     },
-    /// Constant padding; `pads` = begins then ends, one per axis.
+    /// Padding; `pads` = begins then ends, one per axis; `value` fills
+    /// constant pads.
     Pad {
         pads: Vec<usize>,
         value: f64,
+        #[serde(default, skip_serializing_if = "PadMode::is_constant")]
+        mode: PadMode,
     },
     Reshape {
         shape: Vec<usize>,
@@ -198,6 +235,115 @@ pub enum Op {
         ratio: f64,
     },
     Identity,
+    // ---- shape, resampling and normalization ops (issue #15) ----
+    /// torch.tril (`upper: false`) or torch.triu over the last two axes:
+    /// entries with `col - row` above (below) `diagonal` become 0.
+    Trilu {
+        upper: bool,
+        diagonal: i64,
+    },
+    /// F.one_hot: int64 0/1 over a new last axis of `depth` classes.
+    OneHot {
+        depth: usize,
+    },
+    /// F.pixel_shuffle on [N, C*r*r, H, W] -> [N, C, H*r, W*r]
+    /// (DepthToSpace in CRD order).
+    DepthToSpace {
+        block: usize,
+    },
+    /// Repeats the input `repeats[i]` times along axis i (Tensor.repeat).
+    Tile {
+        repeats: Vec<usize>,
+    },
+    /// torch.einsum; `equation` is explicit (`->`), without spaces.
+    Einsum {
+        equation: String,
+    },
+    /// F.interpolate of the axes after the first two to `sizes`. `scales`
+    /// (when the script gave scale_factor) is what maps output to input
+    /// coordinates, as in PyTorch; else in/out does. Inputs: x.
+    Interpolate {
+        sizes: Vec<usize>,
+        scales: Option<Vec<f64>>,
+        mode: InterpMode,
+        align_corners: bool,
+    },
+    /// Inputs: x [N, C, ...], weight [C], bias [C]; statistics per sample
+    /// over each group of C / groups channels.
+    GroupNorm {
+        groups: usize,
+        epsilon: f64,
+    },
+    /// Inputs: x [N, C, d...], weight [C], bias [C]; statistics per sample
+    /// and channel.
+    InstanceNorm {
+        epsilon: f64,
+    },
+    // ---- math, activations and reductions (issue #15) ----
+    Sin,
+    Cos,
+    Tan,
+    Reciprocal,
+    Floor,
+    Ceil,
+    /// Half to even, as torch.round and ONNX Round.
+    Round,
+    Sign,
+    /// Elementwise minimum / maximum of two tensors (broadcasting).
+    Min,
+    Max,
+    /// PyTorch's softplus: log(1 + exp(beta x)) / beta, and x itself where
+    /// beta x > threshold.
+    Softplus {
+        beta: f64,
+        threshold: f64,
+    },
+    Elu {
+        alpha: f64,
+    },
+    /// With PyTorch's alpha and scale (the SELU paper's constants).
+    Selu,
+    Mish,
+    Softsign,
+    /// Inputs: x, slope (which broadcasts to x's shape).
+    PRelu,
+    ReduceMin {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    ReduceProd {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    ReduceL1 {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    ReduceL2 {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    /// The index of the first maximum along `axis`, int64.
+    ArgMax {
+        axis: usize,
+        keepdims: bool,
+    },
+    /// The index of the first minimum along `axis`, int64.
+    ArgMin {
+        axis: usize,
+        keepdims: bool,
+    },
+    /// The k largest (or smallest) values along `axis`, sorted, and their
+    /// int64 indices: two outputs.
+    TopK {
+        k: usize,
+        axis: usize,
+        largest: bool,
+    },
+    /// Inclusive running sum along `axis`.
+    CumSum {
+        axis: usize,
+    },
 }
 
 /// The shape and dtype of one value.
@@ -438,6 +584,38 @@ impl Op {
             Op::ReduceMax { .. } => "ReduceMax",
             Op::Dropout { .. } => "Dropout",
             Op::Identity => "Identity",
+            Op::Trilu { .. } => "Trilu",
+            Op::OneHot { .. } => "OneHot",
+            Op::DepthToSpace { .. } => "DepthToSpace",
+            Op::Tile { .. } => "Tile",
+            Op::Einsum { .. } => "Einsum",
+            Op::Interpolate { .. } => "Resize",
+            Op::GroupNorm { .. } => "GroupNormalization",
+            Op::InstanceNorm { .. } => "InstanceNormalization",
+            Op::Sin => "Sin",
+            Op::Cos => "Cos",
+            Op::Tan => "Tan",
+            Op::Reciprocal => "Reciprocal",
+            Op::Floor => "Floor",
+            Op::Ceil => "Ceil",
+            Op::Round => "Round",
+            Op::Sign => "Sign",
+            Op::Min => "Min",
+            Op::Max => "Max",
+            Op::Softplus { .. } => "Softplus",
+            Op::Elu { .. } => "Elu",
+            Op::Selu => "Selu",
+            Op::Mish => "Mish",
+            Op::Softsign => "Softsign",
+            Op::PRelu => "PRelu",
+            Op::ReduceMin { .. } => "ReduceMin",
+            Op::ReduceProd { .. } => "ReduceProd",
+            Op::ReduceL1 { .. } => "ReduceL1",
+            Op::ReduceL2 { .. } => "ReduceL2",
+            Op::ArgMax { .. } => "ArgMax",
+            Op::ArgMin { .. } => "ArgMin",
+            Op::TopK { .. } => "TopK",
+            Op::CumSum { .. } => "CumSum",
         }
     }
 
@@ -499,6 +677,36 @@ impl Op {
             | Op::Gather { .. }
             | Op::Expand { .. } => Family::Shape,
             Op::ReduceMean { .. } | Op::ReduceSum { .. } | Op::ReduceMax { .. } => Family::Reduce,
+            Op::Trilu { .. } | Op::OneHot { .. } | Op::DepthToSpace { .. } | Op::Tile { .. } => {
+                Family::Shape
+            }
+            Op::Einsum { .. } => Family::Linalg,
+            Op::Interpolate { .. } => Family::Conv,
+            Op::GroupNorm { .. } | Op::InstanceNorm { .. } => Family::Norm,
+            Op::Sin
+            | Op::Cos
+            | Op::Tan
+            | Op::Reciprocal
+            | Op::Floor
+            | Op::Ceil
+            | Op::Round
+            | Op::Sign
+            | Op::Min
+            | Op::Max
+            | Op::Softplus { .. }
+            | Op::Elu { .. }
+            | Op::Selu
+            | Op::Mish
+            | Op::Softsign
+            | Op::PRelu => Family::Elementwise,
+            Op::ReduceMin { .. }
+            | Op::ReduceProd { .. }
+            | Op::ReduceL1 { .. }
+            | Op::ReduceL2 { .. }
+            | Op::ArgMax { .. }
+            | Op::ArgMin { .. }
+            | Op::TopK { .. }
+            | Op::CumSum { .. } => Family::Reduce,
         }
     }
 
@@ -591,6 +799,41 @@ impl Op {
             | Op::Expand { .. }
             | Op::Dropout { .. }
             | Op::Identity => 0,
+            // Data movement only.
+            Op::Trilu { .. } | Op::OneHot { .. } | Op::DepthToSpace { .. } | Op::Tile { .. } => 0,
+            // One multiply-add per point of the joint index space.
+            Op::Einsum { equation } => 2 * linalg::einsum_space(equation, ins),
+            // Per output element: a copy, or one multiply-add per tap.
+            Op::Interpolate { sizes, mode, .. } => {
+                let taps = match mode {
+                    InterpMode::Nearest | InterpMode::NearestExact => return out_n,
+                    InterpMode::Linear => 2u64,
+                    InterpMode::Cubic => 4,
+                };
+                2 * out_n * taps.pow(sizes.len() as u32)
+            }
+            Op::GroupNorm { .. } | Op::InstanceNorm { .. } => 8 * out_n,
+            Op::Sin
+            | Op::Cos
+            | Op::Tan
+            | Op::Reciprocal
+            | Op::Floor
+            | Op::Ceil
+            | Op::Round
+            | Op::Sign
+            | Op::Min
+            | Op::Max
+            | Op::Softsign
+            | Op::PRelu => out_n,
+            Op::Softplus { .. } | Op::Elu { .. } | Op::Selu | Op::Mish => 4 * out_n,
+            Op::ReduceMin { .. }
+            | Op::ReduceProd { .. }
+            | Op::ReduceL1 { .. }
+            | Op::ReduceL2 { .. }
+            | Op::ArgMax { .. }
+            | Op::ArgMin { .. }
+            | Op::TopK { .. }
+            | Op::CumSum { .. } => ins[0].numel(),
         }
     }
 }

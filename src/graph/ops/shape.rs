@@ -10,7 +10,7 @@ pub(super) fn infer(
 ) -> Result<Vec<TypeInfo>, GraphError> {
     let one = |ti: TypeInfo| Ok(vec![ti]);
     match o {
-        Op::Pad { pads, .. } => {
+        Op::Pad { pads, mode, .. } => {
             arity(op, ins, 1, 1)?;
             let x = ins[0];
             if pads.len() != 2 * x.rank() {
@@ -24,6 +24,23 @@ pub(super) fn infer(
                 );
             }
             let r = x.rank();
+            if *mode == PadMode::Reflect {
+                // The mirror excludes the edge: a pad needs that many more cells.
+                for i in 0..r {
+                    let p = pads[i].max(pads[r + i]);
+                    if p >= x.shape[i] {
+                        return err(
+                            op,
+                            format!(
+                                "reflect padding of {p} needs axis {i} to be longer than {p}, \
+                                 but it has size {} (input {}); pad less or use mode \"replicate\"",
+                                x.shape[i],
+                                shape_str(&x.shape)
+                            ),
+                        );
+                    }
+                }
+            }
             let out = (0..r).map(|i| x.shape[i] + pads[i] + pads[r + i]).collect();
             one(TypeInfo::new(out, x.dtype))
         }
@@ -202,6 +219,145 @@ pub(super) fn infer(
             let out = broadcast(op, &ins[0].shape, shape)?;
             one(TypeInfo::new(out, ins[0].dtype))
         }
+        Op::Trilu { .. } => {
+            arity(op, ins, 1, 1)?;
+            if ins[0].rank() < 2 {
+                return err(
+                    op,
+                    format!(
+                        "needs a tensor of rank >= 2 (a matrix or a batch of them), got {}",
+                        shape_str(&ins[0].shape)
+                    ),
+                );
+            }
+            one(ins[0].clone())
+        }
+        Op::OneHot { depth } => {
+            arity(op, ins, 1, 1)?;
+            let x = ins[0];
+            if !matches!(x.dtype, DType::Int64 | DType::Int32) {
+                return err(
+                    op,
+                    format!("indices must be int64 or int32, got {}", x.dtype),
+                );
+            }
+            if *depth == 0 {
+                return err(op, "num_classes must be at least 1");
+            }
+            let mut out = x.shape.clone();
+            out.push(*depth);
+            one(TypeInfo::new(out, DType::Int64))
+        }
+        Op::DepthToSpace { block } => {
+            arity(op, ins, 1, 1)?;
+            let x = ins[0];
+            let b = *block;
+            if x.rank() != 4 || b == 0 || !x.shape[1].is_multiple_of(b * b) {
+                return err(
+                    op,
+                    format!(
+                        "needs a [N, C, H, W] input whose C is divisible by {b}^2 = {}, got {}",
+                        b * b,
+                        shape_str(&x.shape)
+                    ),
+                );
+            }
+            let s = &x.shape;
+            one(TypeInfo::new(
+                vec![s[0], s[1] / (b * b), s[2] * b, s[3] * b],
+                x.dtype,
+            ))
+        }
+        Op::Tile { repeats } => {
+            arity(op, ins, 1, 1)?;
+            let x = ins[0];
+            if repeats.len() != x.rank() || repeats.contains(&0) {
+                return err(
+                    op,
+                    format!(
+                        "needs one repeat count >= 1 per axis of {}, got {repeats:?}",
+                        shape_str(&x.shape)
+                    ),
+                );
+            }
+            let out = x.shape.iter().zip(repeats).map(|(d, r)| d * r).collect();
+            one(TypeInfo::new(out, x.dtype))
+        }
         other => unreachable!("{other:?} is not in the shape family"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ti(shape: &[usize]) -> TypeInfo {
+        TypeInfo::new(shape.to_vec(), DType::Float32)
+    }
+
+    fn shape_of(op: Op, x: TypeInfo) -> Result<Vec<usize>, String> {
+        op.infer(&[&x])
+            .map(|o| o[0].shape.clone())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn new_shape_ops_infer_shapes_and_refuse_what_they_cannot_do() {
+        let d2s = Op::DepthToSpace { block: 2 };
+        assert_eq!(
+            shape_of(d2s.clone(), ti(&[1, 8, 3, 4])).unwrap(),
+            [1, 2, 6, 8]
+        );
+        assert!(
+            shape_of(d2s, ti(&[1, 6, 3, 4]))
+                .unwrap_err()
+                .contains("divisible by 2^2")
+        );
+        let tile = Op::Tile {
+            repeats: vec![2, 1, 3],
+        };
+        assert_eq!(shape_of(tile.clone(), ti(&[2, 3, 4])).unwrap(), [4, 3, 12]);
+        assert!(
+            shape_of(tile, ti(&[2, 3]))
+                .unwrap_err()
+                .contains("one repeat count")
+        );
+        let ids = TypeInfo::new(vec![2, 3], DType::Int64);
+        let oh = Op::OneHot { depth: 5 }.infer(&[&ids]).unwrap();
+        assert_eq!(
+            (oh[0].shape.clone(), oh[0].dtype),
+            (vec![2, 3, 5], DType::Int64)
+        );
+        assert!(
+            shape_of(Op::OneHot { depth: 5 }, ti(&[2]))
+                .unwrap_err()
+                .contains("int64")
+        );
+        let tri = Op::Trilu {
+            upper: true,
+            diagonal: -1,
+        };
+        assert_eq!(shape_of(tri.clone(), ti(&[2, 3, 4])).unwrap(), [2, 3, 4]);
+        assert!(shape_of(tri, ti(&[4])).unwrap_err().contains("rank >= 2"));
+        let reflect = |p: usize| Op::Pad {
+            pads: vec![0, p, 0, p],
+            value: 0.0,
+            mode: PadMode::Reflect,
+        };
+        assert_eq!(shape_of(reflect(2), ti(&[2, 3])).unwrap(), [2, 7]);
+        let e = shape_of(reflect(3), ti(&[2, 3])).unwrap_err();
+        assert!(e.contains("reflect padding of 3 needs axis 1"), "{e}");
+        // Constant pads serialize as before modes existed: old builds keep their hash.
+        let pad = Op::Pad {
+            pads: vec![1, 1],
+            value: 0.0,
+            mode: PadMode::Constant,
+        };
+        assert_eq!(
+            serde_json::to_string(&pad).unwrap(),
+            r#"{"Pad":{"pads":[1,1],"value":0.0}}"#
+        );
+        let back: Op = serde_json::from_str(r#"{"Pad":{"pads":[1,1],"value":0.0}}"#).unwrap();
+        assert_eq!(back, pad);
     }
 }

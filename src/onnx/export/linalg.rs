@@ -23,6 +23,12 @@ impl Lowering<'_> {
                 };
                 self.same(cur, "Gemm", ins, attrs);
             }
+            Op::Einsum { equation } => {
+                if ins.is_empty() || cur.outs.is_empty() {
+                    return Err(self.err(cur, "needs inputs and an output"));
+                }
+                self.same(cur, "Einsum", ins, vec![a_str("equation", equation)]);
+            }
             other => unreachable!("{other:?} is not in the linalg family"),
         }
         Ok(())

@@ -16,8 +16,8 @@ use super::proto::{
 };
 use super::tensor_io::{dtype_to_onnx, tensor_into_proto, tensor_to_proto};
 use crate::graph::{
-    DType, Family, Graph, HostTensor, Init, Node, Op, Param, ResizeMode, Source, TypeInfo, ValueId,
-    shape_str,
+    DType, Family, Graph, HostTensor, Init, InterpMode, Node, Op, PadMode, Param, ResizeMode,
+    Source, TypeInfo, ValueId, shape_str,
 };
 use prost::Message;
 use std::collections::HashSet;
@@ -25,10 +25,13 @@ use std::ops::RangeInclusive;
 
 mod conv;
 mod elementwise;
+mod file;
 mod linalg;
 mod norm;
 mod reduce;
 mod shape;
+
+pub use file::{ExternalData, Written, data_file_name, export_to_file};
 
 /// The producer name written into every model.
 pub const PRODUCER_NAME: &str = "turnkey";
@@ -43,6 +46,8 @@ pub struct ExportOptions {
     pub producer_version: String,
     /// Written as the model's `metadata_props`, in this order.
     pub metadata: Vec<(String, String)>,
+    /// Where [`export_to_file`] puts the weights.
+    pub external_data: ExternalData,
 }
 
 impl Default for ExportOptions {
@@ -51,6 +56,7 @@ impl Default for ExportOptions {
             opset: 17,
             producer_version: env!("CARGO_PKG_VERSION").to_string(),
             metadata: Vec::new(),
+            external_data: ExternalData::Auto,
         }
     }
 }
@@ -192,7 +198,7 @@ fn check_size(graph: &Graph, len: usize) -> Result<(), OnnxError> {
             graph: graph.name.clone(),
             msg: format!(
                 "the model is {:.2} GiB, over the 2 GiB limit of a single ONNX protobuf file; \
-                 reduce the model size (external data files are not supported)",
+                 write it with export_to_file, which puts the weights in external data",
                 len as f64 / (1u64 << 30) as f64
             ),
         });

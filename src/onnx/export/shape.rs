@@ -10,12 +10,74 @@ impl Lowering<'_> {
         #[allow(unused_variables)]
         let ins = cur.ins.clone();
         match &cur.node.op {
-            Op::Pad { pads, value } => {
+            Op::Pad { pads, value, mode } => {
                 self.need_inputs(cur, 1, 1)?;
                 let d = self.in_info(cur, 0)?.dtype;
                 let p = self.const_i64(cur, "pads", &i64s(pads));
-                let v = self.const_scalar(cur, "value", d, *value);
-                self.same(cur, "Pad", vec![ins[0].clone(), p, v], vec![]);
+                match mode {
+                    PadMode::Constant => {
+                        let v = self.const_scalar(cur, "value", d, *value);
+                        self.same(cur, "Pad", vec![ins[0].clone(), p, v], vec![]);
+                    }
+                    PadMode::Reflect | PadMode::Edge => {
+                        let m = if *mode == PadMode::Reflect {
+                            "reflect"
+                        } else {
+                            "edge"
+                        };
+                        self.same(cur, "Pad", vec![ins[0].clone(), p], vec![a_str("mode", m)]);
+                    }
+                }
+            }
+            Op::Trilu { upper, diagonal } => {
+                self.need_inputs(cur, 1, 1)?;
+                let x = self.in_info(cur, 0)?;
+                if opset >= 14 {
+                    let k = self.const_i64_scalar(cur, "k", *diagonal);
+                    self.same(
+                        cur,
+                        "Trilu",
+                        vec![ins[0].clone(), k],
+                        vec![a_int("upper", i64::from(*upper))],
+                    );
+                } else {
+                    // Trilu arrived in opset 14: a constant mask keeps the
+                    // triangle, Where zeroes the rest.
+                    let (h, w) = (x.shape[x.rank() - 2], x.shape[x.rank() - 1]);
+                    let (k, up) = (*diagonal, *upper);
+                    let mask = HostTensor::from_fn(DType::Bool, &[h, w], |i| {
+                        let d = (i % w) as i64 - (i / w) as i64;
+                        f64::from(u8::from(if up { d >= k } else { d <= k }))
+                    });
+                    let mask = self.const_tensor(cur, "mask", mask);
+                    let zero = self.const_scalar(cur, "zero", x.dtype, 0.0);
+                    self.same(cur, "Where", vec![mask, ins[0].clone(), zero], vec![]);
+                }
+            }
+            Op::OneHot { depth } => {
+                self.need_inputs(cur, 1, 1)?;
+                let d = self.const_i64_scalar(cur, "depth", *depth as i64);
+                let v = self.const_i64(cur, "values", &[0, 1]);
+                self.same(
+                    cur,
+                    "OneHot",
+                    vec![ins[0].clone(), d, v],
+                    vec![a_int("axis", -1)],
+                );
+            }
+            Op::DepthToSpace { block } => {
+                self.need_inputs(cur, 1, 1)?;
+                self.same(
+                    cur,
+                    "DepthToSpace",
+                    ins,
+                    vec![a_int("blocksize", *block as i64), a_str("mode", "CRD")],
+                );
+            }
+            Op::Tile { repeats } => {
+                self.need_inputs(cur, 1, 1)?;
+                let r = self.const_i64(cur, "repeats", &i64s(repeats));
+                self.same(cur, "Tile", vec![ins[0].clone(), r], vec![]);
             }
             Op::Reshape { shape } => {
                 self.need_inputs(cur, 1, 1)?;
@@ -99,5 +161,24 @@ impl Lowering<'_> {
             other => unreachable!("{other:?} is not in the shape family"),
         }
         Ok(())
+    }
+
+    /// A 0-d int64 initializer (Trilu's k, OneHot's depth).
+    pub(super) fn const_i64_scalar(&mut self, cur: &Cur, suffix: &str, v: i64) -> String {
+        let name = self.fresh(cur, suffix);
+        let t = HostTensor {
+            dtype: DType::Int64,
+            shape: vec![],
+            data: v.to_le_bytes().to_vec(),
+        };
+        self.consts.push(tensor_into_proto(&name, t));
+        name
+    }
+
+    /// Any tensor as an initializer.
+    pub(super) fn const_tensor(&mut self, cur: &Cur, suffix: &str, t: HostTensor) -> String {
+        let name = self.fresh(cur, suffix);
+        self.consts.push(tensor_into_proto(&name, t));
+        name
     }
 }

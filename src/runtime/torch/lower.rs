@@ -2,7 +2,7 @@
 //! per [`Op`], so a new op does not compile until it has one here.
 
 use super::imp::kind;
-use crate::graph::{DType, Op, ResizeMode, TypeInfo};
+use crate::graph::{DType, InterpMode, Op, PadMode, ResizeMode, TypeInfo};
 use tch::{Kind, Tensor};
 
 fn ints(v: &[usize]) -> Vec<i64> {
@@ -320,10 +320,22 @@ fn lower(
                 (_, n) => return Err(bad(format!("Resize over {n} spatial axes"))),
             })
         }
-        Op::Pad { pads, value } => {
+        Op::Pad { pads, value, mode } => {
             let r = in_infos[0].rank();
-            let p = torch_pads(&pads[..r], &pads[r..]);
-            one(x.f_pad(&p, "constant", Some(*value))?)
+            match mode {
+                PadMode::Constant => {
+                    let p = torch_pads(&pads[..r], &pads[r..]);
+                    one(x.f_pad(&p, "constant", Some(*value))?)
+                }
+                PadMode::Reflect | PadMode::Edge => {
+                    let m = if *mode == PadMode::Reflect {
+                        "reflect"
+                    } else {
+                        "replicate"
+                    };
+                    one(pad_mode(x, &in_infos[0].shape, pads, m, out)?)
+                }
+            }
         }
         Op::Reshape { .. } | Op::Flatten { .. } | Op::Squeeze { .. } | Op::Unsqueeze { .. } => {
             one(x.f_reshape(shape_of(out))?)
@@ -404,5 +416,169 @@ fn lower(
         }
         // Inference: dropout is the identity, as in eval mode.
         Op::Dropout { .. } | Op::Identity => one(x.shallow_clone()),
+        Op::Trilu { upper, diagonal } => one(if *upper {
+            x.f_triu(*diagonal)?
+        } else {
+            x.f_tril(*diagonal)?
+        }),
+        Op::OneHot { depth } => {
+            // ONNX counts negative indices from the end; one_hot refuses them.
+            let idx = x.f_to_kind(Kind::Int64)?;
+            let neg = idx.f_lt(0i64)?;
+            let idx = idx.f_add_scalar(*depth as i64)?.f_where_self(&neg, &idx)?;
+            one(idx.f_one_hot(*depth as i64)?)
+        }
+        Op::DepthToSpace { block } => one(x.f_pixel_shuffle(*block as i64)?),
+        Op::Tile { repeats } => one(x.f_repeat(ints(repeats))?),
+        Op::Einsum { equation } => one(Tensor::f_einsum(equation, ins, None::<&[i64]>)?),
+        Op::Interpolate {
+            sizes,
+            scales,
+            mode,
+            align_corners,
+        } => one(interpolate(
+            x,
+            sizes,
+            scales.as_deref(),
+            *mode,
+            *align_corners,
+        )?),
+        Op::GroupNorm { groups, epsilon } => {
+            one(x.f_group_norm(*groups as i64, Some(ins[1]), Some(ins[2]), *epsilon, true)?)
+        }
+        Op::InstanceNorm { epsilon } => one(x.f_instance_norm(
+            Some(ins[1]),
+            Some(ins[2]),
+            None::<&Tensor>,
+            None::<&Tensor>,
+            true,
+            0.1,
+            *epsilon,
+            true,
+        )?),
+        // ---- math, activations and reductions (issue #15) ----
+        Op::Sin => one(x.f_sin()?),
+        Op::Cos => one(x.f_cos()?),
+        Op::Tan => one(x.f_tan()?),
+        Op::Reciprocal => one(x.f_reciprocal()?),
+        Op::Floor => one(x.f_floor()?),
+        Op::Ceil => one(x.f_ceil()?),
+        Op::Round => one(x.f_round()?),
+        Op::Sign => one(x.f_sign()?),
+        Op::Min => one(x.f_minimum(ins[1])?),
+        Op::Max => one(x.f_maximum(ins[1])?),
+        Op::Softplus { beta, threshold } => {
+            // F.softplus's own formula: x where beta x > threshold, else
+            // log1p(exp(beta x)) / beta (tch binds only the default form).
+            let bx = x.f_mul_scalar(*beta)?;
+            let soft = bx.f_exp()?.f_log1p()?.f_div_scalar(*beta)?;
+            one(x.f_where_self(&bx.f_gt(*threshold)?, &soft)?)
+        }
+        Op::Elu { alpha } => {
+            let neg = x.f_expm1()?.f_mul_scalar(*alpha)?;
+            one(x.f_where_self(&x.f_gt(0.0)?, &neg)?)
+        }
+        Op::Selu => one(x.f_selu()?),
+        Op::Mish => one(x.f_mish()?),
+        Op::Softsign => one(x.f_div(&x.f_abs()?.f_add_scalar(1.0)?)?),
+        Op::PRelu => one(x.f_where_self(&x.f_gt(0.0)?, &x.f_mul(ins[1])?)?),
+        Op::ReduceMin { axes, keepdims } => {
+            let dims: Vec<i64> = if axes.is_empty() {
+                (0..in_infos[0].rank() as i64).collect()
+            } else {
+                ints(axes)
+            };
+            one(x.f_amin(dims, *keepdims)?)
+        }
+        Op::ReduceProd { axes, .. } => {
+            // torch.prod takes one dim at a time: keep them, then reshape.
+            let all: Vec<usize> = (0..in_infos[0].rank()).collect();
+            let axes = if axes.is_empty() { &all } else { axes };
+            let mut y = x.shallow_clone();
+            for &a in axes.iter().rev() {
+                y = y.f_prod_dim_int(a as i64, true, kind(dt))?;
+            }
+            one(y.f_reshape(shape_of(out))?)
+        }
+        Op::ReduceL1 { axes, keepdims } => {
+            let dims = (!axes.is_empty()).then(|| ints(axes));
+            one(x.f_abs()?.f_sum_dim_intlist(dims, *keepdims, kind(dt))?)
+        }
+        Op::ReduceL2 { axes, keepdims } => {
+            let dims = (!axes.is_empty()).then(|| ints(axes));
+            let sq = x.f_mul(x)?;
+            one(sq.f_sum_dim_intlist(dims, *keepdims, kind(dt))?.f_sqrt()?)
+        }
+        Op::ArgMax { axis, keepdims } => one(x.f_argmax(*axis as i64, *keepdims)?),
+        Op::ArgMin { axis, keepdims } => one(x.f_argmin(*axis as i64, *keepdims)?),
+        Op::TopK { k, axis, largest } => {
+            let (v, i) = x.f_topk(*k as i64, *axis as i64, *largest, true)?;
+            Ok(vec![v, i])
+        }
+        Op::CumSum { axis } => one(x.f_cumsum(*axis as i64, kind(dt))?),
     }
+}
+
+/// F.pad in "reflect" or "replicate" mode, which libtorch has for the last
+/// 1 to 3 axes of a tensor with one or two leading axes: the leading axes
+/// are merged into one (or one is added) around the call.
+fn pad_mode(
+    x: &Tensor,
+    shape: &[usize],
+    pads: &[usize],
+    mode: &str,
+    out: &TypeInfo,
+) -> Result<Tensor, tch::TchError> {
+    let r = shape.len();
+    let Some(first) = (0..r).find(|&i| pads[i] + pads[r + i] > 0) else {
+        return Ok(x.shallow_clone());
+    };
+    let k = r - first;
+    if k > 3 {
+        return Err(tch::TchError::Shape(format!(
+            "{mode} padding of {k} axes: libtorch pads at most the last 3"
+        )));
+    }
+    let lead: usize = shape[..first].iter().product();
+    let mut merged = vec![lead as i64];
+    merged.extend(ints(&shape[first..]));
+    let p = torch_pads(&pads[first..r], &pads[r + first..]);
+    x.f_reshape(merged)?
+        .f_pad(&p, mode, None)?
+        .f_reshape(shape_of(out))
+}
+
+/// F.interpolate's kernels, given the scale factors when the script gave
+/// them (PyTorch then maps coordinates by them, not by in/out).
+fn interpolate(
+    x: &Tensor,
+    sizes: &[usize],
+    scales: Option<&[f64]>,
+    mode: InterpMode,
+    align_corners: bool,
+) -> Result<Tensor, tch::TchError> {
+    let size = ints(sizes);
+    let s = |i: usize| scales.map(|v| v[i]);
+    let ac = align_corners;
+    Ok(match (mode, sizes.len()) {
+        (InterpMode::Nearest, 1) => x.f_upsample_nearest1d(&size, s(0))?,
+        (InterpMode::Nearest, 2) => x.f_upsample_nearest2d(&size, s(0), s(1))?,
+        (InterpMode::Nearest, 3) => x.f_upsample_nearest3d(&size, s(0), s(1), s(2))?,
+        (InterpMode::NearestExact, 1) => x.f_internal_upsample_nearest_exact1d(&size, s(0))?,
+        (InterpMode::NearestExact, 2) => {
+            x.f_internal_upsample_nearest_exact2d(&size, s(0), s(1))?
+        }
+        (InterpMode::NearestExact, 3) => {
+            x.f_internal_upsample_nearest_exact3d(&size, s(0), s(1), s(2))?
+        }
+        (InterpMode::Linear, 1) => x.f_upsample_linear1d(&size, ac, s(0))?,
+        (InterpMode::Linear, 2) => x.f_upsample_bilinear2d(&size, ac, s(0), s(1))?,
+        (InterpMode::Linear, 3) => x.f_upsample_trilinear3d(&size, ac, s(0), s(1), s(2))?,
+        (InterpMode::Cubic, 2) => x.f_upsample_bicubic2d(&size, ac, s(0), s(1))?,
+        (m, n) => {
+            return Err(tch::TchError::Shape(format!(
+                "interpolation {m:?} over {n} spatial axes has no libtorch kernel"
+            )));
+        }
+    })
 }

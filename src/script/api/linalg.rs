@@ -1,12 +1,13 @@
-//! Matrix products and attention.
+//! Matrix products, einsum and attention.
 
-use super::super::model::{self, rt_err};
+use super::super::host::Trace;
+use super::super::model::{self, op1, rt_err};
 use super::super::tensor::Tensor;
 use super::Api;
-use super::util::{R, ap};
-use crate::graph::Op;
+use super::util::{R, ap, tensors};
+use crate::graph::{Einsum, Op, TypeInfo, ValueId};
 use crate::script::host::Host;
-use rhai::NativeCallContext;
+use rhai::{Array, ImmutableString, NativeCallContext};
 
 pub fn register(api: &mut Api) {
     api.family("linalg");
@@ -60,6 +61,26 @@ pub fn register(api: &mut Api) {
         ["x", "weight", "bias"],
         move |ctx: NativeCallContext, x: Tensor, w: Tensor, b: Tensor| -> R<Tensor> {
             linear_fn(&ctx, &h, x, w, Some(b))
+        },
+    );
+    api.doc("einsum")
+        .about(
+            "Sums products of the tensors' elements over the subscripts the equation \
+             contracts: \"bhqd,bhkd->bhqk\" (attention scores), \"bn,anm,bm->ba\" \
+             (bilinear). Letters a-z, A-Z and ... (broadcast dims); without ->, the output is \
+             ... then the letters used once, in alphabetical order.",
+        )
+        .onnx("Einsum (one operand without a repeated letter: ReduceSum, Transpose)")
+        .torch("torch.einsum(equation, tensors)");
+    let h = api.host.clone();
+    api.fun(
+        "einsum",
+        ["equation", "tensors"],
+        move |ctx: NativeCallContext, eq: ImmutableString, xs: Array| -> R<Tensor> {
+            let e = Einsum::parse(&eq).map_err(|e| rt_err(&ctx, format!("einsum: {e}")))?;
+            let ts = tensors(&ctx, &xs)?;
+            h.with_trace(|t| einsum(t, &e, &ts))
+                .map_err(|m| rt_err(&ctx, format!("einsum: {m}")))
         },
     );
 
@@ -131,4 +152,119 @@ fn attention(
         Ok(t.tensor(y))
     })
     .map_err(|e| rt_err(ctx, format!("attention: {e}")))
+}
+
+/// One Einsum node, its ellipsis spelled out as unused letters (tract
+/// mis-sizes an ellipsis of two or more dims): an operand whose ellipsis
+/// dims broadcast from 1 is expanded first, since ONNX sizes a letter alike
+/// in every operand.
+fn einsum(t: &mut Trace, e: &Einsum, ts: &[Tensor]) -> Result<Tensor, String> {
+    let mut ids = ts
+        .iter()
+        .map(|x| t.value_of(x))
+        .collect::<Result<Vec<_>, _>>()?;
+    let infos: Vec<TypeInfo> = ts.iter().map(Tensor::info).collect();
+    if e.inputs.len() != ts.len() {
+        return Err(format!(
+            "the equation names {} operands, got {} tensors",
+            e.inputs.len(),
+            ts.len()
+        ));
+    }
+    let refs: Vec<&TypeInfo> = infos.iter().collect();
+    let ell = e.sizes(&refs)?.ellipsis;
+    let used: Vec<char> = e.inputs.iter().flatten().flatten().copied().collect();
+    let free: Vec<char> = ('a'..='z')
+        .chain('A'..='Z')
+        .filter(|c| !used.contains(c))
+        .take(ell.len())
+        .collect();
+    if free.len() < ell.len() {
+        return Err("too many subscripts to spell out the ellipsis (...)".into());
+    }
+    let mut spelled = Vec::with_capacity(ts.len());
+    for (k, term) in e.inputs.iter().enumerate() {
+        let named = term.iter().filter(|l| l.is_some()).count();
+        let r = infos[k].rank() - named;
+        let mut letters = String::new();
+        let mut want = infos[k].shape.clone();
+        let mut d = 0;
+        for l in term {
+            match l {
+                Some(c) => {
+                    letters.push(*c);
+                    d += 1;
+                }
+                None => {
+                    for j in 0..r {
+                        letters.push(free[ell.len() - r + j]);
+                        want[d + j] = ell[ell.len() - r + j];
+                    }
+                    d += r;
+                }
+            }
+        }
+        if want != infos[k].shape {
+            ids[k] = op1(t, Op::Expand { shape: want }, &[ids[k]])?;
+        }
+        spelled.push(letters);
+    }
+    let out: String = e
+        .output
+        .iter()
+        .flat_map(|l| match l {
+            Some(c) => vec![*c],
+            None => free.clone(),
+        })
+        .collect();
+    if let [term] = spelled.as_slice()
+        && let Some(y) = sum_and_permute(t, ids[0], term, &out)?
+    {
+        return Ok(t.tensor(y));
+    }
+    let equation = format!("{}->{out}", spelled.join(","));
+    let y = op1(t, Op::Einsum { equation }, &ids)?;
+    Ok(t.tensor(y))
+}
+
+/// A one-operand einsum without a repeated letter is a sum over the
+/// letters the output drops, then a permutation: written so, since tract
+/// returns the input unchanged for a full sum such as "ij->".
+fn sum_and_permute(
+    t: &mut Trace,
+    x: ValueId,
+    term: &str,
+    out: &str,
+) -> Result<Option<ValueId>, String> {
+    let letters: Vec<char> = term.chars().collect();
+    if (1..letters.len()).any(|i| letters[..i].contains(&letters[i])) {
+        return Ok(None);
+    }
+    let axes: Vec<usize> = (0..letters.len())
+        .filter(|&i| !out.contains(letters[i]))
+        .collect();
+    let mut y = x;
+    if !axes.is_empty() {
+        y = op1(
+            t,
+            Op::ReduceSum {
+                axes,
+                keepdims: false,
+            },
+            &[y],
+        )?;
+    }
+    let kept: Vec<char> = letters.into_iter().filter(|c| out.contains(*c)).collect();
+    let perm: Vec<usize> = out
+        .chars()
+        .map(|c| {
+            kept.iter()
+                .position(|&k| k == c)
+                .expect("output letters are kept")
+        })
+        .collect();
+    if perm.iter().enumerate().any(|(i, &p)| i != p) {
+        y = op1(t, Op::Transpose { perm }, &[y])?;
+    }
+    Ok(Some(y))
 }

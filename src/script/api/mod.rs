@@ -4,16 +4,22 @@
 //! a name without an entry panics at start-up (every test would fail), so
 //! the reference cannot miss a function or drift from its arity.
 
+mod activations;
+mod comparison;
 mod constructors;
 mod containers;
 mod elementwise;
+mod embeddings;
+mod indexing;
 mod linalg;
+mod math;
 mod models;
 mod nn_layers;
 mod normalization;
 mod operators;
 mod reductions;
 pub mod reference;
+mod resample;
 mod shape;
 mod spatial;
 pub mod util;
@@ -290,10 +296,16 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     constructors::register(&mut api);
     operators::register(&mut api);
     elementwise::register(&mut api);
+    math::register(&mut api);
+    comparison::register(&mut api);
+    activations::register(&mut api);
     reductions::register(&mut api);
+    embeddings::register(&mut api);
     shape::register(&mut api);
+    indexing::register(&mut api);
     linalg::register(&mut api);
     spatial::register(&mut api);
+    resample::register(&mut api);
     normalization::register(&mut api);
     nn_layers::register(&mut api);
     containers::register(&mut api);
@@ -301,5 +313,7 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     (nn, book)
 }
 
+#[cfg(test)]
+mod ops_math_tests;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,6 @@ use super::super::layers::gelu_tanh;
 use super::super::model::{Layer, Model, const_param, normal_param, rt_err, uniform_param};
 use super::Api;
 use super::elementwise::GELU_MODES;
-use super::spatial::pool_op;
 use super::util::{
     DTYPE_OPT, MAX_TENSOR_BYTES, OptSpec, Opts, R, dims, opt, positive, size2, spatial,
 };
@@ -101,7 +100,10 @@ pub fn register(api: &mut Api) {
     for (name, sp, tr, torch) in [
         ("conv1d", 1usize, false, "nn.Conv1d"),
         ("conv2d", 2, false, "nn.Conv2d"),
+        ("conv3d", 3, false, "nn.Conv3d"),
+        ("conv_transpose1d", 1, true, "nn.ConvTranspose1d"),
         ("conv_transpose2d", 2, true, "nn.ConvTranspose2d"),
+        ("conv_transpose3d", 3, true, "nn.ConvTranspose3d"),
     ] {
         api.doc_layer(name)
             .about("A convolution layer; kernel_size is an int or one per spatial dim.")
@@ -428,46 +430,7 @@ pub fn register(api: &mut Api) {
             ))
         },
     );
-    for (name, class, is_max, onnx) in [
-        ("max_pool2d", "MaxPool2d", true, "MaxPool"),
-        ("avg_pool2d", "AvgPool2d", false, "AveragePool"),
-    ] {
-        api.doc_layer(name)
-            .about(
-                "A 2-d pool as a layer: (kernel), (kernel, stride), (kernel, stride, padding) \
-                 or (kernel, options).",
-            )
-            .onnx(onnx)
-            .torch(&format!("nn.{class}"))
-            .options(super::spatial::POOL_OPTS);
-        let h = api.host.clone();
-        api.layer(
-            name,
-            ["kernel_size"],
-            move |ctx: NativeCallContext, k: Dynamic| {
-                let op = pool_op(&ctx, is_max, &k, None, None)?;
-                Ok(Model::new(&h, class, Layer::Op(op), vec![], vec![]))
-            },
-        );
-        let h = api.host.clone();
-        api.layer(
-            name,
-            ["kernel_size", "stride_or_opts"],
-            move |ctx: NativeCallContext, k: Dynamic, s: Dynamic| {
-                let op = pool_op(&ctx, is_max, &k, Some(&s), None)?;
-                Ok(Model::new(&h, class, Layer::Op(op), vec![], vec![]))
-            },
-        );
-        let h = api.host.clone();
-        api.layer(
-            name,
-            ["kernel_size", "stride", "padding"],
-            move |ctx: NativeCallContext, k: Dynamic, s: Dynamic, p: Dynamic| {
-                let op = pool_op(&ctx, is_max, &k, Some(&s), Some(&p))?;
-                Ok(Model::new(&h, class, Layer::Op(op), vec![], vec![]))
-            },
-        );
-    }
+    super::spatial::pool_layers(api);
     api.doc_layer("adaptive_avg_pool2d")
         .about("Average pooling to a fixed output size (default 1: a global pool).")
         .onnx("GlobalAveragePool | AveragePool | MatMul")
@@ -533,11 +496,15 @@ fn conv(
     k: &Dynamic,
     opts: Map,
 ) -> R<Model> {
-    let fname = if transpose {
-        "nn::conv_transpose2d"
+    let class = if transpose {
+        format!("ConvTranspose{sp}d")
     } else {
-        "nn::conv"
+        format!("Conv{sp}d")
     };
+    let fname = &format!(
+        "nn::{}",
+        class.to_lowercase().replace("transpose", "_transpose")
+    );
     let spec = if transpose { CONV_T_OPTS } else { CONV_OPTS };
     let opts = Opts::new(ctx, fname, opts, spec)?;
     let (i, o) = (
@@ -577,11 +544,6 @@ fn conv(
     if bias {
         params.push(("bias", uniform_param(h, &[o], bound, dt)));
     }
-    let class = match (transpose, sp) {
-        (true, _) => "ConvTranspose2d",
-        (false, 1) => "Conv1d",
-        _ => "Conv2d",
-    };
     let layer = Layer::Conv {
         kernel,
         stride: opts.spatial("stride", sp)?,
@@ -596,7 +558,7 @@ fn conv(
         bias,
         transpose,
     };
-    Ok(Model::new(h, class, layer, params, vec![]))
+    Ok(Model::new(h, &class, layer, params, vec![]))
 }
 
 fn batch_norm(ctx: &NativeCallContext, h: &Host, c: i64, opts: Map) -> R<Model> {

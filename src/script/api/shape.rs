@@ -1,13 +1,14 @@
-//! Shape and indexing ops: reshape, transpose, slice, split, concat,
-//! gather, expand, pad.
+//! Shape and indexing ops: reshape, transpose, slice, split, chunk,
+//! concat, stack, gather, expand, repeat/tile, pad.
 
+use super::super::composites;
 use super::super::model::{self, rt_err};
 use super::super::tensor::Tensor;
 use super::Api;
-use super::util::{R, ap, axis, dims, ints, tensors};
-use crate::graph::Op;
+use super::util::{OptSpec, Opts, R, ap, axis, dims, ints, opt, tensors, traced};
+use crate::graph::{Op, PadMode};
 use crate::script::host::Host;
-use rhai::{Array, Dynamic, NativeCallContext};
+use rhai::{Array, Dynamic, Map, NativeCallContext};
 
 pub fn register(api: &mut Api) {
     api.family("shape");
@@ -216,17 +217,20 @@ pub fn register(api: &mut Api) {
     );
     api.doc("pad")
         .about(
-            "Pads with a constant (value defaults to 0): pad holds (before, after) pairs from \
-             the last dim backwards, as in F.pad.",
+            "Pads x: pad holds (before, after) pairs from the last dim backwards, as in \
+             F.pad. A value (default 0) fills constant pads; options choose the mode: \
+             reflect (mirror without the edge), replicate (the edge repeated) or circular \
+             (wrap around), each for the last 1 to 3 dims of a tensor with 1 or 2 more.",
         )
-        .onnx("Pad")
-        .torch("F.pad(x, pad, value=value)");
+        .onnx("Pad (modes constant, reflect, edge); circular: Slice, Concat")
+        .torch("F.pad(x, pad, mode=mode, value=value)")
+        .options(PAD_OPTS);
     let h = api.host.clone();
     api.fun(
         "pad",
         ["x", "pad"],
         move |ctx: NativeCallContext, x: Tensor, p: Array| -> R<Tensor> {
-            pad(&ctx, &h, x, &p, 0.0)
+            pad(&ctx, &h, x, &p, "constant", 0.0)
         },
     );
     let h = api.host.clone();
@@ -234,13 +238,183 @@ pub fn register(api: &mut Api) {
         "pad",
         ["x", "pad", "value"],
         move |ctx: NativeCallContext, x: Tensor, p: Array, v: f64| -> R<Tensor> {
-            pad(&ctx, &h, x, &p, v)
+            pad(&ctx, &h, x, &p, "constant", v)
+        },
+    );
+    let h = api.host.clone();
+    api.fun(
+        "pad",
+        ["x", "pad", "opts"],
+        move |ctx: NativeCallContext, x: Tensor, p: Array, o: Map| -> R<Tensor> {
+            let o = Opts::new(&ctx, "pad", o, PAD_OPTS)?;
+            let mode = o.string("mode")?;
+            if mode != "constant" && o.get("value").is_some() {
+                return Err(rt_err(
+                    &ctx,
+                    format!("pad: mode \"{mode}\" takes no value (it fills from the input)"),
+                ));
+            }
+            pad(&ctx, &h, x, &p, &mode, o.float("value")?)
+        },
+    );
+    api.doc("chunk")
+        .about(
+            "Splits dim (default 0) into chunks of ceil(size / chunks) elements, the last \
+             smaller (so there may be fewer than chunks); returns an array of tensors.",
+        )
+        .onnx("Split")
+        .torch("torch.chunk(x, chunks, dim)");
+    let h = api.host.clone();
+    api.fun(
+        "chunk",
+        ["x", "chunks"],
+        move |ctx: NativeCallContext, x: Tensor, n: i64| -> R<Array> { chunk(&ctx, &h, x, n, 0) },
+    );
+    let h = api.host.clone();
+    api.fun(
+        "chunk",
+        ["x", "chunks", "dim"],
+        move |ctx: NativeCallContext, x: Tensor, n: i64, d: i64| -> R<Array> {
+            chunk(&ctx, &h, x, n, d)
+        },
+    );
+    api.doc("stack")
+        .about("Joins tensors of one shape along a new dim (default 0).")
+        .onnx("Unsqueeze, Concat")
+        .torch("torch.stack(tensors, dim)");
+    let h = api.host.clone();
+    api.fun(
+        "stack",
+        ["tensors"],
+        move |ctx: NativeCallContext, xs: Array| -> R<Tensor> { stack(&ctx, &h, &xs, 0) },
+    );
+    let h = api.host.clone();
+    api.fun(
+        "stack",
+        ["tensors", "dim"],
+        move |ctx: NativeCallContext, xs: Array, d: i64| -> R<Tensor> { stack(&ctx, &h, &xs, d) },
+    );
+    api.doc("repeat")
+        .about(
+            "Tiles x sizes[i] times along dim i; sizes may be longer than x's rank (new \
+             leading dims), not shorter.",
+        )
+        .onnx("Tile (Reshape first for new dims)")
+        .torch("x.repeat(sizes)");
+    let h = api.host.clone();
+    api.fun(
+        "repeat",
+        ["x", "sizes"],
+        move |ctx: NativeCallContext, x: Tensor, s: Array| -> R<Tensor> {
+            let s = ints(&ctx, "repeat sizes", &s)?;
+            if s.len() < x.rank() {
+                return Err(rt_err(
+                    &ctx,
+                    format!(
+                        "repeat: {} sizes for a tensor of rank {}; give at least one per dim \
+                         (tile(x, dims) pads them with 1s)",
+                        s.len(),
+                        x.rank()
+                    ),
+                ));
+            }
+            tile(&ctx, &h, x, s)
+        },
+    );
+    api.doc("tile")
+        .about(
+            "Tiles x dims[i] times along dim i; fewer dims than x's rank count from the \
+             last dim (the rest 1), more add leading dims.",
+        )
+        .onnx("Tile (Reshape first for new dims)")
+        .torch("torch.tile(x, dims)");
+    let h = api.host.clone();
+    api.fun(
+        "tile",
+        ["x", "dims"],
+        move |ctx: NativeCallContext, x: Tensor, d: Array| -> R<Tensor> {
+            let mut d = ints(&ctx, "tile dims", &d)?;
+            if d.len() < x.rank() {
+                let mut full = vec![1; x.rank() - d.len()];
+                full.append(&mut d);
+                d = full;
+            }
+            tile(&ctx, &h, x, d)
         },
     );
 }
 
+/// Tile with one count per dim of the result: x gets leading 1-dims first
+/// when there are more counts than dims.
+fn tile(ctx: &NativeCallContext, h: &Host, x: Tensor, reps: Vec<i64>) -> R<Tensor> {
+    if let Some(r) = reps.iter().find(|&&r| r < 1) {
+        return Err(rt_err(
+            ctx,
+            format!("repeat counts must be at least 1, got {r} in {reps:?}"),
+        ));
+    }
+    let repeats: Vec<usize> = reps.iter().map(|&r| r as usize).collect();
+    let extra = repeats.len() - x.rank();
+    h.with_trace(|t| {
+        let mut v = t.value_of(&x)?;
+        if extra > 0 {
+            let mut shape = vec![1; extra];
+            shape.extend(x.shape());
+            v = model::op1(t, Op::Reshape { shape }, &[v])?;
+        }
+        let y = model::op1(t, Op::Tile { repeats }, &[v])?;
+        Ok(t.tensor(y))
+    })
+    .map_err(|e| rt_err(ctx, e))
+}
+
+fn chunk(ctx: &NativeCallContext, h: &Host, x: Tensor, n: i64, d: i64) -> R<Array> {
+    let a = axis(ctx, d, x.rank())?;
+    if n < 1 {
+        return Err(rt_err(
+            ctx,
+            format!("chunk: chunks must be at least 1, got {n}"),
+        ));
+    }
+    let dim = x.shape()[a];
+    let size = dim.div_ceil(n as usize);
+    let sizes: Vec<usize> = (0..dim.div_ceil(size))
+        .map(|i| size.min(dim - i * size))
+        .collect();
+    let outs = h
+        .with_trace(|t| t.apply(Op::Split { axis: a, sizes }, &[x]))
+        .map_err(|e| rt_err(ctx, e))?;
+    Ok(outs.into_iter().map(Dynamic::from).collect())
+}
+
+fn stack(ctx: &NativeCallContext, h: &Host, xs: &Array, d: i64) -> R<Tensor> {
+    let ts = tensors(ctx, xs)?;
+    let Some(first) = ts.first() else {
+        return Err(rt_err(ctx, "stack needs at least one tensor"));
+    };
+    let a = axis(ctx, d, first.rank() + 1)?;
+    h.with_trace(|t| {
+        let ids = ts
+            .iter()
+            .map(|x| t.value_of(x))
+            .collect::<Result<Vec<_>, _>>()?;
+        let y = composites::stack(t, &ids, a)?;
+        Ok(t.tensor(y))
+    })
+    .map_err(|e| rt_err(ctx, format!("stack: {e}")))
+}
+
+const PAD_OPTS: &[OptSpec] = &[
+    opt(
+        "mode",
+        "\"constant\"",
+        "constant, reflect, replicate or circular",
+    ),
+    opt("value", "0.0", "the fill value of constant padding"),
+];
+
 /// torch.nn.functional.pad order: pairs from the last axis backwards.
-fn pad(ctx: &NativeCallContext, h: &Host, x: Tensor, p: &Array, v: f64) -> R<Tensor> {
+fn pad(ctx: &NativeCallContext, h: &Host, x: Tensor, p: &Array, mode: &str, v: f64) -> R<Tensor> {
     let p = ints(ctx, "pads", p)?;
     let r = x.rank();
     if p.len() % 2 != 0 || p.len() / 2 > r || p.iter().any(|&v| v < 0) {
@@ -257,7 +431,59 @@ fn pad(ctx: &NativeCallContext, h: &Host, x: Tensor, p: &Array, v: f64) -> R<Ten
         pads[ax] = pair[0] as usize;
         pads[r + ax] = pair[1] as usize;
     }
-    ap(ctx, h, Op::Pad { pads, value: v }, &[x])
+    if mode == "constant" {
+        let mode = PadMode::Constant;
+        return ap(
+            ctx,
+            h,
+            Op::Pad {
+                pads,
+                value: v,
+                mode,
+            },
+            &[x],
+        );
+    }
+    let fill = match mode {
+        "reflect" => Some(PadMode::Reflect),
+        "replicate" => Some(PadMode::Edge),
+        "circular" => None,
+        m => {
+            return Err(rt_err(
+                ctx,
+                format!(
+                    "pad: mode \"{m}\" is not known; use constant, reflect, replicate or circular"
+                ),
+            ));
+        }
+    };
+    // As F.pad: these modes pad the last k dims of a tensor with 1 or 2 more.
+    let k = p.len() / 2;
+    if !(1..=3).contains(&k) || (r != k + 1 && r != k + 2) {
+        return Err(rt_err(
+            ctx,
+            format!(
+                "pad: {mode} padding of the last {k} dims needs a tensor of rank {} or {}, \
+                 got {:?}; give 1 to 3 (before, after) pairs for the trailing dims",
+                k + 1,
+                k + 2,
+                x.shape()
+            ),
+        ));
+    }
+    match fill {
+        Some(mode) => ap(
+            ctx,
+            h,
+            Op::Pad {
+                pads,
+                value: 0.0,
+                mode,
+            },
+            &[x],
+        ),
+        None => traced(ctx, h, &x, |t, v| composites::pad_circular(t, v, &pads)),
+    }
 }
 
 fn reshape_target(ctx: &NativeCallContext, x: &Tensor, s: &Array) -> R<Vec<usize>> {

@@ -62,9 +62,15 @@ m.forward(rand([1, 4]));
 
 fn two_layer_tensors(prefix: &str) -> Vec<(String, HostTensor)> {
     vec![
-        (format!("{prefix}fc1.weight"), t(DType::Float32, &[3, 4], 0.5)),
+        (
+            format!("{prefix}fc1.weight"),
+            t(DType::Float32, &[3, 4], 0.5),
+        ),
         (format!("{prefix}fc1.bias"), t(DType::Float32, &[3], -1.0)),
-        (format!("{prefix}fc2.weight"), t(DType::Float32, &[2, 3], 2.0)),
+        (
+            format!("{prefix}fc2.weight"),
+            t(DType::Float32, &[2, 3], 2.0),
+        ),
         (format!("{prefix}fc2.bias"), t(DType::Float32, &[2], 3.0)),
     ]
 }
@@ -97,7 +103,9 @@ fn sources(d: &Discovery) -> Vec<(String, String)> {
 fn a_checkpoint_loads_by_name_and_its_values_are_exported() {
     let c = Case::new();
     write(&c, "w.safetensors", &two_layer_tensors(""));
-    let d = c.run(&two_layer(r#"load_weights("w.safetensors")"#)).unwrap();
+    let d = c
+        .run(&two_layer(r#"load_weights("w.safetensors")"#))
+        .unwrap();
     let g = &d.builds[0].graph;
     for (p, (name, want)) in g.params.iter().zip(two_layer_tensors("")) {
         assert_eq!(p.name, name);
@@ -105,7 +113,11 @@ fn a_checkpoint_loads_by_name_and_its_values_are_exported() {
     }
     let info = g.weights_info();
     assert_eq!((info.loaded, info.random), (4, 0));
-    assert!(info.source.starts_with("w.safetensors (sha256 "), "{}", info.source);
+    assert!(
+        info.source.starts_with("w.safetensors (sha256 "),
+        "{}",
+        info.source
+    );
     assert_eq!(info.files.len(), 1);
     assert!(d.warnings.is_empty(), "{:?}", d.warnings);
 
@@ -113,11 +125,15 @@ fn a_checkpoint_loads_by_name_and_its_values_are_exported() {
     // checkpoint and the same one again.
     let random = c.run(&two_layer("half().to_dtype(\"float32\")")).unwrap();
     assert_eq!(random.builds[0].graph.weights_info().source, "random(0)");
-    let same = c.run(&two_layer(r#"load_weights("w.safetensors")"#)).unwrap();
+    let same = c
+        .run(&two_layer(r#"load_weights("w.safetensors")"#))
+        .unwrap();
     let mut other = two_layer_tensors("");
     other[0].1 = t(DType::Float32, &[3, 4], 9.0);
     write(&c, "v.safetensors", &other);
-    let changed = c.run(&two_layer(r#"load_weights("v.safetensors")"#)).unwrap();
+    let changed = c
+        .run(&two_layer(r#"load_weights("v.safetensors")"#))
+        .unwrap();
     let hash = |d: &Discovery| d.builds[0].hash.clone();
     assert_eq!(hash(&d), hash(&same));
     assert_ne!(hash(&d), hash(&random));
@@ -166,17 +182,26 @@ fn prefixes_on_either_side_are_found() {
     let mut ts = two_layer_tensors("bert.");
     ts.push(("cls.dense.weight".into(), t(DType::Float32, &[2, 2], 0.0)));
     write(&c, "head.safetensors", &ts);
-    let d = c.run(&two_layer(r#"load_weights("head.safetensors")"#)).unwrap();
-    assert_eq!(sources(&d)[0], ("fc1.weight".into(), "bert.fc1.weight".into()));
+    let d = c
+        .run(&two_layer(r#"load_weights("head.safetensors")"#))
+        .unwrap();
+    assert_eq!(
+        sources(&d)[0],
+        ("fc1.weight".into(), "bert.fc1.weight".into())
+    );
     assert!(
-        d.warnings.iter().any(|w| w.contains("read from the keys under \"bert.\"")
-            && w.contains("1 other tensors are left out (cls.dense.weight)")),
+        d.warnings
+            .iter()
+            .any(|w| w.contains("read from the keys under \"bert.\"")
+                && w.contains("1 other tensors are left out (cls.dense.weight)")),
         "{:?}",
         d.warnings
     );
     // A deeper prefix (Whisper's `model.encoder.`).
     write(&c, "deep.safetensors", &two_layer_tensors("model.encoder."));
-    let d = c.run(&two_layer(r#"load_weights("deep.safetensors")"#)).unwrap();
+    let d = c
+        .run(&two_layer(r#"load_weights("deep.safetensors")"#))
+        .unwrap();
     assert_eq!(sources(&d)[3].1, "model.encoder.fc2.bias");
     // A model that wraps what the checkpoint holds (GPT2LMHeadModel's
     // `transformer.` over a GPT2Model checkpoint).
@@ -189,7 +214,10 @@ let m = nn::module("Wrapper", |x| transformer.forward(x)).load_weights("base.saf
 m.forward(rand([1, 4]));
 "#;
     let d = c.run(src).unwrap();
-    assert_eq!(sources(&d)[0], ("transformer.fc1.weight".into(), "fc1.weight".into()));
+    assert_eq!(
+        sources(&d)[0],
+        ("transformer.fc1.weight".into(), "fc1.weight".into())
+    );
     // An explicit prefix.
     let d = c
         .run(&two_layer(
@@ -242,7 +270,10 @@ fn tied_weights_load_from_any_of_their_names() {
     let c = Case::new();
     let emb = t(DType::Float32, &[5, 2], 0.0);
     // Saved under its second name only.
-    c.file("tied.safetensors", &[("encoder.embed_tokens.weight", emb.clone())]);
+    c.file(
+        "tied.safetensors",
+        &[("encoder.embed_tokens.weight", emb.clone())],
+    );
     let d = c.run(&TIED.replace("OPTS", "#{}")).unwrap();
     assert_eq!(
         sources(&d),
@@ -259,7 +290,10 @@ fn tied_weights_load_from_any_of_their_names() {
     );
     let opts = r#"#{ aliases: #{ "lm_head.weight": "shared.weight" } }"#;
     let d = c.run(&TIED.replace("OPTS", opts)).unwrap();
-    assert_eq!(sources(&d), [("shared.weight".into(), "shared.weight".into())]);
+    assert_eq!(
+        sources(&d),
+        [("shared.weight".into(), "shared.weight".into())]
+    );
     // Without the alias the head is an unexpected key.
     let e = c.run(&TIED.replace("OPTS", "#{}")).unwrap_err();
     assert!(e.contains("1 unexpected (lm_head.weight)"), "{e}");
@@ -268,7 +302,10 @@ fn tied_weights_load_from_any_of_their_names() {
         "tied.safetensors",
         &[
             ("shared.weight", emb.clone()),
-            ("encoder.embed_tokens.weight", t(DType::Float32, &[5, 2], 1.0)),
+            (
+                "encoder.embed_tokens.weight",
+                t(DType::Float32, &[5, 2], 1.0),
+            ),
         ],
     );
     let e = c.run(&TIED.replace("OPTS", "#{}")).unwrap_err();
@@ -311,7 +348,9 @@ fn strict_errors_list_the_first_few_and_count() {
     assert!(e.contains("t.rhai"), "names the script line: {e}");
     // strict: false loads what fits and says what it left out.
     let d = c
-        .run(&two_layer(r#"load_weights("bad.safetensors", #{ strict: false })"#))
+        .run(&two_layer(
+            r#"load_weights("bad.safetensors", #{ strict: false })"#,
+        ))
         .unwrap();
     assert_eq!(
         sources(&d)
@@ -328,18 +367,26 @@ fn strict_errors_list_the_first_few_and_count() {
         info.source
     );
     assert!(
-        d.warnings[0].contains("loaded 2 of TwoLayer's 4 tensors; not loaded: 1 missing (fc2.bias)"),
+        d.warnings[0]
+            .contains("loaded 2 of TwoLayer's 4 tensors; not loaded: 1 missing (fc2.bias)"),
         "{:?}",
         d.warnings
     );
     let e = c
-        .run(&two_layer(r#"load_weights("bad.safetensors", #{ strict: 1 })"#))
+        .run(&two_layer(
+            r#"load_weights("bad.safetensors", #{ strict: 1 })"#,
+        ))
         .unwrap_err();
     assert!(e.contains("strict takes true or false"), "{e}");
     let e = c
-        .run(&two_layer(r#"load_weights("bad.safetensors", #{ strikt: false })"#))
+        .run(&two_layer(
+            r#"load_weights("bad.safetensors", #{ strikt: false })"#,
+        ))
         .unwrap_err();
-    assert!(e.contains("unknown option \"strikt\"; known: strict, prefix"), "{e}");
+    assert!(
+        e.contains("unknown option \"strikt\"; known: strict, prefix"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -353,10 +400,15 @@ fn dtypes_convert_to_the_parameters_and_say_so() {
         })
         .collect();
     write(&c, "bf16.safetensors", &bf);
-    let d = c.run(&two_layer(r#"load_weights("bf16.safetensors")"#)).unwrap();
+    let d = c
+        .run(&two_layer(r#"load_weights("bf16.safetensors")"#))
+        .unwrap();
     let g = &d.builds[0].graph;
     assert_eq!(g.params[0].info.dtype, DType::Float32);
-    assert_eq!(g.params[0].materialize().unwrap(), two_layer_tensors("")[0].1);
+    assert_eq!(
+        g.params[0].materialize().unwrap(),
+        two_layer_tensors("")[0].1
+    );
     assert!(
         d.warnings
             .iter()
@@ -366,7 +418,10 @@ fn dtypes_convert_to_the_parameters_and_say_so() {
     );
     assert_eq!(g.weights_info().converted["bfloat16->float32"], 4);
     // half() after loading: float32 weights become float16 at export.
-    c.file("w.safetensors", &[("0.weight", t(DType::Float32, &[3, 4], 0.5))]);
+    c.file(
+        "w.safetensors",
+        &[("0.weight", t(DType::Float32, &[3, 4], 0.5))],
+    );
     let src = r#"
 let m = nn::sequential([nn::linear(4, 3, #{ bias: false })]).load_weights("w.safetensors").half();
 m.forward(rand([1, 4], "float16"));
@@ -488,7 +543,10 @@ fn bad_files_are_one_line_errors_naming_them() {
     let e = c
         .run(&two_layer(r#"load_weights("hf:acme/none@main")"#))
         .unwrap_err();
-    assert!(e.contains("hf:acme/none@main: not in the Hugging Face cache: looked for"), "{e}");
+    assert!(
+        e.contains("hf:acme/none@main: not in the Hugging Face cache: looked for"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -524,7 +582,10 @@ m.forward(rand([1, 4]));
     let e = c
         .run(&src(r#"#{ pretrained: true, repo: "acme/none-such" }"#))
         .unwrap_err();
-    assert!(e.contains("hf:acme/none-such@main: not in the Hugging Face cache"), "{e}");
+    assert!(
+        e.contains("hf:acme/none-such@main: not in the Hugging Face cache"),
+        "{e}"
+    );
     // `weights:` wins, and a --weights no load asks for is a warning.
     let d = c
         .run_with(&src(r#"#{ weights: "w.safetensors" }"#), Some(&w))
@@ -545,7 +606,10 @@ fn load_tensors_gives_concrete_inputs() {
         "inputs.safetensors",
         &[
             ("x", t(DType::Float32, &[1, 4], 0.0)),
-            ("ids", HostTensor::from_fn(DType::Int64, &[1, 3], |i| i as f64)),
+            (
+                "ids",
+                HostTensor::from_fn(DType::Int64, &[1, 3], |i| i as f64),
+            ),
         ],
     );
     let d = c

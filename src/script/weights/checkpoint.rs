@@ -337,7 +337,7 @@ pub fn write_safetensors(path: &Path, tensors: &[(&str, &crate::graph::HostTenso
         );
     }
     let mut head = serde_json::to_vec(&header).unwrap();
-    while (8 + head.len()) % 8 != 0 {
+    while !(8 + head.len()).is_multiple_of(8) {
         head.push(b' ');
     }
     let mut out = (head.len() as u64).to_le_bytes().to_vec();

@@ -389,6 +389,57 @@ fn strict_errors_list_the_first_few_and_count() {
     );
 }
 
+/// A converted checkpoint written as ONNX external data (the path of
+/// models over 2 GiB) holds the same bytes as the inline export.
+#[test]
+fn checkpoint_tensors_stream_into_external_data_converted() {
+    use crate::onnx::proto::ModelProto;
+    use crate::onnx::{ExportOptions, ExternalData, export_model, export_to_file};
+    use prost::Message;
+    let c = Case::new();
+    let bf: Vec<(String, HostTensor)> = two_layer_tensors("")
+        .into_iter()
+        .map(|(n, t)| {
+            let v = t.to_f64_vec();
+            (n, HostTensor::from_fn(DType::Bfloat16, &t.shape, |i| v[i]))
+        })
+        .collect();
+    write(&c, "bf16.safetensors", &bf);
+    let d = c
+        .run(&two_layer(r#"load_weights("bf16.safetensors")"#))
+        .unwrap();
+    let g = &d.builds[0].graph;
+    let inline = export_model(g, &ExportOptions::default()).unwrap();
+    let opts = ExportOptions {
+        external_data: ExternalData::Always,
+        ..Default::default()
+    };
+    let path = c.path("ext/model.onnx");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let (data, _) = export_to_file(g, &opts, &path).unwrap().external.unwrap();
+    let data = std::fs::read(data).unwrap();
+    let ext = ModelProto::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
+    let inits = &ext.graph.as_ref().unwrap().initializer;
+    assert_eq!(inits.len(), 4);
+    for (e, want) in inits
+        .iter()
+        .zip(&inline.graph.as_ref().unwrap().initializer)
+    {
+        let field = |k: &str| -> usize {
+            let v = e.external_data.iter().find(|x| x.key == k).unwrap();
+            v.value.parse().unwrap()
+        };
+        let (at, len) = (field("offset"), field("length"));
+        assert_eq!(e.name, want.name);
+        assert_eq!(&data[at..at + len], &want.raw_data[..], "{}", e.name);
+    }
+    // And those are the checkpoint's values as float32.
+    assert_eq!(
+        g.params[0].materialize().unwrap(),
+        two_layer_tensors("")[0].1
+    );
+}
+
 #[test]
 fn dtypes_convert_to_the_parameters_and_say_so() {
     let c = Case::new();

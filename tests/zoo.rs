@@ -1,4 +1,4 @@
-//! The model zoo (models/{vision,transformers,gnn}): every corpus script
+//! The model zoo (models/{vision,transformers,gnn,recurrent}): every corpus script
 //! builds with exactly its reference parameter count and exports ONNX that
 //! passes the full checker; its multiply-accumulates match the published
 //! figure; the stdlib blocks count parameters like PyTorch; and one model
@@ -166,9 +166,11 @@ const ZOO: &[Entry] = &[
     e("models/gnn/gcn.rhai", 23_063, None),
     e("models/gnn/graph_sage.rhai", 46_103, None),
     e("models/gnn/gat.rhai", 92_373, None),
+    e("models/recurrent/gru_greedy_decoder.rhai", 1_474_675, None),
+    e("models/recurrent/lstm_lm_ptb_medium.rhai", 19_780_400, None),
 ];
 
-const FAMILIES: [&str; 3] = ["vision", "transformers", "gnn"];
+const FAMILIES: [&str; 4] = ["vision", "transformers", "gnn", "recurrent"];
 
 fn corpus_files() -> Vec<String> {
     let mut v = Vec::new();
@@ -673,6 +675,46 @@ fn one_model_per_family_agrees_on_ort_and_tract() {
     );
     // A GCN over a Cora-sized random graph.
     agree_on_ort_and_tract(&["models/gnn/gcn.rhai"], "");
+    // The PTB LSTM language model (a 2-layer LSTM with carried states) and
+    // the GRU greedy decoder (argmax tokens fed back for 10 steps).
+    agree_on_ort_and_tract(
+        &["models/recurrent/lstm_lm_ptb_medium.rhai"],
+        "--max_seq_length 16 --batch_size 2",
+    );
+    agree_on_ort_and_tract(
+        &["models/recurrent/gru_greedy_decoder.rhai"],
+        "--batch_size 2",
+    );
+}
+
+/// The recurrent scripts export one ONNX LSTM/GRU node per layer (and
+/// per decoding step), as PyTorch's exporter writes nn.LSTM/nn.GRU, never
+/// an unrolled cell.
+#[test]
+fn recurrent_scripts_export_one_node_per_layer() {
+    for (script, op, layers) in [
+        ("models/recurrent/lstm_lm_ptb_medium.rhai", "LSTM", 2),
+        // The encoder's GRU and the decoder's at each of its 10 steps.
+        ("models/recurrent/gru_greedy_decoder.rhai", "GRU", 11),
+    ] {
+        let d = discover_with(script, "--max_seq_length 8");
+        let m = turnkey::onnx::export_model(&d.builds[0].graph, &Default::default()).unwrap();
+        let ops: Vec<String> = m
+            .graph
+            .unwrap()
+            .node
+            .into_iter()
+            .map(|n| n.op_type)
+            .collect();
+        assert_eq!(
+            ops.iter().filter(|o| *o == op).count(),
+            layers,
+            "{script}: {ops:?}"
+        );
+        for cell in ["Sigmoid", "Tanh", "Mul"] {
+            assert!(!ops.iter().any(|o| o == cell), "{script}: {ops:?}");
+        }
+    }
 }
 
 /// The whole corpus on both runtimes at small inputs (several minutes):
@@ -691,4 +733,5 @@ fn every_script_agrees_on_ort_and_tract() {
     agree_on_ort_and_tract(&of("vision"), "--height 64 --width 64");
     agree_on_ort_and_tract(&of("transformers"), "--max_seq_length 16");
     agree_on_ort_and_tract(&of("gnn"), "");
+    agree_on_ort_and_tract(&of("recurrent"), "--max_seq_length 16 --batch_size 2");
 }

@@ -11,7 +11,9 @@ pub mod weights;
 
 pub use dtype::{DType, shape_str};
 pub use ir::{Graph, GraphStats, Init, Node, Param, Source, Value, ValueId};
-pub use ops::{Einsum, Family, GraphError, InterpMode, Op, PadMode, ResizeMode, TypeInfo};
+pub use ops::{
+    Einsum, Family, GraphError, InterpMode, Op, PadMode, ResizeMode, Rnn, RnnMode, TypeInfo,
+};
 pub use tensor::HostTensor;
 pub use value::{HostValue, ValueType, flatten_all};
 pub use weights::{FileSlice, WeightsInfo};

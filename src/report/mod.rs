@@ -40,6 +40,9 @@
 //! | `gpu_power_w` | GPU rows: mean GPU power while measuring (NVML) |
 //! | `achieved_flops` | FLOP/s reached: the model's FLOPs per sample × throughput |
 //! | `pct_of_peak` | `achieved_flops` as a percentage of the machine's peak (`turnkey peak`) |
+//! | `param_bytes` | bytes of the weights (parameters and buffers) |
+//! | `flops_per_token` | language models: `flops` over the tokens of `input_ids` (batch x sequence) |
+//! | `activation_bytes` | most bytes of inputs and intermediate values alive at once in one call (nodes in order, each value freed after its last reader) |
 //! | `weights` | scripts: where the weights came from: `random(0)`, or the checkpoint and its sha256 |
 //! | `error` | what went wrong, for a failed row |
 //!
@@ -74,7 +77,7 @@ pub use samples::{Histogram, SampleSummary, read_samples, summarize};
 pub use table::{SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_table};
 
 /// The fixed columns, in order (see the module docs for their meaning).
-pub const COLUMNS: [&str; 39] = [
+pub const COLUMNS: [&str; 42] = [
     "build",
     "script",
     "model_class",
@@ -112,6 +115,9 @@ pub const COLUMNS: [&str; 39] = [
     "gpu_power_w",
     "achieved_flops",
     "pct_of_peak",
+    "param_bytes",
+    "flops_per_token",
+    "activation_bytes",
     "weights",
     "error",
 ];
@@ -162,6 +168,11 @@ pub struct ReportRow {
     pub task: String,
     pub params: Option<u64>,
     pub flops: Option<u64>,
+    /// Bytes of the weights; FLOPs per token (language models); the most
+    /// activation bytes alive at once in one call.
+    pub param_bytes: Option<u64>,
+    pub flops_per_token: Option<u64>,
+    pub activation_bytes: Option<u64>,
     pub input_shapes: String,
     pub runtime: String,
     pub runtime_version: String,
@@ -264,6 +275,9 @@ impl ReportRow {
             num(self.gpu_power_w),
             num(self.achieved_flops),
             num(self.pct_of_peak),
+            num(self.param_bytes),
+            num(self.flops_per_token),
+            num(self.activation_bytes),
             self.weights.clone(),
             self.error.clone(),
         ]
@@ -568,8 +582,8 @@ mod tests {
                         runtime_version,device,status,compile_ms,first_ms,median_ms,mean_ms,p90_ms,\
                         p95_ms,p99_ms,min_ms,max_ms,std_ms,cov,stability,throughput,peak_rss_mb,\
                         check,max_abs_diff,iterations,timestamp,cache,core_median_ms,\
-                        peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,weights,\
-                        error";
+                        peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,\
+                        param_bytes,flops_per_token,activation_bytes,weights,error";
         assert_eq!(COLUMNS.join(","), expected);
         // Every column is named in the module docs' table.
         let docs = include_str!("mod.rs");

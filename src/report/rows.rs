@@ -391,6 +391,9 @@ fn build_columns(record: &Record, cache: &Path) -> ReportRow {
         task: id.label("task"),
         params: id.params,
         flops: id.flops,
+        param_bytes: id.param_bytes,
+        flops_per_token: id.flops_per_token,
+        activation_bytes: id.activation_bytes,
         input_shapes: inputs.join("; "),
         weights: id
             .weights

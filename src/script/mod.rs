@@ -49,6 +49,8 @@ pub struct DiscoverOptions {
     pub timeout: Option<Duration>,
     /// `--max-memory` in bytes; None = half the physical memory.
     pub max_memory: Option<u64>,
+    /// `--analyze-only`: weights are never made, so their size is no limit.
+    pub analyze_only: bool,
     /// `--weights PATH` (absolute): what `pretrained: true` loads.
     pub weights: Option<PathBuf>,
 }
@@ -266,6 +268,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
     if let Some(m) = opts.max_memory {
         state.max_memory = m;
     }
+    state.analyze_only = opts.analyze_only;
     state.files.weights = opts.weights.clone();
     let host = Host::new(state);
     let mut engine = engine(&host, path).map_err(|e| ScriptError::file(path, e))?;

@@ -90,11 +90,16 @@ def fresh(name, shape, gen):
     return torch.randn(shape, generator=gen) / fan_in**0.5
 
 
+# Float buffers computed from the geometry (Swin V2's log-spaced
+# coordinates): the model's constants, not weights; turnkey computes them.
+DERIVED = ("relative_coords_table",)
+
+
 def randomize(model, seed):
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, t in model.state_dict(keep_vars=True).items():
-            if t.dtype.is_floating_point:
+            if t.dtype.is_floating_point and not name.endswith(DERIVED):
                 t.copy_(fresh(name, t.shape, gen))
     return model
 
@@ -263,6 +268,13 @@ def cases():
     from recurrent_models import RNNModel  # the zoo's LSTM LM (pytorch/examples word_language_model)
 
     lstm = dict(ntoken=99, ninp=16, nhid=24, nlayers=2)
+    from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformer, SwinTransformerBlockV2
+    swin = dict(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 4], window_size=[4, 4])
+    decoder = dict(vocab_size=99, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    llms = [("llama", t.LlamaForCausalLM, t.LlamaConfig, {}),
+            ("qwen2", t.Qwen2ForCausalLM, t.Qwen2Config, {}),
+            ("mistral", t.MistralForCausalLM, t.MistralConfig, dict(sliding_window=8))]
 
     def lstm_call(m, x):
         # word_language_model RNNModel.forward (dropout is identity in eval).
@@ -382,6 +394,19 @@ def cases():
              lambda g: {"input_features": torch.randn(BATCH, 16, 60, generator=g)},
              "model.forward(#{ input_features: x.input_features })",
              lambda m, x: {"output": m.model.encoder(x["input_features"]).last_hidden_state}),
+        vision("swin", f"torchvision SwinTransformer({swin}, num_classes=10)",
+               lambda: SwinTransformer(**swin, stochastic_depth_prob=0.0, num_classes=10),
+               "vision::swin_transformer(" + rhai_map(dict(swin, num_classes=10)) + ")"),
+        vision("swin_v2", f"torchvision SwinTransformer({swin}, num_classes=10) with SwinTransformerBlockV2 "
+               "and PatchMergingV2 (Swin V2)",
+               lambda: SwinTransformer(**swin, stochastic_depth_prob=0.0, num_classes=10,
+                                       block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2),
+               "vision::swin_transformer(" + rhai_map(dict(swin, num_classes=10, version=2)) + ")"),
+        *[Case(name, f"transformers {model.__name__}({conf.__name__}({dict(decoder, **extra)}))",
+               hf(lambda model=model, conf=conf, extra=extra: model(conf(**decoder, **extra)), save_pretrained),
+               "transformers::llama(" + rhai_map(dict(decoder, model_type=name, **extra)) + ")",
+               tokens(99), "model.forward(#{ input_ids: x.input_ids })", logits, lm=True)
+          for name, model, conf, extra in llms],
         Case("lstm_lm", f"pytorch/examples word_language_model RNNModel('LSTM', {lstm['ntoken']}, {lstm['ninp']}, "
              f"{lstm['nhid']}, {lstm['nlayers']}) as models/recurrent/lstm_lm_ptb_medium.rhai builds it, "
              "with non-zero initial states",

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 16] = [
+const REQUIRED: [&str; 21] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -32,10 +32,15 @@ const REQUIRED: [&str; 16] = [
     "efficientnet",
     "convnext",
     "vit",
+    "swin",
+    "swin_v2",
     "bert",
     "roberta",
     "distilbert",
     "gpt2",
+    "llama",
+    "qwen2",
+    "mistral",
     "t5",
     "whisper_encoder",
     "gcn",

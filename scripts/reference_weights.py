@@ -272,9 +272,10 @@ def cases():
     swin = dict(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 4], window_size=[4, 4])
     decoder = dict(vocab_size=99, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
                    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
-    llms = [("llama", t.LlamaForCausalLM, t.LlamaConfig, {}),
-            ("qwen2", t.Qwen2ForCausalLM, t.Qwen2Config, {}),
-            ("mistral", t.MistralForCausalLM, t.MistralConfig, dict(sliding_window=8))]
+    llms = [("llama", "llama", t.LlamaForCausalLM, t.LlamaConfig, {}),
+            ("llama_tied", "llama", t.LlamaForCausalLM, t.LlamaConfig, dict(tie_word_embeddings=True)),
+            ("qwen2", "qwen2", t.Qwen2ForCausalLM, t.Qwen2Config, {}),
+            ("mistral", "mistral", t.MistralForCausalLM, t.MistralConfig, dict(sliding_window=8))]
 
     def lstm_call(m, x):
         # word_language_model RNNModel.forward (dropout is identity in eval).
@@ -404,9 +405,9 @@ def cases():
                "vision::swin_transformer(" + rhai_map(dict(swin, num_classes=10, version=2)) + ")"),
         *[Case(name, f"transformers {model.__name__}({conf.__name__}({dict(decoder, **extra)}))",
                hf(lambda model=model, conf=conf, extra=extra: model(conf(**decoder, **extra)), save_pretrained),
-               "transformers::llama(" + rhai_map(dict(decoder, model_type=name, **extra)) + ")",
+               "transformers::llama(" + rhai_map(dict(decoder, model_type=kind, **extra)) + ")",
                tokens(99), "model.forward(#{ input_ids: x.input_ids })", logits, lm=True)
-          for name, model, conf, extra in llms],
+          for name, kind, model, conf, extra in llms],
         Case("lstm_lm", f"pytorch/examples word_language_model RNNModel('LSTM', {lstm['ntoken']}, {lstm['ninp']}, "
              f"{lstm['nhid']}, {lstm['nlayers']}) as models/recurrent/lstm_lm_ptb_medium.rhai builds it, "
              "with non-zero initial states",

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 21] = [
+const REQUIRED: [&str; 22] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -39,6 +39,7 @@ const REQUIRED: [&str; 21] = [
     "distilbert",
     "gpt2",
     "llama",
+    "llama_tied",
     "qwen2",
     "mistral",
     "t5",

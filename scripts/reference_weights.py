@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the equivalence fixtures: for every case of CASES, a small
 configuration of a stdlib architecture built in its reference library
-(torchvision, transformers, torch_geometric; pytorch/examples' LSTM LM as
+(torchvision, transformers, diffusers, torch_geometric; pytorch/examples' LSTM LM as
 scripts/reference/recurrent_models.py rebuilds it) with a fixed-seed random
 initialization, its weights as a safetensors checkpoint, fixed inputs, and
 the reference's outputs on them. tests/equivalence.rs loads each checkpoint
@@ -272,6 +272,20 @@ def cases():
     swin = dict(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 4], window_size=[4, 4])
     decoder = dict(vocab_size=99, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
                    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    import diffusers
+    unet = dict(block_out_channels=[16, 32], layers_per_block=1,
+                down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"],
+                up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"],
+                cross_attention_dim=16, attention_head_dim=4, norm_num_groups=8)
+
+    def unet_inputs(g):
+        return {"sample": torch.randn(BATCH, 4, 8, 8, generator=g),
+                "timestep": torch.randint(0, 1000, (BATCH,), generator=g),
+                "encoder_hidden_states": torch.randn(BATCH, 7, 16, generator=g)}
+
+    def unet_call(m, x):
+        return {"output": m(x["sample"], x["timestep"], x["encoder_hidden_states"]).sample}
+
     llms = [("llama", "llama", t.LlamaForCausalLM, t.LlamaConfig, {}),
             ("llama_tied", "llama", t.LlamaForCausalLM, t.LlamaConfig, dict(tie_word_embeddings=True)),
             ("qwen2", "qwen2", t.Qwen2ForCausalLM, t.Qwen2Config, {}),
@@ -408,6 +422,11 @@ def cases():
                "transformers::llama(" + rhai_map(dict(decoder, model_type=kind, **extra)) + ")",
                tokens(99), "model.forward(#{ input_ids: x.input_ids })", logits, lm=True)
           for name, kind, model, conf, extra in llms],
+        Case("sd_unet", f"diffusers UNet2DConditionModel({unet}) (the SD UNet's blocks at a tiny size)",
+             pyg(lambda: diffusers.UNet2DConditionModel(sample_size=8, **unet)),
+             "diffusers::unet_2d_condition(" + rhai_map(unet) + ")", unet_inputs,
+             "model.forward(#{ sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoder_hidden_states })",
+             unet_call, load="method"),
         Case("lstm_lm", f"pytorch/examples word_language_model RNNModel('LSTM', {lstm['ntoken']}, {lstm['ninp']}, "
              f"{lstm['nhid']}, {lstm['nlayers']}) as models/recurrent/lstm_lm_ptb_medium.rhai builds it, "
              "with non-zero initial states",

@@ -4,7 +4,7 @@
 # architecture built in its reference library with fixed-seed random
 # weights, saved as safetensors checkpoints with fixed inputs and the
 # reference outputs (scripts/reference_weights.py). Needs the reference venv
-# (scripts/setup_reference.sh: torch, torchvision, transformers,
+# (scripts/setup_reference.sh: torch, torchvision, transformers, diffusers,
 # torch_geometric at pinned versions; about 3 GB the first time). The
 # fixtures are rewritten when reference_weights.py changes.
 set -euo pipefail

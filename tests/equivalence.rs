@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 22] = [
+const REQUIRED: [&str; 23] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -47,6 +47,7 @@ const REQUIRED: [&str; 22] = [
     "gcn",
     "gat",
     "lstm_lm",
+    "sd_unet",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

@@ -66,6 +66,9 @@ pub struct WorkerSpec {
     /// the model's values for FLOP counting.
     #[serde(default)]
     pub task: WorkerTask,
+    /// ONNX Runtime's graph optimization level (`--ort-opt-level` variants).
+    #[serde(default)]
+    pub graph_optimization: Option<crate::runtime::GraphOptimization>,
 }
 
 /// A worker's job.
@@ -79,6 +82,11 @@ pub enum WorkerTask {
     /// because the analysis folds constants, whose size the parent cannot
     /// bound: running out of memory must cost this process, not the run.
     Shapes,
+    /// int8-static calibration: the (min, max) of each output over the
+    /// input batches `inputs_dir/batch_<k>` (see `variant_tasks`).
+    Calibrate,
+    /// Save the graph ONNX Runtime optimizes at `graph_optimization`.
+    Optimize,
 }
 
 /// The file [`WorkerTask::Shapes`] writes into `outputs_dir`.
@@ -364,6 +372,11 @@ fn worker_exit_code(spec_path: &Path) -> u8 {
 /// Does the work, filling `result` as it goes so a failure keeps what was
 /// learned before it.
 fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerError> {
+    match spec.task {
+        WorkerTask::Calibrate => return super::variant_tasks::calibrate(spec, result),
+        WorkerTask::Optimize => return super::variant_tasks::optimize(spec, result),
+        WorkerTask::Shapes | WorkerTask::Benchmark => {}
+    }
     let inputs = read_inputs(&spec.inputs_dir)?;
     if spec.task == WorkerTask::Shapes {
         return write_shapes(spec, &inputs, result);
@@ -374,6 +387,7 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
         threads: spec.threads,
         device: spec.device,
         precision: spec.precision,
+        graph_optimization: spec.graph_optimization,
         input_shapes: inputs
             .iter()
             .filter_map(|(n, v)| v.as_tensor().map(|t| (n.clone(), t.dtype, t.shape.clone())))
@@ -487,6 +501,11 @@ fn json_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>, WorkerError> {
         path: PathBuf::from("<json>"),
         message: e.to_string(),
     })
+}
+
+/// Writes `bytes` to `path` atomically (for the other worker tasks).
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WorkerError> {
+    write_atomic(path, bytes)
 }
 
 /// Write to a temporary file beside `path`, then rename over it.
@@ -734,6 +753,7 @@ mod tests {
             result_path: dir.join("result.json"),
             cov_threshold: 0.05,
             task: Default::default(),
+            graph_optimization: None,
         }
     }
 

@@ -220,6 +220,13 @@ pub struct Identity {
     pub activation_bytes: Option<u64>,
     /// Language models: `flops` over the elements of `input_ids`.
     pub flops_per_token: Option<u64>,
+    /// A precision variant: the build it was made from (`--precision`,
+    /// `--ort-opt-level`), whose rows its rows are checked against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant_of: Option<String>,
+    /// A precision variant: how it was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<super::variant::VariantInfo>,
     /// Scripts: where the weights came from (`random(0)`, or checkpoint
     /// files with their sha256); part of the build's identity.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -465,6 +472,10 @@ pub struct RuntimeRow {
     pub warnings: Vec<String>,
     /// With an expected failure: whether this row failed as expected.
     pub expectation: Option<String>,
+    /// A precision variant's row: its accuracy cost and speedup against
+    /// the fp32 build's row on the same runtime and device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<crate::bench::accuracy::Accuracy>,
 }
 
 impl Default for RuntimeRow {
@@ -529,6 +540,7 @@ impl Default for RuntimeRow {
             host: None,
             warnings: Vec::new(),
             expectation: None,
+            accuracy: None,
         }
     }
 }

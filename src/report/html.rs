@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use super::charts::{Bars, Boxes, Lines, Scale, compact, wide_spread};
 use super::{
-    Exporter, Report, ReportError, ReportRow, SUMMARY_COLUMNS, fmt_ms, fmt_rate, read_samples,
+    Exporter, Report, ReportError, ReportRow, fmt_ms, fmt_rate, read_samples, summary_columns,
     sweeps,
 };
 use crate::cache::Status;
@@ -114,7 +114,8 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 
 fn results_table(report: &Report) -> TableData {
     let several = report.caches.len() > 1;
-    let mut columns: Vec<Column> = SUMMARY_COLUMNS
+    let summary = summary_columns(&report.rows);
+    let mut columns: Vec<Column> = summary
         .iter()
         .map(|c| {
             let (kind, filter) = match c.title {
@@ -149,7 +150,7 @@ fn results_table(report: &Report) -> TableData {
         .rows
         .iter()
         .map(|r| {
-            let mut cells: Vec<String> = SUMMARY_COLUMNS.iter().map(|c| (c.cell)(r)).collect();
+            let mut cells: Vec<String> = summary.iter().map(|c| (c.cell)(r)).collect();
             cells.extend([
                 fmt_ms(r.p90_ms),
                 fmt_ms(r.p99_ms),

@@ -43,6 +43,12 @@
 //! | `param_bytes` | bytes of the weights (parameters and buffers) |
 //! | `flops_per_token` | language models: `flops` over the tokens of `input_ids` (batch x sequence) |
 //! | `activation_bytes` | most bytes of inputs and intermediate values alive at once in one call (nodes in order, each value freed after its last reader) |
+//! | `variant` | precision variants: `fp16`, `bf16`, `int8-dynamic`, `int8-static`, `+ort-<level>`; empty for the build itself |
+//! | `variant_of` | the fp32 build a variant was made from |
+//! | `speedup_vs_fp32` | the fp32 build's median (same runtime and device) / this row's median |
+//! | `rel_err` | variants: ‖variant − fp32‖₂ / ‖fp32‖₂ of the outputs (the largest over outputs) |
+//! | `cosine` | variants: cosine similarity of the outputs with fp32's (the lowest over outputs) |
+//! | `top1_agreement`, `top5_agreement` | variants, outputs shaped `[batch, classes]`: share of rows whose fp32 top class is the variant's top class / among its five best |
 //! | `weights` | scripts: where the weights came from: `random(0)`, or the checkpoint and its sha256 |
 //! | `error` | what went wrong, for a failed row |
 //!
@@ -74,10 +80,10 @@ use crate::cache::{CacheError, Status};
 pub use compare::{Baseline, Comparison, Speedup, Sweep, SweepPoint, Variant, sweeps};
 pub use rows::{CacheSummary, Collected, Problem, collect, collect_rows, rows_from_record};
 pub use samples::{Histogram, SampleSummary, read_samples, summarize};
-pub use table::{SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_table};
+pub use table::{SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_columns, summary_table};
 
 /// The fixed columns, in order (see the module docs for their meaning).
-pub const COLUMNS: [&str; 42] = [
+pub const COLUMNS: [&str; 49] = [
     "build",
     "script",
     "model_class",
@@ -118,6 +124,13 @@ pub const COLUMNS: [&str; 42] = [
     "param_bytes",
     "flops_per_token",
     "activation_bytes",
+    "variant",
+    "variant_of",
+    "speedup_vs_fp32",
+    "rel_err",
+    "cosine",
+    "top1_agreement",
+    "top5_agreement",
     "weights",
     "error",
 ];
@@ -226,6 +239,17 @@ pub struct ReportRow {
     pub peak_flops: Option<f64>,
     /// `achieved_flops` as a percentage of `peak_flops`.
     pub pct_of_peak: Option<f64>,
+    /// Precision variants: how the build was made (`fp16`, `int8-static+ort-basic`).
+    pub variant: String,
+    /// The fp32 build it is a variant of.
+    pub variant_of: String,
+    /// The fp32 row's median / this row's median.
+    pub speedup_vs_fp32: Option<f64>,
+    /// Accuracy against fp32 (see `bench::accuracy`).
+    pub rel_err: Option<f64>,
+    pub cosine: Option<f64>,
+    pub top1_agreement: Option<f64>,
+    pub top5_agreement: Option<f64>,
 }
 
 fn num<T: fmt::Display>(v: Option<T>) -> String {
@@ -278,6 +302,13 @@ impl ReportRow {
             num(self.param_bytes),
             num(self.flops_per_token),
             num(self.activation_bytes),
+            self.variant.clone(),
+            self.variant_of.clone(),
+            num(self.speedup_vs_fp32),
+            num(self.rel_err),
+            num(self.cosine),
+            num(self.top1_agreement),
+            num(self.top5_agreement),
             self.weights.clone(),
             self.error.clone(),
         ]
@@ -583,7 +614,8 @@ mod tests {
                         p95_ms,p99_ms,min_ms,max_ms,std_ms,cov,stability,throughput,peak_rss_mb,\
                         check,max_abs_diff,iterations,timestamp,cache,core_median_ms,\
                         peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,\
-                        param_bytes,flops_per_token,activation_bytes,weights,error";
+                        param_bytes,flops_per_token,activation_bytes,variant,variant_of,\
+                        speedup_vs_fp32,rel_err,cosine,top1_agreement,top5_agreement,weights,error";
         assert_eq!(COLUMNS.join(","), expected);
         // Every column is named in the module docs' table.
         let docs = include_str!("mod.rs");

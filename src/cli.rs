@@ -72,6 +72,12 @@ pub struct BenchArgs {
     )]
     pub script_args: String,
 
+    /// Real weights for scripts that ask for pretrained ones: a
+    /// .safetensors file, a sharded checkpoint's index.json, or a folder
+    /// holding either. Makes parse(["pretrained"]) true by default.
+    #[arg(long, value_name = "PATH")]
+    pub weights: Option<PathBuf>,
+
     /// Discover and export only; do not benchmark.
     #[arg(long)]
     pub build_only: bool,

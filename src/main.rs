@@ -131,6 +131,20 @@ fn resolve_runtimes(list: &str, quiet: bool) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// `--weights PATH`, absolute (jobs and scripts run from other folders).
+fn weights_path(p: &std::path::Path) -> Result<std::path::PathBuf> {
+    std::path::absolute(p)
+        .ok()
+        .filter(|a| a.exists())
+        .with_context(|| {
+            format!(
+                "--weights {}: no such file or folder; give a .safetensors file, a \
+                 model.safetensors.index.json or a folder holding either",
+                p.display()
+            )
+        })
+}
+
 fn seconds(flag: &str, v: f64) -> Result<Duration> {
     if !v.is_finite() || v < 0.0 {
         bail!("{flag} must be a non-negative number of seconds, got {v}");
@@ -207,6 +221,7 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
             .map(script::parse_memory)
             .transpose()
             .map_err(anyhow::Error::msg)?,
+        weights: a.weights.as_deref().map(weights_path).transpose()?,
         atol: a.atol,
         rtol: a.rtol,
         rebuild: a.rebuild,
@@ -436,6 +451,7 @@ fn run_script(a: RunArgs) -> Result<ExitCode> {
         timeout: None,
         max_memory: None,
         analyze_only: false,
+        weights: None,
     };
     match script::discover(&a.script, &opts) {
         Ok(d) => {

@@ -57,6 +57,8 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// `--max-memory` for scripts, bytes (None = half the physical memory).
     pub max_memory: Option<u64>,
+    /// `--weights PATH` (absolute) for scripts that ask for pretrained weights.
+    pub weights: Option<PathBuf>,
     pub atol: f64,
     pub rtol: f64,
     pub rebuild: bool,
@@ -399,6 +401,7 @@ impl Cx<'_> {
             timeout: Some(self.opts.timeout),
             max_memory: self.opts.max_memory,
             analyze_only: self.opts.analyze_only,
+            weights: self.opts.weights.clone(),
         };
         let started = Instant::now();
         let fname = script_failure_name(path, args);
@@ -522,6 +525,7 @@ impl Cx<'_> {
                     .collect::<Vec<_>>(),
             );
             id.set_stats(&g.stats());
+            id.weights = Some(g.weights_info());
             id.opset = Some(opts.opset);
             id.location = Some(location.clone());
             id.depth = Some(build.depth as u32);

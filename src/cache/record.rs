@@ -227,6 +227,10 @@ pub struct Identity {
     /// A precision variant: how it was made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<super::variant::VariantInfo>,
+    /// Scripts: where the weights came from (`random(0)`, or checkpoint
+    /// files with their sha256); part of the build's identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights: Option<crate::graph::WeightsInfo>,
 }
 
 impl Identity {

@@ -2,6 +2,7 @@
 
 use super::ops::{GraphError, Op, TypeInfo};
 use super::tensor::HostTensor;
+use super::weights::FileSlice;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -13,10 +14,20 @@ pub type ValueId = usize;
 /// exported, so tracing a 100M-parameter model allocates nothing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Init {
-    Uniform { low: f64, high: f64, seed: u64 },
-    Normal { std: f64, seed: u64 },
+    Uniform {
+        low: f64,
+        high: f64,
+        seed: u64,
+    },
+    Normal {
+        std: f64,
+        seed: u64,
+    },
     Constant(f64),
     Data(Arc<HostTensor>),
+    /// A tensor of a checkpoint file, read (memory-mapped) and converted to
+    /// the parameter's dtype only when exported.
+    File(FileSlice),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,14 +41,46 @@ pub struct Param {
 }
 
 impl Param {
-    pub fn materialize(&self) -> HostTensor {
+    /// The parameter's values. Fails only for a checkpoint tensor that
+    /// cannot be read (the file is gone or changed).
+    pub fn materialize(&self) -> Result<HostTensor, String> {
         let (d, s) = (self.info.dtype, &self.info.shape[..]);
-        match &self.init {
+        Ok(match &self.init {
             Init::Uniform { low, high, seed } => HostTensor::uniform(d, s, *low, *high, *seed),
             Init::Normal { std, seed } => HostTensor::normal(d, s, *std, *seed),
             Init::Constant(v) => HostTensor::full(d, s, *v),
             Init::Data(t) => (**t).clone(),
+            Init::File(f) => {
+                let mut data = vec![0u8; d.byte_len(self.info.numel() as usize)];
+                f.write_into(d, &mut data)?;
+                HostTensor {
+                    dtype: d,
+                    shape: s.to_vec(),
+                    data,
+                }
+            }
+        })
+    }
+
+    /// Writes the values into `out` (exactly their size): a checkpoint
+    /// tensor straight from its mapped file, converted on the way.
+    pub fn write_into(&self, out: &mut [u8]) -> Result<(), String> {
+        if let Init::File(f) = &self.init {
+            return f.write_into(self.info.dtype, out);
         }
+        let t = self.materialize()?;
+        if t.data.len() != out.len() {
+            return Err(format!(
+                "parameter '{}' generated {} bytes, but {} {} needs {}",
+                self.name,
+                t.data.len(),
+                self.info.dtype,
+                super::shape_str(&self.info.shape),
+                out.len()
+            ));
+        }
+        out.copy_from_slice(&t.data);
+        Ok(())
     }
 }
 
@@ -257,7 +300,8 @@ impl Graph {
 
     /// sha256 over the structure: ops, attributes and wiring, parameter
     /// shapes and dtypes, constants, and input names/shapes/dtypes. Weight
-    /// values are not part of it.
+    /// values are not part of it, but loaded weights are, by the sha256 of
+    /// their file and their key in it: two checkpoints make two builds.
     pub fn structure_hash(&self) -> String {
         let mut h = Sha256::new();
         let mut put = |s: &str| {
@@ -279,6 +323,9 @@ impl Graph {
                         "param {:?} {} {}",
                         p.info.shape, p.info.dtype, p.trainable
                     ));
+                    if let Init::File(f) = &p.init {
+                        put(&format!("weights {} {} {}", f.sha256, f.key, f.dtype));
+                    }
                 }
                 Source::Const(t) => {
                     put(&format!("const {:?} {}", t.shape, t.dtype));

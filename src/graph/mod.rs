@@ -7,6 +7,7 @@ pub mod ir;
 pub mod ops;
 pub mod tensor;
 pub mod value;
+pub mod weights;
 
 pub use dtype::{DType, shape_str};
 pub use ir::{Graph, GraphStats, Init, Node, Param, Source, Value, ValueId};
@@ -15,3 +16,4 @@ pub use ops::{
 };
 pub use tensor::HostTensor;
 pub use value::{HostValue, ValueType, flatten_all};
+pub use weights::{FileSlice, WeightsInfo};

@@ -49,6 +49,7 @@
 //! | `rel_err` | variants: ‖variant − fp32‖₂ / ‖fp32‖₂ of the outputs (the largest over outputs) |
 //! | `cosine` | variants: cosine similarity of the outputs with fp32's (the lowest over outputs) |
 //! | `top1_agreement`, `top5_agreement` | variants, outputs shaped `[batch, classes]`: share of rows whose fp32 top class is the variant's top class / among its five best |
+//! | `weights` | scripts: where the weights came from: `random(0)`, or the checkpoint and its sha256 |
 //! | `error` | what went wrong, for a failed row |
 //!
 //! then one `label:<key>` column per label key seen in any row, sorted by key,
@@ -82,7 +83,7 @@ pub use samples::{Histogram, SampleSummary, read_samples, summarize};
 pub use table::{SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_columns, summary_table};
 
 /// The fixed columns, in order (see the module docs for their meaning).
-pub const COLUMNS: [&str; 48] = [
+pub const COLUMNS: [&str; 49] = [
     "build",
     "script",
     "model_class",
@@ -130,6 +131,7 @@ pub const COLUMNS: [&str; 48] = [
     "cosine",
     "top1_agreement",
     "top5_agreement",
+    "weights",
     "error",
 ];
 
@@ -212,6 +214,8 @@ pub struct ReportRow {
     pub peak_device_mem_mb: Option<f64>,
     pub gpu_util_pct: Option<f64>,
     pub gpu_power_w: Option<f64>,
+    /// Scripts: where the weights came from (`random(0)`, a checkpoint).
+    pub weights: String,
     pub error: String,
     /// All labels of the build (the `label:<key>` columns).
     pub labels: BTreeMap<String, Vec<String>>,
@@ -305,6 +309,7 @@ impl ReportRow {
             num(self.cosine),
             num(self.top1_agreement),
             num(self.top5_agreement),
+            self.weights.clone(),
             self.error.clone(),
         ]
     }
@@ -610,7 +615,7 @@ mod tests {
                         check,max_abs_diff,iterations,timestamp,cache,core_median_ms,\
                         peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,\
                         param_bytes,flops_per_token,activation_bytes,variant,variant_of,\
-                        speedup_vs_fp32,rel_err,cosine,top1_agreement,top5_agreement,error";
+                        speedup_vs_fp32,rel_err,cosine,top1_agreement,top5_agreement,weights,error";
         assert_eq!(COLUMNS.join(","), expected);
         // Every column is named in the module docs' table.
         let docs = include_str!("mod.rs");

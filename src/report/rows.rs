@@ -395,6 +395,11 @@ fn build_columns(record: &Record, cache: &Path) -> ReportRow {
         flops_per_token: id.flops_per_token,
         activation_bytes: id.activation_bytes,
         input_shapes: inputs.join("; "),
+        weights: id
+            .weights
+            .as_ref()
+            .map(|w| w.source.clone())
+            .unwrap_or_default(),
         cache: cache.display().to_string(),
         labels: id.labels.clone(),
         hash: id.hash.clone(),

@@ -59,6 +59,8 @@ pub struct Trace {
     names: HashMap<String, u64>,
     /// Two parameters that would share one name (reported after the call).
     pub name_clash: Option<String>,
+    /// Parameters loaded from checkpoints (weights::bindings), by id.
+    pub bindings: HashMap<u64, crate::graph::FileSlice>,
 }
 
 impl Trace {
@@ -73,6 +75,7 @@ impl Trace {
             paths: HashMap::new(),
             names: HashMap::new(),
             name_clash: None,
+            bindings: HashMap::new(),
         }
     }
 
@@ -145,6 +148,9 @@ impl Trace {
         let mut param = p.clone();
         param.name = name;
         param.info.dtype = dt;
+        if let Some(slice) = self.bindings.get(&uid) {
+            param.init = crate::graph::Init::File(slice.clone());
+        }
         let v = self.graph.add_param(param);
         self.params.insert((uid, dt), v);
         v
@@ -206,6 +212,12 @@ pub struct HostState {
     /// Parameter names of the compiled script functions: nn::module names
     /// its children after the variables its closure captures.
     pub fn_params: super::naming::FnParams,
+    /// Where load_weights and load_tensors may read, and `--weights`.
+    pub files: super::weights::FileAccess,
+    /// Whether a load used `--weights` (else it was given for nothing).
+    pub weights_used: bool,
+    /// Notes for the build's warnings (tensors converted, left out, ...).
+    pub notes: Vec<String>,
 }
 
 impl HostState {
@@ -224,6 +236,9 @@ impl HostState {
             max_memory: default_max_memory(),
             analyze_only: false,
             fn_params: Default::default(),
+            files: Default::default(),
+            weights_used: false,
+            notes: Vec::new(),
         }
     }
 

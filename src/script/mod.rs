@@ -13,6 +13,7 @@ pub mod model;
 pub mod naming;
 pub mod onnx_model;
 pub mod tensor;
+pub mod weights;
 
 pub use args::{ArgValue, ScriptArgs};
 pub use error::ScriptError;
@@ -62,6 +63,8 @@ pub struct DiscoverOptions {
     pub max_memory: Option<u64>,
     /// `--analyze-only`: weights are never made, so their size is no limit.
     pub analyze_only: bool,
+    /// `--weights PATH` (absolute): what `pretrained: true` loads.
+    pub weights: Option<PathBuf>,
 }
 
 /// Size limits on script values: generous for model code, small enough that
@@ -191,6 +194,11 @@ impl rhai::ModuleResolver for NoImports {
 /// A Rhai engine with the whole script API and the stdlib registered;
 /// `script` is the script's path (`onnx::load` resolves from its folder).
 pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
+    host.lock().files.dir = script
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     let mut engine = Engine::new();
     // `module` is reserved in Rhai, but SCRIPTS.md's API is `nn::module`.
     #[allow(deprecated)]
@@ -279,6 +287,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
         state.max_memory = m;
     }
     state.analyze_only = opts.analyze_only;
+    state.files.weights = opts.weights.clone();
     let host = Host::new(state);
     let mut engine = engine(&host, path).map_err(|e| ScriptError::file(path, e))?;
     let onnx_calls = engine.onnx_calls.clone();
@@ -347,6 +356,13 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
             format!("--{a} was passed in --script-args but the script never asks for it in parse()")
         })
         .chain(onnx_calls.warnings())
+        .chain(std::mem::take(&mut st.notes))
+        .chain(
+            (st.files.weights.is_some() && !st.weights_used).then(|| {
+                "--weights was given but the script loaded no pretrained weights: ask for                  parse([\"pretrained\"]) and pass pretrained: args.pretrained to the builder                  (or call model.load_weights(#{ pretrained: true }))"
+                    .to_string()
+            }),
+        )
         .collect();
     Ok(Discovery {
         path: path.to_path_buf(),

@@ -105,6 +105,8 @@ pub struct Model {
     /// Set by `model.half()` / `model.to_dtype(..)`: every float parameter
     /// of this model and its children is made in that dtype.
     pub dtype: Option<DType>,
+    /// Set by `model.load_weights(..)`: parameters read from a checkpoint.
+    pub weights: Option<Arc<super::weights::LoadedWeights>>,
 }
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
@@ -167,6 +169,7 @@ impl Model {
                 children,
             }),
             dtype: None,
+            weights: None,
         }
     }
 
@@ -333,6 +336,7 @@ fn forward_top(
         let id = st.start_trace(&class);
         let trace = st.trace.as_mut().expect("just started");
         trace.paths = super::naming::module_paths(model);
+        trace.bindings = super::weights::bindings(model);
         let mut traced = Vec::new();
         for (name, t) in &items {
             let TensorKind::Concrete(h) = &t.0 else {

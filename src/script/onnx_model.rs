@@ -125,7 +125,7 @@ fn describe(m: &OnnxModel) -> String {
 }
 
 /// The sandbox: the script's folder and the models dir, resolved.
-fn allowed_roots(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn allowed_roots(dir: &Path) -> Vec<PathBuf> {
     let dir = if dir.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -161,7 +161,7 @@ fn resolve(p: &Path) -> PathBuf {
     out
 }
 
-fn is_under(file: &Path, roots: &[PathBuf]) -> bool {
+pub(crate) fn is_under(file: &Path, roots: &[PathBuf]) -> bool {
     let f = resolve(file);
     roots.iter().any(|r| f.starts_with(r))
 }

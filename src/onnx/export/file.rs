@@ -123,12 +123,16 @@ pub fn export_to_file(
         slots,
         |(_, _, len)| *len as usize,
         |(p, at, len)| {
-            let t = p.param.materialize();
-            if t.data.len() as u64 != len {
-                return Err(p.size_error(t.data.len(), graph));
-            }
-            file.write_all_at(&t.data, at)
-                .map_err(|e| io(&data_path, e))
+            // write_into checks the size and streams a checkpoint's
+            // tensor from its mapped file, converted on the way.
+            let mut data = vec![0u8; len as usize];
+            p.param
+                .write_into(&mut data)
+                .map_err(|msg| OnnxError::Graph {
+                    graph: graph.name.clone(),
+                    msg,
+                })?;
+            file.write_all_at(&data, at).map_err(|e| io(&data_path, e))
         },
     )?;
     tmp.as_file().sync_all().map_err(|e| io(&data_path, e))?;

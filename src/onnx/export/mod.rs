@@ -4,8 +4,9 @@
 //! else to a short decomposition into older ops (Gelu below 20, LayerNorm
 //! below 17, HardSwish below 14). Attributes that later opsets moved to
 //! inputs (Squeeze axes, Reduce* axes, ...) become int64 initializers.
-//! Parameters are generated here (`Param::materialize`), in parallel, each
-//! copied once, straight into its `raw_data` in the output buffer.
+//! Parameters are generated here (`Param::write_into`), in parallel, each
+//! written once, straight into its `raw_data` in the output buffer (loaded
+//! weights straight from their memory-mapped file).
 
 use super::OnnxError;
 use super::proto::{
@@ -150,12 +151,13 @@ pub fn export(graph: &Graph, opts: &ExportOptions) -> Result<Vec<u8>, OnnxError>
         jobs,
         |(_, slot)| slot.len(),
         |(param, slot)| {
-            let t = param.param.materialize();
-            if t.data.len() != slot.len() {
-                return Err(param.size_error(t.data.len(), graph));
-            }
-            slot.copy_from_slice(&t.data);
-            Ok(())
+            param
+                .param
+                .write_into(slot)
+                .map_err(|msg| OnnxError::Graph {
+                    graph: graph.name.clone(),
+                    msg,
+                })
         },
     )?;
     Ok(out)
@@ -171,7 +173,11 @@ pub fn export_model(graph: &Graph, opts: &ExportOptions) -> Result<ModelProto, O
         params.iter().enumerate().collect(),
         |(_, p)| p.raw_len(),
         |(k, p)| {
-            let t = tensor_into_proto(&p.name, p.param.materialize());
+            let values = p.param.materialize().map_err(|msg| OnnxError::Graph {
+                graph: graph.name.clone(),
+                msg,
+            })?;
+            let t = tensor_into_proto(&p.name, values);
             if t.raw_data.len() != p.raw_len() {
                 return Err(p.size_error(t.raw_data.len(), graph));
             }
@@ -583,6 +589,20 @@ impl<'g> Lowering<'g> {
                     param.name,
                     t.dtype,
                     shape_str(&t.shape),
+                    param.info.dtype,
+                    shape_str(&param.info.shape)
+                )));
+            }
+            if let Init::File(f) = &param.init
+                && (f.shape != param.info.shape
+                    || !crate::graph::weights::convertible(f.dtype, param.info.dtype))
+            {
+                return Err(self.graph_err(format!(
+                    "parameter '{}' reads {} {} from {} but is declared {} {}",
+                    param.name,
+                    f.dtype,
+                    shape_str(&f.shape),
+                    f.path.display(),
                     param.info.dtype,
                     shape_str(&param.info.shape)
                 )));
@@ -1031,7 +1051,7 @@ mod tests {
         assert_eq!(all.len(), n, "value names are not unique");
         // The initializers hold exactly what materialize() generates.
         let w2_data = proto_to_tensor(&gp.initializer[1]).unwrap();
-        assert_eq!(w2_data, g.params[1].materialize());
+        assert_eq!(w2_data, g.params[1].materialize().unwrap());
 
         let mut bad = Graph::new("Bad");
         let a = bad.add_input("a", TypeInfo::new(vec![2], DType::Float32));
@@ -1127,7 +1147,7 @@ mod tests {
         assert_eq!(names[names.len() - 4..], ["w", "b", "ids_1", "empty"]);
         assert_eq!(
             proto_to_tensor(&inits[inits.len() - 4]).unwrap(),
-            g.params[0].materialize()
+            g.params[0].materialize().unwrap()
         );
 
         // Declared and given data that disagree are an error, not a panic.
@@ -1207,7 +1227,7 @@ mod tests {
             drop(m);
             // The parts: generating the weights alone, one thread.
             let t1 = std::time::Instant::now();
-            let one = g.params[1].materialize();
+            let one = g.params[1].materialize().unwrap();
             let gen1 = t1.elapsed().as_secs_f64() / one.numel() as f64 * 1e9;
             println!(
                 "{label}: {params} params, {} MB, export {:.3} s ({} threads); \

@@ -263,11 +263,18 @@ mod imp {
         };
         let mut fixed: Vec<Option<Tensor>> = (0..plan.graph.values.len()).map(|_| None).collect();
         for (v, value) in plan.graph.values.iter().enumerate() {
-            let t = match &value.source {
-                Source::Param(p) => plan.graph.params[*p].materialize(),
-                Source::Const(t) => (**t).clone(),
-                Source::Input | Source::Node(_) => continue,
-            };
+            let t =
+                match &value.source {
+                    Source::Param(p) => plan.graph.params[*p].materialize().map_err(|message| {
+                        RuntimeError::Load {
+                            runtime: NAME,
+                            model: model.to_path_buf(),
+                            message,
+                        }
+                    })?,
+                    Source::Const(t) => (**t).clone(),
+                    Source::Input | Source::Node(_) => continue,
+                };
             fixed[v] = Some(to_torch(&t, device).map_err(load_err)?);
         }
         let mut details = BTreeMap::from([

@@ -24,6 +24,7 @@ mod resample;
 mod shape;
 mod spatial;
 pub mod util;
+mod weights;
 
 pub use reference::{Book, Entry, Kind};
 pub use util::MAX_TENSOR_BYTES;
@@ -310,6 +311,7 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     nn_layers::register(&mut api);
     containers::register(&mut api);
     recurrent::register(&mut api);
+    weights::register(&mut api);
     (nn, book)
 }
 

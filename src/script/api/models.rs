@@ -32,7 +32,16 @@ pub fn register(api: &mut Api) {
                         format!("parse() takes an array of names (strings), got {t}"),
                     )
                 })?;
-                let Some(v) = st.args.get(&name) else {
+                // --weights makes pretrained true unless --script-args says otherwise.
+                let v = if name == "pretrained"
+                    && st.files.weights.is_some()
+                    && !st.args.values.contains_key("pretrained")
+                {
+                    Some(ArgValue::Bool(true))
+                } else {
+                    st.args.get(&name)
+                };
+                let Some(v) = v else {
                     return Err(rt_err(
                         &ctx,
                         format!(
@@ -92,8 +101,8 @@ pub fn register(api: &mut Api) {
         .torch("model.half()");
     api.fun("half", ["model"], |m: &mut Model| -> Model {
         Model {
-            def: m.def.clone(),
             dtype: Some(DType::Float16),
+            ..m.clone()
         }
     });
     api.doc("to_dtype")
@@ -111,8 +120,8 @@ pub fn register(api: &mut Api) {
                 ));
             }
             Ok(Model {
-                def: m.def.clone(),
                 dtype: Some(d),
+                ..m.clone()
             })
         },
     );
@@ -165,6 +174,10 @@ pub fn register(api: &mut Api) {
             let mut child =
                 super::super::naming::submodule(m, target).map_err(|e| rt_err(&ctx, e))?;
             child.dtype = child.dtype.or(m.dtype);
+            // A child read from a loaded model keeps the loaded weights.
+            if child.weights.is_none() {
+                child.weights = m.weights.clone();
+            }
             Ok(child)
         },
     );

@@ -1,0 +1,559 @@
+#!/usr/bin/env python3
+"""Writes the equivalence fixtures: for every case of CASES, a small
+configuration of a stdlib architecture built in its reference library
+(torchvision, transformers, diffusers, torch_geometric; pytorch/examples' LSTM LM as
+scripts/reference/recurrent_models.py rebuilds it) with a fixed-seed random
+initialization, its weights as a safetensors checkpoint, fixed inputs, and
+the reference's outputs on them. tests/equivalence.rs loads each checkpoint
+into the matching stdlib builder through turnkey's loader, runs it on ort
+and tract, and compares (atol 1e-4, rtol 1e-3; for LMs also the argmax
+tokens).
+
+    python=$(scripts/setup_reference.sh) && $python scripts/reference_weights.py [OUT] [CASE ...]
+
+OUT defaults to .cache/equivalence (scripts/setup_equivalence.sh calls
+this). Each case folder holds:
+
+    <case>.rhai           the turnkey script: builder, load, inputs, forward
+    model.safetensors     the checkpoint (or shards + model.safetensors.index.json)
+    inputs.safetensors    the inputs, by the script's names
+    outputs.safetensors   the reference outputs, by turnkey's output names
+    case.json             what the test needs: outputs, lm, params, reference
+
+Adding an architecture is one entry of CASES. The checkpoints come in the
+layouts real ones have, spread over the cases: torchvision state_dicts
+(with BatchNorm's num_batches_tracked), Hugging Face save_pretrained
+folders (tied weights saved once), a checkpoint under a head's prefix with
+legacy LayerNorm gamma/beta names (BERT), a base model's checkpoint for the
+LM-head model (GPT-2), a deep prefix (Whisper's model.encoder.), shards
+with an index (RoBERTa), a repo in a Hugging Face cache layout (DistilBERT),
+and bfloat16 and float16 weights (converted on load; the reference runs on
+the same rounded values in float32).
+
+Weights: every floating tensor of the state_dict (buffers included, so
+BatchNorm's running statistics count) is redrawn from a seeded generator:
+norm scales and variances in [0.5, 1.5), other vectors normal(0, 0.1),
+matrices and kernels normal(0, 1/fan_in). Library defaults would hide
+misplaced weights (zero biases, unit variances, layer scales of 1e-6).
+"""
+
+import hashlib
+import json
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import safetensors.torch
+import torch
+import torch_geometric
+import torchvision
+import transformers
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCH = 2
+SEQ = 12
+IMAGE = 32
+NODES = 12
+
+
+@dataclass
+class Case:
+    name: str
+    reference: str  # how the reference model is made, for case.json
+    make: Callable  # () -> (reference model, checkpoint writer(dir))
+    builder: str  # the stdlib call; WEIGHTS marks where its weights option goes
+    inputs: Callable  # generator -> {name: tensor}
+    forward: str  # the script's call, `x` holding the inputs
+    call: Callable  # (model, inputs) -> {turnkey output name: tensor}
+    lm: bool = False
+    load: str = "option"  # option | method | hub
+    prelude: str = ""  # script lines before the builder (a model the stdlib has no builder for)
+    lm_output: str = ""  # the output whose argmax tokens must agree (default: every output)
+    dtype: torch.dtype = torch.float32  # how the checkpoint stores floats
+    notes: list = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- weights
+
+
+def fresh(name, shape, gen):
+    shape = list(shape)
+    last = name.rsplit(".", 1)[-1]
+    if last in ("running_var", "gamma") or (len(shape) == 1 and last == "weight") or "layer_scale" in name:
+        return 0.5 + torch.rand(shape, generator=gen)
+    if len(shape) <= 1:
+        return 0.1 * torch.randn(shape, generator=gen)
+    fan_in = max(1, int(np.prod(shape[1:])))
+    return torch.randn(shape, generator=gen) / fan_in**0.5
+
+
+# Float buffers computed from the geometry (Swin V2's log-spaced
+# coordinates): the model's constants, not weights; turnkey computes them.
+DERIVED = ("relative_coords_table",)
+
+
+def randomize(model, seed):
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict(keep_vars=True).items():
+            if t.dtype.is_floating_point and not name.endswith(DERIVED):
+                t.copy_(fresh(name, t.shape, gen))
+    return model
+
+
+def rounded(model, dtype):
+    """The model with its floats rounded to `dtype` and back (what a
+    checkpoint in that dtype gives turnkey)."""
+    if dtype != torch.float32:
+        with torch.no_grad():
+            for t in model.state_dict(keep_vars=True).values():
+                if t.dtype.is_floating_point:
+                    t.copy_(t.to(dtype).to(torch.float32))
+    return model
+
+
+def cast_file(path, dtype):
+    tensors = safetensors.torch.load_file(path)
+    tensors = {k: (v.to(dtype) if v.dtype.is_floating_point else v) for k, v in tensors.items()}
+    safetensors.torch.save_file(tensors, path)
+
+
+def save_state_dict(model, dtype=torch.float32, prefix=""):
+    """A writer of model.safetensors as torch's state_dict holds it (shared
+    tensors once, as safetensors.torch.save_model keeps them)."""
+
+    def write(folder):
+        sd = {prefix + k: v for k, v in model.state_dict().items()}
+        seen, out = {}, {}
+        for k, v in sd.items():
+            key = (v.data_ptr(), v.dtype, tuple(v.shape))
+            if key in seen:
+                continue
+            seen[key] = k
+            out[k] = (v.to(dtype) if v.dtype.is_floating_point else v).contiguous()
+        safetensors.torch.save_file(out, folder / "model.safetensors")
+
+    return write
+
+
+def save_pretrained(model, dtype=torch.float32, shard=None, rename=None):
+    """A writer of a Hugging Face save_pretrained folder: model.safetensors,
+    or shards and their index; `rename` maps keys (legacy names)."""
+
+    def write(folder):
+        tmp = folder / "hf"
+        kw = {"max_shard_size": shard} if shard else {}
+        model.save_pretrained(tmp, safe_serialization=True, **kw)
+        for f in tmp.iterdir():
+            if f.suffix == ".safetensors":
+                if dtype != torch.float32:
+                    cast_file(f, dtype)
+                if rename:
+                    tensors = safetensors.torch.load_file(f)
+                    safetensors.torch.save_file({rename(k): v for k, v in tensors.items()}, f)
+            if f.name.endswith(".index.json") and rename:
+                index = json.loads(f.read_text())
+                index["weight_map"] = {rename(k): v for k, v in index["weight_map"].items()}
+                f.write_text(json.dumps(index, indent=2))
+            if f.suffix in (".safetensors", ".json") and f.name != "config.json" and f.name != "generation_config.json":
+                shutil.move(str(f), folder / f.name)
+        shutil.rmtree(tmp)
+
+    return write
+
+
+def legacy_layer_norm(k):
+    """Old Hugging Face checkpoints (bert-base-uncased) name LayerNorm's
+    weight and bias gamma and beta."""
+    if ".LayerNorm." in k:
+        return k.replace(".LayerNorm.weight", ".LayerNorm.gamma").replace(".LayerNorm.bias", ".LayerNorm.beta")
+    return k
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def image(channels=3, size=IMAGE):
+    return lambda g: {"input": torch.randn(BATCH, channels, size, size, generator=g)}
+
+
+def tokens(vocab, low=0, names=("input_ids",)):
+    return lambda g: {n: torch.randint(low, vocab, (BATCH, SEQ), generator=g) for n in names}
+
+
+def graph(channels, norm):
+    """Node features and a random directed graph, with the dense adjacency
+    turnkey's gnn layers take (norm: gcn, mean or mask) beside the edge list
+    PyG takes (as int64, an input the script does not pass)."""
+
+    def make(g):
+        x = torch.randn(NODES, channels, generator=g)
+        a = (torch.rand(NODES, NODES, generator=g) < 0.3).float()
+        a.fill_diagonal_(0)  # a[i, j] = 1: an edge j -> i
+        target, source = a.nonzero(as_tuple=True)
+        edges = torch.stack([source, target])
+        if norm == "gcn":  # D^-1/2 (A + I) D^-1/2, degrees counted at the target
+            s = a + torch.eye(NODES)
+            d = s.sum(1).pow(-0.5)
+            adj = d[:, None] * s * d[None, :]
+        elif norm == "mean":
+            deg = a.sum(1, keepdim=True)
+            adj = torch.where(deg > 0, a / deg.clamp(min=1), a)
+        else:
+            adj = a + torch.eye(NODES)
+        return {"x": x, "adj": adj, "edge_index": edges}
+
+    return make
+
+
+# ---------------------------------------------------------------- cases
+
+
+def tv(make, dtype=torch.float32):
+    def build():
+        m = randomize(make(), 0).eval()
+        return rounded(m, dtype), save_state_dict(m, dtype)
+
+    return build
+
+
+def vision_call(model, x):
+    return {"output": model(x["input"])}
+
+
+def vision(name, reference, make, builder, dtype=torch.float32, inputs=None, load="option"):
+    return Case(name, reference, tv(make, dtype), builder, inputs or image(), "model.forward(x.input)",
+                vision_call, dtype=dtype, load=load)
+
+
+def hf(make, writer, dtype=torch.float32, base=None, **kw):
+    """A transformers model; `base` picks the part the checkpoint is of
+    (the reference outputs come from the whole)."""
+
+    def build():
+        m = randomize(make(), 0).eval()
+        saved = base(m) if base else m
+        w = writer(saved, dtype=dtype, **kw)
+        return rounded(m, dtype), w
+
+    return build
+
+
+def pyg(make):
+    def build():
+        m = randomize(make(), 0).eval()
+        return m, save_state_dict(m)
+
+    return build
+
+
+def gnn_call(model, x):
+    return {"output": model(x["x"], x["edge_index"])}
+
+
+def cases():
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+    from torchvision.models.densenet import DenseNet
+    from torchvision.models.efficientnet import EfficientNet, _efficientnet_conf
+    from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+    from torchvision.models.vision_transformer import VisionTransformer
+    from torch_geometric.nn import GATConv
+    from torch_geometric.nn.models import GAT, GCN, GraphSAGE
+    t = transformers
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder  # noqa: F401
+    sys.path.insert(0, str(ROOT / "scripts" / "reference"))
+    from recurrent_models import RNNModel  # the zoo's LSTM LM (pytorch/examples word_language_model)
+
+    lstm = dict(ntoken=99, ninp=16, nhid=24, nlayers=2)
+    from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformer, SwinTransformerBlockV2
+    swin = dict(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 4], window_size=[4, 4])
+    decoder = dict(vocab_size=99, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    import diffusers
+    unet = dict(block_out_channels=[16, 32], layers_per_block=1,
+                down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"],
+                up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"],
+                cross_attention_dim=16, attention_head_dim=4, norm_num_groups=8)
+
+    def unet_inputs(g):
+        return {"sample": torch.randn(BATCH, 4, 8, 8, generator=g),
+                "timestep": torch.randint(0, 1000, (BATCH,), generator=g),
+                "encoder_hidden_states": torch.randn(BATCH, 7, 16, generator=g)}
+
+    def unet_call(m, x):
+        return {"output": m(x["sample"], x["timestep"], x["encoder_hidden_states"]).sample}
+
+    llms = [("llama", "llama", t.LlamaForCausalLM, t.LlamaConfig, {}),
+            ("llama_tied", "llama", t.LlamaForCausalLM, t.LlamaConfig, dict(tie_word_embeddings=True)),
+            ("qwen2", "qwen2", t.Qwen2ForCausalLM, t.Qwen2Config, {}),
+            ("mistral", "mistral", t.MistralForCausalLM, t.MistralConfig, dict(sliding_window=8))]
+
+    def lstm_call(m, x):
+        # word_language_model RNNModel.forward (dropout is identity in eval).
+        out, (h, c) = m.rnn(m.encoder(x["input"]), (x["h0"], x["c0"]))
+        decoded = m.decoder(out).view(-1, lstm["ntoken"])
+        return {"output_0": torch.log_softmax(decoded, dim=1), "output_1": h, "output_2": c}
+
+    def lstm_inputs(g):
+        state = (lstm["nlayers"], BATCH, lstm["nhid"])
+        return {"input": torch.randint(0, lstm["ntoken"], (SEQ, BATCH), generator=g),
+                "h0": torch.randn(*state, generator=g), "c0": torch.randn(*state, generator=g)}
+
+    def efficientnet():
+        setting, last = _efficientnet_conf("efficientnet_b0", width_mult=0.25, depth_mult=0.25)
+        return EfficientNet(setting, 0.2, last_channel=last, num_classes=10)
+
+    def gat():
+        m = GAT(16, 8, 2, 3, heads=2, act="elu")
+        m.convs[1] = GATConv(8, 3, heads=1, concat=False)
+        return m
+
+    bert = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                intermediate_size=37, max_position_embeddings=64)
+    roberta = dict(bert, max_position_embeddings=40, type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1)
+    distilbert = dict(vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64)
+    gpt2 = dict(vocab_size=99, n_positions=64, n_embd=32, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0)
+    t5 = dict(vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=2, num_heads=4,
+              relative_attention_num_buckets=8, relative_attention_max_distance=16)
+    whisper = dict(d_model=32, encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=37,
+                   num_mel_bins=16, max_source_positions=30)
+    whisper_full = dict(whisper, decoder_layers=1, decoder_attention_heads=4, decoder_ffn_dim=37,
+                        vocab_size=99, max_target_positions=20, pad_token_id=0, bos_token_id=1,
+                        eos_token_id=2, decoder_start_token_id=1)
+
+    def rhai_value(v):
+        if isinstance(v, float):
+            return format(v, ".12f").rstrip("0")  # Rhai reads 0.00001, not 1e-05
+        return json.dumps(v)
+
+    def rhai_map(d):
+        return "#{ " + ", ".join(f"{k}: {rhai_value(v)}" for k, v in d.items()) + ", WEIGHTS }"
+
+    def bert_out(m, x):
+        o = m(input_ids=x["input_ids"])
+        return {"last_hidden_state": o.last_hidden_state, "pooler_output": o.pooler_output}
+
+    def hidden(m, x):
+        return {"output": m(input_ids=x["input_ids"]).last_hidden_state}
+
+    def logits(m, x):
+        return {"output": m(input_ids=x["input_ids"]).logits}
+
+    return [
+        vision("resnet_basic", "torchvision ResNet(BasicBlock, [1, 1, 1, 1], num_classes=10)",
+               lambda: ResNet(BasicBlock, [1, 1, 1, 1], num_classes=10),
+               'vision::resnet("basic", [1, 1, 1, 1], #{ num_classes: 10, WEIGHTS })'),
+        vision("resnext_bottleneck",
+               "torchvision ResNet(Bottleneck, [1, 1, 1, 1], groups=4, width_per_group=8, num_classes=10), float16 checkpoint",
+               lambda: ResNet(Bottleneck, [1, 1, 1, 1], groups=4, width_per_group=8, num_classes=10),
+               'vision::resnet("bottleneck", [1, 1, 1, 1], #{ groups: 4, width_per_group: 8, num_classes: 10, WEIGHTS })',
+               dtype=torch.float16),
+        vision("mobilenet_v2", "torchvision mobilenet_v2(width_mult=0.5, num_classes=10)",
+               lambda: torchvision.models.mobilenet_v2(width_mult=0.5, num_classes=10),
+               "vision::mobilenet_v2(#{ width_mult: 0.5, num_classes: 10, WEIGHTS })"),
+        vision("mobilenet_v3_small", "torchvision mobilenet_v3_small(width_mult=0.5, num_classes=10), loaded with model.load_weights",
+               lambda: torchvision.models.mobilenet_v3_small(width_mult=0.5, num_classes=10),
+               'vision::mobilenet_v3("small", #{ width_mult: 0.5, num_classes: 10 })', load="method"),
+        vision("mobilenet_v3_large", "torchvision mobilenet_v3_large(width_mult=0.25, num_classes=10)",
+               lambda: torchvision.models.mobilenet_v3_large(width_mult=0.25, num_classes=10),
+               'vision::mobilenet_v3("large", #{ width_mult: 0.25, num_classes: 10, WEIGHTS })'),
+        vision("efficientnet", "torchvision EfficientNet(efficientnet_b0 conf, width_mult=0.25, depth_mult=0.25, num_classes=10)",
+               efficientnet, "vision::efficientnet(0.25, 0.25, #{ num_classes: 10, WEIGHTS })"),
+        vision("convnext", "torchvision ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)], num_classes=10), bfloat16 checkpoint",
+               lambda: ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)], num_classes=10),
+               "vision::convnext([[16, 32, 1], [32, (), 1]], #{ num_classes: 10, WEIGHTS })", dtype=torch.bfloat16),
+        vision("vit", "torchvision VisionTransformer(32, 8, 2, 2, 32, 64, num_classes=10)",
+               lambda: VisionTransformer(IMAGE, 8, 2, 2, 32, 64, num_classes=10),
+               "vision::vision_transformer(32, 8, 2, 2, 32, 64, #{ num_classes: 10, WEIGHTS })"),
+        vision("densenet", "torchvision DenseNet(8, (2, 2), 16, bn_size=2, num_classes=10)",
+               lambda: DenseNet(8, (2, 2), 16, bn_size=2, num_classes=10),
+               "vision::densenet(8, [2, 2], 16, #{ bn_size: 2, num_classes: 10, WEIGHTS })"),
+        vision("squeezenet", "torchvision squeezenet1_1(num_classes=10)",
+               lambda: torchvision.models.squeezenet1_1(num_classes=10),
+               'vision::squeezenet("1_1", #{ num_classes: 10, WEIGHTS })', inputs=image(size=64)),
+        Case("bert", f"transformers BertModel(BertConfig({bert})) saved as BertForPreTraining "
+             "(keys under bert., cls. heads beside) with legacy LayerNorm gamma/beta names",
+             hf(lambda: t.BertForPreTraining(t.BertConfig(**bert)), save_pretrained, rename=legacy_layer_norm),
+             "transformers::bert(" + rhai_map(bert) + ")",
+             tokens(99), "model.forward(#{ input_ids: x.input_ids })",
+             lambda m, x: bert_out(m.bert, x), load="method"),
+        Case("roberta", f"transformers RobertaModel(RobertaConfig({roberta})), sharded (40 KB shards + index)",
+             hf(lambda: t.RobertaModel(t.RobertaConfig(**roberta)), save_pretrained, shard="40KB"),
+             "transformers::roberta(" + rhai_map(roberta) + ")",
+             tokens(99, low=2), "model.forward(#{ input_ids: x.input_ids })", bert_out),
+        Case("distilbert", f"transformers DistilBertModel(DistilBertConfig({distilbert})), from a Hugging Face cache folder",
+             hf(lambda: t.DistilBertModel(t.DistilBertConfig(**distilbert)), save_pretrained),
+             "transformers::distilbert(" + rhai_map(distilbert) + ")",
+             tokens(99), "model.forward(#{ input_ids: x.input_ids })", hidden, load="hub"),
+        Case("gpt2", f"transformers GPT2LMHeadModel(GPT2Config({gpt2})); the checkpoint is its GPT2Model "
+             "(no transformer. prefix, no lm_head), in bfloat16",
+             hf(lambda: t.GPT2LMHeadModel(t.GPT2Config(**gpt2)), save_pretrained, dtype=torch.bfloat16,
+                base=lambda m: m.transformer),
+             "transformers::gpt2(" + rhai_map(gpt2) + ")",
+             tokens(99), "model.forward(#{ input_ids: x.input_ids })", logits, lm=True, dtype=torch.bfloat16),
+        Case("t5", f"transformers T5ForConditionalGeneration(T5Config({t5}, feed_forward_proj='relu'))",
+             hf(lambda: t.T5ForConditionalGeneration(t.T5Config(**t5, feed_forward_proj="relu", decoder_start_token_id=0)),
+                save_pretrained),
+             "transformers::t5(" + rhai_map(t5) + ")",
+             tokens(99, names=("input_ids", "decoder_input_ids")),
+             "model.forward(#{ input_ids: x.input_ids, decoder_input_ids: x.decoder_input_ids })",
+             lambda m, x: {"output": m(input_ids=x["input_ids"], decoder_input_ids=x["decoder_input_ids"]).logits},
+             lm=True),
+        Case("whisper_encoder", f"transformers WhisperForConditionalGeneration(WhisperConfig({whisper_full}))'s "
+             "encoder; the checkpoint is the whole model (keys under model.encoder., decoder beside)",
+             hf(lambda: t.WhisperForConditionalGeneration(t.WhisperConfig(**whisper_full)), save_pretrained),
+             "transformers::whisper_encoder(" + rhai_map(whisper) + ")",
+             lambda g: {"input_features": torch.randn(BATCH, 16, 60, generator=g)},
+             "model.forward(#{ input_features: x.input_features })",
+             lambda m, x: {"output": m.model.encoder(x["input_features"]).last_hidden_state}),
+        vision("swin", f"torchvision SwinTransformer({swin}, num_classes=10)",
+               lambda: SwinTransformer(**swin, stochastic_depth_prob=0.0, num_classes=10),
+               "vision::swin_transformer(" + rhai_map(dict(swin, num_classes=10)) + ")"),
+        vision("swin_v2", f"torchvision SwinTransformer({swin}, num_classes=10) with SwinTransformerBlockV2 "
+               "and PatchMergingV2 (Swin V2)",
+               lambda: SwinTransformer(**swin, stochastic_depth_prob=0.0, num_classes=10,
+                                       block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2),
+               "vision::swin_transformer(" + rhai_map(dict(swin, num_classes=10, version=2)) + ")"),
+        *[Case(name, f"transformers {model.__name__}({conf.__name__}({dict(decoder, **extra)}))",
+               hf(lambda model=model, conf=conf, extra=extra: model(conf(**decoder, **extra)), save_pretrained),
+               "transformers::llama(" + rhai_map(dict(decoder, model_type=kind, **extra)) + ")",
+               tokens(99), "model.forward(#{ input_ids: x.input_ids })", logits, lm=True)
+          for name, kind, model, conf, extra in llms],
+        Case("sd_unet", f"diffusers UNet2DConditionModel({unet}) (the SD UNet's blocks at a tiny size)",
+             pyg(lambda: diffusers.UNet2DConditionModel(sample_size=8, **unet)),
+             "diffusers::unet_2d_condition(" + rhai_map(unet) + ")", unet_inputs,
+             "model.forward(#{ sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoder_hidden_states })",
+             unet_call, load="method"),
+        Case("lstm_lm", f"pytorch/examples word_language_model RNNModel('LSTM', {lstm['ntoken']}, {lstm['ninp']}, "
+             f"{lstm['nhid']}, {lstm['nlayers']}) as models/recurrent/lstm_lm_ptb_medium.rhai builds it, "
+             "with non-zero initial states",
+             pyg(lambda: RNNModel(**lstm)),
+             'nn::module("RNNModel", |inputs| {\n'
+             "    let out = rnn.forward(#{ input: encoder.forward(inputs.input), h0: inputs.h0, c0: inputs.c0 });\n"
+             f"    [log_softmax(decoder.forward(out[0]).reshape([-1, {lstm['ntoken']}]), 1), out[1], out[2]]\n"
+             "})",
+             lstm_inputs, "model.forward(#{ input: x.input, h0: x.h0, c0: x.c0 })", lstm_call,
+             lm=True, load="method", lm_output="output_0",
+             prelude=(f"let encoder = nn::embedding({lstm['ntoken']}, {lstm['ninp']});\n"
+                      f"let rnn = nn::lstm({lstm['ninp']}, {lstm['nhid']}, #{{ num_layers: {lstm['nlayers']} }});\n"
+                      f"let decoder = nn::linear({lstm['nhid']}, {lstm['ntoken']});\n")),
+        Case("gcn", "torch_geometric GCN(16, 8, num_layers=2, out_channels=4)", pyg(lambda: GCN(16, 8, 2, 4)),
+             "gnn::gcn(16, 8, 4, #{ WEIGHTS })", graph(16, "gcn"), "model.forward(#{ x: x.x, adj: x.adj })", gnn_call),
+        Case("graph_sage", "torch_geometric GraphSAGE(16, 8, num_layers=2, out_channels=4)",
+             pyg(lambda: GraphSAGE(16, 8, 2, 4)),
+             "gnn::graph_sage(16, 8, 4, #{ WEIGHTS })", graph(16, "mean"), "model.forward(#{ x: x.x, adj: x.adj })",
+             gnn_call),
+        Case("gat", "torch_geometric GAT(16, 8, num_layers=2, out_channels=3, heads=2, act='elu') with "
+             "convs[1] = GATConv(8, 3, heads=1, concat=False)", pyg(gat),
+             "gnn::gat(16, 4, 3, 2, #{ WEIGHTS })", graph(16, "mask"), "model.forward(#{ x: x.x, adj: x.adj })",
+             gnn_call),
+    ]
+
+
+# ---------------------------------------------------------------- writing
+
+
+HUB_REPO = "turnkey-test/{name}"
+
+
+def to_hub(folder, name):
+    """Moves the checkpoint into a Hugging Face cache layout under
+    OUT/hub: blobs by sha256, a snapshot of links, refs/main."""
+    hub = folder.parent / "hub" / f"models--turnkey-test--{name}"
+    shutil.rmtree(hub, ignore_errors=True)
+    commit = hashlib.sha1(name.encode()).hexdigest()
+    snap = hub / "snapshots" / commit
+    (hub / "blobs").mkdir(parents=True)
+    snap.mkdir(parents=True)
+    (hub / "refs").mkdir()
+    (hub / "refs" / "main").write_text(commit)
+    for f in sorted(folder.glob("model*.safetensors*")):
+        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        shutil.move(str(f), hub / "blobs" / digest)
+        (snap / f.name).symlink_to(Path("../../blobs") / digest)
+
+
+def script(case):
+    weights = {
+        "option": ('weights: "."', ""),
+        "method": ("", '.load_weights("model.safetensors")'),
+        "hub": (f'pretrained: true, repo: "{HUB_REPO.format(name=case.name)}"', ""),
+    }[case.load]
+    builder = case.builder.replace(", WEIGHTS }", f", {weights[0]} }}" if weights[0] else " }")
+    builder = builder.replace("#{  }", "#{}").replace("WEIGHTS", weights[0])
+    return (
+        f"//! Equivalence case {case.name}: {case.reference}.\n"
+        "//! Generated by scripts/reference_weights.py: the reference's weights, inputs and outputs\n"
+        "//! lie beside this script.\n\n"
+        'let x = load_tensors("inputs.safetensors");\n'
+        f"{case.prelude}"
+        f"let model = {builder}{weights[1]};\n"
+        f"{case.forward};\n"
+    )
+
+
+def write_case(case, out):
+    folder = out / case.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    model, writer = case.make()
+    gen = torch.Generator().manual_seed(1)
+    inputs = case.inputs(gen)
+    with torch.no_grad():
+        outputs = {k: v.detach().float().contiguous() for k, v in case.call(model, inputs).items()}
+    for k, v in outputs.items():
+        if not torch.isfinite(v).all() or v.std() < 1e-3:
+            sys.exit(f"{case.name}: output {k} is degenerate (std {v.std():.2e}): change the case")
+    writer(folder)
+    if case.load == "hub":
+        to_hub(folder, case.name)
+    script_inputs = {k: v.contiguous() for k, v in inputs.items() if k != "edge_index"}
+    safetensors.torch.save_file(script_inputs, folder / "inputs.safetensors")
+    safetensors.torch.save_file(outputs, folder / "outputs.safetensors")
+    (folder / f"{case.name}.rhai").write_text(script(case))
+    params = {id(p): p.numel() for p in model.parameters()}
+    info = {
+        "name": case.name,
+        "reference": case.reference,
+        "outputs": sorted(outputs),
+        "lm": case.lm,
+        "checkpoint_dtype": str(case.dtype).replace("torch.", ""),
+        "load": case.load,
+        "lm_output": case.lm_output,
+    }
+    # The parameters of the part the script builds (BERT's BertModel of
+    # BertForPreTraining, Whisper's encoder).
+    part = {"bert": lambda m: m.bert, "whisper_encoder": lambda m: m.model.encoder}.get(case.name)
+    counted = part(model) if part else model
+    info["params"] = sum({id(p): p.numel() for p in counted.parameters()}.values())
+    del params
+    (folder / "case.json").write_text(json.dumps(info, indent=2) + "\n")
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    print(f"{case.name:<20} {info['params']:>10,} params  {size / 1e6:6.2f} MB  {case.reference}", file=sys.stderr)
+
+
+def main():
+    args = sys.argv[1:]
+    out = Path(args.pop(0)) if args and not args[0].startswith("-") and "/" in args[0] else ROOT / ".cache" / "equivalence"
+    table = cases()
+    wanted = set(args) or {c.name for c in table}
+    unknown = wanted - {c.name for c in table}
+    if unknown:
+        sys.exit(f"unknown cases: {', '.join(sorted(unknown))}; known: {', '.join(c.name for c in table)}")
+    out.mkdir(parents=True, exist_ok=True)
+    for case in table:
+        if case.name in wanted:
+            write_case(case, out)
+    versions = {"torch": torch.__version__, "torchvision": torchvision.__version__,
+                "transformers": transformers.__version__, "torch_geometric": torch_geometric.__version__,
+                "safetensors": getattr(safetensors, "__version__", "?")}
+    (out / "versions.json").write_text(json.dumps(versions, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    torch.set_grad_enabled(False)
+    main()

@@ -4,6 +4,8 @@
 //! failure is recorded and the run moves on. Nothing here prints: the
 //! terminal listens through [`Observer`].
 
+mod trials;
+
 use crate::bench::compare::compare;
 use crate::bench::timing::BenchOptions;
 use crate::bench::worker::{WorkerOutcome, WorkerSpec, spawn_worker, worker_command};
@@ -46,6 +48,10 @@ pub struct RunOptions {
     pub lean_cache: bool,
     /// The turnkey binary, re-executed as the worker.
     pub worker_exe: PathBuf,
+    /// `--trials`: worker processes per row (1: just the first).
+    pub trials: u32,
+    /// `--pin`: `auto` or a CPU list.
+    pub pin: Option<String>,
 }
 
 /// What happened, for the terminal.
@@ -99,6 +105,15 @@ pub enum Event<'a> {
         build: &'a str,
         row: &'a RuntimeRow,
         cached: bool,
+    },
+    /// Trial `trial` of `trials` of a row ended (`--trials`); `row` pools
+    /// the trials so far, `error` says why this one failed.
+    TrialFinished {
+        build: &'a str,
+        row: &'a RuntimeRow,
+        trial: u32,
+        trials: u32,
+        error: Option<&'a str>,
     },
 }
 
@@ -173,6 +188,7 @@ pub fn run(cache: &Cache, jobs: &[Job], opts: &RunOptions, obs: &dyn Observer) -
             ));
         }
     }
+    trials::run_trials(cache, opts, obs, &mut summary);
     summary.interrupted = crate::interrupt::requested();
     summary
 }
@@ -1190,7 +1206,7 @@ fn bench_row(
         outputs_dir: Some(out_dir.clone()),
         samples_path: Some(samples.clone()),
         result_path: log_dir.join(format!("{key}.result.json")),
-        cov_threshold: 0.05,
+        pin: opts.pin.clone(),
     };
     let spec_path = log_dir.join(format!("{key}.spec.json"));
     let started = Instant::now();
@@ -1219,6 +1235,7 @@ fn bench_row(
             if let Some(s) = &res.stats {
                 row.set_latency(s);
             }
+            trials::measurement_fields(&mut row, &res, opts);
             row.stability = res.stability.as_ref().map(|s| s.to_string());
             row.throughput = res.throughput;
             row.peak_rss_mb = res.peak_rss_mb;

@@ -1,5 +1,14 @@
-//! Comparisons across rows: speedups against a baseline (a cache or a
-//! runtime) with their geometric mean, and batch-size sweeps.
+//! Comparisons across rows: speedups against a baseline (a cache, a
+//! runtime, a device or a precision) with their 95% confidence intervals
+//! and geometric mean, and batch-size sweeps.
+//!
+//! A speedup is baseline median / median. Its interval combines the two
+//! medians' 95% intervals in log space: each interval's half-width in
+//! ln(ms) is 1.96 standard errors, the two add in quadrature, and the
+//! speedup's interval is `exp(ln s ± 1.96 se)`. When that interval holds
+//! 1.0, the pair shows `no significant difference`. Records from before
+//! turnkey kept the interval get it from their samples file; a row with
+//! neither has no interval (and no significance claim).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -24,6 +33,11 @@ pub enum Baseline {
         runtime: String,
         device: Option<String>,
     },
+    /// The same build × runtime × cache on this device.
+    Device { device: String },
+    /// The same build × runtime × device, in any cache, at this precision
+    /// (`fp32`): the other precisions are compared with it.
+    Precision { precision: String },
 }
 
 impl fmt::Display for Baseline {
@@ -38,6 +52,8 @@ impl fmt::Display for Baseline {
                 runtime,
                 device: Some(d),
             } => write!(f, "runtime {runtime}/{d}"),
+            Baseline::Device { device } => write!(f, "device {device}"),
+            Baseline::Precision { precision } => write!(f, "precision {precision}"),
         }
     }
 }
@@ -69,6 +85,15 @@ pub struct Variant {
     /// Builds faster / slower than the baseline.
     pub faster: usize,
     pub slower: usize,
+    /// Builds whose speedup interval lies above / below 1.0, or holds it.
+    pub significantly_faster: usize,
+    pub significantly_slower: usize,
+    pub no_significant_difference: usize,
+    /// 95% interval of the geometric mean from the measurements' own
+    /// uncertainty (not from the choice of builds); `None` when a build
+    /// has no interval.
+    pub geomean_ci_lo: Option<f64>,
+    pub geomean_ci_hi: Option<f64>,
 }
 
 /// One build's speedup: baseline median / this median (> 1: faster).
@@ -79,6 +104,64 @@ pub struct Speedup {
     pub baseline_ms: f64,
     pub median_ms: f64,
     pub speedup: f64,
+    /// The speedup's 95% confidence interval.
+    pub ci_lo: Option<f64>,
+    pub ci_hi: Option<f64>,
+    /// `faster`, `slower`, `no significant difference`, or `unknown` (no interval).
+    pub verdict: String,
+}
+
+impl Speedup {
+    /// `1.23x [1.20, 1.26] faster`, `0.99x [0.97, 1.01] no significant difference`.
+    pub fn describe(&self) -> String {
+        match (self.ci_lo, self.ci_hi) {
+            (Some(lo), Some(hi)) => {
+                format!("{:.3}x [{lo:.3}, {hi:.3}] {}", self.speedup, self.verdict)
+            }
+            _ => format!("{:.3}x (no interval)", self.speedup),
+        }
+    }
+}
+
+/// z for a two-sided 95% interval.
+const Z95: f64 = 1.959_964;
+
+/// One side of a comparison: a median and its 95% interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Side {
+    ms: f64,
+    lo: Option<f64>,
+    hi: Option<f64>,
+}
+
+impl Side {
+    /// Standard error of ln(median), from the interval's width in ln(ms).
+    fn se_ln(&self) -> Option<f64> {
+        match (self.lo, self.hi) {
+            (Some(lo), Some(hi)) if lo > 0.0 && hi >= lo => Some((hi.ln() - lo.ln()) / (2.0 * Z95)),
+            _ => None,
+        }
+    }
+}
+
+/// The speedup `base.ms / other.ms` with its interval and verdict.
+fn speedup_ci(base: Side, other: Side) -> (f64, Option<(f64, f64)>, &'static str) {
+    let s = base.ms / other.ms;
+    match (base.se_ln(), other.se_ln()) {
+        (Some(a), Some(b)) => {
+            let se = (a * a + b * b).sqrt();
+            let (lo, hi) = ((s.ln() - Z95 * se).exp(), (s.ln() + Z95 * se).exp());
+            let verdict = if lo > 1.0 {
+                "faster"
+            } else if hi < 1.0 {
+                "slower"
+            } else {
+                "no significant difference"
+            };
+            (s, Some((lo, hi)), verdict)
+        }
+        _ => (s, None, "unknown"),
+    }
 }
 
 impl Comparison {
@@ -93,9 +176,37 @@ impl Comparison {
         self.variants
             .iter()
             .map(|v| {
+                let ci = match (v.geomean_ci_lo, v.geomean_ci_hi) {
+                    (Some(lo), Some(hi)) => format!(" [{lo:.2}, {hi:.2}]"),
+                    _ => String::new(),
+                };
                 format!(
-                    "{} vs {}: {:.2}x geometric mean speedup over {} build(s) ({} faster, {} slower)",
-                    v.name, self.baseline, v.geomean_speedup, v.builds, v.faster, v.slower
+                    "{} vs {}: {:.2}x{ci} geometric mean speedup over {} build(s) ({} faster, {} slower; significantly: {} faster, {} slower, {} no significant difference)",
+                    v.name,
+                    self.baseline,
+                    v.geomean_speedup,
+                    v.builds,
+                    v.faster,
+                    v.slower,
+                    v.significantly_faster,
+                    v.significantly_slower,
+                    v.no_significant_difference
+                )
+            })
+            .collect()
+    }
+
+    /// One line per build × variant: its speedup with the interval.
+    pub fn pairs(&self) -> Vec<String> {
+        self.speedups
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} vs {}: {}",
+                    s.build,
+                    s.variant,
+                    self.baseline,
+                    s.describe()
                 )
             })
             .collect()
@@ -149,6 +260,22 @@ fn resolve(
         return Ok(Baseline::Runtime {
             runtime: runtime.to_string(),
             device: device.map(String::from),
+        });
+    }
+    if rows
+        .iter()
+        .any(|r| !r.runtime.is_empty() && r.device == name)
+    {
+        return Ok(Baseline::Device {
+            device: name.to_string(),
+        });
+    }
+    if rows
+        .iter()
+        .any(|r| !r.runtime.is_empty() && r.precision == name)
+    {
+        return Ok(Baseline::Precision {
+            precision: name.to_string(),
         });
     }
     let mut runtimes: Vec<String> = rows
@@ -207,6 +334,62 @@ fn measured(r: &ReportRow) -> Option<f64> {
         .filter(|ms| r.status == Status::Successful && *ms > 0.0 && ms.is_finite())
 }
 
+/// A successful row's median and its interval: the record's, else (records
+/// from before turnkey kept it) one computed from the samples file.
+fn side(r: &ReportRow) -> Option<Side> {
+    let ms = measured(r)?;
+    if r.median_ci_lo_ms.is_some() && r.median_ci_hi_ms.is_some() {
+        return Some(Side {
+            ms,
+            lo: r.median_ci_lo_ms,
+            hi: r.median_ci_hi_ms,
+        });
+    }
+    let from_samples = r.samples_file.as_ref().and_then(|f| {
+        let mut s = super::read_samples(f).ok()?;
+        s.sort_by(f64::total_cmp);
+        crate::bench::robust::median_ci(&s, crate::bench::robust::CONFIDENCE)
+    });
+    Some(Side {
+        ms,
+        lo: from_samples.map(|c| c.0),
+        hi: from_samples.map(|c| c.1),
+    })
+}
+
+/// What a row and its baseline row share.
+type Key<'a> = (&'a str, &'a str, &'a str);
+
+fn is_base(b: &Baseline, r: &ReportRow) -> bool {
+    match b {
+        Baseline::Cache { path } => &r.cache == path,
+        Baseline::Runtime { runtime, device } => {
+            &r.runtime == runtime && device.as_ref().is_none_or(|d| &r.device == d)
+        }
+        Baseline::Device { device } => &r.device == device,
+        Baseline::Precision { precision } => &r.precision == precision,
+    }
+}
+
+/// A baseline row's key.
+fn own_key<'r>(b: &Baseline, r: &'r ReportRow) -> Key<'r> {
+    match b {
+        Baseline::Cache { .. } | Baseline::Precision { .. } => (&r.build, &r.runtime, &r.device),
+        Baseline::Runtime { .. } => (&r.build, &r.cache, &r.device),
+        Baseline::Device { .. } => (&r.build, &r.cache, &r.runtime),
+    }
+}
+
+/// The key of the baseline row that `r` compares with.
+fn base_key<'r>(b: &'r Baseline, r: &'r ReportRow) -> Key<'r> {
+    match b {
+        Baseline::Runtime {
+            device: Some(d), ..
+        } => (&r.build, &r.cache, d),
+        _ => own_key(b, r),
+    }
+}
+
 fn speedups(rows: &[ReportRow], baseline: Baseline, several_caches: bool) -> Comparison {
     let name = |r: &ReportRow| {
         if several_caches {
@@ -215,56 +398,27 @@ fn speedups(rows: &[ReportRow], baseline: Baseline, several_caches: bool) -> Com
             format!("{}/{}", r.runtime, r.device)
         }
     };
+    let base: HashMap<Key<'_>, Side> = rows
+        .iter()
+        .filter(|r| !r.runtime.is_empty() && is_base(&baseline, r))
+        .filter_map(|r| Some((own_key(&baseline, r), side(r)?)))
+        .collect();
     let mut out: Vec<(Speedup, &ReportRow)> = Vec::new();
-    match &baseline {
-        Baseline::Cache { path } => {
-            let base: HashMap<(&str, &str, &str), f64> = rows
-                .iter()
-                .filter(|r| &r.cache == path)
-                .filter_map(|r| {
-                    Some((
-                        (r.build.as_str(), r.runtime.as_str(), r.device.as_str()),
-                        measured(r)?,
-                    ))
-                })
-                .collect();
-            for r in rows.iter().filter(|r| &r.cache != path) {
-                let key = (r.build.as_str(), r.runtime.as_str(), r.device.as_str());
-                if let (Some(ms), Some(&base_ms)) = (measured(r), base.get(&key)) {
-                    out.push((speedup(r, name(r), base_ms, ms), r));
-                }
-            }
+    for r in rows {
+        if r.runtime.is_empty() || is_base(&baseline, r) || measured(r).is_none() {
+            continue;
         }
-        Baseline::Runtime { runtime, device } => {
-            let base: HashMap<(&str, &str, &str), f64> = rows
-                .iter()
-                .filter(|r| &r.runtime == runtime && device.as_ref().is_none_or(|d| &r.device == d))
-                .filter_map(|r| {
-                    Some((
-                        (r.build.as_str(), r.cache.as_str(), r.device.as_str()),
-                        measured(r)?,
-                    ))
-                })
-                .collect();
-            for r in rows {
-                let is_base =
-                    &r.runtime == runtime && device.as_ref().is_none_or(|d| &r.device == d);
-                if is_base || r.runtime.is_empty() {
-                    continue;
-                }
-                let base_device = device.as_deref().unwrap_or(&r.device);
-                let key = (r.build.as_str(), r.cache.as_str(), base_device);
-                if let (Some(ms), Some(&base_ms)) = (measured(r), base.get(&key)) {
-                    out.push((speedup(r, name(r), base_ms, ms), r));
-                }
-            }
+        if let Some(&b) = base.get(&base_key(&baseline, r))
+            && let Some(o) = side(r)
+        {
+            out.push((speedup(r, name(r), b, o), r));
         }
     }
     out.sort_by(|(a, _), (b, _)| (&a.variant, &a.build).cmp(&(&b.variant, &b.build)));
     let mut variants: Vec<Variant> = Vec::new();
     for (s, r) in &out {
         match variants.last_mut() {
-            Some(v) if v.name == s.variant => add(v, s.speedup),
+            Some(v) if v.name == s.variant => add(v, s),
             _ => {
                 let mut v = Variant {
                     name: s.variant.clone(),
@@ -278,14 +432,26 @@ fn speedups(rows: &[ReportRow], baseline: Baseline, several_caches: bool) -> Com
                     max_speedup: 0.0,
                     faster: 0,
                     slower: 0,
+                    significantly_faster: 0,
+                    significantly_slower: 0,
+                    no_significant_difference: 0,
+                    // The sum of squared ln standard errors until the end.
+                    geomean_ci_lo: Some(0.0),
+                    geomean_ci_hi: None,
                 };
-                add(&mut v, s.speedup);
+                add(&mut v, s);
                 variants.push(v);
             }
         }
     }
     for v in &mut variants {
-        v.geomean_speedup = (v.geomean_speedup / v.builds as f64).exp();
+        let mean_ln = v.geomean_speedup / v.builds as f64;
+        v.geomean_speedup = mean_ln.exp();
+        if let Some(var) = v.geomean_ci_lo {
+            let se = var.sqrt() / v.builds as f64;
+            v.geomean_ci_lo = Some((mean_ln - Z95 * se).exp());
+            v.geomean_ci_hi = Some((mean_ln + Z95 * se).exp());
+        }
     }
     Comparison {
         baseline,
@@ -294,26 +460,45 @@ fn speedups(rows: &[ReportRow], baseline: Baseline, several_caches: bool) -> Com
     }
 }
 
-fn speedup(r: &ReportRow, variant: String, baseline_ms: f64, ms: f64) -> Speedup {
+fn speedup(r: &ReportRow, variant: String, base: Side, other: Side) -> Speedup {
+    let (speedup, ci, verdict) = speedup_ci(base, other);
     Speedup {
         build: r.build.clone(),
         variant,
-        baseline_ms,
-        median_ms: ms,
-        speedup: baseline_ms / ms,
+        baseline_ms: base.ms,
+        median_ms: other.ms,
+        speedup,
+        ci_lo: ci.map(|c| c.0),
+        ci_hi: ci.map(|c| c.1),
+        verdict: verdict.to_string(),
     }
 }
 
-fn add(v: &mut Variant, s: f64) {
+fn add(v: &mut Variant, s: &Speedup) {
+    let x = s.speedup;
     v.builds += 1;
-    v.geomean_speedup += s.ln();
-    v.min_speedup = v.min_speedup.min(s);
-    v.max_speedup = v.max_speedup.max(s);
-    if s > 1.0 {
+    v.geomean_speedup += x.ln();
+    v.min_speedup = v.min_speedup.min(x);
+    v.max_speedup = v.max_speedup.max(x);
+    if x > 1.0 {
         v.faster += 1;
-    } else if s < 1.0 {
+    } else if x < 1.0 {
         v.slower += 1;
     }
+    match s.verdict.as_str() {
+        "faster" => v.significantly_faster += 1,
+        "slower" => v.significantly_slower += 1,
+        "no significant difference" => v.no_significant_difference += 1,
+        _ => {}
+    }
+    // Accumulate the variance of ln(speedup); no interval anywhere: none.
+    v.geomean_ci_lo = match (v.geomean_ci_lo, s.ci_lo, s.ci_hi) {
+        (Some(acc), Some(lo), Some(hi)) => {
+            let se = (hi.ln() - lo.ln()) / (2.0 * Z95);
+            Some(acc + se * se)
+        }
+        _ => None,
+    };
 }
 
 /// Builds of one model that differ only by batch size, on one runtime ×

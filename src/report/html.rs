@@ -148,7 +148,14 @@ fn results_table(report: &Report) -> TableData {
         .rows
         .iter()
         .map(|r| {
-            let mut cells: Vec<String> = SUMMARY_COLUMNS.iter().map(|c| (c.cell)(r)).collect();
+            // The page has room for the whole verdict; the terminal's is brief.
+            let mut cells: Vec<String> = SUMMARY_COLUMNS
+                .iter()
+                .map(|c| match c.title {
+                    "stability" if !r.stability.is_empty() => r.stability.clone(),
+                    _ => (c.cell)(r),
+                })
+                .collect();
             cells.extend([
                 fmt_ms(r.p90_ms),
                 fmt_ms(r.p99_ms),

@@ -155,18 +155,18 @@ mod tests {
         assert_eq!(lines.len(), 4, "{text}");
         assert_eq!(
             lines[0],
-            "| build | runtime | device | median ms | throughput/s | stability | check | status |"
+            "| build | runtime | device | median | 95% CI | throughput/s | stability | check | status |"
         );
-        assert_eq!(lines[1], "|---|---|---|--:|--:|---|---|---|");
+        assert_eq!(lines[1], "|---|---|---|--:|--:|--:|---|---|---|");
         assert_eq!(
             lines[2],
-            "| linear_1 | ort | cpu | 0.012 | 81300.0 | unstable: cov 9% \\| noisy | reference | successful |"
+            "| linear_1 | ort | cpu | 12.34 µs | - | 81300.0 | unstable: cov 9% \\| noisy | reference | successful |"
         );
-        assert_eq!(lines[3], "| broken | - | - | - | - | - | - | error |");
+        assert_eq!(lines[3], "| broken | - | - | - | - | - | - | - | error |");
         // The terminal shows the same numbers.
-        assert!(terminal.contains("0.012") && terminal.contains("81300.0"));
+        assert!(terminal.contains("12.34 µs") && terminal.contains("81300.0"));
         // Every table line has the same number of unescaped separators.
         let seps = |l: &str| l.replace("\\|", "").matches('|').count();
-        assert!(lines.iter().all(|l| seps(l) == 9), "{text}");
+        assert!(lines.iter().all(|l| seps(l) == 10), "{text}");
     }
 }

@@ -123,8 +123,14 @@ pub struct BenchArgs {
     pub trials: u32,
 
     /// Pin the worker and its threads to CPUs: the first --threads CPUs
-    /// (all when --threads is 0), or a list like 0-3,6.
-    #[arg(long, value_name = "CPUS", num_args = 0..=1, default_missing_value = "auto")]
+    /// (all when --threads is 0), or a list: --pin=0-3,6.
+    #[arg(
+        long,
+        value_name = "CPUS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "auto"
+    )]
     pub pin: Option<String>,
 
     /// Per-row time limit for a benchmark worker, in seconds.

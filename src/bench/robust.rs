@@ -23,6 +23,36 @@ pub fn median_ci(sorted: &[f64], level: f64) -> Option<(f64, f64, f64)> {
     Some((sorted[k - 1], sorted[n - k], coverage))
 }
 
+/// The median's 95% interval as turnkey reports it: [`median_ci`], one
+/// [`clock_tick`] wider each side when the clock is coarse (the true median
+/// may lie anywhere within a tick of the order statistics).
+pub fn median_interval(sorted: &[f64]) -> Option<(f64, f64)> {
+    let tick = clock_tick(sorted).unwrap_or(0.0);
+    median_ci(sorted, CONFIDENCE).map(|(lo, hi, _)| (lo - tick, hi + tick))
+}
+
+/// The clock's tick, when the samples show one: if at most half of them
+/// are distinct values (a coarse clock makes ties common), the smallest
+/// step between distinct values; else `None`. A difference of two readings
+/// of such a clock is off by up to one tick either way, so an interval of
+/// the median must be at least that much wider on each side.
+pub fn clock_tick(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    if n < 20 {
+        return None;
+    }
+    let mut distinct = 1;
+    let mut step = f64::INFINITY;
+    for w in sorted.windows(2) {
+        let d = w[1] - w[0];
+        if d > 0.0 {
+            distinct += 1;
+            step = step.min(d);
+        }
+    }
+    (distinct * 2 <= n && step.is_finite()).then_some(step)
+}
+
 /// The lower rank `k` (1-based) of [`median_ci`] for `n` samples.
 pub fn median_ci_rank(n: usize, level: f64) -> Option<usize> {
     if n < MIN_SAMPLES_FOR_CI {
@@ -294,6 +324,19 @@ mod tests {
         }
         let rate = hit as f64 / trials as f64;
         assert!(rate >= 0.94, "coverage {rate}");
+    }
+
+    #[test]
+    fn a_coarse_clock_shows_its_tick() {
+        // 10 ns ticks (in ms), values repeating: the tick.
+        let mut s: Vec<f64> = (0..100).map(|i| 0.002 + 1e-5 * f64::from(i % 4)).collect();
+        s.sort_by(f64::total_cmp);
+        let t = clock_tick(&s).unwrap();
+        assert!((t - 1e-5).abs() < 1e-12, "{t}");
+        // Distinct values: no tick to see.
+        let s: Vec<f64> = (0..100).map(|i| 1.0 + f64::from(i) * 1e-3).collect();
+        assert_eq!(clock_tick(&s), None);
+        assert_eq!(clock_tick(&[1.0; 5]), None);
     }
 
     #[test]

@@ -35,8 +35,9 @@ pub struct LatencyStats {
     /// Samples summarized.
     #[serde(default)]
     pub count: u64,
-    /// The median's 95% confidence interval ([`robust::median_ci`]); `None`
-    /// below 6 samples.
+    /// The median's 95% confidence interval ([`robust::median_interval`]:
+    /// order statistics, one clock tick wider each side when the clock is
+    /// coarse); `None` below 6 samples.
     #[serde(default)]
     pub median_ci_lo_ms: Option<f64>,
     #[serde(default)]
@@ -115,7 +116,7 @@ impl LatencyStats {
         let std = var.sqrt();
         let median = percentile(&s, 0.5);
         let (p25, p75) = (percentile(&s, 0.25), percentile(&s, 0.75));
-        let ci = robust::median_ci(&s, robust::CONFIDENCE);
+        let ci = robust::median_interval(&s);
         Some(LatencyStats {
             mean_ms: mean,
             median_ms: median,
@@ -261,6 +262,21 @@ mod tests {
         assert_eq!(st.throughput(8), 4000.0);
         assert_eq!(st.throughput(1), 500.0);
         assert_eq!(throughput(4, 0.0), 0.0);
+    }
+
+    #[test]
+    fn a_coarse_clock_widens_the_interval() {
+        // Half the samples at 2.00 us, the rest 10 ns either side: without
+        // the tick the interval would be [2.00, 2.00].
+        let mut v = vec![0.002; 50];
+        v.extend([0.00199; 25]);
+        v.extend([0.00201; 25]);
+        let st = LatencyStats::from_samples(&v).unwrap();
+        let (lo, hi) = (st.median_ci_lo_ms.unwrap(), st.median_ci_hi_ms.unwrap());
+        assert!(
+            (lo - 0.00199).abs() < 1e-12 && (hi - 0.00201).abs() < 1e-12,
+            "{lo} {hi}"
+        );
     }
 
     #[test]

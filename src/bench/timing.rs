@@ -297,7 +297,7 @@ fn block_size(latency_ms: f64) -> u64 {
 fn median_ci_pct(samples_ms: &[f64]) -> Option<f64> {
     let mut s = samples_ms.to_vec();
     s.sort_by(f64::total_cmp);
-    let (lo, hi, _) = robust::median_ci(&s, robust::CONFIDENCE)?;
+    let (lo, hi) = robust::median_interval(&s)?;
     ci_half_pct(percentile(&s, 0.5), Some(lo), Some(hi))
 }
 

@@ -348,7 +348,7 @@ fn side(r: &ReportRow) -> Option<Side> {
     let from_samples = r.samples_file.as_ref().and_then(|f| {
         let mut s = super::read_samples(f).ok()?;
         s.sort_by(f64::total_cmp);
-        crate::bench::robust::median_ci(&s, crate::bench::robust::CONFIDENCE)
+        crate::bench::robust::median_interval(&s)
     });
     Some(Side {
         ms,
@@ -786,5 +786,153 @@ mod tests {
             "--seq 64 --x=1"
         );
         assert_eq!(shapes_without_batch("x:float32[8,10]"), "x:float32[N,10]");
+    }
+
+    fn with_ci(mut r: ReportRow, lo: f64, hi: f64) -> ReportRow {
+        r.median_ci_lo_ms = Some(lo);
+        r.median_ci_hi_ms = Some(hi);
+        r
+    }
+
+    #[test]
+    fn speedups_carry_a_95_interval_and_a_verdict() {
+        // Checked with Python: ln-space half-widths in quadrature.
+        let (s, ci, v) = speedup_ci(
+            Side {
+                ms: 2.0,
+                lo: Some(1.9),
+                hi: Some(2.1),
+            },
+            Side {
+                ms: 1.0,
+                lo: Some(0.99),
+                hi: Some(1.01),
+            },
+        );
+        let (lo, hi) = ci.unwrap();
+        assert_eq!(s, 2.0);
+        assert!(
+            (lo - 1.900_498_08).abs() < 1e-6 && (hi - 2.104_711_41).abs() < 1e-6,
+            "{lo} {hi}"
+        );
+        assert_eq!(v, "faster");
+        // Overlapping intervals around 1.0: no significant difference.
+        let rows = vec![
+            with_ci(row("a", "ort", "cpu", "c", 1.00), 0.97, 1.03),
+            with_ci(row("a", "tract", "cpu", "c", 1.01), 0.98, 1.04),
+            with_ci(row("b", "ort", "cpu", "c", 1.0), 0.99, 1.01),
+            with_ci(row("b", "tract", "cpu", "c", 2.0), 1.98, 2.02),
+            // No interval on one side: no claim either way.
+            row("z", "ort", "cpu", "c", 1.0),
+            row("z", "tract", "cpu", "c", 3.0),
+        ];
+        let c = compare(&rows, &caches(&["c"]), Some("ort"))
+            .unwrap()
+            .unwrap();
+        let by = |b: &str| c.speedups.iter().find(|s| s.build == b).unwrap();
+        assert_eq!(by("a").verdict, "no significant difference");
+        assert!(by("a").ci_lo.unwrap() < 1.0 && by("a").ci_hi.unwrap() > 1.0);
+        assert_eq!(by("b").verdict, "slower");
+        assert_eq!((by("z").verdict.as_str(), by("z").ci_lo), ("unknown", None));
+        assert!(
+            by("a").describe().ends_with("no significant difference"),
+            "{}",
+            by("a").describe()
+        );
+        assert_eq!(by("z").describe(), "0.333x (no interval)");
+        let v = &c.variants[0];
+        assert_eq!(
+            (
+                v.significantly_faster,
+                v.significantly_slower,
+                v.no_significant_difference
+            ),
+            (0, 1, 1)
+        );
+        // One build without an interval: the geometric mean has none.
+        assert_eq!(v.geomean_ci_lo, None);
+        let lines = c.pairs();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[0].starts_with("a tract/cpu vs runtime ort: 0.990x ["),
+            "{lines:?}"
+        );
+        let c = compare(&rows[..4], &caches(&["c"]), Some("ort"))
+            .unwrap()
+            .unwrap();
+        let v = &c.variants[0];
+        let (lo, hi) = (v.geomean_ci_lo.unwrap(), v.geomean_ci_hi.unwrap());
+        assert!(lo < v.geomean_speedup && v.geomean_speedup < hi, "{v:?}");
+        assert!(
+            c.headline()[0]
+                .contains("significantly: 0 faster, 1 slower, 1 no significant difference")
+        );
+    }
+
+    #[test]
+    fn device_and_precision_baselines() {
+        let mut rows = vec![
+            row("a", "ort", "cpu", "c", 4.0),
+            row("a", "ort", "cuda:0", "c", 1.0),
+            row("a", "torch", "cuda:0", "c", 2.0),
+        ];
+        let c = compare(&rows, &caches(&["c"]), Some("cpu"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c.baseline,
+            Baseline::Device {
+                device: "cpu".into()
+            }
+        );
+        // ort/cuda against ort/cpu; torch has no cpu row to compare with.
+        assert_eq!(c.speedups.len(), 1);
+        assert_eq!(
+            (c.speedups[0].variant.as_str(), c.speedups[0].speedup),
+            ("ort/cuda:0", 4.0)
+        );
+        // Precisions across two caches: fp16 against fp32.
+        rows = vec![
+            ReportRow {
+                precision: "fp32".into(),
+                ..row("a", "ort-trt", "cuda:0", "c32", 2.0)
+            },
+            ReportRow {
+                precision: "fp16".into(),
+                ..row("a", "ort-trt", "cuda:0", "c16", 1.0)
+            },
+        ];
+        let c = compare(&rows, &caches(&["c32", "c16"]), Some("fp32"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c.baseline,
+            Baseline::Precision {
+                precision: "fp32".into()
+            }
+        );
+        assert_eq!(c.speedups[0].speedup, 2.0);
+        assert_eq!(c.baseline.to_string(), "precision fp32");
+    }
+
+    #[test]
+    fn an_old_record_gets_its_interval_from_the_samples_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.csv");
+        let mut text = String::from("iteration,latency_ms\n");
+        for i in 0..100 {
+            text += &format!("{i},{}\n", 1.0 + f64::from(i) / 1000.0);
+        }
+        std::fs::write(&file, text).unwrap();
+        let old = ReportRow {
+            samples_file: Some(file),
+            ..row("a", "tract", "cpu", "c", 1.05)
+        };
+        let s = side(&old).unwrap();
+        // Ranks 40 and 61 of 1.000..1.099.
+        assert_eq!((s.lo, s.hi), (Some(1.039), Some(1.06)));
+        // Without a samples file: no interval, no claim.
+        let s = side(&row("a", "tract", "cpu", "c", 1.0)).unwrap();
+        assert_eq!((s.lo, s.hi), (None, None));
     }
 }

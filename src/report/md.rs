@@ -74,10 +74,12 @@ impl Exporter for MarkdownExporter {
                     "variant",
                     "builds",
                     "geomean speedup",
+                    "95% CI",
                     "min",
                     "max",
                     "faster",
                     "slower",
+                    "no significant difference",
                 ]
                 .map(String::from)
                 .to_vec();
@@ -89,17 +91,22 @@ impl Exporter for MarkdownExporter {
                             cell(&v.name),
                             v.builds.to_string(),
                             format!("{:.2}x", v.geomean_speedup),
+                            match (v.geomean_ci_lo, v.geomean_ci_hi) {
+                                (Some(lo), Some(hi)) => format!("{lo:.2}-{hi:.2}"),
+                                _ => "-".into(),
+                            },
                             format!("{:.2}x", v.min_speedup),
                             format!("{:.2}x", v.max_speedup),
-                            v.faster.to_string(),
-                            v.slower.to_string(),
+                            format!("{} ({} significant)", v.faster, v.significantly_faster),
+                            format!("{} ({} significant)", v.slower, v.significantly_slower),
+                            v.no_significant_difference.to_string(),
                         ]
                     })
                     .collect();
                 table(
                     &mut out,
                     &header,
-                    &[false, true, true, true, true, true, true],
+                    &[false, true, true, true, true, true, true, true, true],
                     &rows,
                 );
             }

@@ -7,8 +7,10 @@
 #    95% interval, whether the RUNS intervals overlap, the verdicts; per run:
 #    how many rows are stable and how busy the host was (other processes'
 #    CPU, from the rows' host_noise);
-#  - loaded: the same with a synthetic busy loop on one core (taskset -c 0):
-#    the verdicts should name the host load.
+#  - quiet, --trials 3: RUNS runs again, each row in 3 worker processes, so
+#    each interval also covers what differs between processes;
+#  - loaded: the same as quiet with a synthetic busy loop on one core
+#    (taskset -c 0): the verdicts should name the host load.
 #
 # "Quiet" means nothing of ours runs beside turnkey; on a shared machine
 # other users' work still shows in the host columns, and the script prints it.
@@ -32,10 +34,10 @@ import glob, json, os, shlex, subprocess, sys, tempfile, time
 
 exe, runs, extra, scripts = sys.argv[1], int(sys.argv[2]), shlex.split(sys.argv[3]), sys.argv[4:]
 
-def one_run():
+def one_run(more=()):
     with tempfile.TemporaryDirectory() as cache:
         t = time.perf_counter()
-        subprocess.run([exe, "-q", "-d", cache, "--runtime", "ort", *extra, *scripts],
+        subprocess.run([exe, "-q", "-d", cache, "--runtime", "ort", *extra, *more, *scripts],
                        check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - t
         rows = {}
@@ -100,6 +102,8 @@ load = lambda: open("/proc/loadavg").read().split()[0]
 print(f"machine: {os.cpu_count()} cores, load average {load()}; corpus: {len(scripts)} scripts; flags: {' '.join(extra) or '(defaults)'}")
 quiet = [one_run() for _ in range(runs)]
 phase("quiet", quiet)
+trials = [one_run(["--trials", "3"]) for _ in range(runs)]
+phase("quiet, --trials 3", trials)
 print(f"\nload average {load()}: starting a busy loop on CPU 0")
 hog = subprocess.Popen(["taskset", "-c", "0", "sh", "-c", "while :; do :; done"])
 try:

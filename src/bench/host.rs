@@ -274,7 +274,6 @@ impl HostMonitor {
 
     /// The measured iterations begin.
     pub fn measure_begin(&mut self) {
-        self.allowed = allowed_cpus();
         self.wait_begin = thread_waits();
     }
 

@@ -382,7 +382,6 @@ fn worker_exit_code(spec_path: &Path) -> u8 {
 /// Does the work, filling `result` as it goes so a failure keeps what was
 /// learned before it.
 fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerError> {
-    let host = HostMonitor::start();
     let pin = match &spec.pin {
         Some(list) => {
             let cpus = super::pin::choose(list, spec.threads, &super::host::allowed_cpus())
@@ -393,6 +392,8 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
         }
         None => None,
     };
+    // After pinning: the monitor reads the CPUs the worker may use.
+    let host = HostMonitor::start();
     let inputs = read_inputs(&spec.inputs_dir)?;
     let rt = runtime::by_name(&spec.runtime)?;
     result.runtime_version = rt.version();

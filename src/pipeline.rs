@@ -626,7 +626,9 @@ impl Cx<'_> {
                 }
             }
         }
+        // With more trials to run, the trials pass makes the build lean.
         if opts.lean_cache
+            && opts.trials <= 1
             && let Err(e) = self.cache.make_lean(name)
         {
             let message = format!("--lean-cache: {e}");

@@ -250,6 +250,25 @@ fn trials_run_in_fresh_processes_interleaved_and_pooled() {
         .flat_map(|b| rows(b).iter().map(trial_times).collect::<Vec<_>>())
         .collect();
     assert_eq!(before, after);
+
+    // --lean-cache waits for the last trial.
+    let lean = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "-d",
+        lean.path().to_str().unwrap(),
+        "--runtime",
+        "tract",
+        "--trials",
+        "2",
+        "--max-time",
+        "0.2",
+        "--lean-cache",
+        "models/selftest/linear.rhai",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let b = &builds(lean.path())[0];
+    assert_eq!(rows(b)[0]["trials"].as_array().unwrap().len(), 2);
+    assert!(!b.join("model.onnx").exists(), "made lean after the trials");
 }
 
 #[test]

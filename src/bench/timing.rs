@@ -3,9 +3,12 @@
 //!
 //! Warm-up runs in blocks of about [`WARMUP_BLOCK`] (at least one
 //! iteration) and ends when two successive blocks' medians agree within
-//! [`WARMUP_TOLERANCE`]: the model has reached its steady state. It runs at
-//! least `warmup_min_iterations` and `warmup_min_time` (floors), and stops
-//! trying at `warmup_max_time` (a ceiling, recorded as not steady).
+//! [`WARMUP_TOLERANCE`]: the model has reached its steady state, and the
+//! second of the two blocks, timed like any measured iteration, becomes the
+//! first measured samples (so BERT-base spends one iteration warming up, not
+//! two). It runs at least `warmup_min_iterations` and `warmup_min_time`
+//! (floors, counting that block), and stops trying at `warmup_max_time` (a
+//! ceiling, recorded as not steady).
 //!
 //! Measuring stops, as in MLPerf LoadGen, only once both floors are met (a
 //! minimum count and a minimum duration), and then as soon as the median's
@@ -171,13 +174,31 @@ pub fn measure_with(
     window.warm();
 
     let warm_start = Instant::now();
-    let warm = warm_up(session, opts, first_ms, start)?;
-    let warmup_ms = ms(warm_start.elapsed());
+    let mut warm = warm_up(session, opts, first_ms, start)?;
+    // With a fixed count, at most that many samples come from warm-up.
+    if let Some(n) = opts.iterations {
+        let keep = warm
+            .steady_block
+            .len()
+            .min(usize::try_from(n).unwrap_or(usize::MAX));
+        let cut = warm.steady_block.len() - keep;
+        if cut > 0 {
+            let share = keep as f64 / warm.steady_block.len() as f64;
+            warm.steady_block_time = warm.steady_block_time.mul_f64(share);
+            warm.steady_block.drain(..cut);
+        }
+    }
+    let seeded = warm.steady_block.len() as u64;
+    let warmup_ms = ms(warm_start.elapsed().saturating_sub(warm.steady_block_time));
 
     let expected = opts.iterations.unwrap_or(opts.min_iterations);
     let mut samples_ms = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).min(1 << 24));
+    samples_ms.append(&mut warm.steady_block);
     window.begin();
-    let measure_start = Instant::now();
+    // The seeded samples' time counts as measuring time.
+    let measure_start = Instant::now()
+        .checked_sub(warm.steady_block_time)
+        .unwrap_or_else(Instant::now);
     let mut next_check = opts.min_iterations.max(robust::MIN_SAMPLES_FOR_CI as u64);
     let mut tick: Option<f64> = None;
     let measured = loop {
@@ -223,7 +244,7 @@ pub fn measure_with(
         .unwrap_or_else(|| LatencyStats::from_samples(&[0.0]).expect("one finite sample"));
     Ok(Measurement {
         first_ms,
-        warmup_iterations: warm.iterations,
+        warmup_iterations: warm.iterations - seeded,
         warmup_ms,
         iterations: count,
         total_ms,
@@ -240,6 +261,10 @@ pub fn measure_with(
 struct Warm {
     iterations: u64,
     steady: Option<bool>,
+    /// The last block, in order, when it was steady: the first measured samples.
+    steady_block: Vec<f64>,
+    /// How long that block took.
+    steady_block_time: Duration,
 }
 
 /// Runs blocks of about [`WARMUP_BLOCK`] until two successive blocks'
@@ -257,6 +282,7 @@ fn warm_up(
     let mut previous: Option<f64> = None;
     let mut steady: Option<bool> = None;
     let mut block: Vec<f64> = Vec::new();
+    let mut block_time = Duration::ZERO;
     loop {
         let elapsed = warm_start.elapsed();
         let floors = iterations >= opts.warmup_min_iterations && elapsed >= opts.warmup_min_time;
@@ -267,21 +293,36 @@ fn warm_up(
         }
         let size = block_size(latency_ms);
         block.clear();
+        let block_start = Instant::now();
         for _ in 0..size {
             let t = Instant::now();
             session.run()?;
             block.push(ms(t.elapsed()));
         }
+        block_time = block_start.elapsed();
         iterations += size;
-        block.sort_by(f64::total_cmp);
-        let median = percentile(&block, 0.5);
+        let mut sorted = block.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = percentile(&sorted, 0.5);
         if let Some(p) = previous {
             steady = Some((median - p).abs() <= WARMUP_TOLERANCE * p.min(median));
         }
         previous = Some(median);
         latency_ms = median;
     }
-    Ok(Warm { iterations, steady })
+    // The block that agreed with the one before it is already steady: its
+    // samples, timed like any other, open the measured phase.
+    let (steady_block, steady_block_time) = if steady == Some(true) {
+        (block, block_time)
+    } else {
+        (Vec::new(), Duration::ZERO)
+    };
+    Ok(Warm {
+        iterations,
+        steady,
+        steady_block,
+        steady_block_time,
+    })
 }
 
 /// Iterations in a warm-up block of about [`WARMUP_BLOCK`] at `latency_ms`.
@@ -437,14 +478,17 @@ mod tests {
     fn a_steady_model_warms_up_briefly_and_stops_at_the_floors() {
         let mut s = spin(steady_100us);
         let m = measure(&mut s, &quick()).unwrap();
-        // Blocks of ~4 ms (40 runs of 100 us); two that agree end warm-up.
+        // Blocks of ~4 ms (about 40 runs of 100 us); two that agree end
+        // warm-up, and the second opens the measured samples.
         assert_eq!(m.warmup_steady, Some(true));
-        assert!(m.warmup_iterations >= 80, "{}", m.warmup_iterations);
+        assert!(m.warmup_iterations >= 30, "{}", m.warmup_iterations);
         assert!(m.warmup_ms < 1000.0, "{}", m.warmup_ms);
-        // The first check (6 samples, the fewest with an interval) meets the loose target.
-        assert_eq!(m.iterations, 6);
+        // Those samples already meet the floors and the loose target.
+        assert!((30..=45).contains(&m.iterations), "{}", m.iterations);
         assert_eq!(m.stop, Stop::Target);
-        assert_eq!(s.runs, 1 + m.warmup_iterations + 6);
+        assert_eq!(s.runs, 1 + m.warmup_iterations + m.iterations);
+        // Their time counts as measuring.
+        assert!(m.total_ms >= 0.1 * m.iterations as f64, "{}", m.total_ms);
         assert!(!m.hit_max_time);
         assert!(m.stats.min_ms >= 0.1, "{:?}", m.stats);
     }
@@ -600,7 +644,7 @@ mod tests {
     fn the_window_spans_the_measured_phase_even_on_failure() {
         let mut log = Log::default();
         let m = measure_with(&mut spin(steady_100us), &quick(), &mut log).unwrap();
-        assert_eq!(m.iterations, 6);
+        assert!(m.iterations >= 6);
         assert_eq!(log.0, ["warm", "begin", "checkpoint", "end"]);
         let mut log = Log::default();
         let mut s = Fake {
@@ -681,6 +725,19 @@ mod tests {
         let fast = median_ci_pct(&v, clock_tick(&v)).unwrap();
         assert!((fast - st.ci_half_pct().unwrap()).abs() < 1e-9);
         assert!(fast > 0.0);
+    }
+
+    #[test]
+    fn a_fixed_count_takes_at_most_that_many_warm_up_samples() {
+        let opts = BenchOptions {
+            iterations: Some(5),
+            ..quick()
+        };
+        let mut s = spin(steady_100us);
+        let m = measure(&mut s, &opts).unwrap();
+        assert_eq!(m.iterations, 5);
+        assert_eq!(m.warmup_steady, Some(true));
+        assert_eq!(s.runs, 1 + m.warmup_iterations + 5);
     }
 
     #[test]

@@ -71,16 +71,28 @@ pub(super) fn run_trials(
             }
         }
     }
-    for trial in 2..=opts.trials {
+    'rounds: for trial in 2..=opts.trials {
         for r in &rows {
             if crate::interrupt::requested() {
-                return;
+                break 'rounds;
             }
             if let Err(e) = one_trial(cache, opts, obs, r, trial) {
                 summary.failures.push(format!(
                     "{} on {}/{}: trial {trial}: {e}",
                     r.build, r.runtime, r.device
                 ));
+            }
+        }
+    }
+    // `--lean-cache` waited for the last trial (it needs model.onnx and the inputs).
+    if opts.lean_cache && !crate::interrupt::requested() {
+        for build in &summary.builds {
+            if let Err(e) = cache.make_lean(build) {
+                let message = format!("--lean-cache: {e}");
+                obs.on(Event::Warning {
+                    path: Path::new(build),
+                    message: &message,
+                });
             }
         }
     }

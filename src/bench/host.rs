@@ -9,8 +9,9 @@
 //!   kernel counts `/proc/stat` in clock ticks (1/100 s), so a short window
 //!   is coarse: `other_cores_resolution` says by how much;
 //! - the wait: the worker's threads' run-queue delay against their run time
-//!   (`/proc/self/task/*/schedstat`, nanoseconds) while measuring: of the
-//!   time its threads were ready to run, the share no CPU was free for them;
+//!   (`/proc/self/task/*/schedstat`, nanoseconds) over warm-up and measuring:
+//!   of the time its threads were ready to run, the share no CPU was free
+//!   for them;
 //! - steal: `/proc/stat`'s steal column, the time a hypervisor gave this
 //!   VM's CPUs to another guest;
 //! - the load average (`/proc/loadavg`, 1 minute) at the end of the row;
@@ -38,8 +39,8 @@ pub struct HostNoise {
     pub other_cores_resolution: Option<f64>,
     /// CPU time the worker used, in cores.
     pub own_cores: Option<f64>,
-    /// While measuring, of the time the worker's threads were ready to run,
-    /// the % they waited for a CPU (all threads together).
+    /// Over warm-up and measuring, of the time the worker's threads were
+    /// ready to run, the % they waited for a CPU (all threads together).
     pub wait_pct: Option<f64>,
     /// VM steal time, in % of all CPU time of the window.
     pub steal_pct: Option<f64>,
@@ -233,7 +234,7 @@ impl Snapshot {
 
 /// Watches the host over one row: [`HostMonitor::start`] when the worker
 /// starts, [`measure_begin`](HostMonitor::measure_begin) and
-/// [`measure_end`](HostMonitor::measure_end) around the measured
+/// [`measure_end`](HostMonitor::measure_end) around warm-up and the measured
 /// iterations, [`sample_clock`](HostMonitor::sample_clock) now and then
 /// (never inside a timed region), then [`finish`](HostMonitor::finish).
 pub struct HostMonitor {
@@ -272,7 +273,7 @@ impl HostMonitor {
         }
     }
 
-    /// The measured iterations begin.
+    /// Warm-up (whose last block may become measured samples) begins.
     pub fn measure_begin(&mut self) {
         self.wait_begin = thread_waits();
     }

@@ -254,12 +254,13 @@ impl Window for RowWindow {
         {
             self.problem = Some(format!("--pin: {e}"));
         }
-    }
-    fn begin(&mut self) {
+        // From here: warm-up's last block may open the measured samples.
         if let Some(h) = &mut self.host {
             h.measure_begin();
             self.clock_read = Instant::now();
         }
+    }
+    fn begin(&mut self) {
         if let Some(n) = self.cuda_index {
             match Sampler::start(n, telemetry::DEFAULT_INTERVAL) {
                 Ok(s) => self.sampler = Some(s),

@@ -106,7 +106,7 @@ pub struct BenchArgs {
     pub max_time: f64,
 
     /// Warm-up floor: at least this many iterations.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N")]
     pub warmup_iterations: u64,
 
     /// Warm-up floor: at least this long, in seconds.

@@ -61,7 +61,7 @@ impl Default for BenchOptions {
             min_iterations: 10,
             min_time: Duration::from_millis(20),
             max_time: Duration::from_secs(10),
-            warmup_min_iterations: 2,
+            warmup_min_iterations: 1,
             warmup_min_time: Duration::ZERO,
             warmup_max_time: Duration::from_secs(1),
             target_ci_pct: DEFAULT_TARGET_CI_PCT,

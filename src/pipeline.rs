@@ -1154,6 +1154,18 @@ pub fn read_outputs(dir: &Path) -> Result<Vec<(String, HostValue)>, String> {
     Ok(out)
 }
 
+/// Writes `spec` to `spec_path` and runs it in a worker process.
+fn run_worker(spec: &WorkerSpec, spec_path: &Path, opts: &RunOptions) -> WorkerOutcome {
+    match spec.write(spec_path) {
+        Ok(()) => spawn_worker(
+            worker_command(&opts.worker_exe, spec_path),
+            spec,
+            opts.timeout,
+        ),
+        Err(e) => WorkerOutcome::Failed(e.to_string()),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn bench_row(
     cache: &Cache,
@@ -1212,14 +1224,7 @@ fn bench_row(
     };
     let spec_path = log_dir.join(format!("{key}.spec.json"));
     let started = Instant::now();
-    let outcome = match spec.write(&spec_path) {
-        Ok(()) => spawn_worker(
-            worker_command(&opts.worker_exe, &spec_path),
-            &spec,
-            opts.timeout,
-        ),
-        Err(e) => WorkerOutcome::Failed(e.to_string()),
-    };
+    let outcome = run_worker(&spec, &spec_path, opts);
     let mut row = RuntimeRow::new(rt, &device);
     row.pid = Some(std::process::id());
     row.host = crate::cache::system::hostname();

@@ -9,13 +9,12 @@
 //! medians), and `trial_spread_pct` is the spread of the trial medians.
 //! A re-run resumes: a row with k trials recorded runs only the missing ones.
 
-use super::{Event, Observer, RunOptions, RunSummary, row_key};
+use super::{Event, Observer, RunOptions, RunSummary, row_key, run_worker};
 use crate::bench::host::HostNoise;
 use crate::bench::robust::t_975;
 use crate::bench::stats::LatencyStats;
 use crate::bench::verdict::{self, Evidence, Stop, TrialSpread};
 use crate::bench::worker::{WorkerOutcome, WorkerResult, WorkerSpec, WorkerStatus};
-use crate::bench::worker::{spawn_worker, worker_command};
 use crate::cache::record::Trial;
 use crate::cache::{Cache, RuntimeRow, Status};
 use crate::runtime::Device;
@@ -137,15 +136,7 @@ fn one_trial(
         pin: opts.pin.clone(),
     };
     let spec_path = log_dir.join(format!("{key}.trial{trial}.spec.json"));
-    let outcome = match spec.write(&spec_path) {
-        Ok(()) => spawn_worker(
-            worker_command(&opts.worker_exe, &spec_path),
-            &spec,
-            opts.timeout,
-        ),
-        Err(e) => WorkerOutcome::Failed(e.to_string()),
-    };
-    let result = match outcome {
+    let result = match run_worker(&spec, &spec_path, opts) {
         WorkerOutcome::Finished(res) if res.status == WorkerStatus::Successful => Ok(res),
         WorkerOutcome::Finished(res) => Err(res.error.unwrap_or_else(|| "failed".into())),
         WorkerOutcome::Crashed {

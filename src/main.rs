@@ -8,7 +8,7 @@ use std::time::Duration;
 use turnkey::bench::timing::BenchOptions;
 use turnkey::cache::Cache;
 use turnkey::cli::{
-    BenchArgs, CacheArgs, CacheCommand, Cli, Command, PeakArgs, ReportArgs, RunArgs,
+    ApiArgs, BenchArgs, CacheArgs, CacheCommand, Cli, Command, PeakArgs, ReportArgs, RunArgs,
 };
 use turnkey::graph::{Graph, HostTensor};
 use turnkey::pipeline::{self, RunOptions};
@@ -16,6 +16,17 @@ use turnkey::progress::Terminal;
 use turnkey::runtime::{self, Device, Precision, SessionOptions};
 use turnkey::script::{self, DiscoverOptions, ScriptArgs};
 use turnkey::{corpus, onnx, report};
+
+// Terminal output that survives a closed pipe (see `progress::out_text`).
+macro_rules! outln {
+    ($($t:tt)*) => { turnkey::progress::out_line(&format!($($t)*)) };
+}
+macro_rules! out {
+    ($($t:tt)*) => { turnkey::progress::out_text(&format!($($t)*)) };
+}
+macro_rules! errln {
+    ($($t:tt)*) => { turnkey::progress::err_line(&format!($($t)*)) };
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -31,15 +42,44 @@ fn main() -> ExitCode {
         }
         Some(Command::Cache(args)) => cache_command(args),
         Some(Command::Peak(args)) => peak(args),
+        Some(Command::Api(args)) => api_reference(args),
         None => benchmark(cli.bench),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", turnkey::text::one_line(&format!("{e:#}")));
+            errln!("error: {}", turnkey::text::one_line(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
+}
+
+/// `turnkey api [NAME] [--markdown]`: the script API reference.
+fn api_reference(a: ApiArgs) -> Result<ExitCode> {
+    let book = script::reference();
+    let text = match &a.name {
+        None if a.markdown => book.to_markdown(),
+        None => book.to_text(),
+        Some(name) => match book.get(name) {
+            Some(e) => book.entry_text(e),
+            None => {
+                let near: Vec<String> = book
+                    .closest(name, 4)
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .collect();
+                if near.is_empty() {
+                    bail!("`{name}` is not in the script API; `turnkey api` lists every name");
+                }
+                bail!(
+                    "`{name}` is not in the script API; did you mean {}? (`turnkey api` lists every name)",
+                    near.join(", ")
+                );
+            }
+        },
+    };
+    turnkey::text::print_stdout(&text);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Help and version print as clap prints them; a usage error is one line
@@ -63,7 +103,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
     if first.ends_with(':') {
         first = format!("{first} {}", lines.next().unwrap_or(""));
     }
-    eprintln!("error: {first} (see turnkey --help)");
+    errln!("error: {first} (see turnkey --help)");
     ExitCode::from(2)
 }
 
@@ -74,7 +114,7 @@ fn resolve_runtimes(list: &str, quiet: bool) -> Result<Vec<String>> {
         let name = if name == "auto" {
             let (rt, why) = runtime::resolve_auto();
             if !quiet {
-                eprintln!("runtime auto: {rt} ({why})");
+                errln!("runtime auto: {rt} ({why})");
             }
             rt.to_string()
         } else {
@@ -130,10 +170,21 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         .precision
         .parse()
         .map_err(|e| anyhow::anyhow!("--precision: {e}"))?;
+    // Checked before anything runs: a NaN tolerance would pass every check.
+    for (flag, v) in [("--atol", a.atol), ("--rtol", a.rtol)] {
+        if !v.is_finite() || v < 0.0 {
+            bail!("{flag} must be a non-negative number, got {v}");
+        }
+    }
+    let plan = corpus::plan(&a.inputs, &a.corpus, &a.script_args, a.runtime != "auto")
+        .map_err(anyhow::Error::msg)?;
+    // `auto` is resolved (and said) only when some job uses it: a manifest
+    // that names its runtimes does not.
+    let uses_cli_runtimes = a.runtime != "auto" || plan.jobs.iter().any(|j| j.runtimes.is_none());
     let runtimes = if a.build_only {
         Vec::new()
     } else {
-        resolve_runtimes(&a.runtime, a.quiet)?
+        resolve_runtimes(&a.runtime, a.quiet || !uses_cli_runtimes)?
     };
     let cache = Cache::open(a.cache_dir.as_deref())?;
     let opts = RunOptions {
@@ -181,10 +232,8 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         lean_cache: a.cache_flags.lean_cache,
         worker_exe: std::env::current_exe().context("cannot find the turnkey executable")?,
     };
-    let plan = corpus::plan(&a.inputs, &a.corpus, &a.script_args, a.runtime != "auto")
-        .map_err(anyhow::Error::msg)?;
     for (level, msg) in plan.messages(a.quiet) {
-        eprintln!("{level}: {msg}");
+        errln!("{level}: {msg}");
     }
     let term = Terminal::new(a.quiet, plan.jobs.len());
     turnkey::interrupt::install();
@@ -196,23 +245,23 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         .flat_map(|r| report::rows_from_record(r, cache.location()))
         .collect();
     if !rows.is_empty() {
-        println!("{}", report::summary_table(&rows));
+        outln!("{}", report::summary_table(&rows));
     }
-    println!("cache: {}", cache.location().display());
+    outln!("cache: {}", cache.location().display());
     if !summary.expected.is_empty() {
-        eprintln!("{} expected failure(s):", summary.expected.len());
+        errln!("{} expected failure(s):", summary.expected.len());
         for f in &summary.expected {
-            eprintln!("  {}", turnkey::text::one_line(f));
+            errln!("  {}", turnkey::text::one_line(f));
         }
     }
     if !summary.failures.is_empty() {
-        eprintln!("{} failure(s):", summary.failures.len());
+        errln!("{} failure(s):", summary.failures.len());
         for f in &summary.failures {
-            eprintln!("  {}", turnkey::text::one_line(f));
+            errln!("  {}", turnkey::text::one_line(f));
         }
     }
     if summary.interrupted {
-        eprintln!("interrupted: finished rows are saved; run the same command again to resume");
+        errln!("interrupted: finished rows are saved; run the same command again to resume");
         Ok(ExitCode::from(turnkey::interrupt::EXIT_CODE))
     } else if summary.failures.is_empty() {
         Ok(ExitCode::SUCCESS)
@@ -234,13 +283,13 @@ fn write_report(a: ReportArgs) -> Result<ExitCode> {
     };
     let s = report::write_report(&a.caches, &a.output, &opts)?;
     for w in &s.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     for line in s.pairs.iter().chain(&s.comparison) {
-        println!("{line}");
+        outln!("{line}");
     }
     for f in &s.files {
-        println!(
+        outln!(
             "wrote {} ({} rows, {} builds)",
             f.display(),
             s.rows,
@@ -256,12 +305,12 @@ fn cache_command(a: CacheArgs) -> Result<ExitCode> {
     use turnkey::cache::admin;
     let dir = Cache::resolve_location(a.cache_dir.as_deref())?;
     if let CacheCommand::Location = a.command {
-        println!("{}", dir.display());
+        outln!("{}", dir.display());
         return Ok(ExitCode::SUCCESS);
     }
     let cache = Cache::open_existing(&dir)?;
     let freed = |what: &str, f: turnkey::cache::Freed| {
-        println!(
+        outln!(
             "{what} {} build(s), freed {} in {}",
             f.builds,
             admin::human_bytes(f.bytes),
@@ -270,7 +319,7 @@ fn cache_command(a: CacheArgs) -> Result<ExitCode> {
     };
     match a.command {
         CacheCommand::Location => {}
-        CacheCommand::List => print!("{}", admin::list_text(&cache, &cache.build_summaries()?)),
+        CacheCommand::List => out!("{}", admin::list_text(&cache, &cache.build_summaries()?)),
         CacheCommand::Stats { build, json } => {
             if json {
                 let path = cache.record_path(&build)?;
@@ -280,9 +329,9 @@ fn cache_command(a: CacheArgs) -> Result<ExitCode> {
                         path.display()
                     )
                 })?;
-                print!("{text}");
+                out!("{text}");
             } else {
-                print!("{}", admin::stats_text(&cache, &build)?);
+                out!("{}", admin::stats_text(&cache, &build)?);
             }
         }
         CacheCommand::Delete { build, all } => match (build, all) {
@@ -318,13 +367,16 @@ fn peak(a: PeakArgs) -> Result<ExitCode> {
     match turnkey::telemetry::probe() {
         Ok(sys) => {
             for g in &sys.gpus {
-                println!(
+                outln!(
                     "GPU {}: {} (driver {}, CUDA {})",
-                    g.index, g.name, sys.driver, sys.cuda
+                    g.index,
+                    g.name,
+                    sys.driver,
+                    sys.cuda
                 );
             }
         }
-        Err(line) => println!("{line}"),
+        Err(line) => outln!("{line}"),
     }
     let mut failed = 0;
     for device in &devices {
@@ -343,7 +395,7 @@ fn peak(a: PeakArgs) -> Result<ExitCode> {
                 match pk::measure_peak(&opts) {
                     Ok(e) => {
                         let file = pk::save(cache.location(), &host, &e)?;
-                        println!(
+                        outln!(
                             "peak {rt} {device} {dtype}: {:.1} GFLOP/s (GEMM n={}, best {:.3} ms, median {:.3} ms, {} iterations, {} latency) -> {}",
                             e.flops / 1e9,
                             e.n,
@@ -356,7 +408,7 @@ fn peak(a: PeakArgs) -> Result<ExitCode> {
                     }
                     Err(e) => {
                         failed += 1;
-                        eprintln!("peak {rt} {device} {dtype}: error: {e}");
+                        errln!("peak {rt} {device} {dtype}: error: {e}");
                     }
                 }
             }
@@ -391,9 +443,9 @@ fn run_script(a: RunArgs) -> Result<ExitCode> {
         s.set_inputs(inputs).map_err(|e| e.to_string())?;
         s.run().map_err(|e| e.to_string())?;
         let outs = s.outputs().map_err(|e| e.to_string())?;
-        println!("{} ({}):", g.name, rt.name());
+        outln!("{} ({}):", g.name, rt.name());
         for (name, t) in &outs {
-            println!(
+            outln!(
                 "  {name}: {}{} {}",
                 t.dtype,
                 turnkey::graph::shape_str(&t.shape),
@@ -412,12 +464,12 @@ fn run_script(a: RunArgs) -> Result<ExitCode> {
     match script::discover(&a.script, &opts) {
         Ok(d) => {
             for w in &d.warnings {
-                eprintln!("warning: {w}");
+                errln!("warning: {w}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Ok(ExitCode::from(1))
         }
     }

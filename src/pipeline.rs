@@ -14,16 +14,23 @@ use crate::cache::{
     Cache, CheckStatus, OutputCheck, Record, RuntimeRow, Status, SystemInfo, TensorSpec,
 };
 use crate::corpus::{ExpectedFailure, Job, JobKind, OnnxJob};
-use crate::graph::{DType, HostTensor, HostValue, ValueType, flatten_all};
-use crate::onnx::{Bindings, ExportOptions, OnnxFileInfo, export, write_tensor_pb};
+use crate::graph::{HostTensor, HostValue, flatten_all};
+use crate::onnx::{ExportOptions, write_tensor_pb};
 use crate::runtime::{Device, Precision};
-use crate::script::onnx_model::OnnxCall;
 use crate::script::{self, Build, DiscoverOptions, Discovery, Labels, ScriptArgs};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+mod analysis;
+mod feed;
+mod onnx_file;
+
+use onnx_file::{
+    PreparedOnnx, prepare_onnx, script_onnx_source, set_flops, store_onnx, verify_copy,
+};
+pub use onnx_file::{file_sha256, random_input, random_value};
 
 #[derive(Clone)]
 pub struct RunOptions {
@@ -90,6 +97,14 @@ pub enum Event<'a> {
         param_bytes: u64,
         /// `random`, `script` or `test_data_set_0`.
         input_source: &'a str,
+        /// Of `params`, the elements in `Constant` nodes.
+        params_constants: u64,
+        /// FLOPs counted from the file, and what was not counted (or why
+        /// nothing could be).
+        flops: Option<u64>,
+        /// The FLOPs of the nodes counted, when some were not.
+        flops_partial: Option<u64>,
+        flops_note: Option<String>,
     },
     BuildFailed {
         build: &'a str,
@@ -408,7 +423,7 @@ impl Cx<'_> {
         let discover_s = started.elapsed().as_secs_f64();
         // A script that works now leaves no stale failure record behind.
         if self.cache.record_path(&fname).is_ok_and(|p| p.exists()) {
-            let _ = self.cache.clear_build(&fname);
+            let _ = self.cache.delete_build(&fname);
         }
         for w in &disc.warnings {
             self.obs.on(Event::Warning { path, message: w });
@@ -648,7 +663,14 @@ impl Cx<'_> {
         row: &mut RuntimeRow,
     ) -> Result<(), crate::cache::CacheError> {
         let what = format!("{name} on {}/{}", row.runtime, row.device);
-        let error = row.error.clone().unwrap_or_default();
+        // A mismatch has no error: its check says what differs.
+        let error = row.error.clone().unwrap_or_else(|| {
+            row.check
+                .as_ref()
+                .filter(|c| c.status == CheckStatus::Failed)
+                .and_then(|c| c.summary.clone())
+                .unwrap_or_default()
+        });
         let verdict = match (self.expected().cloned(), row.status.is_failure()) {
             (None, false) => return Ok(()),
             (None, true) => {
@@ -689,7 +711,7 @@ impl Cx<'_> {
         // One failure record per file: a later success (say, with --axis) clears it.
         let fname = failure_name(&src.job.stem, "onnx", &path.display().to_string());
         let started = Instant::now();
-        let prepared = match prepare_onnx(src) {
+        let prepared = match prepare_onnx(src, self.opts.max_memory) {
             Ok(p) => p,
             Err(e) => {
                 let msg = e;
@@ -710,7 +732,7 @@ impl Cx<'_> {
             }
         };
         if self.cache.record_path(&fname).is_ok_and(|p| p.exists()) {
-            let _ = self.cache.clear_build(&fname);
+            let _ = self.cache.delete_build(&fname);
         }
         let name = prepared.name.clone();
         for w in &prepared.warnings {
@@ -745,12 +767,26 @@ impl Cx<'_> {
         let export_lock = cache.stage_lock(name, "export")?;
         let onnx_path = dir.join("model.onnx");
         let previous = cache.load_record(name).ok().flatten();
-        let cached = !opts.rebuild
+        let recorded = !opts.rebuild
             && onnx_path.exists()
             && dir.join("inputs").is_dir()
             && previous
                 .as_ref()
                 .is_some_and(|r| r.stage_succeeded("export") && r.identity.hash == p.hash);
+        // What is benchmarked must be what the record says: a cached copy
+        // changed since (by hand, or through a hard link of an older
+        // turnkey) is copied again.
+        let cached = recorded
+            && match verify_copy(&dir, p) {
+                Ok(()) => true,
+                Err(e) => {
+                    self.obs.on(Event::Warning {
+                        path: &src.job.path,
+                        message: &format!("{e}: copied again from the source"),
+                    });
+                    false
+                }
+            };
         let info = &p.info;
         let expected = self.expected().map(|e| e.pattern.clone());
         let system = self.system;
@@ -780,7 +816,12 @@ impl Cx<'_> {
                 .collect();
             id.params = Some(info.params);
             id.param_bytes = Some(info.param_bytes);
-            id.flops = None;
+            id.params_initializers = Some(info.params_initializers);
+            id.params_constants = Some(info.params_constants);
+            if !cached {
+                // Counted again by the export stage below.
+                set_flops(id, &Err("not analysed yet".into()));
+            }
             id.op_counts = info.op_counts.clone();
             id.opset = (info.io.opset > 0).then_some(info.io.opset);
             id.location = Some(src.location.clone());
@@ -788,6 +829,7 @@ impl Cx<'_> {
             id.parent = None;
             id.executions = src.executions as u64;
             id.file_sha256 = Some(p.file_sha256.clone());
+            id.external_sha256 = p.external_sha256.clone();
             id.bindings = Some(p.bindings.clone());
             id.input_source = Some(p.input_source.to_string());
             id.expected_failure = expected.clone();
@@ -804,11 +846,35 @@ impl Cx<'_> {
         })?;
         if !cached {
             let t = Instant::now();
-            let result = store_onnx(&src.job.path, info, &dir, &p.feed);
-            if !self.export_done(name, &src.job.path, t, result)? {
+            let result = store_onnx(&src.job.path, info, &dir, &p.feed)
+                .and_then(|()| verify_copy(&dir, p))
+                .and_then(|()| analysis::analyse(opts, &dir, info, &p.feed));
+            let analysed = result.as_ref().ok().map(|a| a.flops.clone());
+            if !self.export_done(name, &src.job.path, t, result.map(|_| ()))? {
                 return Ok(());
             }
+            if let Some(flops) = analysed {
+                cache.update_record(name, |r| set_flops(&mut r.identity, &flops))?;
+            }
         }
+        let id = cache.load_record(name).ok().flatten().map(|r| r.identity);
+        let flops = id.as_ref().and_then(|i| i.flops);
+        let flops_partial = id.as_ref().and_then(|i| i.flops_partial);
+        let flops_note = id.as_ref().and_then(|i| {
+            let left: usize = i.flops_not_counted.values().sum();
+            match (&i.flops_error, left) {
+                (Some(e), _) => Some(format!("not counted: {e}")),
+                (None, 0) => None,
+                (None, n) => Some(format!(
+                    "{n} node(s) not counted: {}",
+                    i.flops_not_counted
+                        .iter()
+                        .map(|(k, v)| format!("{v} {k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        });
         self.obs.on(Event::OnnxReady {
             build: name,
             cached,
@@ -817,284 +883,17 @@ impl Cx<'_> {
             inputs: &inputs,
             params: info.params,
             param_bytes: info.param_bytes,
-            input_source: p.input_source,
+            input_source: &p.input_source,
+            params_constants: info.params_constants,
+            flops,
+            flops_partial,
+            flops_note,
         });
         drop(export_lock);
-        let peak = crate::bench::peak::RowContext::without_graph(opts.threads, cache.location());
+        let peak =
+            crate::bench::peak::RowContext::without_graph(flops, opts.threads, cache.location());
         self.rows(name, &dir, p.batch, &peak)
     }
-}
-
-fn script_onnx_source(disc: &Discovery, call: &OnnxCall, job_labels: &Labels) -> OnnxSource {
-    let mut labels = disc.labels.clone();
-    crate::corpus::labels::merge(&mut labels, job_labels);
-    OnnxSource {
-        job: OnnxJob {
-            path: call.path.clone(),
-            stem: crate::corpus::onnx_stem(&call.path),
-            sha256: None,
-            bindings: Bindings::default(),
-        },
-        feed: Some(call.inputs.clone()),
-        location: format!("{}:{}", disc.path.display(), call.line),
-        labels,
-        description: (!disc.description.is_empty()).then(|| disc.description.clone()),
-        script_args: disc.script_args.clone(),
-        executions: call.executions,
-    }
-}
-
-/// An ONNX build, known before anything is written.
-struct PreparedOnnx {
-    name: String,
-    /// sha256 over the file's sha256 and the input shapes.
-    hash: String,
-    file_sha256: String,
-    info: OnnxFileInfo,
-    feed: Vec<(String, HostValue)>,
-    input_source: &'static str,
-    bindings: String,
-    batch: u64,
-    warnings: Vec<String>,
-}
-
-impl PreparedOnnx {
-    fn specs(&self) -> Vec<TensorSpec> {
-        self.feed
-            .iter()
-            .map(|(n, v)| match v {
-                HostValue::Tensor(t) => TensorSpec::new(n, &t.shape, t.dtype),
-                other => {
-                    let first = other.tensors().first().map(|t| t.shape.clone());
-                    TensorSpec {
-                        value: Some(other.describe()),
-                        ..TensorSpec::new(n, &first.unwrap_or_default(), other.value_type().elem())
-                    }
-                }
-            })
-            .collect()
-    }
-}
-
-/// sha256 of a file, streamed.
-pub fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
-    Ok(hex::encode(h.finalize()))
-}
-
-/// Random data for a model input: floats uniform in [0, 1), integers 0 or 1
-/// (valid token ids, masks and indices into any axis), bools either,
-/// strings short lowercase words.
-pub fn random_input(dtype: DType, shape: &[usize], seed: u64) -> HostTensor {
-    if dtype.is_string() {
-        HostTensor::random_words(shape, seed)
-    } else if dtype.is_float() {
-        HostTensor::uniform(dtype, shape, 0.0, 1.0, seed)
-    } else {
-        HostTensor::randint(dtype, shape, 0, 2, seed)
-    }
-}
-
-/// Random data for an input of type `ty` whose tensors have `shape`: a
-/// sequence of two tensors, an optional holding its value, a map of three
-/// entries.
-pub fn random_value(ty: &ValueType, shape: &[usize], seed: u64) -> HostValue {
-    match ty {
-        ValueType::Tensor(d) => HostValue::Tensor(random_input(*d, shape, seed)),
-        ValueType::Sequence(elem) => HostValue::Sequence {
-            elem: (**elem).clone(),
-            items: (0..2)
-                .map(|k| random_value(elem, shape, seed.wrapping_add(1000 * (k + 1))))
-                .collect(),
-        },
-        ValueType::Optional(inner) => HostValue::Optional {
-            inner: (**inner).clone(),
-            value: Some(Box::new(random_value(inner, shape, seed))),
-        },
-        // Three entries: keys 0, 1, 2 (or "0", "1", "2"), random values.
-        ValueType::Map { key, value } => HostValue::Map {
-            keys: HostTensor::from_fn(*key, &[3], |i| i as f64),
-            values: random_input(*value, &[3], seed),
-        },
-    }
-}
-
-/// Checks the file (sha256, interface), chooses the input data and names
-/// the build. Errors are one line naming the file.
-fn prepare_onnx(src: &OnnxSource) -> Result<PreparedOnnx, String> {
-    let path = &src.job.path;
-    let file = path.display();
-    let sha = file_sha256(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("{file}: no such file"),
-        _ => format!("{file}: cannot read: {e}"),
-    })?;
-    if let Some(want) = &src.job.sha256
-        && *want != sha
-    {
-        return Err(format!(
-            "{file}: sha256 mismatch: the manifest says {want}, the file has {sha}; \
-             the file is not used (replace it, or update sha256 if the new file is right)"
-        ));
-    }
-    let info = crate::onnx::inspect(path).map_err(|e| e.to_string())?;
-    crate::onnx::external_paths(path, &info).map_err(|e| e.to_string())?;
-    let io = &info.io;
-    let b = &src.job.bindings;
-    let mut warnings = Vec::new();
-    for n in crate::onnx::unknown_shape_names(io, b) {
-        let names: Vec<&str> = io.inputs.iter().map(|i| i.name.as_str()).collect();
-        warnings.push(format!(
-            "--shape {n}: the model has no input named '{n}' (its inputs: {})",
-            names.join(", ")
-        ));
-    }
-    let bad = |e: crate::onnx::BindError| format!("{file}: {e}");
-    let (feed, source) = match &src.feed {
-        Some(f) => {
-            let f = f
-                .iter()
-                .map(|(n, t)| (n.clone(), HostValue::Tensor(t.clone())))
-                .collect();
-            (crate::onnx::check_feed(io, b, f).map_err(bad)?, "script")
-        }
-        None => {
-            let test_data = match crate::onnx::test_data_inputs(path, io) {
-                Some(Ok(t)) => match crate::onnx::check_feed(io, b, t) {
-                    Ok(t) => Some(t),
-                    Err(e) => {
-                        if b.axes.is_empty() && b.shapes.is_empty() {
-                            warnings.push(format!(
-                                "the test data beside the model does not fit it ({e}): random inputs used"
-                            ));
-                        }
-                        None
-                    }
-                },
-                Some(Err(e)) => {
-                    warnings.push(format!(
-                        "the test data beside the model cannot be read ({e}): random inputs used"
-                    ));
-                    None
-                }
-                None => None,
-            };
-            match test_data {
-                Some(t) => (t, "test_data_set_0"),
-                None => {
-                    let bound = crate::onnx::bind_inputs(io, b).map_err(bad)?;
-                    let seed = u64::from_le_bytes(
-                        Sha256::digest(sha.as_bytes())[..8]
-                            .try_into()
-                            .expect("8 bytes"),
-                    );
-                    let feed = bound
-                        .iter()
-                        .enumerate()
-                        .map(|(k, i)| {
-                            let seed = seed.wrapping_add(k as u64);
-                            (i.name.clone(), random_value(&i.ty, &i.shape, seed))
-                        })
-                        .collect();
-                    (feed, "random")
-                }
-            }
-        }
-    };
-    // A tensor describes itself as `float32[1, 3]`: hashes of tensor-only
-    // builds are what they were before sequences and optionals.
-    let shapes: Vec<String> = feed
-        .iter()
-        .map(|(n, v)| format!("{n}:{}", v.describe()))
-        .collect();
-    let hash = hex::encode(Sha256::digest(
-        format!("onnx\0{sha}\0{}", shapes.join("\0")).as_bytes(),
-    ));
-    let name = script::build_name(&safe_stem(&src.job.stem), &src.labels, &hash);
-    Ok(PreparedOnnx {
-        name,
-        hash,
-        file_sha256: sha,
-        batch: batch_of(&info, &feed),
-        info,
-        feed,
-        input_source: source,
-        bindings: b.describe(),
-        warnings,
-    })
-}
-
-/// Samples per inference: a bound axis named like a batch, else the first
-/// axis of a first input of rank 2 or more, else 1.
-fn batch_of(info: &OnnxFileInfo, feed: &[(String, HostValue)]) -> u64 {
-    let first = |v: &HostValue| v.tensors().first().map(|t| t.shape.clone());
-    for (i, (_, v)) in info.io.inputs.iter().zip(feed) {
-        let shape = first(v).unwrap_or_default();
-        for (d, &n) in i.dims.iter().zip(&shape) {
-            if let crate::onnx::Dim::Named(a) = d
-                && a.to_ascii_lowercase().contains("batch")
-            {
-                return n.max(1) as u64;
-            }
-        }
-    }
-    match feed.first().and_then(|(_, v)| first(v)) {
-        Some(s) if s.len() >= 2 => s[0].max(1) as u64,
-        _ => 1,
-    }
-}
-
-/// Puts the model (and its external data files, under the same relative
-/// names) into the build folder, hard-linked when the file system allows,
-/// else copied; then the inputs.
-fn store_onnx(
-    model: &Path,
-    info: &OnnxFileInfo,
-    dir: &Path,
-    feed: &[(String, HostValue)],
-) -> Result<(), String> {
-    let mut files = vec![(model.to_path_buf(), dir.join("model.onnx"))];
-    let mdir = model.parent().unwrap_or(Path::new("."));
-    for p in crate::onnx::external_paths(model, info).map_err(|e| e.to_string())? {
-        let rel = p.strip_prefix(mdir).unwrap_or(&p).to_path_buf();
-        files.push((p, dir.join(rel)));
-    }
-    for (from, to) in &files {
-        place(from, to).map_err(|e| {
-            format!(
-                "cannot put {} into the cache at {}: {e}",
-                from.display(),
-                to.display()
-            )
-        })?;
-    }
-    let inputs_dir = dir.join("inputs");
-    let _ = std::fs::remove_dir_all(&inputs_dir);
-    std::fs::create_dir_all(&inputs_dir).map_err(|e| format!("{}: {e}", inputs_dir.display()))?;
-    crate::onnx::write_values(&inputs_dir, "input", feed).map_err(|e| e.to_string())
-}
-
-/// Hard link or copy `from` to `to`, atomically replacing `to`.
-fn place(from: &Path, to: &Path) -> std::io::Result<()> {
-    let parent = to.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let tmp = parent.join(format!(
-        ".{}.tmp{}",
-        to.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(from, &tmp).is_err() {
-        std::fs::copy(from, &tmp)?;
-    }
-    std::fs::rename(&tmp, to)?;
-    // Renaming onto another link of the same file does nothing (POSIX):
-    // then the temporary link is still there.
-    let _ = std::fs::remove_file(&tmp);
-    Ok(())
 }
 
 fn specs(io: &[(String, crate::graph::TypeInfo)]) -> Vec<TensorSpec> {
@@ -1118,14 +917,8 @@ fn export_build(
         ],
         ..Default::default()
     };
-    let bytes = export(&build.graph, &eopts).map_err(|e| e.to_string())?;
-    let dir = onnx_path.parent().expect("build dir");
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    tmp.write_all(&bytes)
-        .map_err(|e| format!("{}: {e}", onnx_path.display()))?;
-    tmp.persist(onnx_path)
-        .map_err(|e| format!("{}: {e}", onnx_path.display()))?;
+    // Over 2 GiB of weights go to model.onnx.data (ONNX external data).
+    crate::onnx::export_to_file(&build.graph, &eopts, onnx_path).map_err(|e| e.to_string())?;
     crate::runtime::write_ir(onnx_path, &build.graph)
         .map_err(|e| format!("{}: {e}", crate::runtime::ir_path(onnx_path).display()))?;
     let _ = std::fs::remove_dir_all(inputs_dir);
@@ -1221,6 +1014,7 @@ fn bench_row(
         samples_path: Some(samples.clone()),
         result_path: log_dir.join(format!("{key}.result.json")),
         pin: opts.pin.clone(),
+        task: Default::default(),
     };
     let spec_path = log_dir.join(format!("{key}.spec.json"));
     let started = Instant::now();
@@ -1283,8 +1077,19 @@ fn bench_row(
             // shutdown): the row was stopped, not crashed.
             let stopped =
                 signal.is_some_and(|s| matches!(s, libc::SIGTERM | libc::SIGINT | libc::SIGHUP));
+            // A failed allocation aborts a Rust process (tract, our glue):
+            // the row ran out of memory, an error of its size, not a bug.
+            let oom = (signal == Some(libc::SIGABRT))
+                .then(|| {
+                    stderr_tail
+                        .lines()
+                        .find(|l| l.starts_with("memory allocation of"))
+                })
+                .flatten();
             row.status = if stopped {
                 Status::Killed
+            } else if oom.is_some() {
+                Status::Error
             } else {
                 Status::Crashed
             };
@@ -1300,7 +1105,13 @@ fn bench_row(
                 .unwrap_or("")
                 .trim()
                 .to_string();
-            row.error = Some(if tail.is_empty() {
+            row.error = Some(if let Some(line) = oom {
+                format!(
+                    "out of memory: {} (the worker stopped); use smaller shapes, or a \
+                     machine with more memory",
+                    line.trim()
+                )
+            } else if tail.is_empty() {
                 how
             } else {
                 format!("{how}: {tail}")
@@ -1420,8 +1231,10 @@ pub fn records(cache: &Cache, builds: &[String]) -> Vec<Record> {
 
 #[cfg(test)]
 mod tests {
+    use super::onnx_file::place;
     use super::*;
-    use crate::graph::{Graph, Op, TypeInfo};
+    use crate::graph::{DType, Graph, Op, TypeInfo};
+    use crate::onnx::Bindings;
 
     /// An ONNX file made by turnkey's exporter: y = relu(x), x: [2, 3].
     fn model(dir: &Path) -> PathBuf {
@@ -1430,7 +1243,11 @@ mod tests {
         let y = g.add_node(Op::Relu, &[x], "").unwrap()[0];
         g.add_output("y", y);
         let p = dir.join("relu.onnx");
-        std::fs::write(&p, export(&g, &ExportOptions::default()).unwrap()).unwrap();
+        std::fs::write(
+            &p,
+            crate::onnx::export(&g, &ExportOptions::default()).unwrap(),
+        )
+        .unwrap();
         p
     }
 
@@ -1455,27 +1272,33 @@ mod tests {
     fn an_onnx_build_is_named_by_file_and_shapes() {
         let dir = tempfile::tempdir().unwrap();
         let p = model(dir.path());
-        let a = prepare_onnx(&source(&p)).unwrap();
+        let a = prepare_onnx(&source(&p), None).unwrap();
         assert!(a.name.starts_with("relu_") && a.name.len() == "relu_".len() + 8);
         assert_eq!(a.input_source, "random");
         assert_eq!(a.feed[0].1.as_tensor().unwrap().shape, [2, 3]);
         assert_eq!(a.file_sha256, file_sha256(&p).unwrap());
         assert_eq!(a.batch, 2);
-        // Same file, same shapes: same build; the script's data: same build.
-        let mut s = source(&p);
-        s.feed = Some(vec![(
-            "x".into(),
-            HostTensor::zeros(DType::Float32, &[2, 3]),
-        )]);
-        let b = prepare_onnx(&s).unwrap();
-        assert_eq!(
-            (b.name.as_str(), b.input_source),
-            (a.name.as_str(), "script")
-        );
+        // The data fed is part of the identity: a script's tensors make
+        // another build than random data of the same shapes, and other
+        // tensors another again; the same tensors the same build.
+        let fed = |v: f64| {
+            let mut s = source(&p);
+            s.feed = Some(vec![(
+                "x".into(),
+                HostTensor::full(DType::Float32, &[2, 3], v),
+            )]);
+            prepare_onnx(&s, None).unwrap()
+        };
+        let (b, c) = (fed(0.0), fed(1.0));
+        assert_eq!(b.input_source, "script");
+        assert_eq!(b.input_sources, ["script"]);
+        assert_ne!(b.name, a.name);
+        assert_ne!(b.name, c.name);
+        assert_eq!(fed(0.0).name, b.name);
         // An author label joins the name, as for scripts.
         let mut s = source(&p);
         s.labels.insert("author".into(), vec!["me".into()]);
-        assert!(prepare_onnx(&s).unwrap().name.starts_with("relu_me_"));
+        assert!(prepare_onnx(&s, None).unwrap().name.starts_with("relu_me_"));
     }
 
     #[test]
@@ -1484,15 +1307,15 @@ mod tests {
         let p = model(dir.path());
         let mut s = source(&p);
         s.job.sha256 = Some("ab".repeat(32));
-        let e = prepare_onnx(&s).err().unwrap();
+        let e = prepare_onnx(&s, None).err().unwrap();
         let real = file_sha256(&p).unwrap();
         assert!(
             e.contains(&"ab".repeat(32)) && e.contains(&real) && e.contains("not used"),
             "{e}"
         );
         s.job.sha256 = Some(real);
-        assert!(prepare_onnx(&s).is_ok());
-        let e = prepare_onnx(&source(&dir.path().join("none.onnx")))
+        assert!(prepare_onnx(&s, None).is_ok());
+        let e = prepare_onnx(&source(&dir.path().join("none.onnx")), None)
             .err()
             .unwrap();
         assert!(e.ends_with("none.onnx: no such file"), "{e}");
@@ -1506,7 +1329,7 @@ mod tests {
         std::fs::create_dir_all(&td).unwrap();
         let t = HostTensor::full(DType::Float32, &[2, 3], 7.0);
         write_tensor_pb(&td.join("input_0.pb"), "x", &t).unwrap();
-        let a = prepare_onnx(&source(&p)).unwrap();
+        let a = prepare_onnx(&source(&p), None).unwrap();
         assert_eq!(a.input_source, "test_data_set_0");
         assert_eq!(a.feed[0].1, HostValue::Tensor(t));
         write_tensor_pb(
@@ -1515,7 +1338,7 @@ mod tests {
             &HostTensor::zeros(DType::Int64, &[2, 3]),
         )
         .unwrap();
-        let a = prepare_onnx(&source(&p)).unwrap();
+        let a = prepare_onnx(&source(&p), None).unwrap();
         assert_eq!(a.input_source, "random");
         assert!(a.warnings[0].contains("does not fit"), "{:?}", a.warnings);
     }

@@ -53,7 +53,7 @@ impl Terminal {
     fn line(&self, s: &str) {
         match &self.bar {
             Some(b) => b.println(s),
-            None => eprintln!("{s}"),
+            None => err_line(s),
         }
     }
 
@@ -103,6 +103,12 @@ fn row_line(row: &RuntimeRow, cached: bool) -> String {
         s.push_str(&format!("  check {}", c.status.as_str()));
         if let Some(d) = c.max_abs_diff {
             s.push_str(&format!(" (max |diff| {d:.1e})"));
+        }
+        // A mismatch says which output differs and how, as the record does.
+        if c.status == crate::cache::CheckStatus::Failed
+            && let Some(summary) = &c.summary
+        {
+            s.push_str(&format!(": {summary}"));
         }
     }
     if let Some(e) = &row.error {
@@ -169,6 +175,10 @@ impl Observer for Terminal {
                 params,
                 param_bytes,
                 input_source,
+                params_constants,
+                flops,
+                flops_partial,
+                flops_note,
             } => {
                 let mut ins: Vec<String> = inputs.iter().map(|t| t.to_string()).collect();
                 if ins.is_empty() {
@@ -179,8 +189,19 @@ impl Observer for Terminal {
                 } else {
                     ""
                 };
+                let within = match (params_constants, params) {
+                    (0, _) => "",
+                    (c, p) if c == p => ", in Constant nodes",
+                    _ => ", some in Constant nodes",
+                };
+                let flops = match (flops.or(flops_partial), flops_note) {
+                    (Some(f), None) => si(f as f64),
+                    (Some(f), Some(n)) => format!(">= {} ({n})", si(f as f64)),
+                    (None, Some(n)) => format!("- ({n})"),
+                    (None, None) => "-".into(),
+                };
                 self.info(&format!(
-                    "{build}  ONNX file  {location}{found}\n    weights {} ({})  inputs {} ({input_source})\n    onnx {}",
+                    "{build}  ONNX file  {location}{found}\n    weights {} ({}{within})  inputs {} ({input_source})  FLOPs {flops}\n    onnx {}",
                     si(params as f64),
                     bytes(param_bytes),
                     ins.join(", "),
@@ -225,6 +246,25 @@ impl Observer for Terminal {
             },
         }
     }
+}
+
+/// Writes `text` to stdout. A closed stdout (`turnkey ... | head`) is no
+/// error: the rest of the output is dropped, the run goes on and ends with
+/// its own exit code (its records are in the cache).
+pub fn out_text(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// [`out_text`] with a newline.
+pub fn out_line(text: &str) {
+    out_text(&format!("{text}\n"));
+}
+
+/// A line to stderr; a closed stderr is no error either.
+pub fn err_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 #[cfg(test)]

@@ -23,6 +23,14 @@ pub fn one_line(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// Writes `text` to stdout; a closed pipe (`turnkey api | head`) ends the
+/// output quietly instead of panicking as `print!` does.
+pub fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

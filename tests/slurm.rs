@@ -14,9 +14,18 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The cluster of one test run; stopped when dropped (also on a panic).
+/// One at a time: the daemons share munged and loopback ports.
 struct Cluster {
     base: tempfile::TempDir,
     conf: PathBuf,
+    _one: std::sync::MutexGuard<'static, ()>,
+}
+
+/// Held while a test starts Slurm daemons.
+static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_cluster() -> std::sync::MutexGuard<'static, ()> {
+    ONE_CLUSTER.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Cluster {
@@ -36,6 +45,7 @@ impl Cluster {
             eprintln!("SKIPPED: Slurm is not installed and apt-get is not available");
             return None;
         }
+        let one = one_cluster();
         let base = tempfile::Builder::new()
             .prefix("turnkey-slurm-")
             .tempdir()
@@ -53,6 +63,7 @@ impl Cluster {
         let cluster = Cluster {
             conf: base.path().join("slurm.conf"),
             base,
+            _one: one,
         };
         assert!(
             out.status.success(),
@@ -219,9 +230,10 @@ fn cancel_twolayer_when_running(cluster: &Cluster, cache: &Path) -> String {
             .into_iter()
             .find(|j| j.1 == "turnkey-twolayer" && j.2 == "RUNNING");
         let row_running = builds(cache).iter().any(|b| {
-            let r = record(b);
-            r["identity"]["script"] == "models/selftest/twolayer.rhai"
-                && r["runtimes"][0]["status"] == "running"
+            record_if_written(b).is_some_and(|r| {
+                r["identity"]["script"] == "models/selftest/twolayer.rhai"
+                    && r["runtimes"][0]["status"] == "running"
+            })
         });
         if let (Some(j), true) = (running, row_running) {
             let st = cluster.cmd("scancel").arg(&j.0).status().unwrap();
@@ -403,6 +415,41 @@ fn slurm_sweep_matches_local_run_and_maps_timeout_and_cancel() {
         .filter(|l| l.contains("__worker") && l.contains(d))
         .count();
     assert_eq!(left, 0, "hung workers outlived their jobs");
+}
+
+#[test]
+fn start_fails_at_once_with_the_line_of_a_daemon_that_died() {
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/usr/sbin/slurmctld").exists() {
+        eprintln!("SKIPPED: needs root and an installed Slurm (the cluster test installs it)");
+        return;
+    }
+    let _one = one_cluster();
+    // The cluster's folder inside one the slurm user cannot enter:
+    // slurmctld cannot reach its state folder and stops at start.
+    let outer = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(outer.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let base = outer.path().join("cluster");
+    let started = Instant::now();
+    let out = Command::new("bash")
+        .arg(root().join("scripts/slurm/start.sh"))
+        .arg(&base)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let _ = Command::new("bash")
+        .arg(root().join("scripts/slurm/stop.sh"))
+        .arg(&base)
+        .output();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(took < Duration::from_secs(20), "took {took:?}: {err}");
+    assert!(
+        err.contains("slurmctld stopped at start: slurmctld: fatal: Unable to stat state save loc")
+            && err.contains("Permission denied"),
+        "{err}"
+    );
 }
 
 #[test]

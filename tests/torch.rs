@@ -149,3 +149,24 @@ fn torch_cuda_without_a_gpu_is_a_clear_row_error() {
     let e = cuda["error"].as_str().unwrap();
     assert!(e.starts_with("torch cannot run on cuda:0: "), "{e}");
 }
+
+/// The op-family scripts of issue #15 (tests/ops_math/) on libtorch: every
+/// torch row agrees with ONNX Runtime, and its saved outputs with the
+/// NumPy formulas of tests/ops_math/check.py.
+#[test]
+fn op_family_scripts_on_torch_match_ort_and_numpy() {
+    let scripts = [
+        "tests/ops_math/math.rhai",
+        "tests/ops_math/comparison.rhai",
+        "tests/ops_math/activations.rhai",
+        "tests/ops_math/reductions.rhai",
+        "tests/ops_math/embeddings.rhai",
+    ];
+    let cache = tempfile::tempdir().unwrap();
+    ort_and_torch_agree(cache.path(), &scripts, "", "1");
+    let b = builds(cache.path());
+    let paths: Vec<&Path> = b.iter().map(|p| p.as_path()).collect();
+    let check = std::fs::read_to_string(root().join("tests/ops_math/check.py")).unwrap();
+    let failures = py(&with_value_helpers(&check), &paths);
+    assert!(failures.trim().is_empty(), "{failures}");
+}

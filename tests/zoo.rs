@@ -408,6 +408,78 @@ fn macs_are_within_5_percent_of_the_published_figures() {
     eprintln!("{}", report.join("\n"));
 }
 
+/// Buffers PyTorch keeps in a state_dict that an inference graph never
+/// reads: BatchNorm's step counter (training only).
+const EXPECTED_ABSENT: &[&str] = &["num_batches_tracked"];
+
+/// Every zoo build's initializers are the reference implementation's
+/// state_dict: the same names, the same shapes, tied weights once under
+/// their first name (tests/data/reference/*.json, written by
+/// scripts/reference_names.py from torchvision, transformers and
+/// torch_geometric).
+#[test]
+fn every_script_names_its_weights_as_the_reference_state_dict() {
+    let mut models = serde_json::Map::new();
+    for f in std::fs::read_dir(root().join("tests/data/reference")).unwrap() {
+        let f = f.unwrap().path();
+        if f.extension().is_some_and(|e| e == "json") {
+            let table: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+            models.extend(table["models"].as_object().unwrap().clone());
+        }
+    }
+    let mut failures = Vec::new();
+    for e in ZOO {
+        let reference = models
+            .get(e.script)
+            .unwrap_or_else(|| panic!("{}: not in tests/data/reference/", e.script));
+        let pairs = |key: &str| -> Vec<(String, Vec<usize>)> {
+            reference[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    let shape = p[1].as_array().unwrap();
+                    let shape = shape.iter().map(|d| d.as_u64().unwrap() as usize);
+                    (p[0].as_str().unwrap().to_string(), shape.collect())
+                })
+                .collect()
+        };
+        let mut want = pairs("parameters");
+        want.extend(
+            pairs("buffers")
+                .into_iter()
+                .filter(|(n, _)| !EXPECTED_ABSENT.iter().any(|a| n.ends_with(a))),
+        );
+        assert_eq!(
+            reference["num_parameters"].as_u64(),
+            Some(e.params),
+            "{}: the reference's parameter count",
+            e.script
+        );
+        let d = discover_with(e.script, "");
+        let got: Vec<(String, Vec<usize>)> = d.builds[0]
+            .graph
+            .params
+            .iter()
+            .map(|p| (p.name.clone(), p.info.shape.clone()))
+            .collect();
+        let missing: Vec<_> = want.iter().filter(|w| !got.contains(w)).collect();
+        let extra: Vec<_> = got.iter().filter(|g| !want.contains(g)).collect();
+        if !missing.is_empty() || !extra.is_empty() || got.len() != want.len() {
+            failures.push(format!(
+                "{}: {} initializers, reference {}; missing {:?}; not in the reference {:?}",
+                e.script,
+                got.len(),
+                want.len(),
+                &missing[..missing.len().min(6)],
+                &extra[..extra.len().min(6)],
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
 /// Parameters of one stdlib block called on `input`.
 fn block_params(block: &str, input: &str) -> u64 {
     let dir = tempfile::tempdir().unwrap();
@@ -498,6 +570,19 @@ fn blocks_have_pytorch_parameter_counts() {
     assert_eq!(
         block_params("transformers::gpt2_block(768, 12, #{})", &seq(768)),
         bert_layer
+    );
+    // DistilBERT's TransformerBlock: BertLayer's count under other names.
+    assert_eq!(
+        block_params(
+            "transformers::distilbert_layer(768, 12, 3072, \"gelu\")",
+            &seq(768)
+        ),
+        bert_layer
+    );
+    // HF's Conv1D(nf 2304, nx 768): weight [768, 2304] and bias.
+    assert_eq!(
+        block_params("transformers::conv1d(2304, 768)", &seq(768)),
+        768 * 2304 + 2304
     );
     // WhisperEncoderLayer(384, 6, 1536): k_proj has no bias.
     assert_eq!(

@@ -128,14 +128,41 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
     chmod 644 "$CONF"
     export SLURM_CONF=$CONF
-    slurmctld -f "$CONF" || die "slurmctld did not start: see $BASE/log/slurmctld.log"
-    slurmd -f "$CONF" -N "$NODE" || die "slurmd did not start: see $BASE/log/slurmd.log"
+    # In the foreground (-D) but in the background here, so that this script
+    # knows their pids and keeps what they print before their log is open
+    # (a daemon that cannot reach its state or log folder says why only there).
+    rm -f "$BASE/run/slurmctld.pid" "$BASE/run/slurmd.pid"
+    slurmctld -D -f "$CONF" </dev/null >"$BASE/run/slurmctld.out" 2>&1 &
+    CTLD_PID=$!
+    slurmd -D -f "$CONF" -N "$NODE" </dev/null >"$BASE/run/slurmd.out" 2>&1 &
+    SLURMD_PID=$!
 fi
+CTLD_PID=${CTLD_PID:-$(pid_of "$BASE/run/slurmctld.pid")}
+SLURMD_PID=${SLURMD_PID:-$(pid_of "$BASE/run/slurmd.pid")}
+
+# The line that says why a daemon stopped: its last fatal or error line,
+# from its own output or its log file, else the last line it wrote.
+why() { # name
+    local f line
+    for f in "$BASE/run/$1.out" "$BASE/log/$1.log"; do
+        line=$(grep -aE 'fatal|error' "$f" 2>/dev/null | tail -n1 || true)
+        [ -n "$line" ] && { echo "$line"; return; }
+    done
+    for f in "$BASE/run/$1.out" "$BASE/log/$1.log"; do
+        line=$(tail -n1 "$f" 2>/dev/null || true)
+        [ -n "$line" ] && { echo "$line"; return; }
+    done
+    echo "it wrote nothing"
+}
 
 export SLURM_CONF=$CONF
 state=""
 for i in $(seq 150); do
-    state=$(sinfo -h -n "$NODE" -o %T 2>/dev/null | head -n1 || true)
+    # A daemon that died at start is not waited for.
+    for d in slurmctld:$CTLD_PID slurmd:$SLURMD_PID; do
+        alive "${d#*:}" || die "${d%%:*} stopped at start: $(why "${d%%:*}") (see $BASE/run/${d%%:*}.out and $BASE/log/${d%%:*}.log)"
+    done
+    state=$(timeout 5 sinfo -h -n "$NODE" -o %T 2>/dev/null | head -n1 || true)
     case "$state" in
         idle | mixed | allocated) break ;;
         down* | drain* | drained*)

@@ -234,6 +234,7 @@ fn measure_gemm(
             threads: opts.threads,
             device: opts.device,
             precision: opts.precision,
+            ..Default::default()
         },
     )?;
     let inputs = vec![(
@@ -425,10 +426,10 @@ impl RowContext {
         }
     }
 
-    /// For an ONNX file's rows: no FLOP count, so no % of peak.
-    pub fn without_graph(threads: usize, cache_root: &Path) -> RowContext {
+    /// For an ONNX file's rows: the FLOPs counted from the file, if any.
+    pub fn without_graph(flops: Option<u64>, threads: usize, cache_root: &Path) -> RowContext {
         RowContext {
-            flops: None,
+            flops,
             dtype: DType::Float32,
             threads,
             peaks: load(cache_root, &host_key()).unwrap_or_default(),

@@ -64,7 +64,27 @@ pub struct WorkerSpec {
     /// `--pin`: `auto` or a CPU list (`0-3`); none: not pinned.
     #[serde(default)]
     pub pin: Option<String>,
+    /// What to do: benchmark (the default), or only infer the shapes of
+    /// the model's values for FLOP counting.
+    #[serde(default)]
+    pub task: WorkerTask,
 }
+
+/// A worker's job.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerTask {
+    #[default]
+    Benchmark,
+    /// tract's shape inference with the inputs' shapes: writes
+    /// `shapes.json` (value name → shape) into `outputs_dir`. In a worker
+    /// because the analysis folds constants, whose size the parent cannot
+    /// bound: running out of memory must cost this process, not the run.
+    Shapes,
+}
+
+/// The file [`WorkerTask::Shapes`] writes into `outputs_dir`.
+pub const SHAPES_FILE: &str = "shapes.json";
 
 fn one() -> u64 {
     1
@@ -317,7 +337,8 @@ pub fn worker_command(exe: &Path, spec_path: &Path) -> Command {
 /// reason goes to stderr, which the parent captures).
 /// Fault injection for the harness's own tests (documented in the README):
 /// `TURNKEY_FAULT_INJECT=crash:RUNTIME` makes that runtime's worker die by
-/// SIGSEGV (`kill:RUNTIME` by SIGKILL), `hang:RUNTIME` makes it hang, so the parent's crash and timeout
+/// SIGSEGV (`kill:RUNTIME` by SIGKILL, `oom:RUNTIME` by a failed allocation),
+/// `hang:RUNTIME` makes it hang, so the parent's crash and timeout
 /// handling is tested on real processes.
 fn inject_fault(runtime: &str) {
     let Ok(f) = std::env::var("TURNKEY_FAULT_INJECT") else {
@@ -339,6 +360,15 @@ fn inject_fault(runtime: &str) {
             unsafe {
                 libc::raise(libc::SIGKILL);
             }
+        }
+        Some(("oom", rt)) if rt == runtime => {
+            // An allocation no machine grants (4 EiB: more than any address
+            // space, so no overcommit setting lets it touch real memory):
+            // Rust's handler prints
+            // "memory allocation of N bytes failed" and aborts, as when a
+            // runtime asks for more than there is.
+            let v = vec![1u8; 1 << 62];
+            std::hint::black_box(&v);
         }
         Some(("hang", rt)) if rt == runtime => loop {
             std::thread::sleep(std::time::Duration::from_secs(60));
@@ -396,12 +426,19 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
     // After pinning: the monitor reads the CPUs the worker may use.
     let host = HostMonitor::start();
     let inputs = read_inputs(&spec.inputs_dir)?;
+    if spec.task == WorkerTask::Shapes {
+        return write_shapes(spec, &inputs, result);
+    }
     let rt = runtime::by_name(&spec.runtime)?;
     result.runtime_version = rt.version();
     let opts = SessionOptions {
         threads: spec.threads,
         device: spec.device,
         precision: spec.precision,
+        input_shapes: inputs
+            .iter()
+            .filter_map(|(n, v)| v.as_tensor().map(|t| (n.clone(), t.dtype, t.shape.clone())))
+            .collect(),
     };
 
     let t = Instant::now();
@@ -475,6 +512,34 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
     })?;
     write_values(dir, "output", &outputs)?;
     Ok(())
+}
+
+/// [`WorkerTask::Shapes`]: tract's analysis, saved as JSON.
+fn write_shapes(
+    spec: &WorkerSpec,
+    inputs: &[(String, HostValue)],
+    result: &mut WorkerResult,
+) -> Result<(), WorkerError> {
+    result.runtime_version = runtime::tract::tract_version();
+    let facts: Vec<_> = inputs
+        .iter()
+        .filter_map(|(n, v)| v.as_tensor().map(|t| (n.clone(), t.dtype, t.shape.clone())))
+        .collect();
+    let shapes =
+        runtime::tract::value_shapes(&spec.onnx, &facts).map_err(|message| RuntimeError::Load {
+            runtime: "tract",
+            model: spec.onnx.clone(),
+            message,
+        })?;
+    let dir = spec.outputs_dir.as_ref().ok_or_else(|| WorkerError::Spec {
+        path: spec.result_path.clone(),
+        message: "a shapes task needs outputs_dir".into(),
+    })?;
+    std::fs::create_dir_all(dir).map_err(|source| WorkerError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    write_atomic(&dir.join(SHAPES_FILE), &json_bytes(&shapes)?)
 }
 
 /// `input_0.pb`, `input_1.pb`, ... until the first missing one.
@@ -754,6 +819,7 @@ mod tests {
             samples_path: Some(dir.join("samples.csv")),
             result_path: dir.join("result.json"),
             pin: None,
+            task: Default::default(),
         }
     }
 

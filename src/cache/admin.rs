@@ -16,8 +16,9 @@ use thiserror::Error;
 use super::{CACHE_DIR_ENV, Cache, CacheError, RECORD_FILE, Record, Status, check_build_name};
 
 /// What `cache clean` removes from a build folder (records and logs stay).
-pub const CLEAN_PATHS: [&str; 5] = [
+pub const CLEAN_PATHS: [&str; 6] = [
     "model.onnx",
+    "model.onnx.data",
     "model.graph.json",
     "inputs",
     "outputs",
@@ -25,7 +26,13 @@ pub const CLEAN_PATHS: [&str; 5] = [
 ];
 /// What `--lean-cache` removes after a build is benchmarked: the large
 /// files; the samples stay for the report's charts.
-pub const LEAN_PATHS: [&str; 4] = ["model.onnx", "model.graph.json", "inputs", "outputs"];
+pub const LEAN_PATHS: [&str; 5] = [
+    "model.onnx",
+    "model.onnx.data",
+    "model.graph.json",
+    "inputs",
+    "outputs",
+];
 
 #[derive(Debug, Error)]
 pub enum AdminError {

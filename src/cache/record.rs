@@ -112,6 +112,10 @@ pub struct TensorSpec {
     /// of the first tensor inside.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// ONNX file inputs: where the data came from (`random`, `script`,
+    /// `test_data_set_0/input_0.pb`, `value 16000`, `file img.npy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl TensorSpec {
@@ -121,6 +125,7 @@ impl TensorSpec {
             shape: shape.to_vec(),
             dtype,
             value: None,
+            source: None,
         }
     }
 }
@@ -179,6 +184,30 @@ pub struct Identity {
     pub executions: u64,
     /// ONNX inputs: sha256 (hex) of the model file.
     pub file_sha256: Option<String>,
+    /// ONNX inputs: of `params`, the elements in initializers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params_initializers: Option<u64>,
+    /// ONNX inputs: of `params`, the elements in `Constant` nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params_constants: Option<u64>,
+    /// ONNX inputs: FLOPs of the nodes counted when some could not be (then
+    /// `flops` is empty: a partial sum is no model's FLOPs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flops_partial: Option<u64>,
+    /// ONNX inputs: the FLOPs of `flops` (or `flops_partial`) per op type.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub flops_by_op: BTreeMap<String, u64>,
+    /// ONNX inputs: nodes not in `flops`, by `Op (why)`: no formula, shapes
+    /// unknown, subgraphs not counted.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub flops_not_counted: BTreeMap<String, usize>,
+    /// ONNX inputs: why no FLOPs could be counted (the shape analysis failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flops_error: Option<String>,
+    /// ONNX inputs: sha256 (hex) of each external data file, by its path
+    /// relative to the model (part of the build's identity).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_sha256: BTreeMap<String, String>,
     /// ONNX inputs: the sizes bound to dynamic axes and inputs
     /// (`--axis`, `--shape`, a manifest's `axes`), e.g. `batch_size=8`.
     pub bindings: Option<String>,

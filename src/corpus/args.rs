@@ -22,6 +22,11 @@ pub struct CorpusArgs {
     #[arg(long = "shape", value_name = "INPUT=D1,D2,..")]
     pub shapes: Vec<String>,
 
+    /// A value for an ONNX model input: a number (sr=16000), a comma list reshaped to the
+    /// input's shape, or a .npy, .pb (TensorProto) or .bin (raw) file.
+    #[arg(long = "input", id = "input_values", value_name = "NAME=VALUE")]
+    pub input_values: Vec<String>,
+
     /// Labels for the inputs whose path matches a glob pattern: "models/*.onnx=task::vision author::me".
     #[arg(long = "labels-for", value_name = "PATTERN=LABELS")]
     pub labels_for: Vec<String>,

@@ -71,6 +71,8 @@ struct Common {
     #[serde(default)]
     shapes: Option<BTreeMap<String, Spanned<Vec<u64>>>>,
     #[serde(default)]
+    inputs: Option<BTreeMap<String, Spanned<OneOrMany>>>,
+    #[serde(default)]
     sweep: Option<BTreeMap<String, Spanned<OneOrMany>>>,
     #[serde(default)]
     script_args: Option<Spanned<String>>,
@@ -122,6 +124,8 @@ struct OnnxEntry {
     axes: Option<BTreeMap<String, Spanned<u64>>>,
     #[serde(default)]
     shapes: Option<BTreeMap<String, Spanned<Vec<u64>>>>,
+    #[serde(default)]
+    inputs: Option<BTreeMap<String, Spanned<OneOrMany>>>,
     #[serde(default)]
     sweep: Option<BTreeMap<String, Spanned<OneOrMany>>>,
     #[serde(default)]
@@ -176,6 +180,8 @@ pub struct Settings {
     pub rtol: Option<f64>,
     pub axes: BTreeMap<String, usize>,
     pub shapes: BTreeMap<String, Vec<usize>>,
+    /// Values for ONNX model inputs (`inputs = { sr = 16000, image = "img.npy" }`).
+    pub inputs: BTreeMap<String, crate::onnx::InputValue>,
     pub sweep: Sweep,
     /// `script_args` of `[defaults]`, then of the entry (later values win).
     pub script_args: Vec<String>,
@@ -222,6 +228,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 struct Ctx<'a> {
     file: &'a Path,
+    /// The manifest's folder: relative paths are against it.
+    base: &'a Path,
     text: &'a str,
     warnings: Vec<String>,
 }
@@ -279,6 +287,7 @@ pub fn parse(file: &Path, text: &str, models_dir: Option<&Path>) -> Result<Manif
     let base = file.parent().unwrap_or(Path::new("."));
     let mut cx = Ctx {
         file,
+        base,
         text,
         warnings: Vec::new(),
     };
@@ -306,6 +315,7 @@ pub fn parse(file: &Path, text: &str, models_dir: Option<&Path>) -> Result<Manif
             rtol: e.rtol,
             axes: None,
             shapes: None,
+            inputs: None,
             sweep: e.sweep,
             script_args: e.script_args,
             labels: e.labels,
@@ -329,6 +339,7 @@ pub fn parse(file: &Path, text: &str, models_dir: Option<&Path>) -> Result<Manif
             rtol: e.rtol,
             axes: e.axes,
             shapes: e.shapes,
+            inputs: e.inputs,
             sweep: e.sweep,
             script_args: None,
             labels: e.labels,
@@ -478,10 +489,39 @@ fn apply_common(
     }
     for (k, v) in c.shapes.iter().flatten() {
         let dims: Vec<usize> = v.get_ref().iter().map(|&d| d as usize).collect();
+        if dims.contains(&0) {
+            return cx.err(v.span(), format!("shapes.{k}: sizes must be at least 1"));
+        }
         if defaults.is_some_and(|d| d.shapes.get(k) == Some(&dims)) {
             cx.warn_same(v.span(), &format!("shapes.{k}"));
         }
         s.shapes.insert(k.clone(), dims);
+    }
+    for (k, v) in c.inputs.iter().flatten() {
+        // A string is a file (relative to the manifest), numbers a literal.
+        let value = match v.get_ref() {
+            OneOrMany::One(Scalar::Str(f)) => {
+                let p = Path::new(f);
+                if !["npy", "pb", "bin"].contains(
+                    &p.extension()
+                        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                        .unwrap_or_default()
+                        .as_str(),
+                ) {
+                    return cx.err(
+                        v.span(),
+                        format!("inputs.{k}: a file value must be a .npy, .pb or .bin file"),
+                    );
+                }
+                crate::onnx::InputValue::File(cx.base.join(p))
+            }
+            other => crate::onnx::InputValue::parse(&other.texts().join(","), cx.base)
+                .map_err(|e| format!("{}: inputs.{k}: {e}", cx.at(v.span())))?,
+        };
+        if defaults.is_some_and(|d| d.inputs.get(k) == Some(&value)) {
+            cx.warn_same(v.span(), &format!("inputs.{k}"));
+        }
+        s.inputs.insert(k.clone(), value);
     }
     for (k, v) in c.sweep.iter().flatten() {
         let values = v.get_ref().texts();

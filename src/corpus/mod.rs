@@ -221,10 +221,14 @@ pub fn parse_shapes(args: &[String]) -> Result<BTreeMap<String, Vec<usize>>, Str
                 Vec::new() // a scalar input
             } else {
                 v.split(',')
-                    .map(|d| {
-                        d.trim().parse::<usize>().map_err(|_| {
-                            format!("--shape {tok}: '{d}' is not a size (a non-negative integer)")
-                        })
+                    .map(|d| match d.trim().parse::<usize>() {
+                        Ok(0) => Err(format!(
+                            "--shape {tok}: sizes must be at least 1 (an empty tensor has no data to run)"
+                        )),
+                        Ok(n) => Ok(n),
+                        Err(_) => Err(format!(
+                            "--shape {tok}: '{d}' is not a size (a positive integer)"
+                        )),
                     })
                     .collect::<Result<_, _>>()?
             };
@@ -252,6 +256,9 @@ impl ExpandOptions {
             bindings: Bindings {
                 axes: parse_axes(&a.axes)?,
                 shapes: parse_shapes(&a.shapes)?,
+                values: crate::onnx::parse_input_args(&a.input_values, Path::new("."))?
+                    .into_iter()
+                    .collect(),
             },
             labels_for: a
                 .labels_for
@@ -612,6 +619,7 @@ impl Expander<'_> {
         let mut base = b.bindings.clone();
         base.axes.extend(self.o.bindings.axes.clone());
         base.shapes.extend(self.o.bindings.shapes.clone());
+        base.values.extend(self.o.bindings.values.clone());
         for point in sweep.points() {
             let mut bindings = base.clone();
             let mut bad = None;
@@ -677,6 +685,7 @@ impl Expander<'_> {
                 bindings: Bindings {
                     axes: s.axes.clone(),
                     shapes: s.shapes.clone(),
+                    values: s.inputs.clone(),
                 },
                 entry: Some(at.clone()),
             };

@@ -5,11 +5,15 @@
 use super::export::{ExportOptions, export};
 use super::tensor_io::{read_tensor_pb, write_tensor_pb};
 use super::testutil::run_python;
-use crate::graph::{DType, Graph, HostTensor, Init, Op, Param, ResizeMode, TypeInfo, ValueId};
+use crate::graph::{
+    DType, Graph, HostTensor, Init, InterpMode, Op, PadMode, Param, ResizeMode, TypeInfo, ValueId,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const OPSETS: [i64; 4] = [13, 17, 20, 21];
+
+mod math;
 
 /// One model for every op kind (some kinds several times, to cover their
 /// attribute variants). `op_graph` matches on every `Op`, and
@@ -32,6 +36,13 @@ pub(crate) fn all_ops() -> Vec<Op> {
         Equal,
         Less,
         Greater,
+        NotEqual,
+        GreaterOrEqual,
+        LessOrEqual,
+        Not,
+        And,
+        Or,
+        Xor,
         Sqrt,
         Exp,
         Log,
@@ -136,6 +147,7 @@ pub(crate) fn all_ops() -> Vec<Op> {
         Pad {
             pads: vec![0, 0, 1, 2, 0, 0, 2, 1],
             value: 0.5,
+            mode: PadMode::Constant,
         },
         Reshape { shape: vec![6, 4] },
         Flatten { axis: 1 },
@@ -194,7 +206,160 @@ pub(crate) fn all_ops() -> Vec<Op> {
         },
         Dropout { ratio: 0.1 },
         Identity,
+        // Shape, resampling and normalization ops (issue #15).
+        Pad {
+            pads: vec![0, 0, 1, 2, 0, 0, 2, 1],
+            value: 0.0,
+            mode: PadMode::Reflect,
+        },
+        Pad {
+            pads: vec![0, 1, 0, 3, 0, 0, 2, 1],
+            value: 0.0,
+            mode: PadMode::Edge,
+        },
+        Trilu {
+            upper: false,
+            diagonal: 0,
+        },
+        Trilu {
+            upper: true,
+            diagonal: 1,
+        },
+        Trilu {
+            upper: false,
+            diagonal: -1,
+        },
+        OneHot { depth: 5 },
+        DepthToSpace { block: 2 },
+        Tile {
+            repeats: vec![2, 1, 3],
+        },
+        Einsum {
+            equation: "bhqd,bhkd->bhqk".into(),
+        },
+        Einsum {
+            equation: "bn,anm,bm->ba".into(),
+        },
+        Einsum {
+            equation: "...ij,jk->...ik".into(),
+        },
+        interp(&[10, 10], Some(&[2.0, 2.0]), InterpMode::Nearest, false),
+        interp(&[7, 3], None, InterpMode::Nearest, false),
+        interp(&[8, 3], None, InterpMode::NearestExact, false),
+        interp(&[8, 8], Some(&[1.7, 1.7]), InterpMode::Linear, false),
+        // An output of 1 samples the centre (half_pixel), as PyTorch does.
+        interp(&[1, 7], None, InterpMode::Linear, false),
+        interp(&[9, 4], None, InterpMode::Linear, true),
+        interp(&[8, 11], None, InterpMode::Cubic, false),
+        interp(&[10, 2], Some(&[2.0, 0.5]), InterpMode::Cubic, false),
+        interp(&[9, 3], None, InterpMode::Cubic, true),
+        interp(&[8], Some(&[1.6]), InterpMode::Linear, false),
+        interp(&[3, 5, 6], None, InterpMode::Linear, false),
+        interp(
+            &[4, 6, 8],
+            Some(&[2.0, 2.0, 2.0]),
+            InterpMode::Nearest,
+            false,
+        ),
+        GroupNorm {
+            groups: 2,
+            epsilon: 1e-5,
+        },
+        InstanceNorm { epsilon: 1e-5 },
+        // ---- math, activations and reductions (issue #15) ----
+        Sin,
+        Cos,
+        Tan,
+        Reciprocal,
+        Floor,
+        Ceil,
+        Round,
+        Sign,
+        Min,
+        Max,
+        Softplus {
+            beta: 1.0,
+            threshold: 20.0,
+        },
+        // beta x crosses the threshold inside the feeds' [-2, 2).
+        Softplus {
+            beta: 2.0,
+            threshold: 1.0,
+        },
+        Elu { alpha: 1.0 },
+        Elu { alpha: 0.5 },
+        Selu,
+        Mish,
+        Softsign,
+        PRelu,
+        ReduceMin {
+            axes: vec![1],
+            keepdims: true,
+        },
+        ReduceMin {
+            axes: vec![],
+            keepdims: false,
+        },
+        ReduceProd {
+            axes: vec![2],
+            keepdims: false,
+        },
+        ReduceProd {
+            axes: vec![0, 1],
+            keepdims: true,
+        },
+        ReduceL1 {
+            axes: vec![0, 2],
+            keepdims: true,
+        },
+        ReduceL2 {
+            axes: vec![],
+            keepdims: false,
+        },
+        ReduceL2 {
+            axes: vec![1],
+            keepdims: false,
+        },
+        ArgMax {
+            axis: 2,
+            keepdims: false,
+        },
+        ArgMin {
+            axis: 0,
+            keepdims: true,
+        },
+        TopK {
+            k: 2,
+            axis: 2,
+            largest: true,
+        },
+        TopK {
+            k: 3,
+            axis: 1,
+            largest: false,
+        },
+        CumSum { axis: 1 },
+        CumSum { axis: 2 },
     ]
+}
+
+fn interp(sizes: &[usize], scales: Option<&[f64]>, mode: InterpMode, align_corners: bool) -> Op {
+    Op::Interpolate {
+        sizes: sizes.to_vec(),
+        scales: scales.map(<[f64]>::to_vec),
+        mode,
+        align_corners,
+    }
+}
+
+/// The operand shapes of the einsum test equations.
+fn einsum_operands(equation: &str) -> Vec<Vec<usize>> {
+    match equation {
+        "bhqd,bhkd->bhqk" => vec![vec![2, 2, 3, 4], vec![2, 2, 5, 4]],
+        "bn,anm,bm->ba" => vec![vec![2, 3], vec![4, 3, 5], vec![2, 5]],
+        "...ij,jk->...ik" => vec![vec![2, 3, 4], vec![4, 5]],
+        other => panic!("no operands for einsum {other}"),
+    }
 }
 
 fn param(g: &mut Graph, name: &str, shape: &[usize], dtype: DType, low: f64) -> ValueId {
@@ -223,9 +388,19 @@ pub(crate) fn op_graph(op: &Op, d: DType) -> Graph {
             g.add_input("x", t(&[2, 3])),
             g.add_const(HostTensor::full(d, &[], 2.0)),
         ],
-        Op::Equal | Op::Less | Op::Greater => {
+        Op::Equal
+        | Op::Less
+        | Op::Greater
+        | Op::NotEqual
+        | Op::GreaterOrEqual
+        | Op::LessOrEqual => {
             vec![g.add_input("a", t(&[2, 3])), g.add_input("b", t(&[3]))]
         }
+        Op::Not => vec![g.add_input("m", TypeInfo::new(vec![2, 3], DType::Bool))],
+        Op::And | Op::Or | Op::Xor => vec![
+            g.add_input("a", TypeInfo::new(vec![2, 3], DType::Bool)),
+            g.add_input("b", TypeInfo::new(vec![3], DType::Bool)),
+        ],
         Op::Sqrt
         | Op::Exp
         | Op::Log
@@ -315,6 +490,58 @@ pub(crate) fn op_graph(op: &Op, d: DType) -> Graph {
         ],
         Op::Cast { .. } => vec![g.add_input("x", t(&[2, 3]))],
         Op::Expand { .. } => vec![g.add_input("x", t(&[3, 1]))],
+        Op::Trilu { .. } | Op::Tile { .. } => vec![g.add_input("x", t(&[2, 3, 4]))],
+        Op::OneHot { .. } => vec![g.add_input("ids", TypeInfo::new(vec![2, 3], DType::Int64))],
+        Op::DepthToSpace { .. } => vec![g.add_input("x", t(&[1, 8, 3, 3]))],
+        Op::Einsum { equation } => einsum_operands(equation)
+            .iter()
+            .enumerate()
+            .map(|(k, s)| g.add_input(&format!("x{k}"), t(s)))
+            .collect(),
+        Op::Interpolate { sizes, .. } => {
+            let spatial: &[usize] = [&[5][..], &[5, 5], &[2, 3, 4]][sizes.len() - 1];
+            vec![g.add_input("x", t(&[[1, 2].as_slice(), spatial].concat()))]
+        }
+        Op::GroupNorm { .. } => vec![
+            g.add_input("x", t(&[2, 4, 3, 3])),
+            param(&mut g, "weight", &[4], d, 0.5),
+            param(&mut g, "bias", &[4], d, -0.5),
+        ],
+        Op::InstanceNorm { .. } => vec![
+            g.add_input("x", t(&[2, 3, 4, 4])),
+            param(&mut g, "weight", &[3], d, 0.5),
+            param(&mut g, "bias", &[3], d, -0.5),
+        ],
+        // ---- issue #15 ----
+        Op::Sin
+        | Op::Cos
+        | Op::Tan
+        | Op::Reciprocal
+        | Op::Floor
+        | Op::Ceil
+        | Op::Round
+        | Op::Sign
+        | Op::Softplus { .. }
+        | Op::Elu { .. }
+        | Op::Selu
+        | Op::Mish
+        | Op::Softsign
+        | Op::ReduceMin { .. }
+        | Op::ReduceProd { .. }
+        | Op::ReduceL1 { .. }
+        | Op::ReduceL2 { .. }
+        | Op::ArgMax { .. }
+        | Op::ArgMin { .. }
+        | Op::TopK { .. }
+        | Op::CumSum { .. } => vec![g.add_input("x", t(&[2, 3, 4]))],
+        Op::Min | Op::Max => vec![
+            g.add_input("a", t(&[2, 3, 4])),
+            g.add_input("b", t(&[3, 4])),
+        ],
+        Op::PRelu => vec![
+            g.add_input("x", t(&[2, 3, 4])),
+            param(&mut g, "slope", &[3, 1], d, -0.5),
+        ],
     };
     let outs = g
         .add_node(op.clone(), &ins, "block")
@@ -399,6 +626,7 @@ fn mlp_graph(d: DType) -> Graph {
             Op::Pad {
                 pads: vec![0, 0, 1, 0, 0, 1],
                 value: 0.25,
+                mode: PadMode::Constant,
             },
             &[h],
             "pad",
@@ -635,6 +863,34 @@ fn elementwise_ref(op: &Op) -> Option<Box<dyn Fn(f64) -> f64>> {
             Box::new(move |x: f64| x.clamp(lo, hi))
         }
         Op::Dropout { .. } | Op::Identity => Box::new(|x| x),
+        Op::Sin => Box::new(f64::sin),
+        Op::Cos => Box::new(f64::cos),
+        Op::Tan => Box::new(f64::tan),
+        Op::Reciprocal => Box::new(|x: f64| 1.0 / x),
+        Op::Floor => Box::new(f64::floor),
+        Op::Ceil => Box::new(f64::ceil),
+        Op::Round => Box::new(f64::round_ties_even),
+        Op::Sign => Box::new(|x: f64| if x == 0.0 { 0.0 } else { x.signum() }),
+        Op::Softplus { beta, threshold } => {
+            let (b, t) = (*beta, *threshold);
+            Box::new(move |x: f64| {
+                if b * x > t {
+                    x
+                } else {
+                    (b * x).exp().ln_1p() / b
+                }
+            })
+        }
+        Op::Elu { alpha } => {
+            let a = *alpha;
+            Box::new(move |x: f64| if x > 0.0 { x } else { a * x.exp_m1() })
+        }
+        Op::Selu => Box::new(|x: f64| {
+            use crate::graph::ops::{SELU_ALPHA, SELU_SCALE};
+            SELU_SCALE * if x > 0.0 { x } else { SELU_ALPHA * x.exp_m1() }
+        }),
+        Op::Mish => Box::new(|x: f64| x * x.exp().ln_1p().tanh()),
+        Op::Softsign => Box::new(|x: f64| x / (1.0 + x.abs())),
         _ => return None,
     })
 }
@@ -845,7 +1101,8 @@ fn exported_models_pass_checker_and_run_in_ort_and_tract() {
         let x = &c.feeds[0].1;
         let want: Option<Vec<f64>> = elementwise_ref(op)
             .map(|f| x.to_f64_vec().into_iter().map(f).collect())
-            .or_else(|| structured_ref(op, x));
+            .or_else(|| structured_ref(op, x))
+            .or_else(|| math::reduction_ref(op, x));
         if let (Some(want), true) = (want, c.graph.nodes.len() == 1) {
             let got = ort_outs[0].to_f64_vec();
             let bad = got
@@ -869,4 +1126,72 @@ fn exported_models_pass_checker_and_run_in_ort_and_tract() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// Weights in external data: the checker, onnxruntime and tract read the
+/// pair of files, and give the outputs of the one-file export.
+#[test]
+fn external_data_exports_run_like_inline_ones() {
+    use crate::onnx::{ExternalData, export_to_file};
+    use crate::runtime::{self, SessionOptions};
+    let g = embedding_graph();
+    let dir = tempfile::tempdir().unwrap();
+    let (inl, ext) = (dir.path().join("inline"), dir.path().join("external"));
+    std::fs::create_dir_all(&inl).unwrap();
+    std::fs::create_dir_all(&ext).unwrap();
+    let w = export_to_file(&g, &ExportOptions::default(), &inl.join("model.onnx")).unwrap();
+    assert!(w.external.is_none(), "small models stay in one file");
+    assert!(!inl.join("model.onnx.data").exists());
+    let opts = ExportOptions {
+        external_data: ExternalData::Always,
+        ..Default::default()
+    };
+    let w = export_to_file(&g, &opts, &ext.join("model.onnx")).unwrap();
+    let (data, len) = w.external.expect("weights written apart");
+    assert_eq!(data, ext.join("model.onnx.data"));
+    assert_eq!(std::fs::metadata(&data).unwrap().len(), len);
+    assert!(
+        w.model_bytes < 4096,
+        "no weights in the graph file: {} bytes",
+        w.model_bytes
+    );
+    // Re-exported inline, the data file of the earlier export goes.
+    export_to_file(&g, &ExportOptions::default(), &ext.join("model.onnx")).unwrap();
+    assert!(!data.exists(), "a stale data file was left behind");
+    export_to_file(&g, &opts, &ext.join("model.onnx")).unwrap();
+
+    let ids = HostTensor::from_fn(DType::Int64, &[2, 5], |i| (i * 7 % 50) as f64);
+    let feeds = vec![("input_ids".to_string(), ids.clone())];
+    let rt = runtime::by_name("tract").unwrap();
+    let run = |m: &Path| {
+        let mut s = rt.load(m, &SessionOptions::default()).unwrap();
+        s.set_inputs(&feeds).unwrap();
+        s.run().unwrap();
+        s.outputs().unwrap()
+    };
+    let (a, b) = (run(&inl.join("model.onnx")), run(&ext.join("model.onnx")));
+    assert_eq!(a, b, "tract: external data changes nothing");
+
+    write_tensor_pb(&dir.path().join("ids.pb"), "input_ids", &ids).unwrap();
+    let out = run_python(
+        r#"
+import sys, onnx, numpy as np, onnxruntime as ort
+from onnx import numpy_helper
+inl, ext, ids = sys.argv[1:4]
+onnx.checker.check_model(ext, full_check=True)
+t = onnx.TensorProto(); t.ParseFromString(open(ids, 'rb').read())
+feed = {"input_ids": numpy_helper.to_array(t)}
+a = ort.InferenceSession(inl).run(None, feed)
+b = ort.InferenceSession(ext).run(None, feed)
+assert all(np.array_equal(x, y) for x, y in zip(a, b)), "ort: outputs differ"
+m = onnx.load(ext, load_external_data=False)
+print(sum(1 for i in m.graph.initializer if i.data_location == onnx.TensorProto.EXTERNAL))
+"#,
+        &[
+            &inl.join("model.onnx"),
+            &ext.join("model.onnx"),
+            &dir.path().join("ids.pb"),
+        ],
+    );
+    assert_eq!(out.trim(), g.params.len().to_string());
 }

@@ -187,7 +187,10 @@ fn io_info(v: &ValueInfoProto) -> IoInfo {
             s.dim
                 .iter()
                 .map(|d| match &d.value {
-                    Some(DimValue::DimValue(n)) if *n >= 0 => Dim::Fixed(*n as usize),
+                    // A size of 0 is what some exporters write for "any"
+                    // (silero-vad's inputs are [0, 0]); ONNX Runtime feeds
+                    // any size there, and an empty input runs nothing.
+                    Some(DimValue::DimValue(n)) if *n > 0 => Dim::Fixed(*n as usize),
                     Some(DimValue::DimParam(p)) if !p.is_empty() => Dim::Named(p.clone()),
                     _ => Dim::Unknown,
                 })
@@ -294,10 +297,17 @@ pub struct OnnxFileInfo {
     pub doc: String,
     /// Nodes of the main graph per op type; ops outside `ai.onnx` as `domain:Op`.
     pub op_counts: BTreeMap<String, usize>,
-    /// Elements of all initializers (the weights).
+    /// Weights: elements of all initializers (subgraphs' too) and of the
+    /// `Constant` nodes holding floats or 8-bit integers (exporters such
+    /// as Paddle's keep weights there; int32/int64/bool constants are
+    /// shapes, axes and indices, not counted).
     pub params: u64,
-    /// Bytes of all initializers.
+    /// Bytes of those weights.
     pub param_bytes: u64,
+    /// Of `params`: the elements in initializers.
+    pub params_initializers: u64,
+    /// Of `params`: the elements in `Constant` nodes.
+    pub params_constants: u64,
     /// Files holding external tensor data, relative to the model's folder.
     pub external_files: Vec<String>,
 }
@@ -335,6 +345,8 @@ struct NodeBody {
 /// The attribute fields that can hold tensors (and so external data).
 #[derive(Clone, PartialEq, prost::Message)]
 struct AttrBody {
+    #[prost(string, tag = "1")]
+    name: String,
     #[prost(message, optional, tag = "5")]
     t: Option<TensorHead>,
     #[prost(message, optional, boxed, tag = "6")]
@@ -390,6 +402,36 @@ fn walk_graph(g: &GraphBody, out: &mut BTreeSet<String>) {
     }
 }
 
+/// Weight elements and bits: (initializers, constants, bits), over `g` and
+/// its subgraphs.
+fn count_weights(g: &GraphBody, acc: &mut (u64, u64, u64)) {
+    let elems = |t: &TensorHead| t.dims.iter().map(|&d| d.max(0) as u64).product::<u64>();
+    for t in &g.initializer {
+        acc.0 += elems(t);
+        acc.2 += elems(t) * elem_bits(t.data_type);
+    }
+    for n in &g.node {
+        for a in &n.attribute {
+            if n.op_type == "Constant"
+                && n.domain.is_empty()
+                && a.name == "value"
+                && let Some(t) = &a.t
+                && is_weight_type(t.data_type)
+            {
+                acc.1 += elems(t);
+                acc.2 += elems(t) * elem_bits(t.data_type);
+            }
+            a.g.iter().for_each(|sub| count_weights(sub, acc));
+            a.graphs.iter().for_each(|sub| count_weights(sub, acc));
+        }
+    }
+}
+
+/// Element types of weights: floats and (quantized) 8-bit integers.
+fn is_weight_type(t: i32) -> bool {
+    dtype_from_onnx(t).is_some_and(|d| d.is_float() || matches!(d, DType::Int8 | DType::Uint8))
+}
+
 /// Reads the interface and the summary of the ONNX model at `path`.
 pub fn inspect(path: &Path) -> Result<OnnxFileInfo, OnnxError> {
     let bytes = std::fs::read(path).map_err(|source| OnnxError::Read {
@@ -419,12 +461,9 @@ pub fn inspect(path: &Path) -> Result<OnnxFileInfo, OnnxError> {
         };
         *op_counts.entry(key).or_insert(0) += 1;
     }
-    let (mut params, mut bits) = (0u64, 0u64);
-    for t in &graph.initializer {
-        let n: u64 = t.dims.iter().map(|&d| d.max(0) as u64).product();
-        params += n;
-        bits += n * elem_bits(t.data_type);
-    }
+    let mut w = (0u64, 0u64, 0u64);
+    count_weights(&graph, &mut w);
+    let (params_initializers, params_constants, bits) = w;
     let mut external = BTreeSet::new();
     walk_graph(&graph, &mut external);
     let doc = [body.doc_string.trim(), graph.doc_string.trim()]
@@ -437,8 +476,10 @@ pub fn inspect(path: &Path) -> Result<OnnxFileInfo, OnnxError> {
         graph_name: graph.name,
         doc,
         op_counts,
-        params,
+        params: params_initializers + params_constants,
         param_bytes: bits.div_ceil(8),
+        params_initializers,
+        params_constants,
         external_files: external.into_iter().collect(),
     })
 }
@@ -488,6 +529,8 @@ pub fn external_paths(model: &Path, info: &OnnxFileInfo) -> Result<Vec<PathBuf>,
 pub struct Bindings {
     pub axes: BTreeMap<String, usize>,
     pub shapes: BTreeMap<String, Vec<usize>>,
+    /// Values given for inputs (`--input`, a manifest's `inputs`).
+    pub values: BTreeMap<String, super::feed::InputValue>,
 }
 
 impl Bindings {
@@ -499,6 +542,7 @@ impl Bindings {
                 .iter()
                 .map(|(k, v)| format!("{k}={}", crate::graph::shape_str(v))),
         );
+        parts.extend(self.values.iter().map(|(k, v)| format!("{k}:={v}")));
         parts.join(" ")
     }
 }
@@ -565,8 +609,9 @@ fn unbound_message(axes: &[(String, Vec<String>)], unnamed: &[(String, usize)]) 
         let example = &axes[0].0;
         parts.push(format!(
             "dynamic axes not bound: {}; bind them with --axis NAME=N (e.g. --axis {example}=1) \
-             or `axes = {{ {example} = 1 }}` in a manifest",
-            list.join(", ")
+             or `axes = {{ {} = 1 }}` in a manifest",
+            list.join(", "),
+            toml_key(example)
         ));
     }
     if !unnamed.is_empty() {
@@ -581,6 +626,20 @@ fn unbound_message(axes: &[(String, Vec<String>)], unnamed: &[(String, usize)]) 
         ));
     }
     parts.join("; ")
+}
+
+/// `name` as a TOML key: bare when it is letters, digits, `_` and `-`,
+/// else quoted (`"p2o.DynamicDimension.0"`: a bare dotted key would nest).
+fn toml_key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        name.to_string()
+    } else {
+        format!("{:?}", name)
+    }
 }
 
 fn feedable(i: &IoInfo) -> Result<ValueType, BindError> {
@@ -698,6 +757,30 @@ pub fn unknown_shape_names(io: &ModelIo, b: &Bindings) -> Vec<String> {
         .collect()
 }
 
+/// The names of the model's dynamic axes, sorted, each once.
+pub fn axis_names(io: &ModelIo) -> Vec<String> {
+    let names: BTreeSet<String> = io
+        .inputs
+        .iter()
+        .flat_map(|i| &i.dims)
+        .filter_map(|d| match d {
+            Dim::Named(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    names.into_iter().collect()
+}
+
+/// The `--axis` names that no input of this model uses.
+pub fn unknown_axis_names(io: &ModelIo, b: &Bindings) -> Vec<String> {
+    let known = axis_names(io);
+    b.axes
+        .keys()
+        .filter(|k| !known.contains(k))
+        .cloned()
+        .collect()
+}
+
 /// Orders `feed` (values named after inputs) as the model's inputs and
 /// checks it against the interface and the bindings: every input given once,
 /// same type, and the fixed and bound sizes respected (by every tensor
@@ -764,7 +847,8 @@ fn check_tensor_shape(i: &IoInfo, b: &Bindings, t: &HostTensor) -> Result<(), Bi
             crate::graph::shape_str(&t.shape)
         ))
     };
-    if let Some(s) = b.shapes.get(&i.name)
+    let whole = b.shapes.get(&i.name);
+    if let Some(s) = whole
         && s != &t.shape
     {
         return Err(wrong(format!("--shape asks for {}", join_dims(s))));
@@ -776,8 +860,9 @@ fn check_tensor_shape(i: &IoInfo, b: &Bindings, t: &HostTensor) -> Result<(), Bi
         for (k, d) in i.dims.iter().enumerate() {
             let want = match d {
                 Dim::Fixed(n) => Some(*n),
-                Dim::Named(a) => b.axes.get(a).copied(),
-                Dim::Unknown => None,
+                // --shape wins over --axis.
+                Dim::Named(a) if whole.is_none() => b.axes.get(a).copied(),
+                Dim::Named(_) | Dim::Unknown => None,
             };
             if let Some(w) = want
                 && w != t.shape[k]
@@ -1162,6 +1247,26 @@ onnx.save(m, sys.argv[1])
 
     fn named(s: &str) -> Dim {
         Dim::Named(s.into())
+    }
+
+    #[test]
+    fn the_unbound_axis_hint_is_valid_toml() {
+        for (axis, key) in [
+            ("batch", "batch"),
+            ("p2o.DynamicDimension.0", "\"p2o.DynamicDimension.0\""),
+            ("?", "\"?\""),
+        ] {
+            let io = io_of(&[("x", Some(DType::Float32), vec![named(axis)])]);
+            let e = bind_inputs(&io, &Bindings::default())
+                .unwrap_err()
+                .to_string();
+            let hint = format!("`axes = {{ {key} = 1 }}`");
+            assert!(e.contains(&hint), "{e}");
+            // What the hint says parses, and binds this very axis.
+            let toml_text = format!("axes = {{ {key} = 1 }}");
+            let v: toml::Table = toml::from_str(&toml_text).unwrap();
+            assert_eq!(v["axes"][axis].as_integer(), Some(1), "{toml_text}");
+        }
     }
 
     #[test]

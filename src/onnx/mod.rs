@@ -3,6 +3,8 @@
 //! Knows only `graph/`.
 
 pub mod export;
+pub mod feed;
+pub mod flops;
 pub mod import;
 pub mod proto;
 pub mod tensor_io;
@@ -16,11 +18,15 @@ mod testutil;
 use std::path::PathBuf;
 use thiserror::Error;
 
-pub use export::{ExportOptions, export, export_model, ir_version_for_opset, supported_opsets};
+pub use export::{
+    ExportOptions, ExternalData, Written, data_file_name, export, export_model, export_to_file,
+    ir_version_for_opset, supported_opsets,
+};
+pub use feed::{InputValue, parse_input_args, read_npy};
 pub use import::{
-    BindError, Bindings, BoundInput, Dim, IoInfo, ModelIo, OnnxFileInfo, bind_inputs, check_feed,
-    external_paths, infer_outputs, inspect, read_model_io, test_data_dir, test_data_inputs,
-    unknown_shape_names,
+    BindError, Bindings, BoundInput, Dim, IoInfo, ModelIo, OnnxFileInfo, axis_names, bind_inputs,
+    check_feed, external_paths, infer_outputs, inspect, read_model_io, test_data_dir,
+    test_data_inputs, unknown_axis_names, unknown_shape_names,
 };
 pub use tensor_io::{
     dtype_from_onnx, dtype_to_onnx, proto_to_tensor, read_tensor_pb, tensor_into_proto,

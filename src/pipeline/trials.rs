@@ -134,6 +134,7 @@ fn one_trial(
         samples_path: Some(trial_samples(&dir, &key, trial)),
         result_path: log_dir.join(format!("{key}.trial{trial}.result.json")),
         pin: opts.pin.clone(),
+        task: Default::default(),
     };
     let spec_path = log_dir.join(format!("{key}.trial{trial}.spec.json"));
     let result = match run_worker(&spec, &spec_path, opts) {

@@ -42,6 +42,8 @@ pub trait Session {
     /// Every model input must be given exactly once, with the model's dtype.
     fn set_inputs(&mut self, inputs: &[(String, HostTensor)]) -> Result<(), RuntimeError>;
     /// One inference on the inputs set last; the outputs are kept inside.
+    /// Every run starts from the same state: nothing a run computes (a
+    /// recurrent op's hidden state) carries over into the next.
     fn run(&mut self) -> Result<(), RuntimeError>;
     /// The outputs of the last [`Session::run`], in the model's output order.
     fn outputs(&mut self) -> Result<Vec<(String, HostTensor)>, RuntimeError>;
@@ -129,6 +131,10 @@ pub struct SessionOptions {
     pub threads: usize,
     pub device: Device,
     pub precision: Precision,
+    /// The dtype and shape each tensor input will have, when known at load
+    /// (the worker reads its inputs first). Runtimes that analyse and
+    /// optimize for concrete shapes (tract) set them before optimization.
+    pub input_shapes: Vec<(String, DType, Vec<usize>)>,
 }
 
 impl SessionOptions {

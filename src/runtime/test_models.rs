@@ -183,3 +183,46 @@ pub(crate) fn tiny_linear(dir: &Path) -> PathBuf {
          m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 17)])",
     )
 }
+
+/// An LSTM over x: f32 [T, 1, 4] (T symbolic), hidden size 3, no initial
+/// state: y_h (f32 [1, 1, 3]) is the last hidden state. A runtime that keeps
+/// the hidden state between runs gives another y_h on the second run.
+pub(crate) fn lstm(dir: &Path) -> PathBuf {
+    make_model(
+        dir,
+        "lstm",
+        "rng = np.random.default_rng(2)\n\
+         W = numpy_helper.from_array(rng.standard_normal((1, 12, 4)).astype(np.float32), 'W')\n\
+         R = numpy_helper.from_array(rng.standard_normal((1, 12, 3)).astype(np.float32), 'R')\n\
+         B = numpy_helper.from_array(rng.standard_normal((1, 24)).astype(np.float32), 'B')\n\
+         nodes = [helper.make_node('LSTM', ['x', 'W', 'R', 'B'], ['', 'y_h'], hidden_size=3)]\n\
+         g = helper.make_graph(nodes, 'lstm',\n\
+             [helper.make_tensor_value_info('x', TensorProto.FLOAT, ['T', 1, 4])],\n\
+             [helper.make_tensor_value_info('y_h', TensorProto.FLOAT, [1, 1, 3])], [W, R, B])\n\
+         m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 17)])",
+    )
+}
+
+/// y = Relu(Reshape(x, [N, 2, 2])) with x: f32 [N, 4], the target shape
+/// computed from Shape(x), and a stale `value_info` for the reshaped value
+/// saying [3, 2, 2] (as an exporter traced at N = 3 leaves it).
+pub(crate) fn stale_value_info(dir: &Path) -> PathBuf {
+    make_model(
+        dir,
+        "stale",
+        "starts = numpy_helper.from_array(np.array([0], dtype=np.int64), 'starts')\n\
+         ends = numpy_helper.from_array(np.array([1], dtype=np.int64), 'ends')\n\
+         tail = numpy_helper.from_array(np.array([2, 2], dtype=np.int64), 'tail')\n\
+         nodes = [helper.make_node('Shape', ['x'], ['s']),\n\
+                  helper.make_node('Slice', ['s', 'starts', 'ends'], ['n']),\n\
+                  helper.make_node('Concat', ['n', 'tail'], ['target'], axis=0),\n\
+                  helper.make_node('Reshape', ['x', 'target'], ['r']),\n\
+                  helper.make_node('Relu', ['r'], ['y'])]\n\
+         g = helper.make_graph(nodes, 'stale',\n\
+             [helper.make_tensor_value_info('x', TensorProto.FLOAT, ['N', 4])],\n\
+             [helper.make_tensor_value_info('y', TensorProto.FLOAT, ['N', 2, 2])],\n\
+             [starts, ends, tail],\n\
+             value_info=[helper.make_tensor_value_info('r', TensorProto.FLOAT, [3, 2, 2])])\n\
+         m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 17)])",
+    )
+}

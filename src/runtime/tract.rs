@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::OpState;
 
 const NAME: &str = "tract";
 
@@ -67,22 +68,29 @@ impl Runtime for TractRuntime {
         if !model.is_file() {
             return Err(load_err("the file does not exist".into()));
         }
-        // `{:#}` prints the whole cause chain: tract's top error alone is vague.
-        let inference = tract_onnx::onnx()
-            .model_for_path(model)
-            .map_err(|e| load_err(format!("{e:#}")))?;
-        // Names come from the ONNX graph: optimization may replace the nodes
-        // that carry them, but keeps the order of inputs and outputs.
-        let input_names = outlet_names(&inference, inference.input_outlets())
-            .map_err(|e| load_err(format!("{e:#}")))?;
-        let output_names = outlet_names(&inference, inference.output_outlets())
-            .map_err(|e| load_err(format!("{e:#}")))?;
-        let plan: Plan = inference
-            .into_optimized()
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| load_err(format!("{e:#}")))?;
+        // With concrete input facts, the file's `value_info` adds nothing
+        // tract needs, and a stale one (symbolic or wrong sizes left by an
+        // exporter) conflicts with the facts and stops the analysis: it is
+        // ignored first, and used only when tract cannot go on without it.
+        let concrete = !opts.input_shapes.is_empty();
+        let first = prepare(model, opts, concrete);
+        let (prepared, value_info) = match first {
+            Ok(p) => (p, if concrete { "ignored" } else { "used" }),
+            Err(e) if concrete => match prepare(model, opts, false) {
+                Ok(p) => (p, "used (tract needed it)"),
+                Err(_) => return Err(load_err(e)),
+            },
+            Err(e) => return Err(load_err(e)),
+        };
+        let Prepared {
+            plan,
+            input_names,
+            output_names,
+        } = prepared;
         let state = plan.spawn().map_err(|e| load_err(format!("{e:#}")))?;
-
+        // The op states of a fresh state (recurrent hidden state, a Scan's
+        // position): every run starts from these, as on ONNX Runtime.
+        let fresh = state.op_states.clone();
         let typed = plan.model();
         let mut inputs = Vec::new();
         for (name, outlet) in input_names
@@ -120,9 +128,19 @@ impl Runtime for TractRuntime {
             ),
             ("execution_provider".into(), "tract cpu".into()),
             ("precision".into(), opts.precision.to_string()),
+            (
+                "input_facts".into(),
+                if concrete {
+                    "concrete (the shapes fed)".into()
+                } else {
+                    "as declared in the file".into()
+                },
+            ),
+            ("value_info".into(), value_info.into()),
         ]);
         Ok(Box::new(TractSession {
             state,
+            fresh,
             inputs,
             output_names,
             values: TVec::new(),
@@ -130,6 +148,91 @@ impl Runtime for TractRuntime {
             details,
         }))
     }
+}
+
+/// A runnable plan and the model's input and output names.
+struct Prepared {
+    plan: Plan,
+    input_names: Vec<String>,
+    output_names: Vec<String>,
+}
+
+/// Loads `model`, sets the input facts from `opts.input_shapes` (by input
+/// name; inputs not listed keep the file's facts), optimizes and plans.
+/// Errors carry tract's whole cause chain (`{:#}`): its top error alone is vague.
+fn prepare(
+    model: &Path,
+    opts: &SessionOptions,
+    ignore_value_info: bool,
+) -> Result<Prepared, String> {
+    let e = |e: TractError| format!("{e:#}");
+    let mut inference = tract_onnx::onnx()
+        .with_ignore_value_info(ignore_value_info)
+        .model_for_path(model)
+        .map_err(e)?;
+    // Names come from the ONNX graph: optimization may replace the nodes
+    // that carry them, but keeps the order of inputs and outputs.
+    let input_names = outlet_names(&inference, inference.input_outlets()).map_err(e)?;
+    let output_names = outlet_names(&inference, inference.output_outlets()).map_err(e)?;
+    for (k, name) in input_names.iter().enumerate() {
+        let Some((_, dtype, shape)) = opts.input_shapes.iter().find(|(n, _, _)| n == name) else {
+            continue;
+        };
+        let dt =
+            to_tract(*dtype).ok_or_else(|| format!("tract has no {dtype} (input '{name}')"))?;
+        inference
+            .set_input_fact(k, InferenceFact::dt_shape(dt, shape))
+            .map_err(e)?;
+    }
+    let plan = inference
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(e)?;
+    Ok(Prepared {
+        plan,
+        input_names,
+        output_names,
+    })
+}
+
+/// The shape of every value of `model` that tract's analysis finds, by
+/// its ONNX name, given the inputs' dtypes and shapes: what FLOP counting
+/// needs. The analysis goes on past nodes it cannot infer (those values are
+/// absent); nothing is optimized or run.
+pub fn value_shapes(
+    model: &Path,
+    inputs: &[(String, DType, Vec<usize>)],
+) -> Result<BTreeMap<String, Vec<usize>>, String> {
+    let e = |e: TractError| format!("{e:#}");
+    let mut m = tract_onnx::onnx()
+        .with_ignore_value_info(true)
+        .model_for_path(model)
+        .map_err(e)?;
+    let names = outlet_names(&m, m.input_outlets()).map_err(e)?;
+    for (k, name) in names.iter().enumerate() {
+        if let Some((_, dtype, shape)) = inputs.iter().find(|(n, _, _)| n == name)
+            && let Some(dt) = to_tract(*dtype)
+        {
+            m.set_input_fact(k, InferenceFact::dt_shape(dt, shape))
+                .map_err(e)?;
+        }
+    }
+    // Obstinate: a node tract cannot infer leaves its values unknown, and
+    // the error is not the caller's concern.
+    let _ = m.analyse(true);
+    let mut out = BTreeMap::new();
+    for node in m.nodes() {
+        for (ix, o) in node.outputs.iter().enumerate() {
+            let label = m
+                .outlet_label(OutletId::new(node.id, ix))
+                .map(str::to_string)
+                .unwrap_or_else(|| node.name.clone());
+            if let Ok(Some(shape)) = o.fact.shape.as_concrete_finite() {
+                out.insert(label, shape.to_vec());
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn outlet_names(
@@ -155,6 +258,8 @@ struct InputSpec {
 
 struct TractSession {
     state: TypedSimpleState,
+    /// The op states of a freshly spawned state, restored before each run.
+    fresh: Vec<Option<Box<dyn OpState>>>,
     inputs: Vec<InputSpec>,
     output_names: Vec<String>,
     /// Inputs in model order; cloning a `TValue` only bumps a refcount.
@@ -186,6 +291,14 @@ impl Session for TractSession {
     }
 
     fn run(&mut self) -> Result<(), RuntimeError> {
+        // Stateful ops (LSTM/GRU as Scan, Loop) keep their state between
+        // runs of one tract state: without this reset, each iteration would
+        // continue the previous one's sequence. Only those ops have a state.
+        for (now, fresh) in self.state.op_states.iter_mut().zip(&self.fresh) {
+            if fresh.is_some() || now.is_some() {
+                now.clone_from(fresh);
+            }
+        }
         let out = self
             .state
             .run(self.values.clone())
@@ -375,6 +488,86 @@ mod tests {
         // Relu really clipped something, and Gather picked rows 5, 0, 2.
         assert_eq!(t[0].1.shape, vec![2, 5]);
         assert_eq!(t[1].1.shape, vec![3, 3]);
+    }
+
+    fn opts_for(inputs: &[(String, HostTensor)]) -> SessionOptions {
+        SessionOptions {
+            threads: 1,
+            input_shapes: inputs
+                .iter()
+                .map(|(n, t)| (n.clone(), t.dtype, t.shape.clone()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn run_n(s: &mut dyn Session, n: usize) -> Vec<Vec<(String, HostTensor)>> {
+        (0..n)
+            .map(|_| {
+                s.run().unwrap();
+                s.outputs().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_run_of_a_recurrent_model_starts_from_a_fresh_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = test_models::lstm(dir.path());
+        let x = vec![(
+            "x".to_string(),
+            HostTensor::uniform(DType::Float32, &[5, 1, 4], -1.0, 1.0, 7),
+        )];
+        let opts = opts_for(&x);
+        let mut t = TractRuntime.load(&model, &opts).unwrap();
+        t.set_inputs(&x).unwrap();
+        let runs = run_n(t.as_mut(), 3);
+        let mut o = OrtRuntime.load(&model, &opts).unwrap();
+        o.set_inputs(&x).unwrap();
+        let reference = run_n(o.as_mut(), 1).remove(0);
+        for (k, out) in runs.iter().enumerate() {
+            // Before the reset, run 2 continued run 1's sequence (diff ~0.5).
+            let c = crate::bench::compare::compare(&reference, out, 1e-5, 1e-4);
+            assert!(c.pass, "run {k}: {}", c.summary);
+            assert_eq!(out, &runs[0], "run {k} differs from the first");
+        }
+        // Without concrete facts too (the symbolic T stays).
+        let mut t = TractRuntime
+            .load(&model, &SessionOptions::default())
+            .unwrap();
+        t.set_inputs(&x).unwrap();
+        let runs = run_n(t.as_mut(), 2);
+        assert_eq!(runs[0], runs[1]);
+    }
+
+    #[test]
+    fn concrete_input_facts_overrule_a_stale_value_info() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = test_models::stale_value_info(dir.path());
+        let x = vec![(
+            "x".to_string(),
+            HostTensor::uniform(DType::Float32, &[2, 4], -1.0, 1.0, 1),
+        )];
+        // Analysed with the file's facts only, the stale [3, 2, 2] blocks tract.
+        let e = TractRuntime
+            .load(&model, &SessionOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("unify"), "{e}");
+        let mut s = TractRuntime.load(&model, &opts_for(&x)).unwrap();
+        assert_eq!(s.details()["value_info"], "ignored");
+        assert_eq!(s.details()["input_facts"], "concrete (the shapes fed)");
+        s.set_inputs(&x).unwrap();
+        s.run().unwrap();
+        let y = s.outputs().unwrap();
+        assert_eq!(y[0].1.shape, [2, 2, 2]);
+        let relu: Vec<f64> = x[0].1.to_f64_vec().iter().map(|v| v.max(0.0)).collect();
+        assert_eq!(y[0].1.to_f64_vec(), relu);
+        // A shape other than the one tract was optimized for is refused.
+        let other = vec![("x".to_string(), HostTensor::zeros(DType::Float32, &[3, 4]))];
+        let e = s.set_inputs(&other).unwrap_err().to_string();
+        assert!(e.contains("expects [2, 4]"), "{e}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Script errors as one line that names the file and line.
 
+use super::api::Book;
 use rhai::{EvalAltResult, ParseError};
 use std::path::Path;
 use thiserror::Error;
@@ -58,7 +59,12 @@ pub fn from_parse(path: &Path, e: &ParseError) -> ScriptError {
 
 /// The innermost message, at the deepest position that lies in the user's
 /// script (errors inside stdlib functions are reported at the user's call).
-pub fn from_eval(path: &Path, e: &EvalAltResult, is_stdlib: &dyn Fn(&str) -> bool) -> ScriptError {
+pub fn from_eval(
+    path: &Path,
+    e: &EvalAltResult,
+    is_stdlib: &dyn Fn(&str) -> bool,
+    book: &Book,
+) -> ScriptError {
     let mut cur = e;
     let mut line = e.position().line();
     let mut in_user = true;
@@ -115,13 +121,22 @@ pub fn from_eval(path: &Path, e: &EvalAltResult, is_stdlib: &dyn Fn(&str) -> boo
             super::MAX_CALL_LEVELS
         ),
         EvalAltResult::ErrorDataTooLarge(what, _) => format!(
-            "{what} is over the script limit (strings {} MiB, arrays {} items, maps {} entries): build tensors with rand()/zeros() instead of huge arrays",
+            "{what} is over the script limit (strings {} MiB; arrays {} items, counting the items of nested arrays; maps {} entries): make large tensors with rand()/zeros()/arange() and compute tables with tensor ops (arange, sin, cos, ...) instead of literals",
             super::MAX_STRING_BYTES >> 20,
             super::MAX_ARRAY_LEN,
             super::MAX_MAP_LEN
         ),
+        EvalAltResult::ErrorMismatchDataType(expected, actual, _)
+            if expected == "bool" && (is_traced(actual)) =>
+        {
+            format!(
+                "a {} is used where a bool is needed (an `if`, `while`, `&&`, `||` or `!` condition): script code runs once, at trace time, and cannot branch on tensor values; choose values with where(cond, a, b)",
+                friendly_types(actual)
+            )
+        }
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => unknown_function(sig, book),
         other => {
-            let s = other.to_string();
+            let s = friendly_types(&other.to_string());
             let first = s.lines().next().unwrap_or("").to_string();
             match first.rfind(" (line ") {
                 Some(i) => first[..i].to_string(),
@@ -137,4 +152,57 @@ pub fn from_eval(path: &Path, e: &EvalAltResult, is_stdlib: &dyn Fn(&str) -> boo
         line: line.unwrap_or(0),
         msg,
     }
+}
+
+fn is_traced(type_name: &str) -> bool {
+    let t = friendly_types(type_name);
+    t == "Tensor" || t == "Model" || t == "OnnxModel"
+}
+
+/// Rust type names as scripts know them.
+fn friendly_types(s: &str) -> String {
+    s.replace("turnkey::script::tensor::Tensor", "Tensor")
+        .replace("turnkey::script::model::Model", "Model")
+        .replace("turnkey::script::onnx_model::OnnxModel", "OnnxModel")
+        .replace("rhai::ImmutableString", "string")
+        .replace("ImmutableString", "string")
+        .replace("&str", "string")
+        .replace("i64", "int")
+        .replace("f64", "float")
+}
+
+/// `Function not found: max (Tensor, i64)` as a hint with the closest
+/// names and their signatures.
+fn unknown_function(sig: &str, book: &Book) -> String {
+    let sig = friendly_types(sig);
+    let name = sig.split([' ', '(']).next().unwrap_or(&sig).trim();
+    let name = name.strip_prefix("get$").unwrap_or(name);
+    let args = sig[name.len().min(sig.len())..].trim();
+    // A known name called with other argument types.
+    if let Some(e) = book.get(name) {
+        let sigs: Vec<String> = e.signatures.iter().map(|s| e.signature_text(s)).collect();
+        return format!(
+            "{name} {args}: no form of `{name}` takes these arguments; it is {}",
+            sigs.join(" or ")
+        );
+    }
+    let near = book.closest(name, 3);
+    if near.is_empty() {
+        return format!(
+            "unknown function `{name}` {args}: `turnkey api` lists every function, layer and builder"
+        );
+    }
+    let hints: Vec<String> = near
+        .iter()
+        .map(|e| {
+            e.signatures
+                .first()
+                .map(|s| e.signature_text(s))
+                .unwrap_or_else(|| e.name.clone())
+        })
+        .collect();
+    format!(
+        "unknown function `{name}` {args}; did you mean {}? (`turnkey api NAME` shows one entry)",
+        hints.join(", or ")
+    )
 }

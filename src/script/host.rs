@@ -29,6 +29,8 @@ pub struct Call {
 #[derive(Clone, Debug)]
 pub struct SubCall {
     pub class: String,
+    /// Its module path in the traced model (its parameters' prefix).
+    pub path: String,
     pub depth: usize,
     pub nodes: Range<usize>,
     pub inputs: Vec<(String, ValueId)>,
@@ -50,6 +52,13 @@ pub struct Trace {
     scopes: Vec<Scope>,
     params: HashMap<(u64, DType), ValueId>,
     pub subs: Vec<SubCall>,
+    /// The module path of every model reachable from the called one
+    /// (naming::module_paths): what its parameters are named after.
+    pub paths: HashMap<u64, String>,
+    /// Parameter names given so far, and whose (parameter id) they are.
+    names: HashMap<String, u64>,
+    /// Two parameters that would share one name (reported after the call).
+    pub name_clash: Option<String>,
 }
 
 impl Trace {
@@ -61,6 +70,9 @@ impl Trace {
             scopes: vec![Scope::default()],
             params: HashMap::new(),
             subs: Vec::new(),
+            paths: HashMap::new(),
+            names: HashMap::new(),
+            name_clash: None,
         }
     }
 
@@ -68,20 +80,23 @@ impl Trace {
         &self.scopes.last().expect("root scope").path
     }
 
-    /// Enters a child module; `segment` names it (a Sequential index), else
-    /// it is named after its class with a per-parent counter.
-    pub fn enter(&mut self, class: &str, segment: Option<String>) {
-        let parent = self.scopes.last_mut().expect("root scope");
-        let seg = segment.unwrap_or_else(|| {
-            let base = class.to_lowercase();
-            let n = parent.counters.entry(base.clone()).or_insert(0);
-            *n += 1;
-            format!("{base}{}", *n - 1)
-        });
-        let path = if parent.path.is_empty() {
-            seg
-        } else {
-            format!("{}.{seg}", parent.path)
+    /// Enters the child module `uid`: its scope is its module path. A model
+    /// the called one does not hold (made inside a forward) is named
+    /// `segment` under the current scope, else after its class with a
+    /// per-parent counter.
+    pub fn enter(&mut self, uid: u64, class: &str, segment: Option<String>) {
+        let path = match self.paths.get(&uid) {
+            Some(p) => p.clone(),
+            None => {
+                let parent = self.scopes.last_mut().expect("root scope");
+                let seg = segment.unwrap_or_else(|| {
+                    let base = class.to_lowercase();
+                    let n = parent.counters.entry(base.clone()).or_insert(0);
+                    *n += 1;
+                    format!("{base}{}", *n - 1)
+                });
+                super::naming::join(&parent.path, &seg)
+            }
         };
         self.scopes.push(Scope {
             path,
@@ -95,19 +110,38 @@ impl Trace {
         self.depth -= 1;
     }
 
-    /// The graph value of a parameter, added on first use (shared weights
-    /// appear once). `dtype` overrides the parameter's own (model.half()).
-    pub fn param(&mut self, uid: u64, local: &str, p: &Param, dtype: Option<DType>) -> ValueId {
+    /// The graph value of parameter `uid` (named `local` in its model
+    /// `owner`), added on first use: a shared weight appears once, named
+    /// after the first module path that holds it. `dtype` overrides the
+    /// parameter's own (model.half()).
+    pub fn param(
+        &mut self,
+        owner: u64,
+        uid: u64,
+        local: &str,
+        p: &Param,
+        dtype: Option<DType>,
+    ) -> ValueId {
         let dt = dtype.unwrap_or(p.info.dtype);
         if let Some(&v) = self.params.get(&(uid, dt)) {
             return v;
         }
-        let path = self.scope_path();
-        let name = if path.is_empty() {
-            local.to_string()
-        } else {
-            format!("{path}.{local}")
-        };
+        let path = self
+            .paths
+            .get(&owner)
+            .map_or_else(|| self.scope_path().to_string(), Clone::clone);
+        let name = super::naming::join(&path, local);
+        match self.names.get(&name) {
+            Some(&other) if other != uid && self.name_clash.is_none() => {
+                self.name_clash = Some(format!(
+                    "two parameters would both be named \"{name}\"; give the modules that \
+                     hold them different names"
+                ));
+            }
+            _ => {
+                self.names.insert(name.clone(), uid);
+            }
+        }
         let mut param = p.clone();
         param.name = name;
         param.info.dtype = dt;
@@ -167,6 +201,9 @@ pub struct HostState {
     pub requested_bytes: u64,
     /// `--max-memory`: what the script may ask for in all (bytes).
     pub max_memory: u64,
+    /// Parameter names of the compiled script functions: nn::module names
+    /// its children after the variables its closure captures.
+    pub fn_params: super::naming::FnParams,
 }
 
 impl HostState {
@@ -183,6 +220,7 @@ impl HostState {
             executor,
             requested_bytes: 0,
             max_memory: default_max_memory(),
+            fn_params: Default::default(),
         }
     }
 

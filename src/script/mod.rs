@@ -3,11 +3,14 @@
 
 pub mod api;
 pub mod args;
+pub mod composites;
 pub mod error;
+pub mod guard;
 pub mod header;
 pub mod host;
 pub mod layers;
 pub mod model;
+pub mod naming;
 pub mod onnx_model;
 pub mod tensor;
 
@@ -122,7 +125,7 @@ pub fn read_script(path: &Path) -> Result<String, ScriptError> {
     })
 }
 
-/// A Rhai engine with the script API and stdlib, plus the stdlib's
+/// A Rhai engine with the API and stdlib, plus the stdlib's
 /// closures: they are private to their module, so the host adds them to each
 /// user script's AST, or a closure made inside e.g. `nn::transformer_encoder_layer`
 /// could not be called back.
@@ -130,12 +133,19 @@ pub struct ScriptEngine {
     pub engine: Engine,
     stdlib_closures: rhai::AST,
     stdlib_fn_names: std::collections::HashSet<String>,
+    /// The reference of everything registered (`turnkey api`).
+    pub book: api::Book,
+    /// The `onnx::load` calls the script makes.
+    pub onnx_calls: onnx_model::OnnxCalls,
+    host: Host,
 }
 
 impl ScriptEngine {
     /// Compiles a user script with the stdlib closures merged in.
     pub fn compile(&self, source: &str) -> Result<rhai::AST, rhai::ParseError> {
-        let user = self.engine.compile(source)?;
+        let user = self.engine.compile(guard::guard_switches(source))?;
+        // nn::module reads its closure's parameter names from here.
+        self.host.lock().fn_params.add_ast(&user);
         Ok(self.stdlib_closures.merge(&user))
     }
 
@@ -164,8 +174,9 @@ impl rhai::ModuleResolver for NoImports {
     }
 }
 
-/// A Rhai engine with the whole script API and the stdlib registered.
-pub fn engine(host: &Host) -> Result<ScriptEngine, String> {
+/// A Rhai engine with the whole script API and the stdlib registered;
+/// `script` is the script's path (`onnx::load` resolves from its folder).
+pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
     let mut engine = Engine::new();
     // `module` is reserved in Rhai, but SCRIPTS.md's API is `nn::module`.
     #[allow(deprecated)]
@@ -180,16 +191,25 @@ pub fn engine(host: &Host) -> Result<ScriptEngine, String> {
     engine.set_max_string_size(MAX_STRING_BYTES);
     engine.set_max_array_size(MAX_ARRAY_LEN);
     engine.set_max_map_size(MAX_MAP_LEN);
-    api::register(&mut engine, host);
-    let mut nn = api::nn_module(host);
+    // No compile-time rewriting: the optimizer folds `expr && true` to
+    // `expr` and would let a tensor condition pass where Rhai needs a bool.
+    engine.set_optimization_level(rhai::OptimizationLevel::None);
+    let (mut nn, mut book) = api::register(&mut engine, host);
+    let onnx_calls = {
+        let mut scratch = Module::new();
+        let mut a = api::Api::new(&mut engine, &mut scratch, host, &mut book);
+        onnx_model::register(&mut a, script)
+    };
     let mut closures = rhai::AST::empty();
     let mut names = std::collections::HashSet::new();
     for (name, src) in STDLIB {
         let mut ast = engine
-            .compile(*src)
+            .compile(guard::guard_switches(src))
             .map_err(|e| format!("stdlib/{name}.rhai: {e} (a turnkey bug)"))?;
         ast.set_source(format!("stdlib/{name}.rhai"));
         names.extend(ast.iter_functions().map(|f| f.name.to_string()));
+        host.lock().fn_params.add_ast(&ast);
+        api::reference::add_stdlib(&mut book, name, src);
         let mut anon = ast.clone_functions_only_filtered(|_, _, _, n, _| n.starts_with("anon$"));
         anon.clear_source();
         closures = closures.merge(&anon);
@@ -206,7 +226,19 @@ pub fn engine(host: &Host) -> Result<ScriptEngine, String> {
         engine,
         stdlib_closures: closures,
         stdlib_fn_names: names,
+        book,
+        onnx_calls,
+        host: host.clone(),
     })
+}
+
+/// The reference of the whole script API: every registered function,
+/// operator, property, layer and stdlib builder.
+pub fn reference() -> api::Book {
+    let host = Host::new(HostState::new(ScriptArgs::default(), 0, None));
+    engine(&host, Path::new("script.rhai"))
+        .expect("the stdlib compiles (a turnkey bug otherwise)")
+        .book
 }
 
 /// Runs the script at `path` and returns its distinct model calls.
@@ -227,8 +259,8 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
         state.max_memory = m;
     }
     let host = Host::new(state);
-    let mut engine = engine(&host).map_err(|e| ScriptError::file(path, e))?;
-    let onnx_calls = onnx_model::register(&mut engine.engine, &host, path);
+    let mut engine = engine(&host, path).map_err(|e| ScriptError::file(path, e))?;
+    let onnx_calls = engine.onnx_calls.clone();
     let ast = engine
         .compile(&header.source)
         .map_err(|e| error::from_parse(path, &e))?;
@@ -249,7 +281,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
     engine
         .engine
         .run_ast(&ast)
-        .map_err(|e| error::from_eval(path, &e, &|f| engine.is_stdlib_fn(f)))?;
+        .map_err(|e| error::from_eval(path, &e, &|f| engine.is_stdlib_fn(f), &engine.book))?;
 
     let mut st = host.lock();
     let calls = std::mem::take(&mut st.calls);

@@ -64,6 +64,21 @@ pub enum Layer {
     /// Free parameters (nn.Parameter), read with `model.param(name)`;
     /// its forward returns the first one.
     Parameter,
+    /// A forward written as a host closure over the input and the layer's
+    /// parameters in declaration order (group norm, upsample, adaptive
+    /// pools, ...: each beside its function in `api/`).
+    Native(NativeForward),
+}
+
+/// The forward of a [`Layer::Native`].
+pub type NativeForward =
+    Arc<dyn Fn(&mut Trace, ValueId, &[ValueId]) -> Result<ValueId, String> + Send + Sync>;
+
+/// A [`Layer::Native`] from its forward (input, parameters) -> output.
+pub fn native(
+    f: impl Fn(&mut Trace, ValueId, &[ValueId]) -> Result<ValueId, String> + Send + Sync + 'static,
+) -> Layer {
+    Layer::Native(Arc::new(f))
 }
 
 pub struct ParamDef {
@@ -77,7 +92,9 @@ pub struct ModelDef {
     pub class: String,
     pub layer: Layer,
     pub params: Vec<ParamDef>,
-    pub children: Vec<Model>,
+    /// Submodules by name (naming.rs): a sequential's by index, a closure's
+    /// by the variables it captures.
+    pub children: Vec<(String, Model)>,
 }
 
 #[derive(Clone)]
@@ -113,6 +130,22 @@ impl Model {
         layer: Layer,
         params: Vec<(&str, Param)>,
         children: Vec<Model>,
+    ) -> Model {
+        let named = children
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| (i.to_string(), m))
+            .collect();
+        Model::with_children(host, class, layer, params, named)
+    }
+
+    /// A model whose children are named (nn::module's captures).
+    pub fn with_children(
+        host: &Host,
+        class: &str,
+        layer: Layer,
+        params: Vec<(&str, Param)>,
+        children: Vec<(String, Model)>,
     ) -> Model {
         let mut st = host.lock();
         let params = params
@@ -161,7 +194,7 @@ impl Model {
             }
             acc.1 += n * dt.size_bytes() as u64;
         }
-        for c in &self.def.children {
+        for (_, c) in &self.def.children {
             c.walk_params(dtype, seen, acc);
         }
     }
@@ -297,6 +330,7 @@ fn forward_top(
         let mut st = host.lock();
         let id = st.start_trace(&class);
         let trace = st.trace.as_mut().expect("just started");
+        trace.paths = super::naming::module_paths(model);
         let mut traced = Vec::new();
         for (name, t) in &items {
             let TensorKind::Concrete(h) = &t.0 else {
@@ -313,6 +347,9 @@ fn forward_top(
     let result = call_layer(host, ctx, model, arg, model.dtype);
     let trace = host.lock().trace.take().expect("trace still active");
     let out = result?;
+    if let Some(clash) = &trace.name_clash {
+        return Err(rt_err(ctx, format!("{class}.forward: {clash}")));
+    }
     let outputs = flatten_io(&out, "output")
         .map_err(|e| rt_err(ctx, format!("{class}.forward returned a bad value: {e}")))?;
     let Trace {
@@ -365,7 +402,8 @@ fn forward_top(
     });
     for sub in subs {
         match full_graph.extract(&sub.class, sub.nodes.clone(), &sub.inputs, &sub.outputs) {
-            Ok(g) => {
+            Ok(mut g) => {
+                super::naming::relative_to(&mut g, &sub.path);
                 let inputs = sub
                     .inputs
                     .iter()
@@ -382,9 +420,10 @@ fn forward_top(
                     parent: Some(parent),
                 });
             }
-            Err(why) => eprintln!(
+            Err(why) => errln!(
                 "warning: sub-model {} at line {} is not built: {why}",
-                sub.class, sub.line
+                sub.class,
+                sub.line
             ),
         }
     }
@@ -404,12 +443,13 @@ fn forward_nested(
 ) -> RhaiResult<Dynamic> {
     let class = model.class().to_string();
     let line = ctx.call_position().line().unwrap_or(0);
-    let (depth, max_depth, start, in_ids) = {
+    let (depth, max_depth, start, in_ids, path) = {
         let mut st = host.lock();
         let max_depth = st.max_depth;
         let trace = st.trace.as_mut().expect("nested call inside a trace");
-        trace.enter(&class, segment);
+        trace.enter(model.def.uid, &class, segment);
         let depth = trace.depth;
+        let path = trace.scope_path().to_string();
         let mut in_ids = Vec::new();
         if depth <= max_depth
             && let Ok(items) = flatten_io(&inputs, "input")
@@ -420,7 +460,7 @@ fn forward_nested(
                 }
             }
         }
-        (depth, max_depth, trace.graph.nodes.len(), in_ids)
+        (depth, max_depth, trace.graph.nodes.len(), in_ids, path)
     };
     let dtype = model.dtype;
     let result = call_layer(host, ctx, model, argument(inputs), dtype);
@@ -444,6 +484,7 @@ fn forward_nested(
         if out_ids.len() == outs.len() && end > start {
             trace.subs.push(SubCall {
                 class,
+                path,
                 depth,
                 nodes: start..end,
                 inputs: in_ids,
@@ -470,10 +511,10 @@ fn call_layer(
         Layer::Closure(f) => f.call_within_context::<Dynamic>(ctx, (arg,)),
         Layer::Sequential => {
             let mut x = arg;
-            for (i, child) in def.children.iter().enumerate() {
+            for (name, child) in &def.children {
                 let mut child = child.clone();
                 child.dtype = child.dtype.or(dtype);
-                x = forward_nested(host, ctx, &child, x, Some(i.to_string()))?;
+                x = forward_nested(host, ctx, &child, x, Some(name.clone()))?;
             }
             Ok(x)
         }
@@ -490,6 +531,7 @@ fn call_layer(
 fn p(t: &mut Trace, def: &ModelDef, i: usize, dtype: Option<DType>) -> ValueId {
     let pd = &def.params[i];
     t.param(
+        def.uid,
         pd.uid,
         &pd.local,
         &pd.param,
@@ -626,9 +668,13 @@ fn lower_layer(
         Layer::LeakyRelu { slope } => layers::leaky_relu(t, xv, *slope)?,
         Layer::RmsNorm { eps, ndims } => {
             let w = p(t, def, 0, dtype);
-            layers::rms_norm(t, xv, w, *eps, *ndims)?
+            layers::rms_norm(t, xv, Some(w), *eps, *ndims)?
         }
         Layer::Parameter => p(t, def, 0, dtype),
+        Layer::Native(f) => {
+            let ps: Vec<ValueId> = (0..def.params.len()).map(|i| p(t, def, i, dtype)).collect();
+            f(t, xv, &ps)?
+        }
         Layer::Sequential | Layer::Closure(_) => unreachable!("handled by call_layer"),
     };
     Ok(t.tensor(y))

@@ -6,12 +6,13 @@
 //! on with them. An ONNX model cannot be part of another model's traced
 //! graph: the IR has no node for a whole ONNX file.
 
+use super::api::Api;
 use super::host::{Host, placeholder};
 use super::model::{flatten_io, rt_err};
 use super::tensor::{Tensor, TensorKind};
 use crate::graph::{HostTensor, HostValue, TypeInfo, ValueType};
 use crate::onnx::{Bindings, BoundInput, ModelIo, check_feed, infer_outputs, read_model_io};
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext};
+use rhai::{Array, Dynamic, EvalAltResult, Map, Module, NativeCallContext};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -64,33 +65,48 @@ impl OnnxCalls {
 
 /// Registers `onnx::load` and the `OnnxModel` methods; `script` is the
 /// script's path (relative model paths start from its folder).
-pub fn register(engine: &mut Engine, host: &Host, script: &Path) -> OnnxCalls {
+pub fn register(api: &mut Api, script: &Path) -> OnnxCalls {
     let calls = OnnxCalls::default();
     let dir = script
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    engine.register_type_with_name::<OnnxModel>("OnnxModel");
+    api.engine.register_type_with_name::<OnnxModel>("OnnxModel");
+    api.family("onnx");
     let mut module = Module::new();
+    api.doc_in("onnx", "load")
+        .about(
+            "Loads an ONNX file (relative to the script; inside the script's folder or the \
+             models dir): its top-level m.forward(#{ name: tensor, ... }) becomes a build of that \
+             file fed with the script's tensors.",
+        )
+        .torch("onnx.load");
     let d = dir.clone();
-    module.set_native_fn("load", move |ctx: NativeCallContext, path: &str| {
-        load(&d, path).map_err(|e| rt_err(&ctx, e))
-    });
-    engine.register_static_module("onnx", module.into());
+    api.fun_in(
+        &mut module,
+        "onnx",
+        "load",
+        ["path"],
+        move |ctx: NativeCallContext, path: &str| load(&d, path).map_err(|e| rt_err(&ctx, e)),
+    );
+    api.engine.register_static_module("onnx", module.into());
 
-    let (h, c) = (host.clone(), calls.clone());
-    engine.register_fn(
+    let (h, c) = (api.host.clone(), calls.clone());
+    api.fun(
         "forward",
+        ["model", "inputs"],
         move |ctx: NativeCallContext, m: &mut OnnxModel, inputs: Dynamic| -> R<Dynamic> {
             forward(&h, &c, &ctx, m, inputs)
         },
     );
-    engine.register_fn("to_string", |m: &mut OnnxModel| describe(m));
-    engine.register_fn("to_debug", |m: &mut OnnxModel| describe(m));
-    engine.register_get("name", |m: &mut OnnxModel| -> String {
+    api.fun("to_string", ["model"], |m: &mut OnnxModel| describe(m));
+    api.fun("to_debug", ["model"], |m: &mut OnnxModel| describe(m));
+    api.getter("name", |m: &mut OnnxModel| -> String {
         crate::corpus::onnx_stem(&m.path)
     });
-    engine.register_get("inputs", |m: &mut OnnxModel| -> Array {
+    api.doc_property("inputs")
+        .about("An ONNX model's input names, in order.");
+    api.getter("inputs", |m: &mut OnnxModel| -> Array {
         m.io.inputs
             .iter()
             .map(|i| Dynamic::from(i.name.clone()))

@@ -313,7 +313,7 @@ pub fn main(
         ("the turnkey binary", &exe),
     ] {
         if let Some(w) = fs::shared_warning(what, path, &nodes) {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
     }
     let logs = records::slurm_dir(&p.cache).join("logs");
@@ -340,14 +340,14 @@ pub fn main(
 fn dry_run(p: &Prepared) -> Result<ExitCode, SlurmError> {
     for plan in &p.plans {
         match watch::decide(&p.cache, plan, p.options.rebuild) {
-            watch::Start::Skip(builds) => println!(
+            watch::Start::Skip(builds) => outln!(
                 "# {}: skipped, its {} build(s) already succeeded",
                 plan.input.display(),
                 builds.len()
             ),
             start => {
                 if let watch::Start::Adopt(e) = start {
-                    println!(
+                    outln!(
                         "# {}: job {} of an earlier submission may still be queued (a real run watches it instead)",
                         plan.input.display(),
                         e.job_id
@@ -355,7 +355,7 @@ fn dry_run(p: &Prepared) -> Result<ExitCode, SlurmError> {
                 }
                 let mut words = vec!["sbatch".to_string()];
                 words.extend(plan.sbatch.iter().map(|a| a.to_string_lossy().into_owned()));
-                println!("{}", shell_words::join(&words));
+                outln!("{}", shell_words::join(&words));
             }
         }
     }
@@ -368,9 +368,9 @@ fn print_summary(cache: &Cache, s: &Summary) {
         .flat_map(|r| crate::report::rows_from_record(r, cache.location()))
         .collect();
     if !rows.is_empty() {
-        println!("{}", crate::report::summary_table(&rows));
+        outln!("{}", crate::report::summary_table(&rows));
     }
-    println!(
+    outln!(
         "slurm: {} job(s) done, {} failed, {} skipped; cache: {}",
         s.done - s.skipped,
         s.failed,
@@ -378,9 +378,9 @@ fn print_summary(cache: &Cache, s: &Summary) {
         cache.location().display()
     );
     if !s.failures.is_empty() {
-        eprintln!("{} failure(s):", s.failures.len());
+        errln!("{} failure(s):", s.failures.len());
         for f in &s.failures {
-            eprintln!("  {f}");
+            errln!("  {f}");
         }
     }
 }

@@ -31,8 +31,8 @@ impl SlurmProgress {
     fn line(&self, s: &str) {
         // suspend(), not println(): println prints nothing on a hidden bar.
         match &self.bar {
-            Some(b) => b.suspend(|| eprintln!("{s}")),
-            None => eprintln!("{s}"),
+            Some(b) => b.suspend(|| errln!("{s}")),
+            None => errln!("{s}"),
         }
     }
 

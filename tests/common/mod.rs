@@ -93,3 +93,12 @@ pub fn builds(cache: &Path) -> Vec<PathBuf> {
 pub fn record(build: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(build.join("record.json")).unwrap()).unwrap()
 }
+
+/// The record of a build another process may still be creating: None
+/// until its record.json exists and parses (it is written atomically, but
+/// the build folder appears first).
+#[allow(dead_code)]
+pub fn record_if_written(build: &Path) -> Option<serde_json::Value> {
+    let bytes = std::fs::read(build.join("record.json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}

@@ -15,12 +15,22 @@ use super::proto::{
 };
 use super::tensor_io::{dtype_to_onnx, tensor_into_proto, tensor_to_proto};
 use crate::graph::{
-    DType, Graph, HostTensor, Init, Node, Op, Param, ResizeMode, Source, TypeInfo, ValueId,
-    shape_str,
+    DType, Family, Graph, HostTensor, Init, InterpMode, Node, Op, PadMode, Param, ResizeMode,
+    Source, TypeInfo, ValueId, shape_str,
 };
 use prost::Message;
 use std::collections::HashSet;
 use std::ops::RangeInclusive;
+
+mod conv;
+mod elementwise;
+mod file;
+mod linalg;
+mod norm;
+mod reduce;
+mod shape;
+
+pub use file::{ExternalData, Written, data_file_name, export_to_file};
 
 /// The producer name written into every model.
 pub const PRODUCER_NAME: &str = "turnkey";
@@ -35,6 +45,8 @@ pub struct ExportOptions {
     pub producer_version: String,
     /// Written as the model's `metadata_props`, in this order.
     pub metadata: Vec<(String, String)>,
+    /// Where [`export_to_file`] puts the weights.
+    pub external_data: ExternalData,
 }
 
 impl Default for ExportOptions {
@@ -43,6 +55,7 @@ impl Default for ExportOptions {
             opset: 17,
             producer_version: env!("CARGO_PKG_VERSION").to_string(),
             metadata: Vec::new(),
+            external_data: ExternalData::Auto,
         }
     }
 }
@@ -179,7 +192,7 @@ fn check_size(graph: &Graph, len: usize) -> Result<(), OnnxError> {
             graph: graph.name.clone(),
             msg: format!(
                 "the model is {:.2} GiB, over the 2 GiB limit of a single ONNX protobuf file; \
-                 reduce the model size (external data files are not supported)",
+                 write it with export_to_file, which puts the weights in external data",
                 len as f64 / (1u64 << 30) as f64
             ),
         });
@@ -754,406 +767,17 @@ impl<'g> Lowering<'g> {
         Ok((new, false))
     }
 
-    // ---- the lowering of each op ------------------------------------------
+    // ---- the lowering of each op: one file per family ----------------------
 
     fn lower(&mut self, cur: &Cur) -> Result<(), OnnxError> {
-        let opset = self.opset;
-        let ins = cur.ins.clone();
-        match &cur.node.op {
-            Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Pow
-            | Op::Equal
-            | Op::Less
-            | Op::Greater
-            | Op::MatMul
-            | Op::Where => {
-                let n = if matches!(cur.node.op, Op::Where) {
-                    3
-                } else {
-                    2
-                };
-                self.need_inputs(cur, n, n)?;
-                self.same(cur, cur.node.op.kind(), ins, vec![]);
-            }
-            Op::Sqrt
-            | Op::Exp
-            | Op::Log
-            | Op::Neg
-            | Op::Abs
-            | Op::Erf
-            | Op::Relu
-            | Op::Sigmoid
-            | Op::Tanh
-            | Op::GlobalAvgPool
-            | Op::Identity => {
-                self.need_inputs(cur, 1, 1)?;
-                self.same(cur, cur.node.op.kind(), ins, vec![]);
-            }
-            Op::Gelu => {
-                self.need_inputs(cur, 1, 1)?;
-                if opset >= 20 {
-                    self.same(cur, "Gelu", ins, vec![]);
-                } else {
-                    // 0.5 * x * (1 + erf(x / sqrt(2))), as torch.onnx writes it.
-                    let d = self.in_info(cur, 0)?.dtype;
-                    let x = ins[0].clone();
-                    let sqrt2 = self.const_scalar(cur, "sqrt2", d, std::f64::consts::SQRT_2);
-                    let one = self.const_scalar(cur, "one", d, 1.0);
-                    let half = self.const_scalar(cur, "half", d, 0.5);
-                    let t = self.step(cur, "Div", vec![x.clone(), sqrt2]);
-                    let t = self.step(cur, "Erf", vec![t]);
-                    let t = self.step(cur, "Add", vec![t, one]);
-                    let t = self.step(cur, "Mul", vec![x, t]);
-                    self.same(cur, "Mul", vec![t, half], vec![]);
-                }
-            }
-            Op::Silu => {
-                self.need_inputs(cur, 1, 1)?;
-                let s = self.step(cur, "Sigmoid", vec![ins[0].clone()]);
-                self.same(cur, "Mul", vec![ins[0].clone(), s], vec![]);
-            }
-            Op::HardSwish => {
-                self.need_inputs(cur, 1, 1)?;
-                if opset >= 14 {
-                    self.same(cur, "HardSwish", ins, vec![]);
-                } else {
-                    // x * HardSigmoid(x) with HardSwish's alpha = 1/6, beta = 0.5.
-                    let out = self.fresh(cur, "HardSigmoid_out");
-                    self.emit(
-                        cur,
-                        "HardSigmoid",
-                        vec![ins[0].clone()],
-                        vec![out.clone()],
-                        vec![a_float("alpha", 1.0 / 6.0), a_float("beta", 0.5)],
-                        false,
-                    );
-                    self.same(cur, "Mul", vec![ins[0].clone(), out], vec![]);
-                }
-            }
-            Op::HardSigmoid => {
-                // PyTorch's hardsigmoid, relu6(x + 3) / 6 (ONNX's default
-                // alpha is 0.2, Keras's).
-                self.need_inputs(cur, 1, 1)?;
-                self.same(
-                    cur,
-                    "HardSigmoid",
-                    ins,
-                    vec![a_float("alpha", 1.0 / 6.0), a_float("beta", 0.5)],
-                );
-            }
-            Op::Clip { min, max } => {
-                self.need_inputs(cur, 1, 1)?;
-                let d = self.in_info(cur, 0)?.dtype;
-                let mut input = vec![ins[0].clone()];
-                input.push(match min {
-                    Some(v) => self.const_scalar(cur, "min", d, *v),
-                    None => String::new(),
-                });
-                if let Some(v) = max {
-                    input.push(self.const_scalar(cur, "max", d, *v));
-                }
-                self.same(cur, "Clip", input, vec![]);
-            }
-            Op::Softmax { axis } | Op::LogSoftmax { axis } => {
-                self.need_inputs(cur, 1, 1)?;
-                self.same(
-                    cur,
-                    cur.node.op.kind(),
-                    ins,
-                    vec![a_int("axis", *axis as i64)],
-                );
-            }
-            Op::Gemm { trans_b } => {
-                self.need_inputs(cur, 2, 3)?;
-                let attrs = if *trans_b {
-                    vec![a_int("transB", 1)]
-                } else {
-                    vec![]
-                };
-                self.same(cur, "Gemm", ins, attrs);
-            }
-            Op::LayerNorm { axis, epsilon } => {
-                self.need_inputs(cur, 2, 3)?;
-                if opset >= 17 {
-                    self.same(
-                        cur,
-                        "LayerNormalization",
-                        ins,
-                        vec![a_int("axis", *axis as i64), a_float("epsilon", *epsilon)],
-                    );
-                } else {
-                    // (x - mean) / sqrt(var + eps) * scale + bias over axis..
-                    let info = self.in_info(cur, 0)?;
-                    let axes: Vec<usize> = (*axis..info.rank()).collect();
-                    let x = ins[0].clone();
-                    let mean = self.fresh(cur, "mean");
-                    self.emit(
-                        cur,
-                        "ReduceMean",
-                        vec![x.clone()],
-                        vec![mean.clone()],
-                        vec![a_ints("axes", &axes), a_int("keepdims", 1)],
-                        false,
-                    );
-                    let diff = self.step(cur, "Sub", vec![x, mean]);
-                    let sq = self.step(cur, "Mul", vec![diff.clone(), diff.clone()]);
-                    let var = self.fresh(cur, "var");
-                    self.emit(
-                        cur,
-                        "ReduceMean",
-                        vec![sq],
-                        vec![var.clone()],
-                        vec![a_ints("axes", &axes), a_int("keepdims", 1)],
-                        false,
-                    );
-                    let eps = self.const_scalar(cur, "epsilon", info.dtype, *epsilon);
-                    let t = self.step(cur, "Add", vec![var, eps]);
-                    let t = self.step(cur, "Sqrt", vec![t]);
-                    let t = self.step(cur, "Div", vec![diff, t]);
-                    if ins.len() == 3 {
-                        let t = self.step(cur, "Mul", vec![t, ins[1].clone()]);
-                        self.same(cur, "Add", vec![t, ins[2].clone()], vec![]);
-                    } else {
-                        self.same(cur, "Mul", vec![t, ins[1].clone()], vec![]);
-                    }
-                }
-            }
-            Op::BatchNorm { epsilon } => {
-                self.need_inputs(cur, 5, 5)?;
-                self.same(
-                    cur,
-                    "BatchNormalization",
-                    ins,
-                    vec![a_float("epsilon", *epsilon)],
-                );
-            }
-            Op::Conv {
-                kernel,
-                strides,
-                pads,
-                dilations,
-                group,
-            } => {
-                self.need_inputs(cur, 2, 3)?;
-                self.same(
-                    cur,
-                    "Conv",
-                    ins,
-                    vec![
-                        a_ints("kernel_shape", kernel),
-                        a_ints("strides", strides),
-                        a_ints("pads", pads),
-                        a_ints("dilations", dilations),
-                        a_int("group", *group as i64),
-                    ],
-                );
-            }
-            Op::ConvTranspose {
-                kernel,
-                strides,
-                pads,
-                output_padding,
-                dilations,
-                group,
-            } => {
-                self.need_inputs(cur, 2, 3)?;
-                self.same(
-                    cur,
-                    "ConvTranspose",
-                    ins,
-                    vec![
-                        a_ints("kernel_shape", kernel),
-                        a_ints("strides", strides),
-                        a_ints("pads", pads),
-                        a_ints("output_padding", output_padding),
-                        a_ints("dilations", dilations),
-                        a_int("group", *group as i64),
-                    ],
-                );
-            }
-            Op::MaxPool {
-                kernel,
-                strides,
-                pads,
-                ceil_mode,
-            } => {
-                self.need_inputs(cur, 1, 1)?;
-                let (pads, ceil) = self.pool_pads(cur, kernel, strides, pads, *ceil_mode, None)?;
-                self.same(
-                    cur,
-                    "MaxPool",
-                    ins,
-                    vec![
-                        a_ints("kernel_shape", kernel),
-                        a_ints("strides", strides),
-                        a_ints("pads", &pads),
-                        a_int("ceil_mode", i64::from(ceil)),
-                    ],
-                );
-            }
-            Op::AvgPool {
-                kernel,
-                strides,
-                pads,
-                ceil_mode,
-                count_include_pad,
-            } => {
-                self.need_inputs(cur, 1, 1)?;
-                let (pads, ceil) = self.pool_pads(
-                    cur,
-                    kernel,
-                    strides,
-                    pads,
-                    *ceil_mode,
-                    Some(*count_include_pad),
-                )?;
-                self.same(
-                    cur,
-                    "AveragePool",
-                    ins,
-                    vec![
-                        a_ints("kernel_shape", kernel),
-                        a_ints("strides", strides),
-                        a_ints("pads", &pads),
-                        a_int("ceil_mode", i64::from(ceil)),
-                        a_int("count_include_pad", i64::from(*count_include_pad)),
-                    ],
-                );
-            }
-            Op::Resize { scales, mode } => {
-                self.need_inputs(cur, 1, 1)?;
-                // PyTorch's conventions: nearest = floor of x_out / scale;
-                // linear = bilinear with align_corners=False.
-                let attrs = match mode {
-                    ResizeMode::Nearest => vec![
-                        a_str("mode", "nearest"),
-                        a_str("coordinate_transformation_mode", "asymmetric"),
-                        a_str("nearest_mode", "floor"),
-                    ],
-                    ResizeMode::Linear => vec![
-                        a_str("mode", "linear"),
-                        a_str("coordinate_transformation_mode", "pytorch_half_pixel"),
-                    ],
-                };
-                let s = self.const_f32(cur, "scales", scales);
-                self.same(cur, "Resize", vec![ins[0].clone(), String::new(), s], attrs);
-            }
-            Op::Pad { pads, value } => {
-                self.need_inputs(cur, 1, 1)?;
-                let d = self.in_info(cur, 0)?.dtype;
-                let p = self.const_i64(cur, "pads", &i64s(pads));
-                let v = self.const_scalar(cur, "value", d, *value);
-                self.same(cur, "Pad", vec![ins[0].clone(), p, v], vec![]);
-            }
-            Op::Reshape { shape } => {
-                self.need_inputs(cur, 1, 1)?;
-                // A 0 in ONNX's shape means "copy this dim" unless allowzero.
-                let mut attrs = vec![];
-                if shape.contains(&0) {
-                    if opset < 14 {
-                        return Err(self.err(
-                            cur,
-                            "reshaping to a shape with a 0 dim needs opset 14 or later (allowzero)",
-                        ));
-                    }
-                    attrs.push(a_int("allowzero", 1));
-                }
-                let s = self.const_i64(cur, "shape", &i64s(shape));
-                self.same(cur, "Reshape", vec![ins[0].clone(), s], attrs);
-            }
-            Op::Flatten { axis } => {
-                self.need_inputs(cur, 1, 1)?;
-                self.same(cur, "Flatten", ins, vec![a_int("axis", *axis as i64)]);
-            }
-            Op::Transpose { perm } => {
-                self.need_inputs(cur, 1, 1)?;
-                self.same(cur, "Transpose", ins, vec![a_ints("perm", perm)]);
-            }
-            Op::Squeeze { axes } | Op::Unsqueeze { axes } => {
-                self.need_inputs(cur, 1, 1)?;
-                if axes.is_empty() {
-                    // The IR's no-op; ONNX's Squeeze without axes would drop
-                    // every 1-sized dim.
-                    self.same(cur, "Identity", ins, vec![]);
-                } else {
-                    let a = self.const_i64(cur, "axes", &i64s(axes));
-                    self.same(cur, cur.node.op.kind(), vec![ins[0].clone(), a], vec![]);
-                }
-            }
-            Op::Concat { axis } => {
-                if ins.is_empty() {
-                    return Err(self.err(cur, "has no inputs"));
-                }
-                self.same(cur, "Concat", ins, vec![a_int("axis", *axis as i64)]);
-            }
-            Op::Split { axis, sizes } => {
-                self.need_inputs(cur, 1, 1)?;
-                if sizes.len() != cur.outs.len() {
-                    return Err(self.err(
-                        cur,
-                        format!("{} sizes for {} outputs", sizes.len(), cur.outs.len()),
-                    ));
-                }
-                let s = self.const_i64(cur, "split", &i64s(sizes));
-                self.same(
-                    cur,
-                    "Split",
-                    vec![ins[0].clone(), s],
-                    vec![a_int("axis", *axis as i64)],
-                );
-            }
-            Op::Slice {
-                starts,
-                ends,
-                axes,
-                steps,
-            } => {
-                self.need_inputs(cur, 1, 1)?;
-                let s = self.const_i64(cur, "starts", starts);
-                let e = self.const_i64(cur, "ends", ends);
-                let a = self.const_i64(cur, "axes", &i64s(axes));
-                let st = self.const_i64(cur, "steps", steps);
-                self.same(cur, "Slice", vec![ins[0].clone(), s, e, a, st], vec![]);
-            }
-            Op::Gather { axis } => {
-                self.need_inputs(cur, 2, 2)?;
-                self.same(cur, "Gather", ins, vec![a_int("axis", *axis as i64)]);
-            }
-            Op::Cast { to } => {
-                self.need_inputs(cur, 1, 1)?;
-                self.same(
-                    cur,
-                    "Cast",
-                    ins,
-                    vec![a_int("to", dtype_to_onnx(*to) as i64)],
-                );
-            }
-            Op::Expand { shape } => {
-                self.need_inputs(cur, 1, 1)?;
-                let s = self.const_i64(cur, "shape", &i64s(shape));
-                self.same(cur, "Expand", vec![ins[0].clone(), s], vec![]);
-            }
-            Op::ReduceMean { axes, keepdims } => {
-                self.reduce(cur, "ReduceMean", axes, *keepdims, 18)?
-            }
-            Op::ReduceMax { axes, keepdims } => {
-                self.reduce(cur, "ReduceMax", axes, *keepdims, 18)?
-            }
-            Op::ReduceSum { axes, keepdims } => {
-                self.reduce(cur, "ReduceSum", axes, *keepdims, 13)?
-            }
-            Op::Dropout { ratio } => {
-                // Kept as a node so the graph mirrors the model; without a
-                // training_mode input it is the identity (ORT and tract).
-                self.need_inputs(cur, 1, 1)?;
-                let r = self.const_scalar(cur, "ratio", DType::Float32, *ratio);
-                self.same(cur, "Dropout", vec![ins[0].clone(), r], vec![]);
-            }
+        match cur.node.op.family() {
+            Family::Elementwise => self.lower_elementwise(cur),
+            Family::Linalg => self.lower_linalg(cur),
+            Family::Conv => self.lower_conv(cur),
+            Family::Norm => self.lower_norm(cur),
+            Family::Shape => self.lower_shape(cur),
+            Family::Reduce => self.lower_reduce(cur),
         }
-        Ok(())
     }
 }
 

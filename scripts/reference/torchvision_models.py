@@ -1,0 +1,59 @@
+"""torchvision classifiers and milesial/Pytorch-UNet (models/vision/)."""
+
+import torchvision
+from torch import nn
+
+LIBRARIES = {"torchvision": torchvision.__version__}
+
+# The torchvision builder each vision script mirrors (same name, defaults).
+TORCHVISION = [
+    "alexnet", "convnext_tiny", "densenet121", "densenet169", "densenet201",
+    "efficientnet_b0", "efficientnet_b1", "mobilenet_v2", "mobilenet_v3_large",
+    "mobilenet_v3_small", "resnet101", "resnet18", "resnet34", "resnet50",
+    "resnext50_32x4d", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg16",
+    "vit_b_16", "wide_resnet50_2",
+]
+
+
+def unet(n_channels, n_classes):
+    """milesial/Pytorch-UNet's UNet(n_channels, n_classes, bilinear=False)
+    (unet/unet_model.py and unet/unet_parts.py at 21d7850): not on PyPI, so
+    its module tree is restated here, attribute for attribute; only the
+    names and shapes matter, so there is no forward."""
+
+    def double_conv(cin, cout):
+        m = nn.Module()
+        m.double_conv = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+        )
+        return m
+
+    def down(cin, cout):
+        m = nn.Module()
+        m.maxpool_conv = nn.Sequential(nn.MaxPool2d(2), double_conv(cin, cout))
+        return m
+
+    def up(cin, cout):
+        m = nn.Module()
+        m.up = nn.ConvTranspose2d(cin, cin // 2, 2, stride=2)
+        m.conv = double_conv(cin, cout)
+        return m
+
+    m = nn.Module()
+    m.inc = double_conv(n_channels, 64)
+    m.down1, m.down2, m.down3, m.down4 = down(64, 128), down(128, 256), down(256, 512), down(512, 1024)
+    m.up1, m.up2, m.up3, m.up4 = up(1024, 512), up(512, 256), up(256, 128), up(128, 64)
+    m.outc = nn.Module()
+    m.outc.conv = nn.Conv2d(64, n_classes, 1)
+    return m
+
+
+
+def models():
+    out = {}
+    for name in TORCHVISION:
+        out[f"vision/{name}"] = (f"torchvision.models.{name}()",
+                                 lambda name=name: torchvision.models.get_model(name, weights=None))
+    out["vision/unet"] = ("milesial/Pytorch-UNet UNet(3, 2) (module tree restated)", lambda: unet(3, 2))
+    return out

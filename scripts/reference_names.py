@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Writes tests/data/reference/<module>.json: for each corpus script, the
+parameter and buffer names and shapes of its reference implementation
+(torchvision, transformers, torch_geometric, ...) built with that script's
+configuration, in state_dict() order, tied weights once (under their first
+name, as named_parameters() and torch.onnx keep them), and the parameter
+count. The corpus tests compare every build's ONNX initializers with it.
+
+The models are registered one module per corpus in scripts/reference/
+(`LIBRARIES` and `models()`); a new corpus is a new module listed below.
+
+Run it in the reference venv (scripts/setup_reference.sh makes it):
+    python=$(scripts/setup_reference.sh) && $python scripts/reference_names.py [MODULE...]
+Models are built on the meta device: no weights are allocated.
+"""
+
+import importlib
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference.common import ROOT, write  # noqa: E402
+
+MODULES = ["torchvision_models", "transformers_models", "gnn_models"]
+
+
+def main():
+    wanted = sys.argv[1:] or MODULES
+    for name in wanted:
+        if name not in MODULES:
+            sys.exit(f"reference_names: unknown module {name}; known: {', '.join(MODULES)}")
+        mod = importlib.import_module(f"reference.{name}")
+        versions = {"torch": torch.__version__, **mod.LIBRARIES}
+        out, n = write(name, versions, mod.models())
+        print(f"wrote {out.relative_to(ROOT)}: {n} models", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,8 @@ name, as named_parameters() and torch.onnx keep them), and the parameter
 count. The corpus tests compare every build's ONNX initializers with it.
 
 The models are registered one module per corpus in scripts/reference/
-(`LIBRARIES` and `models()`); a new corpus is a new module listed below.
+(`LIBRARIES` and `models()`); a new corpus is a new `*_models.py` module
+there, found by its name.
 
 Run it in the reference venv (scripts/setup_reference.sh makes it):
     python=$(scripts/setup_reference.sh) && $python scripts/reference_names.py [MODULE...]
@@ -23,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference.common import ROOT, write  # noqa: E402
 
-MODULES = ["torchvision_models", "transformers_models", "gnn_models"]
+MODULES = sorted(p.stem for p in (Path(__file__).resolve().parent / "reference").glob("*_models.py"))
 
 
 def main():

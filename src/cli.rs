@@ -76,6 +76,12 @@ pub struct BenchArgs {
     #[arg(long)]
     pub build_only: bool,
 
+    /// Trace only: record params, parameter bytes, FLOPs (per token for
+    /// language models), op counts and activation memory without making
+    /// weights, exporting ONNX or benchmarking (any model size).
+    #[arg(long, conflicts_with = "build_only")]
+    pub analyze_only: bool,
+
     /// Also build sub-models called inside a forward, down to this depth.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub max_depth: usize,

@@ -181,7 +181,7 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
     // `auto` is resolved (and said) only when some job uses it: a manifest
     // that names its runtimes does not.
     let uses_cli_runtimes = a.runtime != "auto" || plan.jobs.iter().any(|j| j.runtimes.is_none());
-    let runtimes = if a.build_only {
+    let runtimes = if a.build_only || a.analyze_only {
         Vec::new()
     } else {
         resolve_runtimes(&a.runtime, a.quiet || !uses_cli_runtimes)?
@@ -189,7 +189,9 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
     let cache = Cache::open(a.cache_dir.as_deref())?;
     let opts = RunOptions {
         script_args,
-        build_only: a.build_only,
+        // ONNX files are analysed as built: copied and FLOP-counted.
+        build_only: a.build_only || a.analyze_only,
+        analyze_only: a.analyze_only,
         max_depth: a.max_depth,
         opset: a.opset,
         runtimes,
@@ -460,6 +462,7 @@ fn run_script(a: RunArgs) -> Result<ExitCode> {
         executor: Some(Arc::new(exec)),
         timeout: None,
         max_memory: None,
+        analyze_only: false,
     };
     match script::discover(&a.script, &opts) {
         Ok(d) => {

@@ -36,6 +36,8 @@ pub use onnx_file::{file_sha256, random_input, random_value};
 pub struct RunOptions {
     pub script_args: ScriptArgs,
     pub build_only: bool,
+    /// `--analyze-only`: scripts are traced and recorded, never exported.
+    pub analyze_only: bool,
     pub max_depth: usize,
     pub opset: i64,
     /// Resolved runtime names, the reference first.
@@ -75,6 +77,12 @@ pub enum Event<'a> {
     Warning {
         path: &'a Path,
         message: &'a str,
+    },
+    /// `--analyze-only`: a build traced and recorded, with nothing exported.
+    Analyzed {
+        build: &'a Build,
+        class: &'a str,
+        location: &'a str,
     },
     BuildReady {
         build: &'a Build,
@@ -385,6 +393,7 @@ impl Cx<'_> {
             executor: None,
             timeout: Some(self.opts.timeout),
             max_memory: self.opts.max_memory,
+            analyze_only: self.opts.analyze_only,
         };
         let started = Instant::now();
         let fname = script_failure_name(path, args);
@@ -521,10 +530,21 @@ impl Cx<'_> {
                 s.duration_s = Some(discover_s);
                 s.warnings = disc.warnings.clone();
             }
-            if !cached {
+            if opts.analyze_only {
+                r.start_stage("analyze");
+                r.finish_stage("analyze", Status::Successful, None);
+            } else if !cached {
                 r.start_stage("export");
             }
         })?;
+        if opts.analyze_only {
+            self.obs.on(Event::Analyzed {
+                build,
+                class: &g.name,
+                location: &location,
+            });
+            return Ok(());
+        }
 
         if cached && !crate::runtime::ir_path(&onnx_path).exists() {
             // Exported by a turnkey that did not save the traced graph yet.

@@ -166,6 +166,27 @@ impl Observer for Terminal {
                     onnx.display()
                 ));
             }
+            Event::Analyzed {
+                build,
+                class,
+                location,
+            } => {
+                let s = build.graph.stats();
+                let per_token = s
+                    .flops_per_token()
+                    .map(|f| format!(" ({}/token)", si(f as f64)))
+                    .unwrap_or_default();
+                self.info(&format!(
+                    "{}  {class}  {location}\n    params {} ({})  FLOPs {}{per_token}  \
+                     activations {}  nodes {}  (analyzed: no weights, no ONNX)",
+                    build.name,
+                    s.params,
+                    bytes(s.param_bytes),
+                    si(s.flops as f64),
+                    bytes(s.activation_peak_bytes),
+                    s.nodes,
+                ));
+            }
             Event::OnnxReady {
                 build,
                 cached,

@@ -4,6 +4,8 @@
 #![cfg(feature = "torch")]
 
 mod common;
+#[path = "common/recurrent_cases.rs"]
+mod recurrent_cases;
 use common::*;
 use std::path::Path;
 
@@ -119,6 +121,24 @@ fn a_resnet_and_a_bert_encoder_on_torch_match_ort() {
         "--batch_size 2 --max_seq_length 32",
         "3",
     );
+}
+
+/// nn::lstm, nn::gru and nn::rnn run on libtorch's own lstm/gru/rnn_*
+/// with the PyTorch-layout weights: their agreement with ONNX Runtime,
+/// which runs the exported ONNX nodes, proves the exporter's gate
+/// conversion; both equal NumPy's PyTorch equations (the relu RNN too).
+#[test]
+fn recurrent_layers_on_torch_match_ort_and_pytorchs_equations() {
+    use recurrent_cases::*;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let cases: Vec<&Case> = CASES.iter().chain([&RELU]).collect();
+    let scripts = write_scripts(dir.path(), &cases);
+    let refs: Vec<&str> = scripts.iter().map(String::as_str).collect();
+    ort_and_torch_agree(cache.path(), &refs, "", "2");
+    let results = against_reference(cache.path(), &cases, &["ort-cpu", "torch-cpu"]);
+    assert_eq!(results.len(), cases.len());
+    assert_close(&results, 1e-5);
 }
 
 #[test]

@@ -10,8 +10,8 @@ TORCHVISION = [
     "alexnet", "convnext_tiny", "densenet121", "densenet169", "densenet201",
     "efficientnet_b0", "efficientnet_b1", "mobilenet_v2", "mobilenet_v3_large",
     "mobilenet_v3_small", "resnet101", "resnet18", "resnet34", "resnet50",
-    "resnext50_32x4d", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg16",
-    "vit_b_16", "wide_resnet50_2",
+    "resnext50_32x4d", "squeezenet1_0", "squeezenet1_1", "swin_b", "swin_s", "swin_t",
+    "swin_v2_b", "swin_v2_s", "swin_v2_t", "vgg11", "vgg16", "vit_b_16", "wide_resnet50_2",
 ]
 
 

@@ -216,6 +216,11 @@ pub struct Identity {
     pub input_source: Option<String>,
     /// The error this build must fail with (a manifest's `expected_failure`).
     pub expected_failure: Option<String>,
+    /// The most bytes of inputs and intermediate values alive at once in
+    /// one call (the nodes in order, each value freed after its last use).
+    pub activation_bytes: Option<u64>,
+    /// Language models: `flops` over the elements of `input_ids`.
+    pub flops_per_token: Option<u64>,
 }
 
 impl Identity {
@@ -225,6 +230,8 @@ impl Identity {
         self.param_bytes = Some(stats.param_bytes);
         self.flops = Some(stats.flops);
         self.op_counts = stats.op_counts.clone();
+        self.activation_bytes = Some(stats.activation_peak_bytes);
+        self.flops_per_token = stats.flops_per_token();
     }
 
     /// All values of one label, joined with `,` (empty when absent).

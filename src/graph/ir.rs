@@ -83,6 +83,20 @@ pub struct GraphStats {
     pub flops: u64,
     pub nodes: usize,
     pub op_counts: BTreeMap<String, usize>,
+    /// The most bytes of inputs and intermediate values alive at once when
+    /// the nodes run in order, each value freed after its last reader
+    /// (graph outputs are kept): the activation memory of one call.
+    pub activation_peak_bytes: u64,
+    /// Elements of the `input_ids` input (batch x tokens) of a language
+    /// model; `None` for other graphs.
+    pub tokens: Option<u64>,
+}
+
+impl GraphStats {
+    /// FLOPs per token of a language model (FLOPs over `input_ids`' elements).
+    pub fn flops_per_token(&self) -> Option<u64> {
+        self.tokens.filter(|&t| t > 0).map(|t| self.flops / t)
+    }
 }
 
 impl Graph {
@@ -192,7 +206,53 @@ impl Graph {
             s.flops += n.op.flops(&ins, &outs);
             *s.op_counts.entry(n.op.kind().to_string()).or_default() += 1;
         }
+        s.activation_peak_bytes = self.activation_peak_bytes();
+        s.tokens = self
+            .inputs
+            .iter()
+            .find(|&&i| self.values[i].name == "input_ids" && !self.info(i).dtype.is_float())
+            .map(|&i| self.info(i).numel());
         s
+    }
+
+    /// See [`GraphStats::activation_peak_bytes`]. Constants and parameters
+    /// are not activations; a node's inputs and outputs coexist while it runs.
+    fn activation_peak_bytes(&self) -> u64 {
+        let bytes = |v: ValueId| self.info(v).numel() * self.info(v).dtype.size_bytes() as u64;
+        let mut last_use: Vec<Option<usize>> = vec![None; self.values.len()];
+        for (k, n) in self.nodes.iter().enumerate() {
+            for &i in &n.inputs {
+                last_use[i] = Some(k);
+            }
+        }
+        for &o in &self.outputs {
+            last_use[o] = Some(usize::MAX);
+        }
+        let mut live: u64 = self
+            .inputs
+            .iter()
+            .filter(|&&i| last_use[i].is_some())
+            .map(|&i| bytes(i))
+            .sum();
+        let mut peak = live;
+        for (k, n) in self.nodes.iter().enumerate() {
+            live += n.outputs.iter().map(|&o| bytes(o)).sum::<u64>();
+            peak = peak.max(live);
+            // Outputs nobody reads are dropped at once; inputs after their
+            // last reader. A value read twice by one node is freed once.
+            let mut freed = std::collections::BTreeSet::new();
+            for &v in n.inputs.iter().chain(&n.outputs) {
+                let activation = matches!(self.values[v].source, Source::Input | Source::Node(_));
+                let dead = match last_use[v] {
+                    None => true,
+                    Some(last) => last == k,
+                };
+                if activation && dead && freed.insert(v) {
+                    live -= bytes(v);
+                }
+            }
+        }
+        peak
     }
 
     /// sha256 over the structure: ops, attributes and wiring, parameter
@@ -338,6 +398,45 @@ mod tests {
         assert_eq!(s.param_bytes, 220);
         assert_eq!(s.flops, 2 * 2 * 5 * 10 + 10);
         assert_eq!(s.op_counts["Gemm"], 1);
+    }
+
+    #[test]
+    fn activation_peak_frees_values_after_their_last_reader() {
+        let f = |shape: Vec<usize>| TypeInfo::new(shape, DType::Float32);
+        // x -> relu -> relu -> out: two 4 kB values alive at a time.
+        let mut g = Graph::new("Chain");
+        let x = g.add_input("x", f(vec![1, 1000]));
+        let a = g.add_node(Op::Relu, &[x], "").unwrap()[0];
+        let b = g.add_node(Op::Relu, &[a], "").unwrap()[0];
+        g.add_output("y", b);
+        assert_eq!(g.stats().activation_peak_bytes, 8000);
+        assert_eq!(g.stats().tokens, None);
+        // A residual keeps x alive across the branch: three at once.
+        let mut g = Graph::new("Residual");
+        let x = g.add_input("x", f(vec![1, 1000]));
+        let a = g.add_node(Op::Relu, &[x], "").unwrap()[0];
+        let b = g.add_node(Op::Add, &[x, a], "").unwrap()[0];
+        g.add_output("y", b);
+        assert_eq!(g.stats().activation_peak_bytes, 12000);
+        // Parameters are weights, not activations.
+        assert_eq!(
+            linear_graph(2, 1).stats().activation_peak_bytes,
+            2 * 10 * 4 + 2 * 5 * 4
+        );
+    }
+
+    #[test]
+    fn flops_per_token_divide_by_the_input_ids() {
+        let mut g = Graph::new("Lm");
+        let ids = g.add_input("input_ids", TypeInfo::new(vec![2, 8], DType::Int64));
+        let y = g.add_node(Op::Identity, &[ids], "").unwrap()[0];
+        g.add_output("y", y);
+        let s = GraphStats {
+            flops: 1600,
+            ..g.stats()
+        };
+        assert_eq!(s.tokens, Some(16));
+        assert_eq!(s.flops_per_token(), Some(100));
     }
 
     #[test]

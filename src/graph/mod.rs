@@ -10,6 +10,8 @@ pub mod value;
 
 pub use dtype::{DType, shape_str};
 pub use ir::{Graph, GraphStats, Init, Node, Param, Source, Value, ValueId};
-pub use ops::{Einsum, Family, GraphError, InterpMode, Op, PadMode, ResizeMode, TypeInfo};
+pub use ops::{
+    Einsum, Family, GraphError, InterpMode, Op, PadMode, ResizeMode, Rnn, RnnMode, TypeInfo,
+};
 pub use tensor::HostTensor;
 pub use value::{HostValue, ValueType, flatten_all};

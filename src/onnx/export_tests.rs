@@ -6,7 +6,8 @@ use super::export::{ExportOptions, export};
 use super::tensor_io::{read_tensor_pb, write_tensor_pb};
 use super::testutil::run_python;
 use crate::graph::{
-    DType, Graph, HostTensor, Init, InterpMode, Op, PadMode, Param, ResizeMode, TypeInfo, ValueId,
+    DType, Graph, HostTensor, Init, InterpMode, Op, PadMode, Param, ResizeMode, Rnn, RnnMode,
+    TypeInfo, ValueId,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -340,6 +341,9 @@ pub(crate) fn all_ops() -> Vec<Op> {
         },
         CumSum { axis: 1 },
         CumSum { axis: 2 },
+        Recurrent(rnn(RnnMode::Lstm, 2, true, false, true, true)),
+        Recurrent(rnn(RnnMode::Gru, 1, false, true, false, true)),
+        Recurrent(rnn(RnnMode::RnnTanh, 2, false, false, true, false)),
     ]
 }
 
@@ -359,6 +363,20 @@ fn einsum_operands(equation: &str) -> Vec<Vec<usize>> {
         "bn,anm,bm->ba" => vec![vec![2, 3], vec![4, 3, 5], vec![2, 5]],
         "...ij,jk->...ik" => vec![vec![2, 3, 4], vec![4, 5]],
         other => panic!("no operands for einsum {other}"),
+    }
+}
+
+/// A recurrent op of hidden size 5 (the relu RNN is tested apart: tract
+/// refuses it).
+fn rnn(mode: RnnMode, layers: usize, bi: bool, bf: bool, state: bool, bias: bool) -> Rnn {
+    Rnn {
+        mode,
+        hidden_size: 5,
+        num_layers: layers,
+        bias,
+        batch_first: bf,
+        bidirectional: bi,
+        initial_state: state,
     }
 }
 
@@ -542,6 +560,23 @@ pub(crate) fn op_graph(op: &Op, d: DType) -> Graph {
             g.add_input("x", t(&[2, 3, 4])),
             param(&mut g, "slope", &[3, 1], d, -0.5),
         ],
+        Op::Recurrent(r) => {
+            let (seq, batch) = (4, 2);
+            let x = if r.batch_first {
+                [batch, seq, 3]
+            } else {
+                [seq, batch, 3]
+            };
+            let mut v = vec![g.add_input("x", t(&x))];
+            let state = [r.num_layers * r.directions(), batch, r.hidden_size];
+            for name in ["h0", "c0"].into_iter().take(r.state_inputs()) {
+                v.push(g.add_input(name, t(&state)));
+            }
+            for (name, shape) in r.params(3) {
+                v.push(param(&mut g, &name, &shape, d, -0.5));
+            }
+            v
+        }
     };
     let outs = g
         .add_node(op.clone(), &ins, "block")

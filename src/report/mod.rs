@@ -40,6 +40,9 @@
 //! | `gpu_power_w` | GPU rows: mean GPU power while measuring (NVML) |
 //! | `achieved_flops` | FLOP/s reached: the model's FLOPs per sample × throughput |
 //! | `pct_of_peak` | `achieved_flops` as a percentage of the machine's peak (`turnkey peak`) |
+//! | `param_bytes` | bytes of the weights (parameters and buffers) |
+//! | `flops_per_token` | language models: `flops` over the tokens of `input_ids` (batch x sequence) |
+//! | `activation_bytes` | most bytes of inputs and intermediate values alive at once in one call (nodes in order, each value freed after its last reader) |
 //! | `error` | what went wrong, for a failed row |
 //! | `median_ci_lo_ms`, `median_ci_hi_ms` | the median's 95% confidence interval (order statistics; with trials, widened by their spread) |
 //! | `ci_pct` | half that interval's width, in % of the median |
@@ -91,7 +94,7 @@ pub use table::{
 };
 
 /// The fixed columns, in order (see the module docs for their meaning).
-pub const COLUMNS: [&str; 57] = [
+pub const COLUMNS: [&str; 60] = [
     "build",
     "script",
     "model_class",
@@ -129,6 +132,9 @@ pub const COLUMNS: [&str; 57] = [
     "gpu_power_w",
     "achieved_flops",
     "pct_of_peak",
+    "param_bytes",
+    "flops_per_token",
+    "activation_bytes",
     "error",
     "median_ci_lo_ms",
     "median_ci_hi_ms",
@@ -197,6 +203,11 @@ pub struct ReportRow {
     pub task: String,
     pub params: Option<u64>,
     pub flops: Option<u64>,
+    /// Bytes of the weights; FLOPs per token (language models); the most
+    /// activation bytes alive at once in one call.
+    pub param_bytes: Option<u64>,
+    pub flops_per_token: Option<u64>,
+    pub activation_bytes: Option<u64>,
     pub input_shapes: String,
     pub runtime: String,
     pub runtime_version: String,
@@ -324,6 +335,9 @@ impl ReportRow {
             num(self.gpu_power_w),
             num(self.achieved_flops),
             num(self.pct_of_peak),
+            num(self.param_bytes),
+            num(self.flops_per_token),
+            num(self.activation_bytes),
             self.error.clone(),
             num(self.median_ci_lo_ms),
             num(self.median_ci_hi_ms),
@@ -656,7 +670,8 @@ mod tests {
                         runtime_version,device,status,compile_ms,first_ms,median_ms,mean_ms,p90_ms,\
                         p95_ms,p99_ms,min_ms,max_ms,std_ms,cov,stability,throughput,peak_rss_mb,\
                         check,max_abs_diff,iterations,timestamp,cache,core_median_ms,\
-                        peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,error,\
+                        peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,\
+                        param_bytes,flops_per_token,activation_bytes,error,\
                         median_ci_lo_ms,median_ci_hi_ms,ci_pct,mad_ms,iqr_ms,outliers,outlier_pct,\
                         warmup_iterations,warmup_ms,stop,trials,trial_spread_pct,host_other_cores,\
                         host_wait_pct,host_steal_pct,host_loadavg,cpu_mhz_min,cpu_mhz_max,pinned_cpus";

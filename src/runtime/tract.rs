@@ -10,6 +10,9 @@ use tract_onnx::tract_core::ops::OpState;
 
 const NAME: &str = "tract";
 
+#[path = "tract_recurrent.rs"]
+mod recurrent;
+
 /// tract-onnx: optimized (decluttered and compiled) plans, single-threaded.
 pub struct TractRuntime;
 
@@ -86,6 +89,7 @@ impl Runtime for TractRuntime {
             plan,
             input_names,
             output_names,
+            state_feeds,
         } = prepared;
         let state = plan.spawn().map_err(|e| load_err(format!("{e:#}")))?;
         // The op states of a fresh state (recurrent hidden state, a Scan's
@@ -93,8 +97,12 @@ impl Runtime for TractRuntime {
         let fresh = state.op_states.clone();
         let typed = plan.model();
         let mut inputs = Vec::new();
+        // The initial states made inputs come last; the session feeds them.
+        let own = state_feeds.own_inputs(&input_names).map_err(load_err)?;
+        let state_values = state_feeds.values().map_err(load_err)?;
         for (name, outlet) in input_names
             .into_iter()
+            .take(own)
             .zip(typed.input_outlets().unwrap_or(&[]))
         {
             let fact = typed
@@ -141,6 +149,7 @@ impl Runtime for TractRuntime {
         Ok(Box::new(TractSession {
             state,
             fresh,
+            state_values,
             inputs,
             output_names,
             values: TVec::new(),
@@ -155,6 +164,7 @@ struct Prepared {
     plan: Plan,
     input_names: Vec<String>,
     output_names: Vec<String>,
+    state_feeds: recurrent::StateFeeds,
 }
 
 /// Loads `model`, sets the input facts from `opts.input_shapes` (by input
@@ -166,10 +176,10 @@ fn prepare(
     ignore_value_info: bool,
 ) -> Result<Prepared, String> {
     let e = |e: TractError| format!("{e:#}");
-    let mut inference = tract_onnx::onnx()
-        .with_ignore_value_info(ignore_value_info)
-        .model_for_path(model)
-        .map_err(e)?;
+    // Recurrent nodes tract would run wrong are refused here, and absent
+    // initial states become inputs the session feeds (tract_recurrent.rs).
+    let onnx = tract_onnx::onnx().with_ignore_value_info(ignore_value_info);
+    let (mut inference, state_feeds) = recurrent::load_model(&onnx, model)?;
     // Names come from the ONNX graph: optimization may replace the nodes
     // that carry them, but keeps the order of inputs and outputs.
     let input_names = outlet_names(&inference, inference.input_outlets()).map_err(e)?;
@@ -192,6 +202,7 @@ fn prepare(
         plan,
         input_names,
         output_names,
+        state_feeds,
     })
 }
 
@@ -260,6 +271,9 @@ struct TractSession {
     state: TypedSimpleState,
     /// The op states of a freshly spawned state, restored before each run.
     fresh: Vec<Option<Box<dyn OpState>>>,
+    /// Values of the initial states made inputs, fed after the model's own
+    /// (see `tract_recurrent.rs`).
+    state_values: TVec<TValue>,
     inputs: Vec<InputSpec>,
     output_names: Vec<String>,
     /// Inputs in model order; cloning a `TValue` only bumps a refcount.
@@ -285,6 +299,7 @@ impl Session for TractSession {
                 message: format!("input '{}': {message}", spec.name),
             })?);
         }
+        values.extend(self.state_values.iter().cloned());
         self.values = values;
         self.results = None;
         Ok(())
@@ -588,5 +603,90 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("does not exist"), "{e}");
+    }
+
+    type Outputs = Vec<(String, HostTensor)>;
+
+    /// Loads `g` exported on `rt`, runs it three times on the same feeds;
+    /// the outputs of the first and the last run.
+    fn run_thrice(rt: &dyn Runtime, dir: &Path, g: &crate::graph::Graph) -> (Outputs, Outputs) {
+        let model = dir.join("model.onnx");
+        std::fs::write(&model, crate::onnx::export(g, &Default::default()).unwrap()).unwrap();
+        let mut s = rt
+            .load(&model, &SessionOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", g.name));
+        s.set_inputs(&crate::onnx::export_tests::feeds(g)).unwrap();
+        s.run().unwrap();
+        let first = s.outputs().unwrap();
+        s.run().unwrap();
+        s.run().unwrap();
+        (first, s.outputs().unwrap())
+    }
+
+    /// An LSTM, GRU or RNN without initial states: tract's optimizer broke
+    /// the one-layer LSTM (its zero states are constants), and tract's Scan
+    /// started each run from the last run's final state. Every run now
+    /// equals ONNX Runtime's.
+    #[test]
+    fn recurrent_models_run_from_their_initial_state_every_run() {
+        use crate::graph::{Op, Rnn, RnnMode};
+        let dir = tempfile::tempdir().unwrap();
+        let rnn = |mode, num_layers, bidirectional| Rnn {
+            mode,
+            hidden_size: 5,
+            num_layers,
+            bias: true,
+            batch_first: false,
+            bidirectional,
+            initial_state: false,
+        };
+        for r in [
+            rnn(RnnMode::Lstm, 1, false),
+            rnn(RnnMode::Gru, 1, false),
+            rnn(RnnMode::RnnTanh, 2, true),
+        ] {
+            let g = crate::onnx::export_tests::op_graph(&Op::Recurrent(r), DType::Float32);
+            let (first, last) = run_thrice(&TractRuntime, dir.path(), &g);
+            assert_eq!(
+                first, last,
+                "{}: the third run differs from the first",
+                g.name
+            );
+            let (ort, _) = run_thrice(&OrtRuntime, dir.path(), &g);
+            let check = crate::bench::compare::compare(&ort, &first, 1e-5, 1e-4);
+            assert!(check.pass, "{}: {}", g.name, check.summary);
+        }
+    }
+
+    #[test]
+    fn recurrent_attributes_tract_ignores_are_refused() {
+        use crate::graph::{Op, Rnn, RnnMode};
+        let dir = tempfile::tempdir().unwrap();
+        let relu = Op::Recurrent(Rnn {
+            mode: RnnMode::RnnRelu,
+            hidden_size: 5,
+            num_layers: 1,
+            bias: true,
+            batch_first: false,
+            bidirectional: false,
+            initial_state: false,
+        });
+        let g = crate::onnx::export_tests::op_graph(&relu, DType::Float32);
+        let model = dir.path().join("relu.onnx");
+        std::fs::write(
+            &model,
+            crate::onnx::export(&g, &Default::default()).unwrap(),
+        )
+        .unwrap();
+        let e = TractRuntime
+            .load(&model, &SessionOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("RNN node '/block/RNN_0' sets activations = Relu, which tract ignores")
+                && e.contains("run this model on ort instead"),
+            "{e}"
+        );
     }
 }

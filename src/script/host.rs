@@ -201,6 +201,8 @@ pub struct HostState {
     pub requested_bytes: u64,
     /// `--max-memory`: what the script may ask for in all (bytes).
     pub max_memory: u64,
+    /// `--analyze-only`: model weights are never made (not limited).
+    pub analyze_only: bool,
     /// Parameter names of the compiled script functions: nn::module names
     /// its children after the variables its closure captures.
     pub fn_params: super::naming::FnParams,
@@ -220,6 +222,7 @@ impl HostState {
             executor,
             requested_bytes: 0,
             max_memory: default_max_memory(),
+            analyze_only: false,
             fn_params: Default::default(),
         }
     }

@@ -26,15 +26,27 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Stdlib modules compiled into the binary: (module name, source).
-const STDLIB: &[(&str, &str)] = &[
-    ("nn", include_str!("../../stdlib/nn.rhai")),
-    ("vision", include_str!("../../stdlib/vision.rhai")),
+/// Stdlib files compiled into the binary: (module name, file stem, source).
+/// A module may span files (one family each); they are merged into one.
+const STDLIB: &[(&str, &str, &str)] = &[
+    ("nn", "nn", include_str!("../../stdlib/nn.rhai")),
+    ("vision", "vision", include_str!("../../stdlib/vision.rhai")),
     (
+        "vision",
+        "vision_swin",
+        include_str!("../../stdlib/vision_swin.rhai"),
+    ),
+    (
+        "transformers",
         "transformers",
         include_str!("../../stdlib/transformers.rhai"),
     ),
-    ("gnn", include_str!("../../stdlib/gnn.rhai")),
+    ("gnn", "gnn", include_str!("../../stdlib/gnn.rhai")),
+    (
+        "diffusers",
+        "diffusers",
+        include_str!("../../stdlib/diffusers.rhai"),
+    ),
 ];
 
 #[derive(Clone, Default)]
@@ -48,6 +60,8 @@ pub struct DiscoverOptions {
     pub timeout: Option<Duration>,
     /// `--max-memory` in bytes; None = half the physical memory.
     pub max_memory: Option<u64>,
+    /// `--analyze-only`: weights are never made, so their size is no limit.
+    pub analyze_only: bool,
 }
 
 /// Size limits on script values: generous for model code, small enough that
@@ -202,11 +216,12 @@ pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
     };
     let mut closures = rhai::AST::empty();
     let mut names = std::collections::HashSet::new();
-    for (name, src) in STDLIB {
+    let mut modules: Vec<(&str, Module)> = Vec::new();
+    for (name, file, src) in STDLIB {
         let mut ast = engine
             .compile(guard::guard_switches(src))
-            .map_err(|e| format!("stdlib/{name}.rhai: {e} (a turnkey bug)"))?;
-        ast.set_source(format!("stdlib/{name}.rhai"));
+            .map_err(|e| format!("stdlib/{file}.rhai: {e} (a turnkey bug)"))?;
+        ast.set_source(format!("stdlib/{file}.rhai"));
         names.extend(ast.iter_functions().map(|f| f.name.to_string()));
         host.lock().fn_params.add_ast(&ast);
         api::reference::add_stdlib(&mut book, name, src);
@@ -214,12 +229,17 @@ pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
         anon.clear_source();
         closures = closures.merge(&anon);
         let module = Module::eval_ast_as_new(Scope::new(), &ast, &engine)
-            .map_err(|e| format!("stdlib/{name}.rhai: {e} (a turnkey bug)"))?;
+            .map_err(|e| format!("stdlib/{file}.rhai: {e} (a turnkey bug)"))?;
         if *name == "nn" {
             nn.combine_flatten(module);
+        } else if let Some((_, m)) = modules.iter_mut().find(|(n, _)| n == name) {
+            m.combine_flatten(module);
         } else {
-            engine.register_static_module(*name, module.into());
+            modules.push((name, module));
         }
+    }
+    for (name, module) in modules {
+        engine.register_static_module(name, module.into());
     }
     engine.register_static_module("nn", nn.into());
     Ok(ScriptEngine {
@@ -258,6 +278,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
     if let Some(m) = opts.max_memory {
         state.max_memory = m;
     }
+    state.analyze_only = opts.analyze_only;
     let host = Host::new(state);
     let mut engine = engine(&host, path).map_err(|e| ScriptError::file(path, e))?;
     let onnx_calls = engine.onnx_calls.clone();

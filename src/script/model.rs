@@ -68,6 +68,8 @@ pub enum Layer {
     /// parameters in declaration order (group norm, upsample, adaptive
     /// pools, ...: each beside its function in `api/`).
     Native(NativeForward),
+    /// nn.LSTM / nn.GRU / nn.RNN (script/api/recurrent.rs).
+    Recurrent(crate::graph::Rnn),
 }
 
 /// The forward of a [`Layer::Native`].
@@ -362,9 +364,17 @@ fn forward_top(
         .iter()
         .map(|p| p.info.numel() * p.info.dtype.size_bytes() as u64)
         .sum();
-    host.lock()
-        .fits(weights, &format!("{class}'s parameters"))
-        .map_err(|e| rt_err(ctx, e))?;
+    let st = host.lock();
+    if !st.analyze_only {
+        st.fits(weights, &format!("{class}'s parameters"))
+            .map_err(|e| {
+                rt_err(
+                    ctx,
+                    format!("{e}, or trace it without weights with --analyze-only"),
+                )
+            })?;
+    }
+    drop(st);
     let mut out_ids = Vec::new();
     for (name, t) in &outputs {
         let v = match &t.0 {
@@ -518,6 +528,7 @@ fn call_layer(
             }
             Ok(x)
         }
+        Layer::Recurrent(r) => super::api::recurrent::forward(host, ctx, def, r, arg, dtype),
         _ => {
             let x = single(ctx, class, &arg)?;
             let y = host
@@ -528,7 +539,7 @@ fn call_layer(
     }
 }
 
-fn p(t: &mut Trace, def: &ModelDef, i: usize, dtype: Option<DType>) -> ValueId {
+pub(crate) fn p(t: &mut Trace, def: &ModelDef, i: usize, dtype: Option<DType>) -> ValueId {
     let pd = &def.params[i];
     t.param(
         def.uid,
@@ -675,7 +686,9 @@ fn lower_layer(
             let ps: Vec<ValueId> = (0..def.params.len()).map(|i| p(t, def, i, dtype)).collect();
             f(t, xv, &ps)?
         }
-        Layer::Sequential | Layer::Closure(_) => unreachable!("handled by call_layer"),
+        Layer::Sequential | Layer::Closure(_) | Layer::Recurrent(_) => {
+            unreachable!("handled by call_layer")
+        }
     };
     Ok(t.tensor(y))
 }

@@ -9,11 +9,13 @@ mod conv;
 mod elementwise;
 mod linalg;
 mod norm;
+mod recurrent;
 mod reduce;
 pub mod resample;
 mod shape;
 
 pub use linalg::Einsum;
+pub use recurrent::{Rnn, RnnMode};
 
 /// The op families: each has its inference in its own file here, and its
 /// lowering in one file of the ONNX exporter and of the torch runtime.
@@ -25,6 +27,7 @@ pub enum Family {
     Norm,
     Shape,
     Reduce,
+    Recurrent,
 }
 
 /// A shape or type error found while tracing; the script host adds the line.
@@ -344,6 +347,8 @@ pub enum Op {
     CumSum {
         axis: usize,
     },
+    /// nn.LSTM / nn.GRU / nn.RNN over all layers and directions.
+    Recurrent(Rnn),
 }
 
 /// The shape and dtype of one value.
@@ -616,6 +621,7 @@ impl Op {
             Op::ArgMin { .. } => "ArgMin",
             Op::TopK { .. } => "TopK",
             Op::CumSum { .. } => "CumSum",
+            Op::Recurrent(r) => r.mode.class(),
         }
     }
 
@@ -707,6 +713,7 @@ impl Op {
             | Op::ArgMin { .. }
             | Op::TopK { .. }
             | Op::CumSum { .. } => Family::Reduce,
+            Op::Recurrent(_) => Family::Recurrent,
         }
     }
 
@@ -720,6 +727,7 @@ impl Op {
             Family::Norm => norm::infer(self, op, ins),
             Family::Shape => shape::infer(self, op, ins),
             Family::Reduce => reduce::infer(self, op, ins),
+            Family::Recurrent => recurrent::infer(self, op, ins),
         }
     }
 
@@ -834,6 +842,13 @@ impl Op {
             | Op::ArgMin { .. }
             | Op::TopK { .. }
             | Op::CumSum { .. } => ins[0].numel(),
+            Op::Recurrent(r) => match ins.first().map(|x| &x.shape[..]) {
+                Some(&[a, b, features]) => {
+                    let (seq, batch) = if r.batch_first { (b, a) } else { (a, b) };
+                    r.flops(features, seq, batch)
+                }
+                _ => 0,
+            },
         }
     }
 }

@@ -27,6 +27,7 @@ mod elementwise;
 mod file;
 mod linalg;
 mod norm;
+mod recurrent;
 mod reduce;
 mod shape;
 
@@ -392,6 +393,12 @@ struct Lowering<'g> {
     nodes: Vec<NodeProto>,
     /// Initializers made while lowering (shape constants and the like).
     consts: Vec<TensorProto>,
+    /// Shapes of helper values a lowering declares (recurrent layers).
+    helper_infos: Vec<ValueInfoProto>,
+    /// ONNX-layout weights made from a recurrent layer's parameters, by
+    /// those parameters' names: a layer called at every decoding step
+    /// converts its weights once.
+    rec_weights: std::collections::HashMap<Vec<String>, [String; 3]>,
 }
 
 /// The IR node being lowered, for naming and errors.
@@ -411,6 +418,8 @@ impl<'g> Lowering<'g> {
             node_names: HashSet::new(),
             nodes: Vec::with_capacity(g.nodes.len()),
             consts: Vec::new(),
+            helper_infos: Vec::new(),
+            rec_weights: Default::default(),
         };
         l.assign_names()?;
         Ok(l)
@@ -537,13 +546,14 @@ impl<'g> Lowering<'g> {
         // compare every IR-inferred shape with ONNX's, and gives runtimes
         // the static shapes.
         let out_set: HashSet<ValueId> = g.outputs.iter().copied().collect();
-        let value_info_list = g
+        let mut value_info_list: Vec<ValueInfoProto> = g
             .nodes
             .iter()
             .flat_map(|n| &n.outputs)
             .filter(|v| !out_set.contains(v))
             .map(|&v| value_info(&self.names[v], &g.values[v].info))
             .collect();
+        value_info_list.append(&mut self.helper_infos);
 
         // Constants first (graph constants, then lowering ones), then params.
         let mut initializer: Vec<TensorProto> = (0..g.values.len())
@@ -777,6 +787,7 @@ impl<'g> Lowering<'g> {
             Family::Norm => self.lower_norm(cur),
             Family::Shape => self.lower_shape(cur),
             Family::Reduce => self.lower_reduce(cur),
+            Family::Recurrent => self.lower_recurrent(cur),
         }
     }
 }

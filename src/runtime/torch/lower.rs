@@ -2,7 +2,7 @@
 //! per [`Op`], so a new op does not compile until it has one here.
 
 use super::imp::kind;
-use crate::graph::{DType, InterpMode, Op, PadMode, ResizeMode, TypeInfo};
+use crate::graph::{DType, InterpMode, Op, PadMode, ResizeMode, Rnn, RnnMode, TypeInfo};
 use tch::{Kind, Tensor};
 
 fn ints(v: &[usize]) -> Vec<i64> {
@@ -516,6 +516,7 @@ fn lower(
             Ok(vec![v, i])
         }
         Op::CumSum { axis } => one(x.f_cumsum(*axis as i64, kind(dt))?),
+        Op::Recurrent(r) => recurrent(r, ins, out_infos),
     }
 }
 
@@ -581,4 +582,34 @@ fn interpolate(
             )));
         }
     })
+}
+
+/// nn.LSTM / nn.GRU / nn.RNN as PyTorch eager runs them: libtorch's own
+/// `lstm`/`gru`/`rnn_*` with the PyTorch-layout weights (inference:
+/// no dropout), zero states when the op has none.
+fn recurrent(
+    r: &Rnn,
+    ins: &[&Tensor],
+    out_infos: &[&TypeInfo],
+) -> Result<Vec<Tensor>, tch::TchError> {
+    let x = ins[0];
+    let states = r.state_inputs();
+    let params = &ins[1 + states..];
+    let state = |k: usize| match ins.get(1 + k) {
+        Some(s) if k < states => Ok(s.shallow_clone()),
+        _ => Tensor::f_zeros(shape_of(out_infos[1]), (x.kind(), x.device())),
+    };
+    let h0 = state(0)?;
+    let (bias, layers, bi, bf) = (r.bias, r.num_layers as i64, r.bidirectional, r.batch_first);
+    let (y, h) = match r.mode {
+        RnnMode::Lstm => {
+            let c0 = state(1)?;
+            let (y, h, c) = x.f_lstm(&[&h0, &c0], params, bias, layers, 0.0, false, bi, bf)?;
+            return Ok(vec![y, h, c]);
+        }
+        RnnMode::Gru => x.f_gru(&h0, params, bias, layers, 0.0, false, bi, bf)?,
+        RnnMode::RnnTanh => x.f_rnn_tanh(&h0, params, bias, layers, 0.0, false, bi, bf)?,
+        RnnMode::RnnRelu => x.f_rnn_relu(&h0, params, bias, layers, 0.0, false, bi, bf)?,
+    };
+    Ok(vec![y, h])
 }

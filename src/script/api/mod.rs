@@ -17,6 +17,7 @@ mod models;
 mod nn_layers;
 mod normalization;
 mod operators;
+pub(crate) mod recurrent;
 mod reductions;
 pub mod reference;
 mod resample;
@@ -308,6 +309,7 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     normalization::register(&mut api);
     nn_layers::register(&mut api);
     containers::register(&mut api);
+    recurrent::register(&mut api);
     (nn, book)
 }
 

@@ -179,7 +179,7 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub cache_flags: CacheFlags,
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub variant: VariantArgs,
     // Last: its help heading carries over to the flags that follow it.
     #[command(flatten)]
     pub slurm: crate::slurm::SlurmArgs,
@@ -272,14 +272,22 @@ pub enum CacheCommand {
     Location,
 }
 
-// ---- GPUs and peak FLOP/s (issue #6) ---------------------------------------
+// ---- precision variants (issue #21; --precision is with the corpus flags) --
 
 #[derive(Args, Debug, Clone)]
-pub struct GpuArgs {
-    /// Precision: fp32 (the model's own dtypes) or fp16 (TensorRT engines, --runtime ort-trt).
-    #[arg(long, default_value = "fp32", value_name = "P")]
-    pub precision: String,
+pub struct VariantArgs {
+    /// int8-static: calibration batches (the build's inputs, test data sets, then random data).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub calibration_batches: usize,
+    /// fp16/bf16 variants take and return that precision (no float32 casts at the model's edges).
+    #[arg(long)]
+    pub low_precision_io: bool,
+    /// A variant row fails when an output's cosine similarity with fp32 is below this.
+    #[arg(long, default_value_t = 0.99, value_name = "C")]
+    pub min_cosine: f64,
 }
+
+// ---- GPUs and peak FLOP/s (issue #6) ---------------------------------------
 
 #[derive(Args, Debug)]
 pub struct PeakArgs {

@@ -165,11 +165,13 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
     }
     let devices =
         Device::parse_list(&a.device).map_err(|e| anyhow::anyhow!("--device {}: {e}", a.device))?;
-    let precision: Precision = a
-        .gpu
-        .precision
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--precision: {e}"))?;
+    if a.variant.calibration_batches == 0 {
+        bail!("--calibration-batches must be at least 1");
+    }
+    let min_cosine = a.variant.min_cosine;
+    if !(0.0..=1.0).contains(&min_cosine) {
+        bail!("--min-cosine must be between 0 and 1, got {min_cosine}");
+    }
     // Checked before anything runs: a NaN tolerance would pass every check.
     for (flag, v) in [("--atol", a.atol), ("--rtol", a.rtol)] {
         if !v.is_finite() || v < 0.0 {
@@ -196,7 +198,13 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
         opset: a.opset,
         runtimes,
         devices,
-        precision,
+        precision: Precision::Fp32,
+        graph_optimization: None,
+        variant: pipeline::VariantOptions {
+            calibration_batches: a.variant.calibration_batches,
+            low_precision_io: a.variant.low_precision_io,
+            min_cosine,
+        },
         threads: a.threads,
         bench: BenchOptions {
             iterations: a.iterations,

@@ -16,7 +16,7 @@ use crate::cache::{
 use crate::corpus::{ExpectedFailure, Job, JobKind, OnnxJob};
 use crate::graph::{HostTensor, HostValue, flatten_all};
 use crate::onnx::{ExportOptions, write_tensor_pb};
-use crate::runtime::{Device, Precision};
+use crate::runtime::{Device, GraphOptimization, Precision};
 use crate::script::{self, Build, DiscoverOptions, Discovery, Labels, ScriptArgs};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -26,11 +26,13 @@ use std::time::{Duration, Instant};
 mod analysis;
 mod feed;
 mod onnx_file;
+mod variant;
 
 use onnx_file::{
     PreparedOnnx, prepare_onnx, script_onnx_source, set_flops, store_onnx, verify_copy,
 };
 pub use onnx_file::{file_sha256, random_input, random_value};
+pub use variant::VariantOptions;
 
 #[derive(Clone)]
 pub struct RunOptions {
@@ -44,7 +46,14 @@ pub struct RunOptions {
     pub runtimes: Vec<String>,
     /// Every runtime runs on each of these; the first successful row is the reference.
     pub devices: Vec<Device>,
+    /// The precision sessions are told (TensorRT builds fp16 engines for
+    /// fp16): fp32 but for the rows of fp16 variants.
     pub precision: Precision,
+    /// ONNX Runtime's optimization level for the rows (`None`: its
+    /// default); set for the rows of `--ort-opt-level` variants.
+    pub graph_optimization: Option<GraphOptimization>,
+    /// How precision variants are made and checked.
+    pub variant: VariantOptions,
     pub threads: usize,
     pub bench: BenchOptions,
     pub timeout: Duration,
@@ -113,6 +122,18 @@ pub enum Event<'a> {
         /// The FLOPs of the nodes counted, when some were not.
         flops_partial: Option<u64>,
         flops_note: Option<String>,
+    },
+    /// A precision variant's model is in the cache, ready to benchmark.
+    VariantReady {
+        build: &'a str,
+        /// The build it is a variant of.
+        of: &'a str,
+        info: &'a crate::cache::variant::VariantInfo,
+        cached: bool,
+        onnx: &'a Path,
+        param_bytes: Option<u64>,
+        /// Nodes of the variant's graph per op type (`domain:Op` outside ONNX).
+        op_counts: &'a std::collections::BTreeMap<String, usize>,
     },
     BuildFailed {
         build: &'a str,
@@ -571,7 +592,10 @@ impl Cx<'_> {
             .and_then(|(_, t)| t.shape.first().copied())
             .unwrap_or(1) as u64;
         let peak = crate::bench::peak::RowContext::new(g, opts.threads, cache.location());
-        self.rows(&build.name, &dir, batch, &peak)
+        self.rows(&build.name, &dir, batch, &peak, None)?;
+        self.variants(&build.name, &dir, batch, &disc.path)?;
+        self.lean(&build.name, &dir);
+        Ok(())
     }
 
     /// Records the export stage's outcome; false when it failed.
@@ -622,13 +646,15 @@ impl Cx<'_> {
         Ok(())
     }
 
-    /// One row per device × runtime, the first successful one the reference.
+    /// One row per device × runtime, the first successful one the reference;
+    /// a variant's rows are each checked against its fp32 build's instead.
     fn rows(
         &mut self,
         name: &str,
         dir: &Path,
         batch: u64,
         peak: &crate::bench::peak::RowContext,
+        fp32: Option<&variant::Fp32Reference>,
     ) -> Result<(), crate::cache::CacheError> {
         let opts = self.opts;
         if opts.build_only {
@@ -641,17 +667,24 @@ impl Cx<'_> {
                 if crate::interrupt::requested() {
                     break 'devices;
                 }
-                let mut row = bench_row(
-                    self.cache,
-                    name,
-                    dir,
-                    (rt, device),
-                    batch,
-                    opts,
-                    reference.as_ref(),
-                    peak,
-                    self.obs,
-                )?;
+                let check = match fp32 {
+                    Some(f) => RowCheck::Fp32(f),
+                    None => RowCheck::Reference(reference.as_ref()),
+                };
+                let mut row = match fp32.and_then(|f| f.cannot_run(rt)) {
+                    Some(why) => variant::error_row(self.cache, name, (rt, device), why, self.obs)?,
+                    None => bench_row(
+                        self.cache,
+                        name,
+                        dir,
+                        (rt, device),
+                        batch,
+                        opts,
+                        check,
+                        peak,
+                        self.obs,
+                    )?,
+                };
                 self.judge_row(name, &mut row)?;
                 if reference.is_none() && row.status == Status::Successful {
                     let outs = read_outputs(&outputs_dir(dir, rt, device));
@@ -661,9 +694,16 @@ impl Cx<'_> {
                 }
             }
         }
-        // With more trials to run, the trials pass makes the build lean.
-        if opts.lean_cache
-            && opts.trials <= 1
+        Ok(())
+    }
+
+    /// `--lean-cache`: drops the build's ONNX, inputs and outputs once it
+    /// and its variants are benchmarked (with more trials to run, the trials
+    /// pass makes the build lean).
+    fn lean(&mut self, name: &str, dir: &Path) {
+        if self.opts.lean_cache
+            && !self.opts.build_only
+            && self.opts.trials <= 1
             && let Err(e) = self.cache.make_lean(name)
         {
             let message = format!("--lean-cache: {e}");
@@ -672,7 +712,6 @@ impl Cx<'_> {
                 message: &message,
             });
         }
-        Ok(())
     }
 
     /// Counts a row's outcome against the job's expectation, and records
@@ -912,7 +951,10 @@ impl Cx<'_> {
         drop(export_lock);
         let peak =
             crate::bench::peak::RowContext::without_graph(flops, opts.threads, cache.location());
-        self.rows(name, &dir, p.batch, &peak)
+        self.rows(name, &dir, p.batch, &peak, None)?;
+        self.variants(name, &dir, p.batch, &src.job.path)?;
+        self.lean(name, &dir);
+        Ok(())
     }
 }
 
@@ -979,6 +1021,16 @@ fn run_worker(spec: &WorkerSpec, spec_path: &Path, opts: &RunOptions) -> WorkerO
     }
 }
 
+/// How a row's outputs are checked.
+#[derive(Clone, Copy)]
+enum RowCheck<'a> {
+    /// Against the build's reference row (the first that succeeded); none
+    /// yet: this row is the reference.
+    Reference(Option<&'a (String, Vec<(String, HostValue)>)>),
+    /// A variant's: against its fp32 build's row.
+    Fp32(&'a variant::Fp32Reference),
+}
+
 #[allow(clippy::too_many_arguments)]
 fn bench_row(
     cache: &Cache,
@@ -987,7 +1039,7 @@ fn bench_row(
     (rt, device_kind): (&str, Device),
     batch: u64,
     opts: &RunOptions,
-    reference: Option<&(String, Vec<(String, HostValue)>)>,
+    check: RowCheck<'_>,
     peak: &crate::bench::peak::RowContext,
     obs: &dyn Observer,
 ) -> Result<RuntimeRow, crate::cache::CacheError> {
@@ -1027,7 +1079,13 @@ fn bench_row(
         runtime: rt.to_string(),
         device: device_kind,
         threads: opts.threads,
-        precision: opts.precision,
+        // Only TensorRT builds engines in a precision of its own choosing.
+        precision: if rt == "ort-trt" {
+            opts.precision
+        } else {
+            Precision::Fp32
+        },
+        graph_optimization: opts.graph_optimization,
         bench: opts.bench.clone(),
         batch_size: batch,
         outputs_dir: Some(out_dir.clone()),
@@ -1077,7 +1135,12 @@ fn bench_row(
                 }
                 None => {
                     row.status = Status::Successful;
-                    row.check = Some(check_outputs(&out_dir, rt, &device, reference, opts));
+                    match check {
+                        RowCheck::Reference(reference) => {
+                            row.check = Some(check_outputs(&out_dir, rt, &device, reference, opts));
+                        }
+                        RowCheck::Fp32(f) => f.check(&out_dir, &mut row),
+                    }
                     if row
                         .check
                         .as_ref()

@@ -111,6 +111,19 @@ fn row_line(row: &RuntimeRow, cached: bool) -> String {
             s.push_str(&format!(": {summary}"));
         }
     }
+    if let Some(a) = &row.accuracy {
+        if let Some(x) = a.speedup {
+            s.push_str(&format!("  {x:.2}x vs fp32"));
+        }
+        if row
+            .check
+            .as_ref()
+            .is_some_and(|c| c.status != crate::cache::CheckStatus::Failed)
+            && let Some(c) = &row.check.as_ref().and_then(|c| c.summary.clone())
+        {
+            s.push_str(&format!(": {c}"));
+        }
+    }
     if let Some(e) = &row.error {
         s.push_str(&format!(": {e}"));
     }
@@ -226,6 +239,53 @@ impl Observer for Terminal {
                     si(params as f64),
                     bytes(param_bytes),
                     ins.join(", "),
+                    onnx.display()
+                ));
+            }
+            Event::VariantReady {
+                build,
+                of,
+                info,
+                cached,
+                onnx,
+                param_bytes,
+                op_counts,
+            } => {
+                let found = if cached {
+                    "  (found in cache, not rebuilt)"
+                } else {
+                    ""
+                };
+                let count =
+                    |m: &std::collections::BTreeMap<String, usize>| m.values().sum::<usize>();
+                let mut what = Vec::new();
+                if info.precision != "fp32" {
+                    what.push(format!(
+                        "{} node(s) {}",
+                        count(&info.converted),
+                        info.precision
+                    ));
+                    match count(&info.kept_float32) {
+                        0 => {}
+                        n => what.push(format!("{n} left in float32")),
+                    }
+                }
+                if let Some(level) = &info.ort_opt_level {
+                    let fused: usize = op_counts
+                        .iter()
+                        .filter(|(k, _)| k.contains(':'))
+                        .map(|(_, v)| v)
+                        .sum();
+                    what.push(format!(
+                        "ONNX Runtime {level} graph: {} node(s), {fused} of them its own fused ops",
+                        count(op_counts)
+                    ));
+                }
+                self.info(&format!(
+                    "{build}  {} variant of {of}{found}\n    {}  weights {}\n    onnx {}",
+                    info.label(),
+                    what.join(", "),
+                    param_bytes.map_or("-".into(), bytes),
                     onnx.display()
                 ));
             }

@@ -89,7 +89,9 @@ fn cuda_on_the_cpu_wheel_is_a_row_error_and_cpu_rows_still_run() {
 }
 
 #[test]
-fn fp16_precision_needs_tensorrt() {
+fn fp16_is_a_variant_build_and_unknown_precisions_are_refused() {
+    // --precision fp16 was a TensorRT engine flag only; it is now a variant
+    // build (which on ort-trt also builds fp16 engines), run on every runtime.
     let cache = tempfile::tempdir().unwrap();
     let d = cache.path().to_str().unwrap();
     let r = run(&[
@@ -103,11 +105,20 @@ fn fp16_precision_needs_tensorrt() {
         "2",
         "models/selftest/linear.rhai",
     ]);
+    let all = builds(cache.path());
+    assert_eq!(all.len(), 2, "fp32 and its fp16 variant");
+    let fp16 = all
+        .iter()
+        .find(|b| b.to_string_lossy().contains("_fp16_"))
+        .unwrap();
+    let rows = rows(fp16);
+    let by = |rt: &str| rows.iter().find(|r| r["runtime"] == rt).unwrap();
+    assert_eq!(by("ort")["status"], "successful", "{}", r.stderr);
+    assert!(by("ort")["accuracy"]["rel_err"].as_f64().unwrap() < 3e-3);
+    // tract's Gemm does not compute in float16: a row error saying so.
+    let e = by("tract")["error"].as_str().unwrap();
+    assert!(e.contains("Gemm") && e.contains("float16"), "{e}");
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    for row in rows(&builds(cache.path())[0]) {
-        let e = row["error"].as_str().unwrap();
-        assert!(e.contains("does not support --precision fp16"), "{e}");
-    }
     let r = run(&[
         "-d",
         d,
@@ -116,7 +127,12 @@ fn fp16_precision_needs_tensorrt() {
         "models/selftest/linear.rhai",
     ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("use fp32 or fp16"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("unknown precision 'int4': use fp32, fp16, bf16"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

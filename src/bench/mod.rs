@@ -1,6 +1,7 @@
 //! Benchmarking: the worker process, the measuring loop, statistics and the
 //! output check. Sees ONNX files and tensors through `runtime/`, never scripts.
 
+pub mod accuracy;
 pub mod compare;
 pub mod host;
 pub mod peak;
@@ -8,6 +9,7 @@ pub mod pin;
 pub mod robust;
 pub mod stats;
 pub mod timing;
+pub mod variant_tasks;
 pub mod verdict;
 pub mod worker;
 

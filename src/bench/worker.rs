@@ -68,6 +68,9 @@ pub struct WorkerSpec {
     /// the model's values for FLOP counting.
     #[serde(default)]
     pub task: WorkerTask,
+    /// ONNX Runtime's graph optimization level (`--ort-opt-level` variants).
+    #[serde(default)]
+    pub graph_optimization: Option<crate::runtime::GraphOptimization>,
 }
 
 /// A worker's job.
@@ -81,6 +84,11 @@ pub enum WorkerTask {
     /// because the analysis folds constants, whose size the parent cannot
     /// bound: running out of memory must cost this process, not the run.
     Shapes,
+    /// int8-static calibration: the (min, max) of each output over the
+    /// input batches `inputs_dir/batch_<k>` (see `variant_tasks`).
+    Calibrate,
+    /// Save the graph ONNX Runtime optimizes at `graph_optimization`.
+    Optimize,
 }
 
 /// The file [`WorkerTask::Shapes`] writes into `outputs_dir`.
@@ -413,6 +421,11 @@ fn worker_exit_code(spec_path: &Path) -> u8 {
 /// Does the work, filling `result` as it goes so a failure keeps what was
 /// learned before it.
 fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerError> {
+    match spec.task {
+        WorkerTask::Calibrate => return super::variant_tasks::calibrate(spec, result),
+        WorkerTask::Optimize => return super::variant_tasks::optimize(spec, result),
+        WorkerTask::Shapes | WorkerTask::Benchmark => {}
+    }
     let pin = match &spec.pin {
         Some(list) => {
             let cpus = super::pin::choose(list, spec.threads, &super::host::allowed_cpus())
@@ -435,6 +448,7 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
         threads: spec.threads,
         device: spec.device,
         precision: spec.precision,
+        graph_optimization: spec.graph_optimization,
         input_shapes: inputs
             .iter()
             .filter_map(|(n, v)| v.as_tensor().map(|t| (n.clone(), t.dtype, t.shape.clone())))
@@ -572,6 +586,11 @@ fn json_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>, WorkerError> {
         path: PathBuf::from("<json>"),
         message: e.to_string(),
     })
+}
+
+/// Writes `bytes` to `path` atomically (for the other worker tasks).
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WorkerError> {
+    write_atomic(path, bytes)
 }
 
 /// Write to a temporary file beside `path`, then rename over it.
@@ -820,6 +839,7 @@ mod tests {
             result_path: dir.join("result.json"),
             pin: None,
             task: Default::default(),
+            graph_optimization: None,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod record;
 mod store;
 pub mod system;
+pub mod variant;
 
 use std::ffi::OsString;
 use std::io;

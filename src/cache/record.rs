@@ -221,6 +221,13 @@ pub struct Identity {
     pub activation_bytes: Option<u64>,
     /// Language models: `flops` over the elements of `input_ids`.
     pub flops_per_token: Option<u64>,
+    /// A precision variant: the build it was made from (`--precision`,
+    /// `--ort-opt-level`), whose rows its rows are checked against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant_of: Option<String>,
+    /// A precision variant: how it was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<super::variant::VariantInfo>,
 }
 
 impl Identity {
@@ -505,6 +512,10 @@ pub struct RuntimeRow {
     pub warnings: Vec<String>,
     /// With an expected failure: whether this row failed as expected.
     pub expectation: Option<String>,
+    /// A precision variant's row: its accuracy cost and speedup against
+    /// the fp32 build's row on the same runtime and device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<crate::bench::accuracy::Accuracy>,
 }
 
 impl Default for RuntimeRow {
@@ -583,6 +594,7 @@ impl Default for RuntimeRow {
             host: None,
             warnings: Vec::new(),
             expectation: None,
+            accuracy: None,
         }
     }
 }

@@ -30,4 +30,15 @@ pub struct CorpusArgs {
     /// Labels for the inputs whose path matches a glob pattern: "models/*.onnx=task::vision author::me".
     #[arg(long = "labels-for", value_name = "PATTERN=LABELS")]
     pub labels_for: Vec<String>,
+
+    /// Precisions, comma-separated: fp32, fp16, bf16, int8-dynamic, int8-static. Each but fp32
+    /// is a variant build, made by a graph rewrite and checked against the fp32 build, which
+    /// always runs (on ort-trt, fp16 also builds TensorRT fp16 engines).
+    #[arg(long, value_name = "LIST")]
+    pub precision: Option<String>,
+
+    /// ONNX Runtime graph optimization levels to save variants at, comma-separated:
+    /// default (none), disabled, basic, extended, all.
+    #[arg(long = "ort-opt-level", value_name = "LIST")]
+    pub ort_opt_level: Option<String>,
 }

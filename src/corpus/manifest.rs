@@ -78,6 +78,10 @@ struct Common {
     script_args: Option<Spanned<String>>,
     #[serde(default)]
     labels: Option<BTreeMap<String, Spanned<OneOrMany>>>,
+    #[serde(default)]
+    precision: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    ort_opt_level: Option<Spanned<OneOrMany>>,
 }
 
 #[derive(Deserialize)]
@@ -98,6 +102,10 @@ struct ScriptEntry {
     script_args: Option<Spanned<String>>,
     #[serde(default)]
     labels: Option<BTreeMap<String, Spanned<OneOrMany>>>,
+    #[serde(default)]
+    precision: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    ort_opt_level: Option<Spanned<OneOrMany>>,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +138,10 @@ struct OnnxEntry {
     sweep: Option<BTreeMap<String, Spanned<OneOrMany>>>,
     #[serde(default)]
     labels: Option<BTreeMap<String, Spanned<OneOrMany>>>,
+    #[serde(default)]
+    precision: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    ort_opt_level: Option<Spanned<OneOrMany>>,
 }
 
 /// A string, integer, float or bool, kept as text.
@@ -187,6 +199,10 @@ pub struct Settings {
     pub script_args: Vec<String>,
     pub labels: Labels,
     pub expected_failure: Option<(String, regex::Regex)>,
+    /// `precision = ["fp32", "int8-dynamic"]`: the variants to make.
+    pub precisions: Option<Vec<super::Precision>>,
+    /// `ort_opt_level = ["basic", "all"]`.
+    pub ort_opt_levels: Option<Vec<Option<crate::runtime::GraphOptimization>>>,
 }
 
 #[derive(Clone, Debug)]
@@ -319,6 +335,8 @@ pub fn parse(file: &Path, text: &str, models_dir: Option<&Path>) -> Result<Manif
             sweep: e.sweep,
             script_args: e.script_args,
             labels: e.labels,
+            precision: e.precision,
+            ort_opt_level: e.ort_opt_level,
         };
         apply_common(&mut cx, &mut s, Some(&d), &common)?;
         apply_entry(&mut cx, &mut s, &d, e.runtimes, e.expected_failure)?;
@@ -343,6 +361,8 @@ pub fn parse(file: &Path, text: &str, models_dir: Option<&Path>) -> Result<Manif
             sweep: e.sweep,
             script_args: None,
             labels: e.labels,
+            precision: e.precision,
+            ort_opt_level: e.ort_opt_level,
         };
         apply_common(&mut cx, &mut s, Some(&d), &common)?;
         apply_entry(&mut cx, &mut s, &d, e.runtimes, e.expected_failure)?;
@@ -562,6 +582,22 @@ fn apply_common(
             cx.warn_same(v.span(), &format!("labels.{k}"));
         }
         s.labels.insert(k.clone(), values);
+    }
+    if let Some(v) = &c.precision {
+        let p = super::Variants::parse_precisions(&v.get_ref().texts(), "precision")
+            .map_err(|e| format!("{}: {e}", cx.at(v.span())))?;
+        if defaults.is_some_and(|d| d.precisions.as_ref() == Some(&p)) {
+            cx.warn_same(v.span(), "precision");
+        }
+        s.precisions = Some(p);
+    }
+    if let Some(v) = &c.ort_opt_level {
+        let l = super::Variants::parse_levels(&v.get_ref().texts(), "ort_opt_level")
+            .map_err(|e| format!("{}: {e}", cx.at(v.span())))?;
+        if defaults.is_some_and(|d| d.ort_opt_levels.as_ref() == Some(&l)) {
+            cx.warn_same(v.span(), "ort_opt_level");
+        }
+        s.ort_opt_levels = Some(l);
     }
     Ok(())
 }

@@ -7,11 +7,13 @@ pub mod args;
 pub mod labels;
 pub mod manifest;
 pub mod sweep;
+pub mod variants;
 
 pub use args::CorpusArgs;
 pub use labels::{LabelFilter, LabelsFor};
 pub use manifest::{Manifest, models_dir};
 pub use sweep::{Point, Sweep, point_string};
+pub use variants::{Precision, VariantKey, Variants};
 
 use crate::onnx::Bindings;
 use crate::script::{Labels, ScriptArgs};
@@ -34,6 +36,8 @@ pub struct Job {
     pub expected_failure: Option<ExpectedFailure>,
     /// The sweep point this job is (empty without a sweep).
     pub point: Point,
+    /// The precision variants to make of its builds.
+    pub variants: Variants,
 }
 
 #[derive(Clone, Debug)]
@@ -82,6 +86,7 @@ impl Job {
             rtol: None,
             expected_failure: None,
             point: Vec::new(),
+            variants: Variants::default(),
         }
     }
 
@@ -106,12 +111,13 @@ impl Job {
             JobKind::Invalid { error, .. } => format!("invalid {error}"),
         };
         format!(
-            "{what} {:?} {:?} {:?} {:?} {:?}",
+            "{what} {:?} {:?} {:?} {:?} {:?} {}",
             self.runtimes,
             self.atol,
             self.rtol,
             self.expected_failure.as_ref().map(|e| &e.pattern),
-            self.labels
+            self.labels,
+            self.variants.describe()
         )
     }
 }
@@ -180,6 +186,9 @@ pub struct ExpandOptions {
     pub runtimes_from_cli: bool,
     /// Where manifests' `[[onnx]]` entries are looked for.
     pub models_dir: Option<PathBuf>,
+    /// `--precision` and `--ort-opt-level`: win over manifests and sweeps.
+    pub precisions: Option<Vec<Precision>>,
+    pub ort_opt_levels: Option<Vec<Option<crate::runtime::GraphOptimization>>>,
 }
 
 fn positive(what: &str, arg: &str, v: &str) -> Result<usize, String> {
@@ -267,6 +276,16 @@ impl ExpandOptions {
                 .collect::<Result<_, _>>()?,
             runtimes_from_cli,
             models_dir: models_dir(),
+            precisions: a
+                .precision
+                .as_ref()
+                .map(|p| Variants::parse_precisions(std::slice::from_ref(p), "--precision"))
+                .transpose()?,
+            ort_opt_levels: a
+                .ort_opt_level
+                .as_ref()
+                .map(|p| Variants::parse_levels(std::slice::from_ref(p), "--ort-opt-level"))
+                .transpose()?,
         })
     }
 }
@@ -351,6 +370,9 @@ struct Base {
     bindings: Bindings,
     /// `file:line` of a manifest entry: its errors become invalid jobs.
     entry: Option<String>,
+    /// A manifest's `precision` and `ort_opt_level`.
+    precisions: Option<Vec<Precision>>,
+    ort_opt_levels: Option<Vec<Option<crate::runtime::GraphOptimization>>>,
 }
 
 /// Expands the command line's inputs into jobs. Errors (returned) are about
@@ -546,6 +568,39 @@ impl Expander<'_> {
         }
     }
 
+    /// The variants of an input: `--precision`/`--ort-opt-level`, else the
+    /// sweep's `precision`/`ort_opt_level` keys (taken out of `sweep`: they
+    /// choose variants, not script arguments or axes), else the manifest's.
+    fn variants(&self, sweep: &mut Sweep, b: &Base) -> Result<Variants, String> {
+        let mut take = |key: &str| {
+            let v = sweep
+                .keys
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|e| e.1.clone());
+            sweep.keys.retain(|(k, _)| k != key);
+            v
+        };
+        let swept_p = take(variants::PRECISION_KEY);
+        let swept_l = take(variants::ORT_OPT_LEVEL_KEY);
+        let precisions = match (&self.o.precisions, swept_p, &b.precisions) {
+            (Some(p), _, _) => p.clone(),
+            (None, Some(v), _) => Variants::parse_precisions(&v, "sweep precision")?,
+            (None, None, Some(p)) => p.clone(),
+            _ => Variants::default().precisions,
+        };
+        let ort_opt_levels = match (&self.o.ort_opt_levels, swept_l, &b.ort_opt_levels) {
+            (Some(l), _, _) => l.clone(),
+            (None, Some(v), _) => Variants::parse_levels(&v, "sweep ort_opt_level")?,
+            (None, None, Some(l)) => l.clone(),
+            _ => Variants::default().ort_opt_levels,
+        };
+        Ok(Variants {
+            precisions,
+            ort_opt_levels,
+        })
+    }
+
     fn finish(&self, mut j: Job, b: &Base, point: Point) -> Job {
         j.labels = b.labels.clone();
         j.runtimes = if self.o.runtimes_from_cli {
@@ -578,12 +633,16 @@ impl Expander<'_> {
         let mut added = b.labels.clone();
         self.labels_for(p, &mut added);
         b.labels = added;
-        let sweep = b.sweep.overlaid(&self.o.sweep);
+        let mut sweep = b.sweep.overlaid(&self.o.sweep);
         sweep.check_size(&format!("{}: sweep", p.display()))?;
         let stem = p
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_default();
+        let variants = match self.variants(&mut sweep, &b) {
+            Ok(v) => v,
+            Err(e) => return self.fail_or_invalid(&b, p, stem, e),
+        };
         for point in sweep.points() {
             let mut parts: Vec<&str> = b.script_args.iter().map(String::as_str).collect();
             parts.push(&self.o.script_args);
@@ -596,7 +655,8 @@ impl Expander<'_> {
                         },
                         origin.clone(),
                     );
-                    let job = self.finish(job, &b, point);
+                    let mut job = self.finish(job, &b, point);
+                    job.variants = variants.clone();
                     self.push(job);
                 }
                 Err(e) => self.fail_or_invalid(&b, p, stem.clone(), e)?,
@@ -613,8 +673,12 @@ impl Expander<'_> {
             return Ok(());
         }
         b.labels = labels;
-        let sweep = b.sweep.overlaid(&self.o.sweep);
+        let mut sweep = b.sweep.overlaid(&self.o.sweep);
         sweep.check_size(&format!("{}: sweep", job.path.display()))?;
+        let variants = match self.variants(&mut sweep, &b) {
+            Ok(v) => v,
+            Err(e) => return self.fail_or_invalid(&b, &job.path, job.stem.clone(), e),
+        };
         // Command line over the manifest.
         let mut base = b.bindings.clone();
         base.axes.extend(self.o.bindings.axes.clone());
@@ -637,7 +701,8 @@ impl Expander<'_> {
             }
             job.bindings = bindings;
             let j = Job::new(JobKind::Onnx(job.clone()), origin.clone());
-            let j = self.finish(j, &b, point);
+            let mut j = self.finish(j, &b, point);
+            j.variants = variants.clone();
             self.push(j);
         }
         Ok(())
@@ -688,6 +753,8 @@ impl Expander<'_> {
                     values: s.inputs.clone(),
                 },
                 entry: Some(at.clone()),
+                precisions: s.precisions.clone(),
+                ort_opt_levels: s.ort_opt_levels.clone(),
             };
             match &e.kind {
                 manifest::EntryKind::Script { path } => self.script(path, b, at)?,

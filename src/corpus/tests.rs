@@ -347,3 +347,96 @@ fn shipped_manifests_parse_cleanly() {
     }
     assert!(seen >= 3, "selftest, vision, transformers");
 }
+
+#[test]
+fn precisions_come_from_flags_sweeps_and_manifests() {
+    use crate::runtime::GraphOptimization;
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    let s = write(r, "m.rhai", LINEAR);
+    let precisions = |p: &Plan| -> Vec<Vec<&str>> {
+        p.jobs
+            .iter()
+            .map(|j| j.variants.precisions.iter().map(|p| p.as_str()).collect())
+            .collect()
+    };
+    // A sweep's `precision` chooses variants: no job per value, no script argument.
+    let mut o = opts();
+    o.sweep = Sweep::parse("precision=fp32,int8-dynamic batch_size=1,2", "--sweep").unwrap();
+    let plan = expand(std::slice::from_ref(&s), &o).unwrap();
+    assert_eq!(plan.jobs.len(), 2, "one job per batch size");
+    assert_eq!(
+        precisions(&plan),
+        [["fp32", "int8-dynamic"], ["fp32", "int8-dynamic"]]
+    );
+    match &plan.jobs[0].kind {
+        JobKind::Script { args, .. } => assert_eq!(args.text, "--batch_size 1"),
+        k => panic!("{k:?}"),
+    }
+    // --precision wins over the sweep.
+    o.precisions = Some(vec![Precision::Fp16]);
+    let plan = expand(std::slice::from_ref(&s), &o).unwrap();
+    assert_eq!(precisions(&plan), [["fp16"], ["fp16"]]);
+    // A bad sweep value is an error naming the key.
+    let mut o = opts();
+    o.sweep = Sweep::parse("precision=int4", "--sweep").unwrap();
+    let e = expand(std::slice::from_ref(&s), &o).unwrap_err();
+    assert!(
+        e.contains("sweep precision: unknown precision 'int4'"),
+        "{e}"
+    );
+
+    // Manifests: defaults, entries, their sweeps; a bad value names its line.
+    let m = write(
+        r,
+        "suite.toml",
+        "name = \"s\"\n[defaults]\nprecision = [\"fp32\", \"fp16\"]\n\
+         [[script]]\npath = \"m.rhai\"\n\
+         [[script]]\npath = \"m.rhai\"\nscript_args = \"--batch_size 2\"\nprecision = \"int8-static\"\nort_opt_level = [\"default\", \"basic\"]\n\
+         [[script]]\npath = \"m.rhai\"\nscript_args = \"--batch_size 3\"\nsweep = { precision = [\"bf16\"] }\n",
+    );
+    let plan = expand(std::slice::from_ref(&m), &opts()).unwrap();
+    assert_eq!(
+        precisions(&plan),
+        [vec!["fp32", "fp16"], vec!["int8-static"], vec!["bf16"]]
+    );
+    assert_eq!(
+        plan.jobs[1].variants.ort_opt_levels,
+        [None, Some(GraphOptimization::Basic)]
+    );
+    assert_eq!(plan.jobs[1].variants.keys().len(), 2);
+    let bad = write(
+        r,
+        "bad.toml",
+        "name = \"s\"\n[[script]]\npath = \"m.rhai\"\nprecision = \"fp8\"\n",
+    );
+    let plan = expand(&[bad], &opts()).unwrap();
+    match &plan.jobs[0].kind {
+        JobKind::Invalid { error, .. } => {
+            assert!(
+                error.contains("bad.toml:4: precision: unknown precision 'fp8'"),
+                "{error}"
+            )
+        }
+        k => panic!("{k:?}"),
+    }
+    // The flags parse or name themselves.
+    let a = CorpusArgs {
+        precision: Some("fp32,bogus".into()),
+        ..Default::default()
+    };
+    let e = ExpandOptions::from_args(&a, "", false).unwrap_err();
+    assert!(
+        e.starts_with("--precision: unknown precision 'bogus'"),
+        "{e}"
+    );
+    let a = CorpusArgs {
+        ort_opt_level: Some("turbo".into()),
+        ..Default::default()
+    };
+    let e = ExpandOptions::from_args(&a, "", false).unwrap_err();
+    assert!(
+        e.starts_with("--ort-opt-level: unknown ONNX Runtime optimization level"),
+        "{e}"
+    );
+}

@@ -7,6 +7,7 @@ pub mod feed;
 pub mod flops;
 pub mod import;
 pub mod proto;
+pub mod rewrite;
 pub mod tensor_io;
 pub mod value_io;
 

@@ -1,9 +1,12 @@
-//! The subset of `onnx.proto` that turnkey reads and writes, as prost
-//! messages. Field numbers are those of the ONNX specification
-//! (onnx/onnx.proto); fields we never use are left out, and prost skips
-//! them when decoding. `onnx.proto` is proto2: its plain repeated scalars
-//! (`dims`, `ints`, `floats`) are unpacked there, so we write them unpacked
-//! too (decoders accept both forms anyway).
+//! `onnx.proto` as prost messages, for what turnkey reads and writes.
+//! Field numbers are those of the ONNX specification (onnx/onnx.proto).
+//! Every field of the model-level messages is here, the ones turnkey does
+//! not interpret (functions, sparse tensors, training info) as their
+//! encoded bytes, so that a model decoded and encoded again (a precision
+//! variant's graph rewrite) keeps them: prost drops unknown fields.
+//! `onnx.proto` is proto2: its plain repeated scalars (`dims`, `ints`,
+//! `floats`) are unpacked there, so we write them unpacked too (decoders
+//! accept both forms anyway).
 
 /// `TensorProto.DataType` values.
 pub mod data_type {
@@ -77,6 +80,14 @@ pub struct ModelProto {
     pub graph: Option<GraphProto>,
     #[prost(message, repeated, tag = "14")]
     pub metadata_props: Vec<StringStringEntryProto>,
+    /// Kept as encoded so that a rewritten model keeps them.
+    #[prost(bytes = "vec", repeated, tag = "20")]
+    pub training_info: Vec<Vec<u8>>,
+    /// Model-local functions (`FunctionProto`), kept as encoded.
+    #[prost(bytes = "vec", repeated, tag = "25")]
+    pub functions: Vec<Vec<u8>>,
+    #[prost(bytes = "vec", repeated, tag = "26")]
+    pub configuration: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -112,6 +123,14 @@ pub struct GraphProto {
     pub output: Vec<ValueInfoProto>,
     #[prost(message, repeated, tag = "13")]
     pub value_info: Vec<ValueInfoProto>,
+    /// `TensorAnnotation`s, kept as encoded.
+    #[prost(bytes = "vec", repeated, tag = "14")]
+    pub quantization_annotation: Vec<Vec<u8>>,
+    /// `SparseTensorProto`s, kept as encoded.
+    #[prost(bytes = "vec", repeated, tag = "15")]
+    pub sparse_initializer: Vec<Vec<u8>>,
+    #[prost(message, repeated, tag = "16")]
+    pub metadata_props: Vec<StringStringEntryProto>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -130,6 +149,13 @@ pub struct NodeProto {
     pub attribute: Vec<AttributeProto>,
     #[prost(string, tag = "6")]
     pub doc_string: String,
+    /// Which overload of a model-local function a call means.
+    #[prost(string, tag = "8")]
+    pub overload: String,
+    #[prost(message, repeated, tag = "9")]
+    pub metadata_props: Vec<StringStringEntryProto>,
+    #[prost(bytes = "vec", repeated, tag = "10")]
+    pub device_configurations: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -161,6 +187,18 @@ pub struct AttributeProto {
     pub tensors: Vec<TensorProto>,
     #[prost(message, repeated, tag = "11")]
     pub graphs: Vec<GraphProto>,
+    /// In a function body: the caller's attribute this one refers to.
+    #[prost(string, tag = "21")]
+    pub ref_attr_name: String,
+    /// The rarer value kinds, kept as encoded.
+    #[prost(bytes = "vec", optional, tag = "22")]
+    pub sparse_tensor: Option<Vec<u8>>,
+    #[prost(bytes = "vec", repeated, tag = "23")]
+    pub sparse_tensors: Vec<Vec<u8>>,
+    #[prost(bytes = "vec", optional, tag = "14")]
+    pub tp: Option<Vec<u8>>,
+    #[prost(bytes = "vec", repeated, tag = "15")]
+    pub type_protos: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -171,6 +209,8 @@ pub struct ValueInfoProto {
     pub r#type: Option<TypeProto>,
     #[prost(string, tag = "3")]
     pub doc_string: String,
+    #[prost(message, repeated, tag = "4")]
+    pub metadata_props: Vec<StringStringEntryProto>,
 }
 
 /// The tensor, sequence, optional and map cases of `TypeProto`'s `value`
@@ -187,6 +227,11 @@ pub struct TypeProto {
     pub map_type: Option<Box<TypeProtoMap>>,
     #[prost(string, tag = "6")]
     pub denotation: String,
+    /// `TypeProto.Opaque` and `TypeProto.SparseTensor`, kept as encoded.
+    #[prost(bytes = "vec", optional, tag = "7")]
+    pub opaque_type: Option<Vec<u8>>,
+    #[prost(bytes = "vec", optional, tag = "8")]
+    pub sparse_tensor_type: Option<Vec<u8>>,
 }
 
 /// `TypeProto.Map`.
@@ -336,4 +381,9 @@ pub struct TensorProto {
     pub double_data: Vec<f64>,
     #[prost(uint64, repeated, tag = "11")]
     pub uint64_data: Vec<u64>,
+    /// `TensorProto.Segment`, kept as encoded.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub segment: Option<Vec<u8>>,
+    #[prost(message, repeated, tag = "16")]
+    pub metadata_props: Vec<StringStringEntryProto>,
 }

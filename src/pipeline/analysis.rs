@@ -39,6 +39,7 @@ fn value_shapes(opts: &RunOptions, dir: &Path) -> Result<BTreeMap<String, Vec<us
         result_path: log.join("shapes.result.json"),
         pin: None,
         task: WorkerTask::Shapes,
+        graph_optimization: None,
     };
     let spec_path = log.join("shapes.spec.json");
     spec.write(&spec_path).map_err(|e| e.to_string())?;

@@ -17,7 +17,7 @@ use crate::bench::verdict::{self, Evidence, Stop, TrialSpread};
 use crate::bench::worker::{WorkerOutcome, WorkerResult, WorkerSpec, WorkerStatus};
 use crate::cache::record::Trial;
 use crate::cache::{Cache, RuntimeRow, Status};
-use crate::runtime::Device;
+use crate::runtime::{Device, Precision};
 use chrono::Utc;
 use std::path::{Path, PathBuf};
 
@@ -121,13 +121,30 @@ fn one_trial(
         return Ok(());
     }
     let log_dir = dir.join("log");
+    // As the row's first worker ran: a precision variant's level and
+    // precision come from its record, not from this run's flags.
+    let variant = record
+        .as_ref()
+        .and_then(|rec| rec.identity.variant.as_ref());
+    let graph_optimization = match variant.and_then(|v| v.ort_opt_level.as_deref()) {
+        Some(level) => Some(level.parse()?),
+        None if variant.is_some() => None,
+        None => opts.graph_optimization,
+    };
+    let precision = match variant {
+        _ if r.runtime != "ort-trt" => Precision::Fp32,
+        Some(v) if v.precision == "fp16" => Precision::Fp16,
+        Some(_) => Precision::Fp32,
+        None => opts.precision,
+    };
     let spec = WorkerSpec {
         onnx: dir.join("model.onnx"),
         inputs_dir: dir.join("inputs"),
         runtime: r.runtime.clone(),
         device: r.device,
         threads: opts.threads,
-        precision: opts.precision,
+        precision,
+        graph_optimization,
         bench: opts.bench.clone(),
         batch_size: r.batch,
         outputs_dir: None,

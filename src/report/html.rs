@@ -24,8 +24,8 @@ use serde::Serialize;
 
 use super::charts::{Bars, Boxes, Lines, Scale, compact, wide_spread};
 use super::{
-    Exporter, Report, ReportError, ReportRow, SUMMARY_COLUMNS, fmt_latency, fmt_ms, fmt_rate,
-    read_samples, sweeps,
+    Exporter, Report, ReportError, ReportRow, fmt_latency, fmt_ms, fmt_rate, read_samples,
+    summary_columns, sweeps,
 };
 use crate::cache::Status;
 
@@ -114,7 +114,8 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 
 fn results_table(report: &Report) -> TableData {
     let several = report.caches.len() > 1;
-    let mut columns: Vec<Column> = SUMMARY_COLUMNS
+    let summary = summary_columns(&report.rows);
+    let mut columns: Vec<Column> = summary
         .iter()
         .map(|c| {
             let (kind, filter) = match c.title {
@@ -149,7 +150,7 @@ fn results_table(report: &Report) -> TableData {
         .iter()
         .map(|r| {
             // The page has room for the whole verdict; the terminal's is brief.
-            let mut cells: Vec<String> = SUMMARY_COLUMNS
+            let mut cells: Vec<String> = summary
                 .iter()
                 .map(|c| match c.title {
                     "stability" if !r.stability.is_empty() => r.stability.clone(),

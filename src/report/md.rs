@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::{Exporter, Report, ReportError, SUMMARY_COLUMNS};
+use super::{Exporter, Report, ReportError, summary_columns};
 
 pub struct MarkdownExporter;
 
@@ -42,11 +42,9 @@ impl Exporter for MarkdownExporter {
             report.caches.len(),
             report.generated.format("%Y-%m-%d %H:%M UTC")
         );
-        let mut header: Vec<String> = SUMMARY_COLUMNS
-            .iter()
-            .map(|c| c.title.to_string())
-            .collect();
-        let mut right: Vec<bool> = SUMMARY_COLUMNS.iter().map(|c| c.numeric).collect();
+        let columns = summary_columns(&report.rows);
+        let mut header: Vec<String> = columns.iter().map(|c| c.title.to_string()).collect();
+        let mut right: Vec<bool> = columns.iter().map(|c| c.numeric).collect();
         if several {
             header.push("cache".into());
             right.push(false);
@@ -55,8 +53,7 @@ impl Exporter for MarkdownExporter {
             .rows
             .iter()
             .map(|r| {
-                let mut cells: Vec<String> =
-                    SUMMARY_COLUMNS.iter().map(|c| cell(&(c.cell)(r))).collect();
+                let mut cells: Vec<String> = columns.iter().map(|c| cell(&(c.cell)(r))).collect();
                 if several {
                     cells.push(cell(&r.cache));
                 }

@@ -43,6 +43,12 @@
 //! | `param_bytes` | bytes of the weights (parameters and buffers) |
 //! | `flops_per_token` | language models: `flops` over the tokens of `input_ids` (batch x sequence) |
 //! | `activation_bytes` | most bytes of inputs and intermediate values alive at once in one call (nodes in order, each value freed after its last reader) |
+//! | `variant` | precision variants: `fp16`, `bf16`, `int8-dynamic`, `int8-static`, `+ort-<level>`; empty for the build itself |
+//! | `variant_of` | the fp32 build a variant was made from |
+//! | `speedup_vs_fp32` | the fp32 build's median (same runtime and device) / this row's median |
+//! | `rel_err` | variants: ‖variant − fp32‖₂ / ‖fp32‖₂ of the outputs (the largest over outputs) |
+//! | `cosine` | variants: cosine similarity of the outputs with fp32's (the lowest over outputs) |
+//! | `top1_agreement`, `top5_agreement` | variants, outputs shaped `[batch, classes]`: share of rows whose fp32 top class is the variant's top class / among its five best |
 //! | `error` | what went wrong, for a failed row |
 //! | `median_ci_lo_ms`, `median_ci_hi_ms` | the median's 95% confidence interval (order statistics; with trials, widened by their spread) |
 //! | `ci_pct` | half that interval's width, in % of the median |
@@ -90,11 +96,12 @@ pub use compare::{Baseline, Comparison, Speedup, Sweep, SweepPoint, Variant, swe
 pub use rows::{CacheSummary, Collected, Problem, collect, collect_rows, rows_from_record};
 pub use samples::{Histogram, SampleSummary, read_samples, summarize};
 pub use table::{
-    SUMMARY_COLUMNS, SummaryColumn, fmt_ci, fmt_latency, fmt_ms, fmt_rate, summary_table,
+    SUMMARY_COLUMNS, SummaryColumn, fmt_ci, fmt_latency, fmt_ms, fmt_rate, summary_columns,
+    summary_table,
 };
 
 /// The fixed columns, in order (see the module docs for their meaning).
-pub const COLUMNS: [&str; 60] = [
+pub const COLUMNS: [&str; 67] = [
     "build",
     "script",
     "model_class",
@@ -135,6 +142,13 @@ pub const COLUMNS: [&str; 60] = [
     "param_bytes",
     "flops_per_token",
     "activation_bytes",
+    "variant",
+    "variant_of",
+    "speedup_vs_fp32",
+    "rel_err",
+    "cosine",
+    "top1_agreement",
+    "top5_agreement",
     "error",
     "median_ci_lo_ms",
     "median_ci_hi_ms",
@@ -286,6 +300,17 @@ pub struct ReportRow {
     pub pinned_cpus: String,
     /// `fp32`, `fp16`, ... (not a column: a comparison baseline).
     pub precision: String,
+    /// Precision variants: how the build was made (`fp16`, `int8-static+ort-basic`).
+    pub variant: String,
+    /// The fp32 build it is a variant of.
+    pub variant_of: String,
+    /// The fp32 row's median / this row's median.
+    pub speedup_vs_fp32: Option<f64>,
+    /// Accuracy against fp32 (see `bench::accuracy`).
+    pub rel_err: Option<f64>,
+    pub cosine: Option<f64>,
+    pub top1_agreement: Option<f64>,
+    pub top5_agreement: Option<f64>,
 }
 
 fn num<T: fmt::Display>(v: Option<T>) -> String {
@@ -338,6 +363,13 @@ impl ReportRow {
             num(self.param_bytes),
             num(self.flops_per_token),
             num(self.activation_bytes),
+            self.variant.clone(),
+            self.variant_of.clone(),
+            num(self.speedup_vs_fp32),
+            num(self.rel_err),
+            num(self.cosine),
+            num(self.top1_agreement),
+            num(self.top5_agreement),
             self.error.clone(),
             num(self.median_ci_lo_ms),
             num(self.median_ci_hi_ms),
@@ -671,7 +703,8 @@ mod tests {
                         p95_ms,p99_ms,min_ms,max_ms,std_ms,cov,stability,throughput,peak_rss_mb,\
                         check,max_abs_diff,iterations,timestamp,cache,core_median_ms,\
                         peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,\
-                        param_bytes,flops_per_token,activation_bytes,error,\
+                        param_bytes,flops_per_token,activation_bytes,variant,variant_of,\
+                        speedup_vs_fp32,rel_err,cosine,top1_agreement,top5_agreement,error,\
                         median_ci_lo_ms,median_ci_hi_ms,ci_pct,mad_ms,iqr_ms,outliers,outlier_pct,\
                         warmup_iterations,warmup_ms,stop,trials,trial_spread_pct,host_other_cores,\
                         host_wait_pct,host_steal_pct,host_loadavg,cpu_mhz_min,cpu_mhz_max,pinned_cpus";

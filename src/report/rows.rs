@@ -401,6 +401,8 @@ fn build_columns(record: &Record, cache: &Path) -> ReportRow {
         hostname: record.system.hostname.clone().unwrap_or_default(),
         timestamp: Some(record.updated),
         script_args: id.script_args.clone(),
+        variant: id.variant.as_ref().map(|v| v.label()).unwrap_or_default(),
+        variant_of: id.variant_of.clone().unwrap_or_default(),
         batch_size: id
             .inputs
             .first()
@@ -469,6 +471,11 @@ fn runtime_row(
         gpu_power_w: rt.gpu_power_w,
         check: check.map(|c| c.status.to_string()).unwrap_or_default(),
         max_abs_diff: check.and_then(|c| c.max_abs_diff),
+        speedup_vs_fp32: rt.accuracy.as_ref().and_then(|a| a.speedup),
+        rel_err: rt.accuracy.as_ref().and_then(|a| a.rel_err),
+        cosine: rt.accuracy.as_ref().and_then(|a| a.cosine),
+        top1_agreement: rt.accuracy.as_ref().and_then(|a| a.top1),
+        top5_agreement: rt.accuracy.as_ref().and_then(|a| a.top5),
         iterations: rt.iterations,
         timestamp: Some(rt.timestamp),
         error: error.unwrap_or_default(),

@@ -115,17 +115,61 @@ pub const SUMMARY_COLUMNS: [SummaryColumn; 9] = [
     },
 ];
 
-/// One line per row (build, runtime, device, median, its interval,
-/// throughput, stability, check, status) under a header, columns aligned; ends with a
-/// newline.
+/// Precision variants' columns: the speedup over fp32 next to the accuracy
+/// cost (shown when some row is a variant).
+pub const VARIANT_COLUMNS: [SummaryColumn; 2] = [
+    SummaryColumn {
+        title: "vs fp32",
+        numeric: true,
+        cell: |r| r.speedup_vs_fp32.map_or("-".into(), |s| format!("{s:.2}x")),
+    },
+    SummaryColumn {
+        title: "accuracy vs fp32",
+        numeric: false,
+        cell: |r| {
+            let mut parts = Vec::new();
+            if let Some(c) = r.cosine {
+                parts.push(format!("cos {}", crate::bench::accuracy::fmt_cosine(c)));
+            }
+            if let Some(e) = r.rel_err {
+                parts.push(format!("rel {e:.1e}"));
+            }
+            if let Some(t) = r.top1_agreement {
+                parts.push(format!("top1 {:.0}%", t * 100.0));
+            }
+            if parts.is_empty() {
+                "-".into()
+            } else {
+                parts.join(" ")
+            }
+        },
+    },
+];
+
+/// The summary's columns for `rows`: [`SUMMARY_COLUMNS`], and
+/// [`VARIANT_COLUMNS`] after `median ms` and `throughput/s` when some row
+/// is a precision variant.
+pub fn summary_columns(rows: &[ReportRow]) -> Vec<&'static SummaryColumn> {
+    let variants = rows.iter().any(|r| !r.variant.is_empty());
+    let mut out = Vec::new();
+    for c in &SUMMARY_COLUMNS {
+        out.push(c);
+        if variants && c.title == "throughput/s" {
+            out.extend(VARIANT_COLUMNS.iter());
+        }
+    }
+    out
+}
+
+/// One line per row (build, runtime, device, median ms, throughput,
+/// [vs fp32, accuracy,] stability, check, status) under a header, columns
+/// aligned; ends with a newline.
 pub fn summary_table(rows: &[ReportRow]) -> String {
-    let header: Vec<String> = SUMMARY_COLUMNS
-        .iter()
-        .map(|c| c.title.to_string())
-        .collect();
+    let columns = summary_columns(rows);
+    let header: Vec<String> = columns.iter().map(|c| c.title.to_string()).collect();
     let body: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| SUMMARY_COLUMNS.iter().map(|c| (c.cell)(r)).collect())
+        .map(|r| columns.iter().map(|c| (c.cell)(r)).collect())
         .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for line in &body {
@@ -141,7 +185,7 @@ pub fn summary_table(rows: &[ReportRow]) -> String {
                 text.push_str("  ");
             }
             let pad = " ".repeat(widths[i] - cell.chars().count());
-            if SUMMARY_COLUMNS[i].numeric {
+            if columns[i].numeric {
                 text.push_str(&pad);
                 text.push_str(cell);
             } else {

@@ -124,6 +124,59 @@ impl FromStr for Precision {
     }
 }
 
+/// ONNX Runtime's graph optimization levels (`--ort-opt-level`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphOptimization {
+    /// No graph optimization (ORT_DISABLE_ALL).
+    Disabled,
+    /// Constant folding, redundant node removal, simple fusions (ORT_ENABLE_BASIC).
+    Basic,
+    /// Basic + complex fusions: GELU, layer norm, attention, skip layer norm, ... (ORT_ENABLE_EXTENDED).
+    Extended,
+    /// Extended + memory layout (NCHWc) optimizations (ORT_ENABLE_ALL).
+    All,
+}
+
+impl GraphOptimization {
+    pub const ALL: [GraphOptimization; 4] = [
+        GraphOptimization::Disabled,
+        GraphOptimization::Basic,
+        GraphOptimization::Extended,
+        GraphOptimization::All,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GraphOptimization::Disabled => "disabled",
+            GraphOptimization::Basic => "basic",
+            GraphOptimization::Extended => "extended",
+            GraphOptimization::All => "all",
+        }
+    }
+}
+
+impl fmt::Display for GraphOptimization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for GraphOptimization {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim().to_ascii_lowercase();
+        GraphOptimization::ALL
+            .into_iter()
+            .find(|g| g.as_str() == t)
+            .ok_or_else(|| {
+                format!("unknown ONNX Runtime optimization level '{s}': use disabled, basic, extended or all")
+            })
+    }
+}
+
 /// How to build a session.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionOptions {
@@ -131,6 +184,9 @@ pub struct SessionOptions {
     pub threads: usize,
     pub device: Device,
     pub precision: Precision,
+    /// ONNX Runtime's graph optimization level; `None`: its default (all).
+    /// Other runtimes have no such setting and ignore it.
+    pub graph_optimization: Option<GraphOptimization>,
     /// The dtype and shape each tensor input will have, when known at load
     /// (the worker reads its inputs first). Runtimes that analyse and
     /// optimize for concrete shapes (tract) set them before optimization.

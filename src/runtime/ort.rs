@@ -9,7 +9,7 @@
 //! registering it fails, loading fails with the reason. ONNX Runtime would
 //! otherwise fall back to the CPU silently and the row would lie.
 
-use super::{Device, Precision, Runtime, RuntimeError, Session, SessionOptions};
+use super::{Device, GraphOptimization, Precision, Runtime, RuntimeError, Session, SessionOptions};
 use crate::graph::{DType, HostTensor, HostValue, ValueType as IoType};
 use ort::ep::{self, ExecutionProvider, ExecutionProviderDispatch};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
@@ -496,16 +496,19 @@ fn load_session(
         return Err(load_err("the file does not exist".into()));
     }
     let threads = opts.effective_threads();
-    let session = build_session(&loaded.env, model, threads, &eps.list).map_err(|e| match e {
-        BuildError::Model(e) => load_err(e),
-        // Registration errors (missing CUDA libraries, no such device):
-        // name the provider, not the model.
-        BuildError::Provider(e) => RuntimeError::DeviceUnavailable {
-            runtime: name,
-            device: opts.device,
-            reason: format!("{} could not be registered: {e}", eps.used),
+    let level = opts.graph_optimization.unwrap_or(GraphOptimization::All);
+    let session = build_session(&loaded.env, model, threads, level, &eps.list, None).map_err(
+        |e| match e {
+            BuildError::Model(e) => load_err(missing_kernel_hint(e)),
+            // Registration errors (missing CUDA libraries, no such device):
+            // name the provider, not the model.
+            BuildError::Provider(e) => RuntimeError::DeviceUnavailable {
+                runtime: name,
+                device: opts.device,
+                reason: format!("{} could not be registered: {e}", eps.used),
+            },
         },
-    })?;
+    )?;
 
     let unsupported = |t: &ValueType, what: String| RuntimeError::UnsupportedDtype {
         runtime: name,
@@ -541,7 +544,10 @@ fn load_session(
         ("intra_op_threads".into(), threads.to_string()),
         ("inter_op_threads".into(), "1".into()),
         ("threads_requested".into(), opts.threads.to_string()),
-        ("graph_optimization_level".into(), OPT_LEVEL_NAME.into()),
+        (
+            "graph_optimization_level".into(),
+            opt_level_name(level).into(),
+        ),
     ]);
     let gpu = match opts.device {
         Device::Cpu => None,
@@ -574,7 +580,9 @@ fn build_session(
     env: &ort::environment::Environment,
     model: &Path,
     threads: usize,
+    level: GraphOptimization,
     eps: &[ExecutionProviderDispatch],
+    save_to: Option<&Path>,
 ) -> Result<ort::session::Session, BuildError> {
     let text = |e: ort::Error<_>| BuildError::Model(e.to_string());
     let mut builder = ort::session::Session::builder(env)
@@ -583,8 +591,11 @@ fn build_session(
         .map_err(text)?
         .with_inter_threads(1)
         .map_err(text)?
-        .with_optimization_level(OPT_LEVEL)
+        .with_optimization_level(ort_level(level))
         .map_err(text)?;
+    if let Some(p) = save_to {
+        builder = builder.with_optimized_model_path(p).map_err(text)?;
+    }
     if !eps.is_empty() {
         builder = builder
             .with_execution_providers(eps)
@@ -595,10 +606,61 @@ fn build_session(
         .map_err(|e| BuildError::Model(e.to_string()))
 }
 
-/// Every graph optimization (ORT_ENABLE_ALL, Python's default): levels 1-3
-/// (basic, extended, layout) and whatever later versions add.
-const OPT_LEVEL: GraphOptimizationLevel = GraphOptimizationLevel::All;
-const OPT_LEVEL_NAME: &str = "all (ORT_ENABLE_ALL: basic + extended + layout)";
+/// The default is every graph optimization (ORT_ENABLE_ALL, Python's
+/// default): levels 1-3 (basic, extended, layout) and whatever later
+/// versions add.
+fn ort_level(level: GraphOptimization) -> GraphOptimizationLevel {
+    match level {
+        GraphOptimization::Disabled => GraphOptimizationLevel::Disable,
+        GraphOptimization::Basic => GraphOptimizationLevel::Level1,
+        GraphOptimization::Extended => GraphOptimizationLevel::Level2,
+        GraphOptimization::All => GraphOptimizationLevel::All,
+    }
+}
+
+fn opt_level_name(level: GraphOptimization) -> &'static str {
+    match level {
+        GraphOptimization::Disabled => "disabled (ORT_DISABLE_ALL)",
+        GraphOptimization::Basic => "basic (ORT_ENABLE_BASIC)",
+        GraphOptimization::Extended => "extended (ORT_ENABLE_EXTENDED: basic + fusions)",
+        GraphOptimization::All => "all (ORT_ENABLE_ALL: basic + extended + layout)",
+    }
+}
+
+/// ONNX Runtime's "Could not find an implementation for X(13) node" names
+/// the operator; say what it means.
+fn missing_kernel_hint(e: String) -> String {
+    if e.contains("Could not find an implementation for") {
+        format!(
+            "{e} (this execution provider has no kernel for that operator with these element \
+             types: ONNX Runtime's CPU provider lacks bfloat16 for most operators)"
+        )
+    } else {
+        e
+    }
+}
+
+/// Saves the model as ONNX Runtime optimizes it at `level` on the CPU
+/// execution provider (its `optimized_model_filepath`): the graph a
+/// session at that level runs, fusions (and at `all`, this CPU's NCHWc
+/// layout) included.
+pub fn optimize(
+    model: &Path,
+    out: &Path,
+    level: GraphOptimization,
+    threads: usize,
+) -> Result<(), RuntimeError> {
+    let loaded = loaded()?;
+    build_session(&loaded.env, model, threads.max(1), level, &[], Some(out))
+        .map(|_| ())
+        .map_err(|e| RuntimeError::Load {
+            runtime: NAME,
+            model: model.to_path_buf(),
+            message: match e {
+                BuildError::Model(e) | BuildError::Provider(e) => missing_kernel_hint(e),
+            },
+        })
+}
 
 struct InputSpec {
     name: String,

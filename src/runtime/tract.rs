@@ -40,6 +40,39 @@ fn lock_version(lock: &str, name: &str) -> Option<String> {
     None
 }
 
+/// tract implements the standard ONNX operators; a model holding another
+/// domain's (ONNX Runtime's fused `com.microsoft` ops, saved by an
+/// `--ort-opt-level` variant) fails on them: say which.
+fn foreign_ops_hint(model: &Path, message: String) -> String {
+    // tract's Gemm expansion computes in float32 whatever its inputs, and
+    // refuses the float16 output the graph declares (an fp16 variant).
+    if message.contains("Gemm") && message.contains("expected") && message.contains("F16") {
+        return format!(
+            "{message} (tract's Gemm does not compute in float16: run fp16 variants on ort)"
+        );
+    }
+    if message.contains("Unknown DatumType Bfloat16") {
+        return format!("{message} (tract has no bfloat16 type: run bf16 variants on ort)");
+    }
+    let Ok(info) = crate::onnx::inspect(model) else {
+        return message;
+    };
+    let foreign: Vec<&str> = info
+        .op_counts
+        .keys()
+        .filter(|k| k.contains(':') && !k.starts_with("ai.onnx:"))
+        .map(String::as_str)
+        .collect();
+    if foreign.is_empty() {
+        return message;
+    }
+    format!(
+        "{message} (the model holds operators outside standard ONNX, which tract does not \
+         implement: {})",
+        foreign.join(", ")
+    )
+}
+
 impl Runtime for TractRuntime {
     fn name(&self) -> &'static str {
         NAME
@@ -66,7 +99,7 @@ impl Runtime for TractRuntime {
         let load_err = |message: String| RuntimeError::Load {
             runtime: NAME,
             model: model.to_path_buf(),
-            message,
+            message: foreign_ops_hint(model, message),
         };
         if !model.is_file() {
             return Err(load_err("the file does not exist".into()));

@@ -44,12 +44,12 @@ torch.manual_seed(0)
 
 def bert():
     m = transformers.BertModel(transformers.BertConfig())
-    return m, (torch.randint(0, 30522, (1, 128)),)
+    return m, {"input_ids": torch.randint(0, 30522, (1, 128))}
 
 def gpt2():
     m = transformers.GPT2LMHeadModel(transformers.GPT2Config())
     m.config.use_cache = False
-    return m, (torch.randint(0, 50257, (1, 128)),)
+    return m, {"input_ids": torch.randint(0, 50257, (1, 128))}
 
 def vgg16():
     return torchvision.models.vgg16(), (torch.rand(1, 3, 224, 224),)
@@ -88,7 +88,10 @@ def torch_export(model, args, dynamo):
     times = []
     for _ in range(runs):
         t = time.perf_counter()
-        torch.onnx.export(model, args, out, dynamo=dynamo, opset_version=17 if not dynamo else 18)
+        # Hugging Face models take keyword inputs (transformers 5's forward
+        # has keyword-only options after input_ids).
+        pos, kw = ((), args) if isinstance(args, dict) else (args, None)
+        torch.onnx.export(model, pos, out, kwargs=kw, dynamo=dynamo, opset_version=18 if dynamo else 17)
         times.append(time.perf_counter() - t)
     for f in glob.glob(os.path.join(work, "torch.onnx*")):
         os.remove(f)
@@ -112,22 +115,27 @@ for name, make, script in MODELS:
     disk = [disk_write(size, os.path.join(work, "disk.bin")) for _ in range(runs)]
     model, args = make()
     model.eval()
+    ts = dy = None
     with torch.no_grad():
-        ts = torch_export(model, args, dynamo=False)
+        # An exporter failure is a result too: said, and the row goes on.
+        try:
+            ts = torch_export(model, args, dynamo=False)
+        except Exception as e:
+            print(f"{name}: TorchScript export failed: {str(e).splitlines()[0][:200]}", file=sys.stderr)
         try:
             dy = torch_export(model, args, dynamo=True)
-        except Exception as e:  # an exporter failure is a result too
+        except Exception as e:
             print(f"{name}: dynamo export failed: {str(e).splitlines()[0][:200]}", file=sys.stderr)
-            dy = None
     del model
     rows.append((name, size, wall, export, disk, ts, dy))
 
 print(f"{'model':<9} {'MB':>5}  {'torch dynamo':<20} {'torch script':<20} {'turnkey export':<20} {'turnkey wall':<20} "
       f"{'x dynamo':>8} {'x script':>8}  {'MB/s':>6} {'disk MB/s':>9}")
 for name, size, wall, export, disk, ts, dy in rows:
-    x_dy = f"{med(dy) / med(export):8.1f}" if dy else f"{'-':>8}"
-    print(f"{name:<9} {size / 1e6:5.0f}  {fmt(dy) if dy else '-':<20} {fmt(ts):<20} {fmt(export):<20} {fmt(wall):<20} "
-          f"{x_dy} {med(ts) / med(export):8.1f}  {size / 1e6 / med(export):6.0f} {size / 1e6 / med(disk):9.0f}")
+    ratio = lambda t: f"{med(t) / med(export):8.1f}" if t else f"{'-':>8}"
+    cell = lambda t: fmt(t) if t else "failed"
+    print(f"{name:<9} {size / 1e6:5.0f}  {cell(dy):<20} {cell(ts):<20} {fmt(export):<20} {fmt(wall):<20} "
+          f"{ratio(dy)} {ratio(ts)}  {size / 1e6 / med(export):6.0f} {size / 1e6 / med(disk):9.0f}")
 print(f"\ntorch {torch.__version__}, transformers {transformers.__version__}, torchvision {torchvision.__version__}; "
       "goal: turnkey's export >= 15x faster than torch.onnx.export on each")
 PYEOF

@@ -148,6 +148,122 @@ const ZOO: &[Entry] = &[
         Some((4.456, AT_224)),
     ),
     e(
+        "models/vision/resnet152.rhai",
+        60_192_808,
+        Some((11.514, AT_224)),
+    ),
+    e(
+        "models/vision/resnext101_32x8d.rhai",
+        88_791_336,
+        Some((16.414, AT_224)),
+    ),
+    e(
+        "models/vision/resnext101_64x4d.rhai",
+        83_455_272,
+        Some((15.46, AT_224)),
+    ),
+    e(
+        "models/vision/wide_resnet101_2.rhai",
+        126_886_696,
+        Some((22.753, AT_224)),
+    ),
+    e(
+        "models/vision/vgg11_bn.rhai",
+        132_868_840,
+        Some((7.609, AT_224)),
+    ),
+    e(
+        "models/vision/vgg13.rhai",
+        133_047_848,
+        Some((11.308, AT_224)),
+    ),
+    e(
+        "models/vision/vgg13_bn.rhai",
+        133_053_736,
+        Some((11.308, AT_224)),
+    ),
+    e(
+        "models/vision/vgg16_bn.rhai",
+        138_365_992,
+        Some((15.47, AT_224)),
+    ),
+    e(
+        "models/vision/vgg19.rhai",
+        143_667_240,
+        Some((19.632, AT_224)),
+    ),
+    e(
+        "models/vision/vgg19_bn.rhai",
+        143_678_248,
+        Some((19.632, AT_224)),
+    ),
+    e(
+        "models/vision/densenet161.rhai",
+        28_681_000,
+        Some((7.728, AT_224)),
+    ),
+    e(
+        "models/vision/efficientnet_b2.rhai",
+        9_109_994,
+        Some((1.088, "--height 288 --width 288")),
+    ),
+    e(
+        "models/vision/efficientnet_b3.rhai",
+        12_233_232,
+        Some((1.827, "--height 300 --width 300")),
+    ),
+    e(
+        "models/vision/efficientnet_b4.rhai",
+        19_341_616,
+        Some((4.394, "--height 380 --width 380")),
+    ),
+    e(
+        "models/vision/efficientnet_b5.rhai",
+        30_389_784,
+        Some((10.266, "--height 456 --width 456")),
+    ),
+    e(
+        "models/vision/efficientnet_b6.rhai",
+        43_040_704,
+        Some((19.068, "--height 528 --width 528")),
+    ),
+    e(
+        "models/vision/efficientnet_b7.rhai",
+        66_347_960,
+        Some((37.746, "--height 600 --width 600")),
+    ),
+    e(
+        "models/vision/convnext_small.rhai",
+        50_223_688,
+        Some((8.684, AT_224)),
+    ),
+    e(
+        "models/vision/convnext_base.rhai",
+        88_591_464,
+        Some((15.355, AT_224)),
+    ),
+    e(
+        "models/vision/convnext_large.rhai",
+        197_767_336,
+        Some((34.361, AT_224)),
+    ),
+    e(
+        "models/vision/vit_b_32.rhai",
+        88_224_232,
+        Some((4.409, AT_224)),
+    ),
+    e(
+        "models/vision/vit_l_16.rhai",
+        304_326_632,
+        Some((61.555, AT_224)),
+    ),
+    e(
+        "models/vision/vit_l_32.rhai",
+        306_535_400,
+        Some((15.378, AT_224)),
+    ),
+    e("models/vision/vit_h_14.rhai", 632_045_800, None),
+    e(
         "models/vision/swin_t.rhai",
         28_288_354,
         Some((4.491, AT_224)),

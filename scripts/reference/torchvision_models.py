@@ -7,11 +7,15 @@ LIBRARIES = {"torchvision": torchvision.__version__}
 
 # The torchvision builder each vision script mirrors (same name, defaults).
 TORCHVISION = [
-    "alexnet", "convnext_tiny", "densenet121", "densenet169", "densenet201",
-    "efficientnet_b0", "efficientnet_b1", "mobilenet_v2", "mobilenet_v3_large",
-    "mobilenet_v3_small", "resnet101", "resnet18", "resnet34", "resnet50",
-    "resnext50_32x4d", "squeezenet1_0", "squeezenet1_1", "swin_b", "swin_s", "swin_t",
-    "swin_v2_b", "swin_v2_s", "swin_v2_t", "vgg11", "vgg16", "vit_b_16", "wide_resnet50_2",
+    "alexnet", "convnext_base", "convnext_large", "convnext_small", "convnext_tiny", "densenet121",
+    "densenet161", "densenet169", "densenet201", "efficientnet_b0", "efficientnet_b1",
+    "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5", "efficientnet_b6",
+    "efficientnet_b7", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "resnet101",
+    "resnet152", "resnet18", "resnet34", "resnet50", "resnext101_32x8d", "resnext101_64x4d",
+    "resnext50_32x4d", "squeezenet1_0", "squeezenet1_1", "swin_b", "swin_s", "swin_t", "swin_v2_b",
+    "swin_v2_s", "swin_v2_t", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
+    "vgg19", "vgg19_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32",
+    "wide_resnet101_2", "wide_resnet50_2",
 ]
 
 

@@ -25,7 +25,7 @@ for _ in range(runs):
             for r in json.load(open(rec))["runtimes"]:
                 rows += 1
                 m += (r.get("total_ms") or 0) / 1000
-                w += (r.get("warmup_iterations") or 0) * (r.get("median_ms") or 0) / 1000
+                w += (r.get("warmup_ms") or (r.get("warmup_iterations") or 0) * (r.get("median_ms") or 0)) / 1000
         walls.append(wall); measured.append(m); warm.append(w); overheads.append(wall - m - w)
 print(f"selftest corpus: {len(scripts)} scripts, {rows} rows, --iterations 100, {runs} runs (median)")
 print(f"  wall {statistics.median(walls):.3f} s   measured {statistics.median(measured):.3f} s   "

@@ -108,29 +108,54 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
 
-    /// Fixed number of measured iterations (overrides the time-based policy).
+    /// Fixed number of measured iterations (overrides adaptive stopping).
     #[arg(long, value_name = "N")]
     pub iterations: Option<u64>,
 
-    /// Minimum measured iterations.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    /// Stop measuring once the median's 95% confidence interval is within
+    /// ± this percentage of it (after the floors); a row is `stable` there.
+    #[arg(long, default_value = "1", value_name = "PCT")]
+    pub target_ci: String,
+
+    /// Floor: measure at least this many iterations.
+    #[arg(long, default_value_t = 10, value_name = "N")]
     pub min_iterations: u64,
 
-    /// Minimum measured time, in seconds.
-    #[arg(long, default_value_t = 2.0, value_name = "S")]
+    /// Floor: measure at least this long, in seconds.
+    #[arg(long, default_value_t = 0.02, value_name = "S")]
     pub min_time: f64,
 
-    /// Maximum measured time, in seconds.
-    #[arg(long, default_value_t = 60.0, value_name = "S")]
+    /// Ceiling: stop measuring after this long, in seconds, target reached or not.
+    #[arg(long, default_value_t = 10.0, value_name = "S")]
     pub max_time: f64,
 
-    /// Minimum warm-up iterations.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    /// Warm-up floor: at least this many iterations.
+    #[arg(long, default_value_t = 1, value_name = "N")]
     pub warmup_iterations: u64,
 
-    /// Minimum warm-up time, in seconds.
-    #[arg(long, default_value_t = 0.5, value_name = "S")]
+    /// Warm-up floor: at least this long, in seconds.
+    #[arg(long, default_value_t = 0.0, value_name = "S")]
     pub warmup_time: f64,
+
+    /// Warm-up ceiling, in seconds: measure from here even if not steady.
+    #[arg(long, default_value_t = 1.0, value_name = "S")]
+    pub warmup_max_time: f64,
+
+    /// Run each row in N fresh worker processes, interleaved across rows
+    /// and runtimes; the row pools them and reports the spread between them.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub trials: u32,
+
+    /// Pin the worker and its threads to CPUs: the first --threads CPUs
+    /// (all when --threads is 0), or a list: --pin=0-3,6.
+    #[arg(
+        long,
+        value_name = "CPUS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "auto"
+    )]
+    pub pin: Option<String>,
 
     /// Per-row time limit for a benchmark worker, in seconds.
     #[arg(long, default_value_t = 1800.0, value_name = "S")]
@@ -190,10 +215,16 @@ pub struct ReportArgs {
     #[arg(long, default_value = "csv,json,html", value_name = "LIST")]
     pub format: String,
     /// What the comparison measures speedups against: one of the -d caches,
-    /// a runtime (ort), or runtime/device (ort/cpu). Default: the first cache
-    /// when there are several, else the reference runtime.
-    #[arg(long, value_name = "CACHE|RUNTIME")]
+    /// a runtime (ort), runtime/device (ort/cpu), a device (cpu) or a
+    /// precision (fp32). Default: the first cache when there are several,
+    /// else the reference runtime.
+    #[arg(long, value_name = "CACHE|RUNTIME|DEVICE|PRECISION")]
     pub baseline: Option<String>,
+    /// Print each pair's speedup with its 95% confidence interval (and `no
+    /// significant difference` when it contains 1.0); with a value, also the
+    /// baseline (as --baseline).
+    #[arg(long, value_name = "BASELINE", num_args = 0..=1, default_missing_value = "", conflicts_with = "baseline")]
+    pub compare: Option<String>,
 }
 
 // ---- cache commands and cache flags of benchmark runs (issue #7) ----

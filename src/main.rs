@@ -152,6 +152,20 @@ fn seconds(flag: &str, v: f64) -> Result<Duration> {
     Ok(Duration::from_secs_f64(v))
 }
 
+/// `--target-ci 1`, `1%` or `0.5`: a percentage above 0 and at most 100.
+fn target_ci(v: &str) -> Result<f64> {
+    let pct: f64 = v
+        .trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--target-ci {v}: give a percentage, like 1 or 0.5%"))?;
+    if !(pct > 0.0 && pct <= 100.0) {
+        bail!("--target-ci {v}: give a percentage above 0 and at most 100, like 1 or 0.5%");
+    }
+    Ok(pct)
+}
+
 fn benchmark(a: BenchArgs) -> Result<ExitCode> {
     let script_args = ScriptArgs::parse(&a.script_args).map_err(anyhow::Error::msg)?;
     let range = onnx::supported_opsets();
@@ -213,6 +227,21 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
             max_time: seconds("--max-time", a.max_time)?,
             warmup_min_iterations: a.warmup_iterations,
             warmup_min_time: seconds("--warmup-time", a.warmup_time)?,
+            warmup_max_time: seconds("--warmup-max-time", a.warmup_max_time)?,
+            target_ci_pct: target_ci(&a.target_ci)?,
+        },
+        trials: match a.trials {
+            0 => bail!("--trials 0: give 1 or more (the number of worker processes per row)"),
+            n => n,
+        },
+        pin: match &a.pin {
+            Some(list) => {
+                let allowed = turnkey::bench::host::allowed_cpus();
+                turnkey::bench::pin::choose(list, a.threads, &allowed)
+                    .map_err(|e| anyhow::anyhow!("--pin {list}: {e}"))?;
+                Some(list.clone())
+            }
+            None => None,
         },
         timeout: seconds("--timeout", a.timeout)?,
         max_memory: a
@@ -267,15 +296,21 @@ fn benchmark(a: BenchArgs) -> Result<ExitCode> {
 }
 
 fn write_report(a: ReportArgs) -> Result<ExitCode> {
+    let show_pairs = a.compare.is_some();
+    let baseline = match a.compare {
+        Some(b) if !b.is_empty() => Some(b),
+        _ => a.baseline,
+    };
     let opts = report::ReportOptions {
         formats: report::Format::parse_list(&a.format).context("--format")?,
-        baseline: a.baseline,
+        baseline,
+        pairs: show_pairs,
     };
     let s = report::write_report(&a.caches, &a.output, &opts)?;
     for w in &s.warnings {
         errln!("warning: {w}");
     }
-    for line in &s.comparison {
+    for line in s.pairs.iter().chain(&s.comparison) {
         outln!("{line}");
     }
     for f in &s.files {

@@ -4,6 +4,8 @@
 //! failure is recorded and the run moves on. Nothing here prints: the
 //! terminal listens through [`Observer`].
 
+mod trials;
+
 use crate::bench::compare::compare;
 use crate::bench::timing::BenchOptions;
 use crate::bench::worker::{WorkerOutcome, WorkerSpec, spawn_worker, worker_command};
@@ -66,6 +68,10 @@ pub struct RunOptions {
     pub lean_cache: bool,
     /// The turnkey binary, re-executed as the worker.
     pub worker_exe: PathBuf,
+    /// `--trials`: worker processes per row (1: just the first).
+    pub trials: u32,
+    /// `--pin`: `auto` or a CPU list.
+    pub pin: Option<String>,
 }
 
 /// What happened, for the terminal.
@@ -146,6 +152,15 @@ pub enum Event<'a> {
         row: &'a RuntimeRow,
         cached: bool,
     },
+    /// Trial `trial` of `trials` of a row ended (`--trials`); `row` pools
+    /// the trials so far, `error` says why this one failed.
+    TrialFinished {
+        build: &'a str,
+        row: &'a RuntimeRow,
+        trial: u32,
+        trials: u32,
+        error: Option<&'a str>,
+    },
 }
 
 pub trait Observer {
@@ -219,6 +234,7 @@ pub fn run(cache: &Cache, jobs: &[Job], opts: &RunOptions, obs: &dyn Observer) -
             ));
         }
     }
+    trials::run_trials(cache, opts, obs, &mut summary);
     summary.interrupted = crate::interrupt::requested();
     summary
 }
@@ -686,10 +702,12 @@ impl Cx<'_> {
     }
 
     /// `--lean-cache`: drops the build's ONNX, inputs and outputs once it
-    /// and its variants are benchmarked.
+    /// and its variants are benchmarked (with more trials to run, the trials
+    /// pass makes the build lean).
     fn lean(&mut self, name: &str, dir: &Path) {
         if self.opts.lean_cache
             && !self.opts.build_only
+            && self.opts.trials <= 1
             && let Err(e) = self.cache.make_lean(name)
         {
             let message = format!("--lean-cache: {e}");
@@ -995,6 +1013,18 @@ pub fn read_outputs(dir: &Path) -> Result<Vec<(String, HostValue)>, String> {
     Ok(out)
 }
 
+/// Writes `spec` to `spec_path` and runs it in a worker process.
+fn run_worker(spec: &WorkerSpec, spec_path: &Path, opts: &RunOptions) -> WorkerOutcome {
+    match spec.write(spec_path) {
+        Ok(()) => spawn_worker(
+            worker_command(&opts.worker_exe, spec_path),
+            spec,
+            opts.timeout,
+        ),
+        Err(e) => WorkerOutcome::Failed(e.to_string()),
+    }
+}
+
 /// How a row's outputs are checked.
 #[derive(Clone, Copy)]
 enum RowCheck<'a> {
@@ -1065,19 +1095,12 @@ fn bench_row(
         outputs_dir: Some(out_dir.clone()),
         samples_path: Some(samples.clone()),
         result_path: log_dir.join(format!("{key}.result.json")),
-        cov_threshold: 0.05,
+        pin: opts.pin.clone(),
         task: Default::default(),
     };
     let spec_path = log_dir.join(format!("{key}.spec.json"));
     let started = Instant::now();
-    let outcome = match spec.write(&spec_path) {
-        Ok(()) => spawn_worker(
-            worker_command(&opts.worker_exe, &spec_path),
-            &spec,
-            opts.timeout,
-        ),
-        Err(e) => WorkerOutcome::Failed(e.to_string()),
-    };
+    let outcome = run_worker(&spec, &spec_path, opts);
     let mut row = RuntimeRow::new(rt, &device);
     row.pid = Some(std::process::id());
     row.host = crate::cache::system::hostname();
@@ -1095,6 +1118,7 @@ fn bench_row(
             if let Some(s) = &res.stats {
                 row.set_latency(s);
             }
+            trials::measurement_fields(&mut row, &res, opts);
             row.stability = res.stability.as_ref().map(|s| s.to_string());
             row.throughput = res.throughput;
             row.peak_rss_mb = res.peak_rss_mb;

@@ -4,6 +4,7 @@
 use crate::cache::RuntimeRow;
 use crate::graph::shape_str;
 use crate::pipeline::{Event, Observer};
+use crate::report::{fmt_ci, fmt_latency};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 
@@ -82,8 +83,15 @@ fn row_line(row: &RuntimeRow, cached: bool) -> String {
         row.device,
         row.status.as_str()
     );
-    if let Some(m) = row.median_ms {
-        s.push_str(&format!("  median {m:.4} ms"));
+    if row.median_ms.is_some() {
+        s.push_str(&format!("  median {}", fmt_latency(row.median_ms)));
+        let ci = fmt_ci(row.median_ms, row.median_ci_lo_ms, row.median_ci_hi_ms);
+        if ci != "-" {
+            s.push_str(&format!(" {ci}"));
+        }
+        if let Some(n) = row.iterations {
+            s.push_str(&format!(" ({n} it)"));
+        }
     }
     if let Some(t) = row.throughput {
         s.push_str(&format!("  {}/s", si(t)));
@@ -295,6 +303,28 @@ impl Observer for Terminal {
                     self.info(&l)
                 }
             }
+            Event::TrialFinished {
+                build,
+                row,
+                trial,
+                trials,
+                error,
+            } => match error {
+                Some(e) => self.line(&format!(
+                    "{build} {}/{}: trial {trial}/{trials} failed: {e}",
+                    row.runtime, row.device
+                )),
+                None => self.info(&format!(
+                    "{build} {}/{}: trial {trial}/{trials}: pooled median {} {}  spread {}%  {}",
+                    row.runtime,
+                    row.device,
+                    fmt_latency(row.median_ms),
+                    fmt_ci(row.median_ms, row.median_ci_lo_ms, row.median_ci_hi_ms),
+                    row.trial_spread_pct
+                        .map_or("-".into(), crate::bench::verdict::pct),
+                    row.stability.as_deref().unwrap_or("-")
+                )),
+            },
         }
     }
 }

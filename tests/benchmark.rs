@@ -43,7 +43,7 @@ fn selftest_on_ort_and_tract_agrees_and_reports() {
     let r = run(&args);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains("median ms"),
+        r.stdout.contains("median  95% CI"),
         "summary table:\n{}",
         r.stdout
     );

@@ -239,6 +239,19 @@ fn table_cells(dom: &str, id: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// `2.500 µs` → 0.0025 (ms).
+fn latency_ms(cell: &str) -> f64 {
+    let (v, unit) = cell.split_once(' ').unwrap();
+    let v: f64 = v.parse().unwrap();
+    v * match unit {
+        "ns" => 1e-6,
+        "µs" => 1e-3,
+        "ms" => 1.0,
+        "s" => 1e3,
+        other => panic!("unit {other} in {cell}"),
+    }
+}
+
 #[test]
 fn html_table_pages_filters_and_sorts_in_the_browser() {
     let c = corpus();
@@ -260,13 +273,13 @@ fn html_table_pages_filters_and_sorts_in_the_browser() {
     assert!(dom.contains("1–5 of 16 rows, page 1 of 4"), "pager text");
 
     // Filtering and sorting as a user would: type in the filter box, click
-    // the "median ms" header.
+    // the "median" header (cells carry their unit: µs and ms sort as time).
     let user = r#"<script>
         var box = document.querySelector('#results input[type=search]');
         box.value = 'LINEAR';
         box.dispatchEvent(new Event('input'));
         var th = Array.from(document.querySelectorAll('#results-table th'))
-            .find(function (t) { return t.textContent === 'median ms'; });
+            .find(function (t) { return t.textContent === 'median'; });
         th.click();
     </script></body>"#;
     let driven = out.path().join("driven.html");
@@ -277,7 +290,7 @@ fn html_table_pages_filters_and_sorts_in_the_browser() {
     assert_eq!(rows.len(), 6, "{rows:?}");
     assert!(rows.iter().all(|r| r[0].starts_with("linear_")), "{rows:?}");
     assert!(dom.contains("1–6 of 6 rows (filtered from 16)"));
-    let medians: Vec<f64> = rows.iter().map(|r| r[3].parse().unwrap()).collect();
+    let medians: Vec<f64> = rows.iter().map(|r| latency_ms(&r[3])).collect();
     let mut sorted = medians.clone();
     sorted.sort_by(f64::total_cmp);
     assert_eq!(medians, sorted, "sorted by median, fastest first");
@@ -382,7 +395,9 @@ fn markdown_has_the_terminal_cells() {
     let mut checked = 0;
     for line in c.stdout.lines().filter(|l| l.contains("_turnkey_")) {
         let cells: Vec<&str> = line.split_whitespace().collect();
-        let (build, runtime, median) = (cells[0], cells[1], cells[3]);
+        // The median carries its unit: "1.657 ms".
+        let (build, runtime) = (cells[0], cells[1]);
+        let median = format!("{} {}", cells[3], cells[4]);
         let md_line = table
             .iter()
             .find(|l| l.starts_with(&format!("| {build} | {runtime} |")))

@@ -54,6 +54,7 @@ pub fn default_bench() -> BenchOptions {
         max_time: Duration::from_secs(60),
         warmup_min_iterations: 2,
         warmup_min_time: Duration::ZERO,
+        ..BenchOptions::default()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Latency statistics, stability verdict and throughput.
 
+use super::robust;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -31,6 +32,32 @@ pub struct LatencyStats {
     /// thousands of rows need not read every samples file.
     #[serde(default)]
     pub histogram: Histogram,
+    /// Samples summarized.
+    #[serde(default)]
+    pub count: u64,
+    /// The median's 95% confidence interval ([`robust::median_interval`]:
+    /// order statistics, one clock tick wider each side when the clock is
+    /// coarse); `None` below 6 samples.
+    #[serde(default)]
+    pub median_ci_lo_ms: Option<f64>,
+    #[serde(default)]
+    pub median_ci_hi_ms: Option<f64>,
+    /// Median absolute deviation from the median (unscaled).
+    #[serde(default)]
+    pub mad_ms: f64,
+    /// Interquartile range, `p75_ms - p25_ms`.
+    #[serde(default)]
+    pub iqr_ms: f64,
+    /// Samples outside Tukey's fences (1.5 IQR beyond the quartiles).
+    #[serde(default)]
+    pub outliers: u64,
+    /// Two clear modes ([`robust::bimodal`]).
+    #[serde(default)]
+    pub bimodal: bool,
+    /// How far the median moved from the first to the last third of the
+    /// samples, in % of the median ([`robust::drift_pct`]).
+    #[serde(default)]
+    pub drift_pct: f64,
 }
 
 /// Bins of [`Histogram`].
@@ -77,6 +104,7 @@ impl LatencyStats {
         if s.is_empty() {
             return None;
         }
+        let in_order = s.clone();
         s.sort_by(f64::total_cmp);
         let n = s.len() as f64;
         let mean = s.iter().sum::<f64>() / n;
@@ -86,9 +114,12 @@ impl LatencyStats {
             0.0
         };
         let std = var.sqrt();
+        let median = percentile(&s, 0.5);
+        let (p25, p75) = (percentile(&s, 0.25), percentile(&s, 0.75));
+        let ci = robust::median_interval(&s);
         Some(LatencyStats {
             mean_ms: mean,
-            median_ms: percentile(&s, 0.5),
+            median_ms: median,
             p90_ms: percentile(&s, 0.9),
             p95_ms: percentile(&s, 0.95),
             p99_ms: percentile(&s, 0.99),
@@ -96,10 +127,33 @@ impl LatencyStats {
             max_ms: s[s.len() - 1],
             std_ms: std,
             cov: if mean > 0.0 { std / mean } else { 0.0 },
-            p25_ms: percentile(&s, 0.25),
-            p75_ms: percentile(&s, 0.75),
+            p25_ms: p25,
+            p75_ms: p75,
             histogram: Histogram::of_sorted(&s),
+            count: s.len() as u64,
+            median_ci_lo_ms: ci.map(|c| c.0),
+            median_ci_hi_ms: ci.map(|c| c.1),
+            mad_ms: robust::mad(&s, median),
+            iqr_ms: p75 - p25,
+            outliers: robust::tukey_outliers(&s, p25, p75),
+            bimodal: robust::bimodal(&s),
+            drift_pct: robust::drift_pct(&in_order, median),
         })
+    }
+
+    /// Half the width of the median's confidence interval, in % of the
+    /// median (`±0.4%`); `None` without an interval.
+    pub fn ci_half_pct(&self) -> Option<f64> {
+        ci_half_pct(self.median_ms, self.median_ci_lo_ms, self.median_ci_hi_ms)
+    }
+
+    /// Outliers in % of the samples.
+    pub fn outlier_pct(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            100.0 * self.outliers as f64 / self.count as f64
+        }
     }
 
     /// Samples per second: `batch_size` samples per inference at the median
@@ -119,8 +173,17 @@ pub fn throughput(batch_size: u64, median_ms: f64) -> f64 {
     }
 }
 
+/// Half the width of `[lo, hi]` in % of `median`; `None` when either bound
+/// is missing or the median is not positive.
+pub fn ci_half_pct(median: f64, lo: Option<f64>, hi: Option<f64>) -> Option<f64> {
+    match (lo, hi) {
+        (Some(lo), Some(hi)) if median > 0.0 => Some(50.0 * (hi - lo) / median),
+        _ => None,
+    }
+}
+
 /// Linear interpolation between order statistics of sorted, non-empty `s`.
-fn percentile(s: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(s: &[f64], p: f64) -> f64 {
     let h = (s.len() - 1) as f64 * p.clamp(0.0, 1.0);
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(s.len() - 1);
@@ -147,21 +210,6 @@ impl fmt::Display for Stability {
             Stability::Stable => f.write_str("stable"),
             Stability::Unstable { reason } => write!(f, "unstable: {reason}"),
         }
-    }
-}
-
-/// The default CoV threshold: 5%.
-pub const DEFAULT_COV_THRESHOLD: f64 = 0.05;
-
-/// `unstable` when the coefficient of variation exceeds `threshold` (a
-/// fraction: 0.05 = 5%).
-pub fn stability(stats: &LatencyStats, threshold: f64) -> Stability {
-    if stats.cov > threshold {
-        Stability::Unstable {
-            reason: format!("CoV {:.1}% > {:.1}%", stats.cov * 100.0, threshold * 100.0),
-        }
-    } else {
-        Stability::Stable
     }
 }
 
@@ -217,16 +265,44 @@ mod tests {
     }
 
     #[test]
-    fn stability_verdicts() {
-        let steady = LatencyStats::from_samples(&[1.0, 1.01, 0.99, 1.0]).unwrap();
-        assert_eq!(stability(&steady, 0.05), Stability::Stable);
-        let noisy = LatencyStats::from_samples(&[1.0, 1.2, 0.8, 1.0]).unwrap();
-        let v = stability(&noisy, DEFAULT_COV_THRESHOLD);
-        assert!(!v.is_stable());
-        // std = sqrt(0.08/3) = 0.1633 -> 16.3%
-        assert_eq!(v.to_string(), "unstable: CoV 16.3% > 5.0%");
-        let j = serde_json::to_string(&v).unwrap();
-        assert_eq!(j, r#"{"verdict":"unstable","reason":"CoV 16.3% > 5.0%"}"#);
-        assert_eq!(serde_json::from_str::<Stability>(&j).unwrap(), v);
+    fn a_coarse_clock_widens_the_interval() {
+        // Half the samples at 2.00 us, the rest 10 ns either side: without
+        // the tick the interval would be [2.00, 2.00].
+        let mut v = vec![0.002; 50];
+        v.extend([0.00199; 25]);
+        v.extend([0.00201; 25]);
+        let st = LatencyStats::from_samples(&v).unwrap();
+        let (lo, hi) = (st.median_ci_lo_ms.unwrap(), st.median_ci_hi_ms.unwrap());
+        assert!(
+            (lo - 0.00199).abs() < 1e-12 && (hi - 0.00201).abs() < 1e-12,
+            "{lo} {hi}"
+        );
+    }
+
+    #[test]
+    fn robust_fields() {
+        let mut s: Vec<f64> = (1..=100).map(f64::from).collect();
+        s.push(1000.0);
+        let st = LatencyStats::from_samples(&s).unwrap();
+        assert_eq!(st.count, 101);
+        assert_eq!(st.median_ms, 51.0);
+        // n = 101: ranks 41 and 61 (k = 41, checked with Python's math.comb).
+        assert_eq!(
+            (st.median_ci_lo_ms, st.median_ci_hi_ms),
+            (Some(41.0), Some(61.0))
+        );
+        assert!((st.ci_half_pct().unwrap() - 100.0 * 10.0 / 51.0).abs() < 1e-9);
+        assert_eq!(st.iqr_ms, st.p75_ms - st.p25_ms);
+        assert_eq!(st.mad_ms, 25.0);
+        assert_eq!(st.outliers, 1);
+        assert!((st.outlier_pct() - 100.0 / 101.0).abs() < 1e-9);
+        assert!(!st.bimodal);
+        let few = LatencyStats::from_samples(&[1.0, 2.0]).unwrap();
+        assert_eq!((few.median_ci_lo_ms, few.ci_half_pct()), (None, None));
+        // Records from before these fields read with defaults.
+        let old = r#"{"mean_ms":1,"median_ms":1,"p90_ms":1,"p95_ms":1,"p99_ms":1,
+            "min_ms":1,"max_ms":1,"std_ms":0,"cov":0}"#;
+        let st: LatencyStats = serde_json::from_str(old).unwrap();
+        assert_eq!((st.count, st.median_ci_lo_ms, st.outliers), (0, None, 0));
     }
 }

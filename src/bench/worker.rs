@@ -14,8 +14,10 @@
 //! outputs, the row's latency) and "core" (device-resident inputs and
 //! outputs), and an NVML sampler covers the whole measured iterations.
 
-use super::stats::{DEFAULT_COV_THRESHOLD, LatencyStats, Stability, stability};
-use super::timing::{BenchOptions, Core, Window, measure, measure_with};
+use super::host::{HostMonitor, HostNoise};
+use super::stats::{LatencyStats, Stability};
+use super::timing::{BenchOptions, Core, Window, measure_with};
+use super::verdict::{self, Evidence, Stop};
 use crate::cache::RuntimeRow;
 use crate::graph::HostValue;
 use crate::onnx::{OnnxError, read_values, write_values};
@@ -59,9 +61,9 @@ pub struct WorkerSpec {
     #[serde(default)]
     pub samples_path: Option<PathBuf>,
     pub result_path: PathBuf,
-    /// CoV above this (a fraction) makes the row `unstable`.
-    #[serde(default = "default_cov_threshold")]
-    pub cov_threshold: f64,
+    /// `--pin`: `auto` or a CPU list (`0-3`); none: not pinned.
+    #[serde(default)]
+    pub pin: Option<String>,
     /// What to do: benchmark (the default), or only infer the shapes of
     /// the model's values for FLOP counting.
     #[serde(default)]
@@ -94,10 +96,6 @@ pub const SHAPES_FILE: &str = "shapes.json";
 
 fn one() -> u64 {
     1
-}
-
-fn default_cov_threshold() -> f64 {
-    DEFAULT_COV_THRESHOLD
 }
 
 /// Reads a spec or result file written by [`write_atomic`].
@@ -153,6 +151,14 @@ pub struct WorkerResult {
     pub compile_ms: Option<f64>,
     pub first_ms: Option<f64>,
     pub warmup_iterations: u64,
+    #[serde(default)]
+    pub warmup_ms: Option<f64>,
+    /// Whether warm-up reached a steady state (see `timing`).
+    #[serde(default)]
+    pub warmup_steady: Option<bool>,
+    /// Why measuring stopped.
+    #[serde(default)]
+    pub stop: Option<Stop>,
     pub iterations: u64,
     pub total_ms: Option<f64>,
     pub stats: Option<LatencyStats>,
@@ -178,6 +184,12 @@ pub struct WorkerResult {
     /// Non-fatal problems (no NVIDIA GPU for telemetry, ...).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// What the host did while this row ran.
+    #[serde(default)]
+    pub host: Option<HostNoise>,
+    /// `--pin`: the CPUs the worker and its threads were pinned to.
+    #[serde(default)]
+    pub pinned_cpus: Option<String>,
 }
 
 impl WorkerResult {
@@ -194,6 +206,9 @@ impl WorkerResult {
             compile_ms: None,
             first_ms: None,
             warmup_iterations: 0,
+            warmup_ms: None,
+            warmup_steady: None,
+            stop: None,
             iterations: 0,
             total_ms: None,
             stats: None,
@@ -207,6 +222,8 @@ impl WorkerResult {
             core_iterations: None,
             gpu: None,
             warnings: Vec::new(),
+            host: None,
+            pinned_cpus: None,
         }
     }
 
@@ -238,20 +255,39 @@ impl WorkerResult {
             row.gpu_sm_clock_mhz = g.sm_clock_mean_mhz;
             row.gpu_sm_clock_max_mhz = g.sm_clock_max_mhz;
             row.gpu_telemetry_samples = Some(g.samples);
+            row.gpu_throttle_reasons = g.throttle_reasons.clone();
         }
         row.warnings.extend(self.warnings.iter().cloned());
     }
 }
 
-/// Runs an NVML sampler over the measured iterations of a GPU row.
-struct GpuWindow {
+/// What a row watches while it measures: an NVML sampler over the measured
+/// iterations of a GPU row, the host's noise, and (`--pin`) each thread
+/// pinned once the runtime's threads exist.
+struct RowWindow {
     cuda_index: Option<u32>,
     sampler: Option<Sampler>,
     telemetry: Option<GpuTelemetry>,
     problem: Option<String>,
+    host: Option<HostMonitor>,
+    pin: Option<Vec<usize>>,
+    /// When the CPU clock was last read: at most every 250 ms.
+    clock_read: Instant,
 }
 
-impl Window for GpuWindow {
+impl Window for RowWindow {
+    fn warm(&mut self) {
+        if let Some(cpus) = &self.pin
+            && let Err(e) = super::pin::pin_each_thread(cpus)
+        {
+            self.problem = Some(format!("--pin: {e}"));
+        }
+        // From here: warm-up's last block may open the measured samples.
+        if let Some(h) = &mut self.host {
+            h.measure_begin();
+            self.clock_read = Instant::now();
+        }
+    }
     fn begin(&mut self) {
         if let Some(n) = self.cuda_index {
             match Sampler::start(n, telemetry::DEFAULT_INTERVAL) {
@@ -260,9 +296,20 @@ impl Window for GpuWindow {
             }
         }
     }
+    fn checkpoint(&mut self) {
+        if let Some(h) = &mut self.host
+            && self.clock_read.elapsed() >= Duration::from_millis(250)
+        {
+            h.sample_clock();
+            self.clock_read = Instant::now();
+        }
+    }
     fn end(&mut self) {
         if let Some(s) = self.sampler.take() {
             self.telemetry = Some(s.stop());
+        }
+        if let Some(h) = &mut self.host {
+            h.measure_end();
         }
     }
 }
@@ -282,6 +329,8 @@ pub enum WorkerError {
     Onnx(#[from] OnnxError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error("{0}")]
+    Pin(String),
 }
 
 /// `exe __worker --spec SPEC`: the command [`spawn_worker`] expects.
@@ -377,6 +426,18 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
         WorkerTask::Optimize => return super::variant_tasks::optimize(spec, result),
         WorkerTask::Shapes | WorkerTask::Benchmark => {}
     }
+    let pin = match &spec.pin {
+        Some(list) => {
+            let cpus = super::pin::choose(list, spec.threads, &super::host::allowed_cpus())
+                .and_then(|cpus| super::pin::pin_process(&cpus).map(|()| cpus))
+                .map_err(|e| WorkerError::Pin(format!("--pin {list}: {e}")))?;
+            result.pinned_cpus = Some(super::pin::show(&cpus));
+            Some(cpus)
+        }
+        None => None,
+    };
+    // After pinning: the monitor reads the CPUs the worker may use.
+    let host = HostMonitor::start();
     let inputs = read_inputs(&spec.inputs_dir)?;
     if spec.task == WorkerTask::Shapes {
         return write_shapes(spec, &inputs, result);
@@ -400,7 +461,7 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
     result.details = session.details();
 
     session.set_values(&inputs)?;
-    let mut window = GpuWindow {
+    let mut window = RowWindow {
         cuda_index: match spec.device {
             Device::Cuda(n) => Some(n),
             Device::Cpu => None,
@@ -408,17 +469,39 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
         sampler: None,
         telemetry: None,
         problem: None,
+        host: Some(host),
+        pin,
+        clock_read: Instant::now(),
     };
     let m = measure_with(session.as_mut(), &spec.bench, &mut window);
     result.gpu = window.telemetry.take();
     result.warnings.extend(window.problem.take());
+    let host = window.host.take().map(HostMonitor::finish);
     let m = m?;
     result.first_ms = Some(m.first_ms);
     result.warmup_iterations = m.warmup_iterations;
+    result.warmup_ms = Some(m.warmup_ms);
+    result.warmup_steady = m.warmup_steady;
+    result.stop = Some(m.stop);
     result.iterations = m.iterations;
     result.total_ms = Some(m.total_ms);
     result.throughput = Some(m.stats.throughput(spec.batch_size));
-    result.stability = Some(stability(&m.stats, spec.cov_threshold));
+    let throttle = result
+        .gpu
+        .as_ref()
+        .map(|g| g.throttle_reasons.clone())
+        .unwrap_or_default();
+    result.stability = Some(verdict::judge(&Evidence {
+        stats: &m.stats,
+        target_ci_pct: spec.bench.target_ci_pct,
+        stop: m.stop,
+        max_time_s: spec.bench.max_time.as_secs_f64(),
+        host: host.as_ref(),
+        warmup_steady: m.warmup_steady,
+        gpu_throttle: &throttle,
+        trials: None,
+    }));
+    result.host = host;
     result.stats = Some(m.stats);
     result.hit_max_time = m.hit_max_time;
     result.timer_overhead_ns = Some(m.timer_overhead_ns);
@@ -427,19 +510,21 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
         write_samples(p, &m.samples_ms)?;
     }
     if session.has_core() {
-        let c = measure(&mut Core(session.as_mut()), &spec.bench)?;
+        let c = measure_with(&mut Core(session.as_mut()), &spec.bench, &mut ())?;
         result.core_iterations = Some(c.iterations);
         result.core_stats = Some(c.stats);
     }
+    // A later trial (`--trials`) saves no outputs: the first one was checked.
+    let Some(dir) = &spec.outputs_dir else {
+        return Ok(());
+    };
     let outputs = session.output_values()?;
     result.outputs = outputs.iter().map(|(n, _)| n.clone()).collect();
-    if let Some(dir) = &spec.outputs_dir {
-        std::fs::create_dir_all(dir).map_err(|source| WorkerError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        write_values(dir, "output", &outputs)?;
-    }
+    std::fs::create_dir_all(dir).map_err(|source| WorkerError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    write_values(dir, "output", &outputs)?;
     Ok(())
 }
 
@@ -746,12 +831,13 @@ mod tests {
                 max_time: Duration::from_secs(20),
                 warmup_min_iterations: 2,
                 warmup_min_time: Duration::ZERO,
+                ..BenchOptions::default()
             },
             batch_size: 2,
             outputs_dir: Some(dir.join("outputs")),
             samples_path: Some(dir.join("samples.csv")),
             result_path: dir.join("result.json"),
-            cov_threshold: 0.05,
+            pin: None,
             task: Default::default(),
             graph_optimization: None,
         }

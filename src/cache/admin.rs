@@ -479,6 +479,49 @@ pub fn stats_text(cache: &Cache, name: &str) -> Result<String, AdminError> {
                 r.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1} MB"))
             );
         }
+        if let (Some(lo), Some(hi)) = (r.median_ci_lo_ms, r.median_ci_hi_ms) {
+            let _ = writeln!(
+                out,
+                "    median 95% CI {} - {}, MAD {}, IQR {}, {} outliers; warm-up {} iterations in {}{}; stopped at {}{}",
+                ms(Some(lo)),
+                ms(Some(hi)),
+                ms(r.mad_ms),
+                ms(r.iqr_ms),
+                r.outliers.unwrap_or(0),
+                r.warmup_iterations.unwrap_or(0),
+                ms(r.warmup_ms),
+                match r.warmup_steady {
+                    Some(true) => " (steady)",
+                    Some(false) => " (not steady)",
+                    None => "",
+                },
+                r.stop.as_deref().unwrap_or("-"),
+                if r.trials.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} trials, spread {:.2}%",
+                        r.trials.len(),
+                        r.trial_spread_pct.unwrap_or(0.0)
+                    )
+                }
+            );
+        }
+        if let Some(h) = &r.host_noise {
+            let num =
+                |v: Option<f64>, unit: &str| v.map_or("-".into(), |v| format!("{v:.2}{unit}"));
+            let _ = writeln!(
+                out,
+                "    host: other processes {} of {} cores, worker waited {}, steal {}, load {}, CPU {}-{} MHz",
+                num(h.other_cores, ""),
+                h.cpus,
+                num(h.wait_pct, "%"),
+                num(h.steal_pct, "%"),
+                num(h.loadavg, ""),
+                num(h.cpu_mhz_min, ""),
+                num(h.cpu_mhz_max, "")
+            );
+        }
         if let Some(st) = &r.stability {
             let _ = writeln!(out, "    stability: {st}");
         }

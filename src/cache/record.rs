@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::CacheError;
 use super::system::{hostname, process_alive};
+use crate::bench::host::HostNoise;
 use crate::bench::stats::{Histogram, LatencyStats};
 use crate::graph::{DType, GraphStats};
 
@@ -405,6 +406,49 @@ pub struct RuntimeRow {
     pub p75_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub histogram: Option<Histogram>,
+    /// The median's 95% confidence interval (order statistics; with
+    /// `--trials`, widened by the spread between trials). Absent in records
+    /// from turnkey before it measured them, like the fields below.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub median_ci_lo_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub median_ci_hi_ms: Option<f64>,
+    /// Median absolute deviation (unscaled) and interquartile range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mad_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iqr_ms: Option<f64>,
+    /// Samples outside Tukey's fences (1.5 IQR beyond the quartiles).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outliers: Option<u64>,
+    /// `--target-ci`: the half-width, in % of the median, a stable row reaches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_ci_pct: Option<f64>,
+    /// Why measuring stopped: `target`, `max_time` or `iterations`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<String>,
+    /// Warm-up time, and whether it ended in a steady state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup_steady: Option<bool>,
+    /// What the host did while the row ran (other processes' CPU, waits,
+    /// steal, load, CPU clock); with trials, the noisiest of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_noise: Option<HostNoise>,
+    /// `--pin`: the CPUs the worker and its threads were pinned to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned_cpus: Option<String>,
+    /// `--trials`: each fresh worker process's result (the latency fields
+    /// above then pool all their samples).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trials: Vec<Trial>,
+    /// Between-trial spread: (highest - lowest trial median) / median, in %.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial_spread_pct: Option<f64>,
+    /// GPU rows: NVML clock throttle reasons seen while measuring.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gpu_throttle_reasons: Vec<String>,
     /// Verdict on the measurement: `stable`, or `unstable` with the reason.
     pub stability: Option<String>,
     /// Samples per second: batch_size / median latency.
@@ -502,6 +546,20 @@ impl Default for RuntimeRow {
             max_ms: None,
             std_ms: None,
             cov: None,
+            median_ci_lo_ms: None,
+            median_ci_hi_ms: None,
+            mad_ms: None,
+            iqr_ms: None,
+            outliers: None,
+            target_ci_pct: None,
+            stop: None,
+            warmup_ms: None,
+            warmup_steady: None,
+            host_noise: None,
+            pinned_cpus: None,
+            trials: Vec::new(),
+            trial_spread_pct: None,
+            gpu_throttle_reasons: Vec::new(),
             stability: None,
             throughput: None,
             batch_size: None,
@@ -545,6 +603,25 @@ impl Default for RuntimeRow {
     }
 }
 
+/// One run of a row in its own worker process (`--trials`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Trial {
+    pub median_ms: f64,
+    pub median_ci_lo_ms: Option<f64>,
+    pub median_ci_hi_ms: Option<f64>,
+    pub iterations: u64,
+    pub warmup_iterations: u64,
+    pub warmup_ms: Option<f64>,
+    pub warmup_steady: Option<bool>,
+    /// Why its measuring stopped (`target`, `max_time`, `iterations`).
+    pub stop: Option<String>,
+    /// This trial's own verdict.
+    pub stability: Option<String>,
+    pub host_noise: Option<HostNoise>,
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
 impl RuntimeRow {
     /// A fresh row for `runtime` on `device`, not started.
     pub fn new(runtime: &str, device: &str) -> Self {
@@ -568,6 +645,11 @@ impl RuntimeRow {
         self.cov = Some(s.cov);
         self.p25_ms = Some(s.p25_ms);
         self.p75_ms = Some(s.p75_ms);
+        self.median_ci_lo_ms = s.median_ci_lo_ms;
+        self.median_ci_hi_ms = s.median_ci_hi_ms;
+        self.mad_ms = Some(s.mad_ms);
+        self.iqr_ms = Some(s.iqr_ms);
+        self.outliers = Some(s.outliers);
         // An empty histogram is a record from a worker that kept none.
         self.histogram = (!s.histogram.counts.is_empty()).then(|| s.histogram.clone());
     }

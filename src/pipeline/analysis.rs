@@ -37,7 +37,7 @@ fn value_shapes(opts: &RunOptions, dir: &Path) -> Result<BTreeMap<String, Vec<us
         outputs_dir: Some(out.clone()),
         samples_path: None,
         result_path: log.join("shapes.result.json"),
-        cov_threshold: 0.05,
+        pin: None,
         task: WorkerTask::Shapes,
         graph_optimization: None,
     };

@@ -290,7 +290,7 @@ fn task_spec(
         outputs_dir: Some(dir.join("log").join(name)),
         samples_path: None,
         result_path: log.join(format!("{name}.result.json")),
-        cov_threshold: 0.05,
+        pin: None,
         task,
         graph_optimization: None,
     }

@@ -110,6 +110,9 @@ pub struct Bars<'a> {
     pub scale: Scale,
     /// A vertical rule (speedup 1.0, 100% of peak).
     pub rule: Option<f64>,
+    /// `intervals[category][series]`: a confidence interval drawn as a
+    /// whisker across the bar's end (empty: none).
+    pub intervals: &'a [Vec<Option<(f64, f64)>>],
 }
 
 impl<'a> Bars<'a> {
@@ -118,8 +121,17 @@ impl<'a> Bars<'a> {
         let bar_px = if k > 4 { 9 } else { 13 };
         let group_px = (k as u32 * bar_px + 10).max(20);
         let height = 90 + self.categories.len().max(1) as u32 * group_px;
+        let bounds = self
+            .intervals
+            .iter()
+            .flatten()
+            .flatten()
+            .flat_map(|&(lo, hi)| [lo, hi]);
         let all = || self.values.iter().flatten().flatten().copied();
-        let positive: Vec<f64> = all().filter(|v| *v > 0.0 && v.is_finite()).collect();
+        let positive: Vec<f64> = all()
+            .chain(bounds)
+            .filter(|v| *v > 0.0 && v.is_finite())
+            .collect();
         let log = match self.scale {
             Scale::Log => true,
             Scale::Linear => false,
@@ -214,6 +226,32 @@ impl<'a> Bars<'a> {
                 ))
             });
             chart.draw_series(bars).map_err(err)?;
+            let whiskers = cats.iter().enumerate().filter_map(|(i, cat)| {
+                // `cats` is reversed: category i is interval row len - 1 - i.
+                let row = self
+                    .intervals
+                    .get(self.intervals.len().checked_sub(i + 1)?)?;
+                let (lo, hi) = row.get(s).copied().flatten()?;
+                if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && hi >= lo) {
+                    return None;
+                }
+                let top = 1.0 - pad - s as f64 * h;
+                let mid = top - h * 0.46;
+                let cap = h * 0.3;
+                let at = |x: f64, y: f64| (x, NestedValue::Value(cat, y));
+                Some(PathElement::new(
+                    vec![
+                        at(lo, mid - cap),
+                        at(lo, mid + cap),
+                        at(lo, mid),
+                        at(hi, mid),
+                        at(hi, mid - cap),
+                        at(hi, mid + cap),
+                    ],
+                    BLACK.stroke_width(1),
+                ))
+            });
+            chart.draw_series(whiskers).map_err(err)?;
         }
         if let Some(r) = self.rule {
             let (first, last) = (&cats[0], &cats[cats.len() - 1]);
@@ -449,6 +487,7 @@ mod tests {
             vec![Some(0.5), Some(0.25)],
         ];
         let svg = Bars {
+            intervals: &[],
             title: "Median latency",
             x_desc: "ms",
             categories: &cats,
@@ -483,6 +522,7 @@ mod tests {
         let series = names(1, "ort");
         let values = vec![vec![Some(0.01)], vec![Some(100.0)]];
         let bars = |scale| Bars {
+            intervals: &[],
             title: "t",
             x_desc: "ms",
             categories: &cats,

@@ -1,5 +1,14 @@
-//! Comparisons across rows: speedups against a baseline (a cache or a
-//! runtime) with their geometric mean, and batch-size sweeps.
+//! Comparisons across rows: speedups against a baseline (a cache, a
+//! runtime, a device or a precision) with their 95% confidence intervals
+//! and geometric mean, and batch-size sweeps.
+//!
+//! A speedup is baseline median / median. Its interval combines the two
+//! medians' 95% intervals in log space: each interval's half-width in
+//! ln(ms) is 1.96 standard errors, the two add in quadrature, and the
+//! speedup's interval is `exp(ln s ± 1.96 se)`. When that interval holds
+//! 1.0, the pair shows `no significant difference`. Records from before
+//! turnkey kept the interval get it from their samples file; a row with
+//! neither has no interval (and no significance claim).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -8,8 +17,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::significance::{Side, Z95, measured, side, speedup_ci};
 use super::{CacheSummary, ReportError, ReportRow};
-use crate::cache::Status;
 
 /// What the other rows are compared with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -24,6 +33,11 @@ pub enum Baseline {
         runtime: String,
         device: Option<String>,
     },
+    /// The same build × runtime × cache on this device.
+    Device { device: String },
+    /// The same build × runtime × device, in any cache, at this precision
+    /// (`fp32`): the other precisions are compared with it.
+    Precision { precision: String },
 }
 
 impl fmt::Display for Baseline {
@@ -38,6 +52,8 @@ impl fmt::Display for Baseline {
                 runtime,
                 device: Some(d),
             } => write!(f, "runtime {runtime}/{d}"),
+            Baseline::Device { device } => write!(f, "device {device}"),
+            Baseline::Precision { precision } => write!(f, "precision {precision}"),
         }
     }
 }
@@ -69,6 +85,15 @@ pub struct Variant {
     /// Builds faster / slower than the baseline.
     pub faster: usize,
     pub slower: usize,
+    /// Builds whose speedup interval lies above / below 1.0, or holds it.
+    pub significantly_faster: usize,
+    pub significantly_slower: usize,
+    pub no_significant_difference: usize,
+    /// 95% interval of the geometric mean from the measurements' own
+    /// uncertainty (not from the choice of builds); `None` when a build
+    /// has no interval.
+    pub geomean_ci_lo: Option<f64>,
+    pub geomean_ci_hi: Option<f64>,
 }
 
 /// One build's speedup: baseline median / this median (> 1: faster).
@@ -79,6 +104,23 @@ pub struct Speedup {
     pub baseline_ms: f64,
     pub median_ms: f64,
     pub speedup: f64,
+    /// The speedup's 95% confidence interval.
+    pub ci_lo: Option<f64>,
+    pub ci_hi: Option<f64>,
+    /// `faster`, `slower`, `no significant difference`, or `unknown` (no interval).
+    pub verdict: String,
+}
+
+impl Speedup {
+    /// `1.23x [1.20, 1.26] faster`, `0.99x [0.97, 1.01] no significant difference`.
+    pub fn describe(&self) -> String {
+        match (self.ci_lo, self.ci_hi) {
+            (Some(lo), Some(hi)) => {
+                format!("{:.3}x [{lo:.3}, {hi:.3}] {}", self.speedup, self.verdict)
+            }
+            _ => format!("{:.3}x (no interval)", self.speedup),
+        }
+    }
 }
 
 impl Comparison {
@@ -93,9 +135,37 @@ impl Comparison {
         self.variants
             .iter()
             .map(|v| {
+                let ci = match (v.geomean_ci_lo, v.geomean_ci_hi) {
+                    (Some(lo), Some(hi)) => format!(" [{lo:.2}, {hi:.2}]"),
+                    _ => String::new(),
+                };
                 format!(
-                    "{} vs {}: {:.2}x geometric mean speedup over {} build(s) ({} faster, {} slower)",
-                    v.name, self.baseline, v.geomean_speedup, v.builds, v.faster, v.slower
+                    "{} vs {}: {:.2}x{ci} geometric mean speedup over {} build(s) ({} faster, {} slower; significantly: {} faster, {} slower, {} no significant difference)",
+                    v.name,
+                    self.baseline,
+                    v.geomean_speedup,
+                    v.builds,
+                    v.faster,
+                    v.slower,
+                    v.significantly_faster,
+                    v.significantly_slower,
+                    v.no_significant_difference
+                )
+            })
+            .collect()
+    }
+
+    /// One line per build × variant: its speedup with the interval.
+    pub fn pairs(&self) -> Vec<String> {
+        self.speedups
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} vs {}: {}",
+                    s.build,
+                    s.variant,
+                    self.baseline,
+                    s.describe()
                 )
             })
             .collect()
@@ -151,6 +221,22 @@ fn resolve(
             device: device.map(String::from),
         });
     }
+    if rows
+        .iter()
+        .any(|r| !r.runtime.is_empty() && r.device == name)
+    {
+        return Ok(Baseline::Device {
+            device: name.to_string(),
+        });
+    }
+    if rows
+        .iter()
+        .any(|r| !r.runtime.is_empty() && r.precision == name)
+    {
+        return Ok(Baseline::Precision {
+            precision: name.to_string(),
+        });
+    }
     let mut runtimes: Vec<String> = rows
         .iter()
         .filter(|r| !r.runtime.is_empty())
@@ -202,9 +288,37 @@ fn default_baseline(rows: &[ReportRow], caches: &[CacheSummary]) -> Option<Basel
     })
 }
 
-fn measured(r: &ReportRow) -> Option<f64> {
-    r.median_ms
-        .filter(|ms| r.status == Status::Successful && *ms > 0.0 && ms.is_finite())
+/// What a row and its baseline row share.
+type Key<'a> = (&'a str, &'a str, &'a str);
+
+fn is_base(b: &Baseline, r: &ReportRow) -> bool {
+    match b {
+        Baseline::Cache { path } => &r.cache == path,
+        Baseline::Runtime { runtime, device } => {
+            &r.runtime == runtime && device.as_ref().is_none_or(|d| &r.device == d)
+        }
+        Baseline::Device { device } => &r.device == device,
+        Baseline::Precision { precision } => &r.precision == precision,
+    }
+}
+
+/// A baseline row's key.
+fn own_key<'r>(b: &Baseline, r: &'r ReportRow) -> Key<'r> {
+    match b {
+        Baseline::Cache { .. } | Baseline::Precision { .. } => (&r.build, &r.runtime, &r.device),
+        Baseline::Runtime { .. } => (&r.build, &r.cache, &r.device),
+        Baseline::Device { .. } => (&r.build, &r.cache, &r.runtime),
+    }
+}
+
+/// The key of the baseline row that `r` compares with.
+fn base_key<'r>(b: &'r Baseline, r: &'r ReportRow) -> Key<'r> {
+    match b {
+        Baseline::Runtime {
+            device: Some(d), ..
+        } => (&r.build, &r.cache, d),
+        _ => own_key(b, r),
+    }
 }
 
 fn speedups(rows: &[ReportRow], baseline: Baseline, several_caches: bool) -> Comparison {
@@ -215,56 +329,27 @@ fn speedups(rows: &[ReportRow], baseline: Baseline, several_caches: bool) -> Com
             format!("{}/{}", r.runtime, r.device)
         }
     };
+    let base: HashMap<Key<'_>, Side> = rows
+        .iter()
+        .filter(|r| !r.runtime.is_empty() && is_base(&baseline, r))
+        .filter_map(|r| Some((own_key(&baseline, r), side(r)?)))
+        .collect();
     let mut out: Vec<(Speedup, &ReportRow)> = Vec::new();
-    match &baseline {
-        Baseline::Cache { path } => {
-            let base: HashMap<(&str, &str, &str), f64> = rows
-                .iter()
-                .filter(|r| &r.cache == path)
-                .filter_map(|r| {
-                    Some((
-                        (r.build.as_str(), r.runtime.as_str(), r.device.as_str()),
-                        measured(r)?,
-                    ))
-                })
-                .collect();
-            for r in rows.iter().filter(|r| &r.cache != path) {
-                let key = (r.build.as_str(), r.runtime.as_str(), r.device.as_str());
-                if let (Some(ms), Some(&base_ms)) = (measured(r), base.get(&key)) {
-                    out.push((speedup(r, name(r), base_ms, ms), r));
-                }
-            }
+    for r in rows {
+        if r.runtime.is_empty() || is_base(&baseline, r) || measured(r).is_none() {
+            continue;
         }
-        Baseline::Runtime { runtime, device } => {
-            let base: HashMap<(&str, &str, &str), f64> = rows
-                .iter()
-                .filter(|r| &r.runtime == runtime && device.as_ref().is_none_or(|d| &r.device == d))
-                .filter_map(|r| {
-                    Some((
-                        (r.build.as_str(), r.cache.as_str(), r.device.as_str()),
-                        measured(r)?,
-                    ))
-                })
-                .collect();
-            for r in rows {
-                let is_base =
-                    &r.runtime == runtime && device.as_ref().is_none_or(|d| &r.device == d);
-                if is_base || r.runtime.is_empty() {
-                    continue;
-                }
-                let base_device = device.as_deref().unwrap_or(&r.device);
-                let key = (r.build.as_str(), r.cache.as_str(), base_device);
-                if let (Some(ms), Some(&base_ms)) = (measured(r), base.get(&key)) {
-                    out.push((speedup(r, name(r), base_ms, ms), r));
-                }
-            }
+        if let Some(&b) = base.get(&base_key(&baseline, r))
+            && let Some(o) = side(r)
+        {
+            out.push((speedup(r, name(r), b, o), r));
         }
     }
     out.sort_by(|(a, _), (b, _)| (&a.variant, &a.build).cmp(&(&b.variant, &b.build)));
     let mut variants: Vec<Variant> = Vec::new();
     for (s, r) in &out {
         match variants.last_mut() {
-            Some(v) if v.name == s.variant => add(v, s.speedup),
+            Some(v) if v.name == s.variant => add(v, s),
             _ => {
                 let mut v = Variant {
                     name: s.variant.clone(),
@@ -278,14 +363,26 @@ fn speedups(rows: &[ReportRow], baseline: Baseline, several_caches: bool) -> Com
                     max_speedup: 0.0,
                     faster: 0,
                     slower: 0,
+                    significantly_faster: 0,
+                    significantly_slower: 0,
+                    no_significant_difference: 0,
+                    // The sum of squared ln standard errors until the end.
+                    geomean_ci_lo: Some(0.0),
+                    geomean_ci_hi: None,
                 };
-                add(&mut v, s.speedup);
+                add(&mut v, s);
                 variants.push(v);
             }
         }
     }
     for v in &mut variants {
-        v.geomean_speedup = (v.geomean_speedup / v.builds as f64).exp();
+        let mean_ln = v.geomean_speedup / v.builds as f64;
+        v.geomean_speedup = mean_ln.exp();
+        if let Some(var) = v.geomean_ci_lo {
+            let se = var.sqrt() / v.builds as f64;
+            v.geomean_ci_lo = Some((mean_ln - Z95 * se).exp());
+            v.geomean_ci_hi = Some((mean_ln + Z95 * se).exp());
+        }
     }
     Comparison {
         baseline,
@@ -294,26 +391,45 @@ fn speedups(rows: &[ReportRow], baseline: Baseline, several_caches: bool) -> Com
     }
 }
 
-fn speedup(r: &ReportRow, variant: String, baseline_ms: f64, ms: f64) -> Speedup {
+fn speedup(r: &ReportRow, variant: String, base: Side, other: Side) -> Speedup {
+    let (speedup, ci, verdict) = speedup_ci(base, other);
     Speedup {
         build: r.build.clone(),
         variant,
-        baseline_ms,
-        median_ms: ms,
-        speedup: baseline_ms / ms,
+        baseline_ms: base.ms,
+        median_ms: other.ms,
+        speedup,
+        ci_lo: ci.map(|c| c.0),
+        ci_hi: ci.map(|c| c.1),
+        verdict: verdict.to_string(),
     }
 }
 
-fn add(v: &mut Variant, s: f64) {
+fn add(v: &mut Variant, s: &Speedup) {
+    let x = s.speedup;
     v.builds += 1;
-    v.geomean_speedup += s.ln();
-    v.min_speedup = v.min_speedup.min(s);
-    v.max_speedup = v.max_speedup.max(s);
-    if s > 1.0 {
+    v.geomean_speedup += x.ln();
+    v.min_speedup = v.min_speedup.min(x);
+    v.max_speedup = v.max_speedup.max(x);
+    if x > 1.0 {
         v.faster += 1;
-    } else if s < 1.0 {
+    } else if x < 1.0 {
         v.slower += 1;
     }
+    match s.verdict.as_str() {
+        "faster" => v.significantly_faster += 1,
+        "slower" => v.significantly_slower += 1,
+        "no significant difference" => v.no_significant_difference += 1,
+        _ => {}
+    }
+    // Accumulate the variance of ln(speedup); no interval anywhere: none.
+    v.geomean_ci_lo = match (v.geomean_ci_lo, s.ci_lo, s.ci_hi) {
+        (Some(acc), Some(lo), Some(hi)) => {
+            let se = (hi.ln() - lo.ln()) / (2.0 * Z95);
+            Some(acc + se * se)
+        }
+        _ => None,
+    };
 }
 
 /// Builds of one model that differ only by batch size, on one runtime ×
@@ -460,6 +576,7 @@ fn args_without_batch(args: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::Status;
 
     fn row(build: &str, rt: &str, dev: &str, cache: &str, ms: f64) -> ReportRow {
         ReportRow {
@@ -601,5 +718,112 @@ mod tests {
             "--seq 64 --x=1"
         );
         assert_eq!(shapes_without_batch("x:float32[8,10]"), "x:float32[N,10]");
+    }
+
+    fn with_ci(mut r: ReportRow, lo: f64, hi: f64) -> ReportRow {
+        r.median_ci_lo_ms = Some(lo);
+        r.median_ci_hi_ms = Some(hi);
+        r
+    }
+
+    #[test]
+    fn speedups_carry_a_95_interval_and_a_verdict() {
+        // Overlapping intervals around 1.0: no significant difference.
+        let rows = vec![
+            with_ci(row("a", "ort", "cpu", "c", 1.00), 0.97, 1.03),
+            with_ci(row("a", "tract", "cpu", "c", 1.01), 0.98, 1.04),
+            with_ci(row("b", "ort", "cpu", "c", 1.0), 0.99, 1.01),
+            with_ci(row("b", "tract", "cpu", "c", 2.0), 1.98, 2.02),
+            // No interval on one side: no claim either way.
+            row("z", "ort", "cpu", "c", 1.0),
+            row("z", "tract", "cpu", "c", 3.0),
+        ];
+        let c = compare(&rows, &caches(&["c"]), Some("ort"))
+            .unwrap()
+            .unwrap();
+        let by = |b: &str| c.speedups.iter().find(|s| s.build == b).unwrap();
+        assert_eq!(by("a").verdict, "no significant difference");
+        assert!(by("a").ci_lo.unwrap() < 1.0 && by("a").ci_hi.unwrap() > 1.0);
+        assert_eq!(by("b").verdict, "slower");
+        assert_eq!((by("z").verdict.as_str(), by("z").ci_lo), ("unknown", None));
+        assert!(
+            by("a").describe().ends_with("no significant difference"),
+            "{}",
+            by("a").describe()
+        );
+        assert_eq!(by("z").describe(), "0.333x (no interval)");
+        let v = &c.variants[0];
+        assert_eq!(
+            (
+                v.significantly_faster,
+                v.significantly_slower,
+                v.no_significant_difference
+            ),
+            (0, 1, 1)
+        );
+        // One build without an interval: the geometric mean has none.
+        assert_eq!(v.geomean_ci_lo, None);
+        let lines = c.pairs();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[0].starts_with("a tract/cpu vs runtime ort: 0.990x ["),
+            "{lines:?}"
+        );
+        let c = compare(&rows[..4], &caches(&["c"]), Some("ort"))
+            .unwrap()
+            .unwrap();
+        let v = &c.variants[0];
+        let (lo, hi) = (v.geomean_ci_lo.unwrap(), v.geomean_ci_hi.unwrap());
+        assert!(lo < v.geomean_speedup && v.geomean_speedup < hi, "{v:?}");
+        assert!(
+            c.headline()[0]
+                .contains("significantly: 0 faster, 1 slower, 1 no significant difference")
+        );
+    }
+
+    #[test]
+    fn device_and_precision_baselines() {
+        let mut rows = vec![
+            row("a", "ort", "cpu", "c", 4.0),
+            row("a", "ort", "cuda:0", "c", 1.0),
+            row("a", "torch", "cuda:0", "c", 2.0),
+        ];
+        let c = compare(&rows, &caches(&["c"]), Some("cpu"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c.baseline,
+            Baseline::Device {
+                device: "cpu".into()
+            }
+        );
+        // ort/cuda against ort/cpu; torch has no cpu row to compare with.
+        assert_eq!(c.speedups.len(), 1);
+        assert_eq!(
+            (c.speedups[0].variant.as_str(), c.speedups[0].speedup),
+            ("ort/cuda:0", 4.0)
+        );
+        // Precisions across two caches: fp16 against fp32.
+        rows = vec![
+            ReportRow {
+                precision: "fp32".into(),
+                ..row("a", "ort-trt", "cuda:0", "c32", 2.0)
+            },
+            ReportRow {
+                precision: "fp16".into(),
+                ..row("a", "ort-trt", "cuda:0", "c16", 1.0)
+            },
+        ];
+        let c = compare(&rows, &caches(&["c32", "c16"]), Some("fp32"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c.baseline,
+            Baseline::Precision {
+                precision: "fp32".into()
+            }
+        );
+        assert_eq!(c.speedups[0].speedup, 2.0);
+        assert_eq!(c.baseline.to_string(), "precision fp32");
     }
 }

@@ -24,8 +24,8 @@ use serde::Serialize;
 
 use super::charts::{Bars, Boxes, Lines, Scale, compact, wide_spread};
 use super::{
-    Exporter, Report, ReportError, ReportRow, fmt_ms, fmt_rate, read_samples, summary_columns,
-    sweeps,
+    Exporter, Report, ReportError, ReportRow, fmt_latency, fmt_ms, fmt_rate, read_samples,
+    summary_columns, sweeps,
 };
 use crate::cache::Status;
 
@@ -150,7 +150,14 @@ fn results_table(report: &Report) -> TableData {
         .rows
         .iter()
         .map(|r| {
-            let mut cells: Vec<String> = summary.iter().map(|c| (c.cell)(r)).collect();
+            // The page has room for the whole verdict; the terminal's is brief.
+            let mut cells: Vec<String> = summary
+                .iter()
+                .map(|c| match c.title {
+                    "stability" if !r.stability.is_empty() => r.stability.clone(),
+                    _ => (c.cell)(r),
+                })
+                .collect();
             cells.extend([
                 fmt_ms(r.p90_ms),
                 fmt_ms(r.p99_ms),
@@ -188,9 +195,11 @@ fn speedups_table(report: &Report) -> Option<TableData> {
         columns: vec![
             col("build", false, "text", false),
             col("variant", false, "text", true),
-            col("baseline ms", true, "text", false),
-            col("median ms", true, "text", false),
+            col("baseline", true, "text", false),
+            col("median", true, "text", false),
             col("speedup", true, "text", false),
+            col("95% CI", false, "text", false),
+            col("verdict", false, "text", true),
         ],
         rows: c
             .speedups
@@ -199,9 +208,14 @@ fn speedups_table(report: &Report) -> Option<TableData> {
                 vec![
                     s.build.clone(),
                     s.variant.clone(),
-                    fmt_ms(Some(s.baseline_ms)),
-                    fmt_ms(Some(s.median_ms)),
+                    fmt_latency(Some(s.baseline_ms)),
+                    fmt_latency(Some(s.median_ms)),
                     format!("{:.3}", s.speedup),
+                    match (s.ci_lo, s.ci_hi) {
+                        (Some(lo), Some(hi)) => format!("{lo:.3} – {hi:.3}"),
+                        _ => "-".into(),
+                    },
+                    s.verdict.clone(),
                 ]
             })
             .collect(),
@@ -275,6 +289,7 @@ fn latency_chart(report: &Report) -> Result<Option<Figure>, ReportError> {
     }
     let log = wide_spread(values.iter().flatten().flatten().copied());
     let svg = Bars {
+        intervals: &[],
         title: "Median latency per model",
         x_desc: if log {
             "median ms (log scale)"
@@ -481,6 +496,7 @@ fn peak_chart(report: &Report) -> Result<Option<Figure>, ReportError> {
         }
     }
     let svg = Bars {
+        intervals: &[],
         title: "% of peak FLOP/s",
         x_desc: "% of the measured peak",
         categories: &shown,
@@ -517,7 +533,13 @@ fn comparison_charts(report: &Report) -> Result<Vec<Figure>, ReportError> {
         .map(|v| vec![Some(v.geomean_speedup)])
         .collect();
     let series = vec!["geometric mean".to_string()];
+    let geo_ci: Vec<Vec<Option<(f64, f64)>>> = c
+        .variants
+        .iter()
+        .map(|v| vec![v.geomean_ci_lo.zip(v.geomean_ci_hi)])
+        .collect();
     let svg = Bars {
+        intervals: &geo_ci,
         title: "Geometric mean speedup",
         x_desc: "speedup vs the baseline (log scale; > 1 is faster)",
         categories: &names,
@@ -531,7 +553,7 @@ fn comparison_charts(report: &Report) -> Result<Vec<Figure>, ReportError> {
     let mut out = vec![Figure {
         svg,
         caption: format!(
-            "Geometric mean over the builds that ran successfully on both sides, against {}.",
+            "Geometric mean over the builds that ran successfully on both sides, against {}; the whisker is its 95% interval from the measurements' own uncertainty.",
             c.baseline
         ),
     }];
@@ -542,15 +564,18 @@ fn comparison_charts(report: &Report) -> Result<Vec<Figure>, ReportError> {
         .map(|b| b.to_string())
         .collect();
     let mut values = vec![vec![None; names.len()]; shown.len()];
+    let mut intervals = vec![vec![None; names.len()]; shown.len()];
     for s in &c.speedups {
         if let (Ok(b), Some(v)) = (
             shown.binary_search(&s.build),
             names.iter().position(|n| *n == s.variant),
         ) {
             values[b][v] = Some(s.speedup);
+            intervals[b][v] = s.ci_lo.zip(s.ci_hi);
         }
     }
     let svg = Bars {
+        intervals: &intervals,
         title: "Speedup per build",
         x_desc: "speedup vs the baseline (log scale; > 1 is faster)",
         categories: &shown,
@@ -562,7 +587,7 @@ fn comparison_charts(report: &Report) -> Result<Vec<Figure>, ReportError> {
     .svg()
     .map_err(chart_error)?;
     let mut caption = format!(
-        "Baseline median / median for each build; the line marks the baseline ({}).",
+        "Baseline median / median for each build, with its 95% confidence interval as a whisker (an interval across the line: no significant difference); the line marks the baseline ({}).",
         c.baseline
     );
     if builds.len() > shown.len() {

@@ -20,11 +20,15 @@
 //!                              median_ms, p75_ms, p90_ms, p95_ms, p99_ms,
 //!                              max_ms, histogram: {lo_ms, hi_ms, counts}}}],
 //!   "comparison": null | {baseline: {kind: "cache", path} | {kind: "runtime",
-//!                         runtime, device}, variants: [{name, runtime, device,
+//!                         runtime, device} | {kind: "device", device} |
+//!                         {kind: "precision", precision},
+//!                         variants: [{name, runtime, device,
 //!                         cache, builds, geomean_speedup, min_speedup,
-//!                         max_speedup, faster, slower}],
+//!                         max_speedup, faster, slower, significantly_faster,
+//!                         significantly_slower, no_significant_difference,
+//!                         geomean_ci_lo, geomean_ci_hi}],
 //!                         speedups: [{build, variant, baseline_ms, median_ms,
-//!                         speedup}]},
+//!                         speedup, ci_lo, ci_hi, verdict}]},
 //!   "sweeps": [{model, runtime, device, cache,
 //!               points: [{batch_size, build, throughput, median_ms}]}],
 //!   "problems": [{file, message}]

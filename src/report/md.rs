@@ -71,10 +71,12 @@ impl Exporter for MarkdownExporter {
                     "variant",
                     "builds",
                     "geomean speedup",
+                    "95% CI",
                     "min",
                     "max",
                     "faster",
                     "slower",
+                    "no significant difference",
                 ]
                 .map(String::from)
                 .to_vec();
@@ -86,17 +88,22 @@ impl Exporter for MarkdownExporter {
                             cell(&v.name),
                             v.builds.to_string(),
                             format!("{:.2}x", v.geomean_speedup),
+                            match (v.geomean_ci_lo, v.geomean_ci_hi) {
+                                (Some(lo), Some(hi)) => format!("{lo:.2}-{hi:.2}"),
+                                _ => "-".into(),
+                            },
                             format!("{:.2}x", v.min_speedup),
                             format!("{:.2}x", v.max_speedup),
-                            v.faster.to_string(),
-                            v.slower.to_string(),
+                            format!("{} ({} significant)", v.faster, v.significantly_faster),
+                            format!("{} ({} significant)", v.slower, v.significantly_slower),
+                            v.no_significant_difference.to_string(),
                         ]
                     })
                     .collect();
                 table(
                     &mut out,
                     &header,
-                    &[false, true, true, true, true, true, true],
+                    &[false, true, true, true, true, true, true, true, true],
                     &rows,
                 );
             }
@@ -152,18 +159,18 @@ mod tests {
         assert_eq!(lines.len(), 4, "{text}");
         assert_eq!(
             lines[0],
-            "| build | runtime | device | median ms | throughput/s | stability | check | status |"
+            "| build | runtime | device | median | 95% CI | throughput/s | stability | check | status |"
         );
-        assert_eq!(lines[1], "|---|---|---|--:|--:|---|---|---|");
+        assert_eq!(lines[1], "|---|---|---|--:|--:|--:|---|---|---|");
         assert_eq!(
             lines[2],
-            "| linear_1 | ort | cpu | 0.012 | 81300.0 | unstable: cov 9% \\| noisy | reference | successful |"
+            "| linear_1 | ort | cpu | 12.34 µs | - | 81300.0 | unstable: cov 9% \\| noisy | reference | successful |"
         );
-        assert_eq!(lines[3], "| broken | - | - | - | - | - | - | error |");
+        assert_eq!(lines[3], "| broken | - | - | - | - | - | - | - | error |");
         // The terminal shows the same numbers.
-        assert!(terminal.contains("0.012") && terminal.contains("81300.0"));
+        assert!(terminal.contains("12.34 µs") && terminal.contains("81300.0"));
         // Every table line has the same number of unescaped separators.
         let seps = |l: &str| l.replace("\\|", "").matches('|').count();
-        assert!(lines.iter().all(|l| seps(l) == 9), "{text}");
+        assert!(lines.iter().all(|l| seps(l) == 10), "{text}");
     }
 }

@@ -51,6 +51,21 @@
 //! | `top1_agreement`, `top5_agreement` | variants, outputs shaped `[batch, classes]`: share of rows whose fp32 top class is the variant's top class / among its five best |
 //! | `weights` | scripts: where the weights came from: `random(0)`, or the checkpoint and its sha256 |
 //! | `error` | what went wrong, for a failed row |
+//! | `median_ci_lo_ms`, `median_ci_hi_ms` | the median's 95% confidence interval (order statistics; with trials, widened by their spread) |
+//! | `ci_pct` | half that interval's width, in % of the median |
+//! | `mad_ms` | median absolute deviation from the median (unscaled) |
+//! | `iqr_ms` | interquartile range (p75 - p25) |
+//! | `outliers`, `outlier_pct` | samples outside Tukey's fences (1.5 IQR beyond the quartiles), count and % |
+//! | `warmup_iterations`, `warmup_ms` | warm-up before measuring: iterations and time |
+//! | `stop` | why measuring stopped: `target` (interval within `--target-ci`), `max_time`, `iterations` (fixed) |
+//! | `trials` | worker processes the row pooled (`--trials`) |
+//! | `trial_spread_pct` | (highest - lowest trial median) / median, in % |
+//! | `host_other_cores` | CPU other processes used while the row ran, in cores |
+//! | `host_wait_pct` | time the worker's threads waited for a CPU, in % of the measured time (summed over threads) |
+//! | `host_steal_pct` | VM steal time, in % of the CPU time |
+//! | `host_loadavg` | 1-minute load average at the end of the row |
+//! | `cpu_mhz_min`, `cpu_mhz_max` | lowest and highest CPU clock seen |
+//! | `pinned_cpus` | `--pin`: the CPUs the worker was pinned to |
 //!
 //! then one `label:<key>` column per label key seen in any row, sorted by key,
 //! with multiple values joined by `,`. Empty cells mean "not measured".
@@ -64,6 +79,7 @@ mod charts;
 mod compare;
 mod rows;
 mod samples;
+mod significance;
 mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,10 +96,13 @@ use crate::cache::{CacheError, Status};
 pub use compare::{Baseline, Comparison, Speedup, Sweep, SweepPoint, Variant, sweeps};
 pub use rows::{CacheSummary, Collected, Problem, collect, collect_rows, rows_from_record};
 pub use samples::{Histogram, SampleSummary, read_samples, summarize};
-pub use table::{SUMMARY_COLUMNS, SummaryColumn, fmt_ms, fmt_rate, summary_columns, summary_table};
+pub use table::{
+    SUMMARY_COLUMNS, SummaryColumn, fmt_ci, fmt_latency, fmt_ms, fmt_rate, summary_columns,
+    summary_table,
+};
 
 /// The fixed columns, in order (see the module docs for their meaning).
-pub const COLUMNS: [&str; 49] = [
+pub const COLUMNS: [&str; 68] = [
     "build",
     "script",
     "model_class",
@@ -133,6 +152,25 @@ pub const COLUMNS: [&str; 49] = [
     "top5_agreement",
     "weights",
     "error",
+    "median_ci_lo_ms",
+    "median_ci_hi_ms",
+    "ci_pct",
+    "mad_ms",
+    "iqr_ms",
+    "outliers",
+    "outlier_pct",
+    "warmup_iterations",
+    "warmup_ms",
+    "stop",
+    "trials",
+    "trial_spread_pct",
+    "host_other_cores",
+    "host_wait_pct",
+    "host_steal_pct",
+    "host_loadavg",
+    "cpu_mhz_min",
+    "cpu_mhz_max",
+    "pinned_cpus",
 ];
 
 /// Prefix of the per-label columns.
@@ -162,7 +200,7 @@ pub enum ReportError {
     UnknownFormat { name: String },
 
     #[error(
-        "--baseline {name}: not one of the caches given with -d ({caches}) nor a runtime in the report ({runtimes}); pass a cache folder, a runtime or runtime/device"
+        "--baseline {name}: not one of the caches given with -d ({caches}) nor a runtime, device or precision in the report ({runtimes}); pass a cache folder, a runtime, runtime/device, a device or a precision"
     )]
     UnknownBaseline {
         name: String,
@@ -239,6 +277,33 @@ pub struct ReportRow {
     pub peak_flops: Option<f64>,
     /// `achieved_flops` as a percentage of `peak_flops`.
     pub pct_of_peak: Option<f64>,
+    /// The median's 95% confidence interval.
+    pub median_ci_lo_ms: Option<f64>,
+    pub median_ci_hi_ms: Option<f64>,
+    pub mad_ms: Option<f64>,
+    pub iqr_ms: Option<f64>,
+    pub outliers: Option<u64>,
+    pub warmup_iterations: Option<u64>,
+    pub warmup_ms: Option<f64>,
+    /// Why measuring stopped.
+    pub stop: String,
+    /// Worker processes pooled (`--trials`); 1 for an ordinary row.
+    pub trials: Option<u64>,
+    pub trial_spread_pct: Option<f64>,
+    /// Half the median's interval, in % of the median.
+    pub ci_pct: Option<f64>,
+    /// Outliers in % of the measured iterations.
+    pub outlier_pct: Option<f64>,
+    /// What the host did while the row ran (`bench::host::HostNoise`).
+    pub host_other_cores: Option<f64>,
+    pub host_wait_pct: Option<f64>,
+    pub host_steal_pct: Option<f64>,
+    pub host_loadavg: Option<f64>,
+    pub cpu_mhz_min: Option<f64>,
+    pub cpu_mhz_max: Option<f64>,
+    pub pinned_cpus: String,
+    /// `fp32`, `fp16`, ... (not a column: a comparison baseline).
+    pub precision: String,
     /// Precision variants: how the build was made (`fp16`, `int8-static+ort-basic`).
     pub variant: String,
     /// The fp32 build it is a variant of.
@@ -311,6 +376,25 @@ impl ReportRow {
             num(self.top5_agreement),
             self.weights.clone(),
             self.error.clone(),
+            num(self.median_ci_lo_ms),
+            num(self.median_ci_hi_ms),
+            num(self.ci_pct),
+            num(self.mad_ms),
+            num(self.iqr_ms),
+            num(self.outliers),
+            num(self.outlier_pct),
+            num(self.warmup_iterations),
+            num(self.warmup_ms),
+            self.stop.clone(),
+            num(self.trials),
+            num(self.trial_spread_pct),
+            num(self.host_other_cores),
+            num(self.host_wait_pct),
+            num(self.host_steal_pct),
+            num(self.host_loadavg),
+            num(self.cpu_mhz_min),
+            num(self.cpu_mhz_max),
+            self.pinned_cpus.clone(),
         ]
     }
 
@@ -360,8 +444,11 @@ pub struct Report {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReportOptions {
     pub formats: Vec<Format>,
-    /// `--baseline`: a cache folder, a runtime, or `runtime/device`.
+    /// `--baseline`: a cache folder, a runtime, `runtime/device`, a device
+    /// or a precision.
     pub baseline: Option<String>,
+    /// `--compare`: list each pair's speedup with its interval.
+    pub pairs: bool,
 }
 
 impl Default for ReportOptions {
@@ -369,6 +456,7 @@ impl Default for ReportOptions {
         ReportOptions {
             formats: Format::DEFAULT.to_vec(),
             baseline: None,
+            pairs: false,
         }
     }
 }
@@ -536,6 +624,8 @@ pub struct ReportSummary {
     pub warnings: Vec<String>,
     /// The comparison's headline, one line per variant (geometric means).
     pub comparison: Vec<String>,
+    /// With `--compare`: one line per build × variant, its speedup and interval.
+    pub pairs: Vec<String>,
 }
 
 /// Reads every record of `caches` and writes one file per format into
@@ -557,6 +647,10 @@ pub fn write_report(
             .as_ref()
             .map(|c| c.headline())
             .unwrap_or_default(),
+        pairs: match (&report.comparison, opts.pairs) {
+            (Some(c), true) => c.pairs(),
+            _ => Vec::new(),
+        },
     })
 }
 
@@ -615,7 +709,10 @@ mod tests {
                         check,max_abs_diff,iterations,timestamp,cache,core_median_ms,\
                         peak_device_mem_mb,gpu_util_pct,gpu_power_w,achieved_flops,pct_of_peak,\
                         param_bytes,flops_per_token,activation_bytes,variant,variant_of,\
-                        speedup_vs_fp32,rel_err,cosine,top1_agreement,top5_agreement,weights,error";
+                        speedup_vs_fp32,rel_err,cosine,top1_agreement,top5_agreement,weights,error,\
+                        median_ci_lo_ms,median_ci_hi_ms,ci_pct,mad_ms,iqr_ms,outliers,outlier_pct,\
+                        warmup_iterations,warmup_ms,stop,trials,trial_spread_pct,host_other_cores,\
+                        host_wait_pct,host_steal_pct,host_loadavg,cpu_mhz_min,cpu_mhz_max,pinned_cpus";
         assert_eq!(COLUMNS.join(","), expected);
         // Every column is named in the module docs' table.
         let docs = include_str!("mod.rs");

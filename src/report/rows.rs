@@ -438,6 +438,7 @@ fn runtime_row(
             (Some(f), Some(ms)) if ms > 0.0 && f > 0 => Some(f as f64 * 1000.0 / ms),
             _ => None,
         });
+    let host = rt.host_noise.as_ref();
     let peak_flops = rt
         .peak_flops
         .or_else(|| peak.and_then(|p| p.peak_flops))
@@ -490,6 +491,31 @@ fn runtime_row(
         achieved_flops,
         peak_flops,
         pct_of_peak,
+        median_ci_lo_ms: rt.median_ci_lo_ms,
+        median_ci_hi_ms: rt.median_ci_hi_ms,
+        mad_ms: rt.mad_ms,
+        iqr_ms: rt.iqr_ms,
+        outliers: rt.outliers,
+        warmup_iterations: rt.warmup_iterations,
+        warmup_ms: rt.warmup_ms,
+        stop: rt.stop.clone().unwrap_or_default(),
+        trials: rt.median_ms.map(|_| rt.trials.len().max(1) as u64),
+        trial_spread_pct: rt.trial_spread_pct,
+        ci_pct: rt.median_ms.and_then(|m| {
+            crate::bench::stats::ci_half_pct(m, rt.median_ci_lo_ms, rt.median_ci_hi_ms)
+        }),
+        outlier_pct: match (rt.outliers, rt.iterations) {
+            (Some(o), Some(n)) if n > 0 => Some(100.0 * o as f64 / n as f64),
+            _ => None,
+        },
+        host_other_cores: host.and_then(|h| h.other_cores),
+        host_wait_pct: host.and_then(|h| h.wait_pct),
+        host_steal_pct: host.and_then(|h| h.steal_pct),
+        host_loadavg: host.and_then(|h| h.loadavg),
+        cpu_mhz_min: host.and_then(|h| h.cpu_mhz_min),
+        cpu_mhz_max: host.and_then(|h| h.cpu_mhz_max),
+        pinned_cpus: rt.pinned_cpus.clone().unwrap_or_default(),
+        precision: rt.precision.clone().unwrap_or_default(),
         ..base
     }
 }
@@ -812,6 +838,7 @@ mod tests {
         let opts = ReportOptions {
             formats: vec![Format::Csv],
             baseline: None,
+            pairs: false,
         };
         let summary = write_report(std::slice::from_ref(&dir), &out, &opts).unwrap();
         assert_eq!(summary.files, vec![out.join("turnkey-report.csv")]);

@@ -1,6 +1,7 @@
 //! The summary columns and how their cells read, shared by the terminal's
 //! end-of-run table, the Markdown report and the HTML report's table: one
-//! source of truth for "median 0.012 ms" everywhere. The terminal table is
+//! source of truth for "median 12.34 µs" everywhere, the terminal's row
+//! lines included ([`fmt_latency`]). The terminal table is
 //! plain aligned text, so it reads the same in a log file, a CI page or a
 //! terminal without colors.
 
@@ -19,6 +20,39 @@ pub fn fmt_ms(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.3}"))
 }
 
+/// A latency with four significant digits in the unit that suits it:
+/// `12.35 ms`, `250.0 µs`, `2.500 µs`, `850.0 ns`; `-` when not measured.
+pub fn fmt_latency(ms: Option<f64>) -> String {
+    let Some(ms) = ms.filter(|v| v.is_finite()) else {
+        return "-".into();
+    };
+    let (v, unit) = match ms.abs() {
+        a if a >= 1.0 || a == 0.0 => (ms, "ms"),
+        a if a >= 1e-3 => (ms * 1e3, "µs"),
+        _ => (ms * 1e6, "ns"),
+    };
+    let a = v.abs();
+    let decimals = if a >= 1000.0 {
+        0
+    } else if a >= 100.0 {
+        1
+    } else if a >= 10.0 {
+        2
+    } else {
+        3
+    };
+    format!("{v:.decimals$} {unit}")
+}
+
+/// The median's 95% interval as `±0.42%` of the median, `-` without one.
+pub fn fmt_ci(median: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> String {
+    median
+        .and_then(|m| crate::bench::stats::ci_half_pct(m, lo, hi))
+        .map_or("-".into(), |p| {
+            format!("±{}%", crate::bench::verdict::pct(p))
+        })
+}
+
 /// A rate with one decimal (`81300.0`), `-` when not measured.
 pub fn fmt_rate(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.1}"))
@@ -33,7 +67,7 @@ fn or_dash(s: &str) -> String {
 }
 
 /// The columns of the end-of-run summary and the Markdown report.
-pub const SUMMARY_COLUMNS: [SummaryColumn; 8] = [
+pub const SUMMARY_COLUMNS: [SummaryColumn; 9] = [
     SummaryColumn {
         title: "build",
         numeric: false,
@@ -50,9 +84,14 @@ pub const SUMMARY_COLUMNS: [SummaryColumn; 8] = [
         cell: |r| or_dash(&r.device),
     },
     SummaryColumn {
-        title: "median ms",
+        title: "median",
         numeric: true,
-        cell: |r| fmt_ms(r.median_ms),
+        cell: |r| fmt_latency(r.median_ms),
+    },
+    SummaryColumn {
+        title: "95% CI",
+        numeric: true,
+        cell: |r| fmt_ci(r.median_ms, r.median_ci_lo_ms, r.median_ci_hi_ms),
     },
     SummaryColumn {
         title: "throughput/s",
@@ -62,7 +101,7 @@ pub const SUMMARY_COLUMNS: [SummaryColumn; 8] = [
     SummaryColumn {
         title: "stability",
         numeric: false,
-        cell: |r| or_dash(&r.stability),
+        cell: |r| or_dash(&crate::bench::verdict::brief(&r.stability)),
     },
     SummaryColumn {
         title: "check",
@@ -173,6 +212,8 @@ mod tests {
                 runtime: "ort".into(),
                 device: "cpu".into(),
                 median_ms: Some(0.0123),
+                median_ci_lo_ms: Some(0.0122),
+                median_ci_hi_ms: Some(0.0124),
                 throughput: Some(81300.0),
                 stability: "stable".into(),
                 check: "reference".into(),
@@ -190,16 +231,31 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert_eq!(
             lines[0],
-            "build                    runtime  device  median ms  throughput/s  stability  check      status"
+            "build                    runtime  device    median  95% CI  throughput/s  stability  check      status"
         );
         assert_eq!(
             lines[1],
-            "linear_turnkey_1a2b3c4d  ort      cpu         0.012       81300.0  stable     reference  successful"
+            "linear_turnkey_1a2b3c4d  ort      cpu     12.30 µs  ±0.81%       81300.0  stable     reference  successful"
         );
         assert_eq!(
             lines[2],
-            "broken                   -        -               -             -  -          -          error"
+            "broken                   -        -              -       -             -  -          -          error"
         );
         assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn latencies_keep_four_significant_digits_in_a_fitting_unit() {
+        assert_eq!(fmt_latency(Some(0.0025)), "2.500 µs");
+        assert_eq!(fmt_latency(Some(0.0008)), "800.0 ns");
+        assert_eq!(fmt_latency(Some(0.000_012_34)), "12.34 ns");
+        assert_eq!(fmt_latency(Some(0.25)), "250.0 µs");
+        assert_eq!(fmt_latency(Some(1.0)), "1.000 ms");
+        assert_eq!(fmt_latency(Some(12.345)), "12.35 ms");
+        assert_eq!(fmt_latency(Some(1234.5)), "1234 ms");
+        assert_eq!(fmt_latency(Some(0.0)), "0.000 ms");
+        assert_eq!(fmt_latency(None), "-");
+        assert_eq!(fmt_ci(Some(2.0), Some(1.99), Some(2.01)), "±0.50%");
+        assert_eq!(fmt_ci(Some(2.0), None, Some(2.01)), "-");
     }
 }

@@ -111,7 +111,8 @@ fn take_values(
     mut i: usize,
     words: &mut Vec<OsString>,
 ) -> usize {
-    if !arg.get_action().takes_values() {
+    // `--pin` alone or `--pin=0-3`: a value only ever follows an `=`.
+    if !arg.get_action().takes_values() || arg.is_require_equals_set() {
         return i;
     }
     let max = arg
@@ -250,6 +251,25 @@ mod tests {
         assert_eq!(ids, ["quiet", "cache_dir", "use_slurm"]);
         let args = job_args(&os(&["-q"]), OsStr::new("/c"), OsStr::new("-odd.rhai"));
         assert_eq!(strs(&args), ["-q", "-d", "/c", "--", "-odd.rhai"]);
+    }
+
+    #[test]
+    fn an_optional_value_needs_its_equals_sign() {
+        // `--pin` takes no separate word: the script after it is an input.
+        let argv = os(&[
+            "--use-slurm",
+            "--pin",
+            "a.rhai",
+            "--pin=0-1",
+            "--trials",
+            "3",
+        ]);
+        let toks = split(&Cli::command(), &argv).unwrap();
+        assert_eq!(strs(&inputs(&toks)), ["a.rhai"]);
+        assert_eq!(
+            strs(&flags_without(&toks, &drop_ids())),
+            ["--pin", "--pin=0-1", "--trials", "3"]
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nvml_wrapper::Nvml;
+use nvml_wrapper::bitmasks::device::ThrottleReasons;
 use nvml_wrapper::enum_wrappers::device::{Clock, TemperatureSensor};
 use nvml_wrapper::enums::device::UsedGpuMemory;
 
@@ -136,6 +137,35 @@ pub struct GpuTelemetry {
     pub temp_max_c: Option<f64>,
     pub sm_clock_mean_mhz: Option<f64>,
     pub sm_clock_max_mhz: Option<f64>,
+    /// Lowest SM clock sampled, MHz.
+    pub sm_clock_min_mhz: Option<f64>,
+    /// Clock throttle reasons NVML gave while measuring, other than an idle
+    /// GPU or a clock setting (`sw_power_cap`, `hw_slowdown`,
+    /// `sw_thermal_slowdown`, `hw_thermal_slowdown`, `hw_power_brake_slowdown`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub throttle_reasons: Vec<String>,
+}
+
+/// The throttle reasons that slow a busy GPU down, by name.
+const THROTTLES: [(ThrottleReasons, &str); 5] = [
+    (ThrottleReasons::SW_POWER_CAP, "sw_power_cap"),
+    (ThrottleReasons::HW_SLOWDOWN, "hw_slowdown"),
+    (ThrottleReasons::SW_THERMAL_SLOWDOWN, "sw_thermal_slowdown"),
+    (ThrottleReasons::HW_THERMAL_SLOWDOWN, "hw_thermal_slowdown"),
+    (
+        ThrottleReasons::HW_POWER_BRAKE_SLOWDOWN,
+        "hw_power_brake_slowdown",
+    ),
+];
+
+/// The names of the slowing reasons in NVML's bit mask `bits`.
+pub fn throttle_names(bits: u64) -> Vec<String> {
+    let seen = ThrottleReasons::from_bits_truncate(bits);
+    THROTTLES
+        .iter()
+        .filter(|(r, _)| seen.contains(*r))
+        .map(|(_, n)| n.to_string())
+        .collect()
 }
 
 /// One reading; a field NVML refused stays `None`.
@@ -147,6 +177,8 @@ pub struct Sample {
     pub power_w: Option<f64>,
     pub temp_c: Option<f64>,
     pub sm_clock_mhz: Option<f64>,
+    /// NVML's clock throttle reasons, as its bit mask.
+    pub throttle: Option<u64>,
 }
 
 /// Running mean and maximum of one quantity.
@@ -180,6 +212,8 @@ pub struct Accumulator {
     power: Stat,
     temp: Stat,
     clock: Stat,
+    clock_min: Option<f64>,
+    throttle: u64,
 }
 
 impl Accumulator {
@@ -191,6 +225,10 @@ impl Accumulator {
         self.power.add(s.power_w);
         self.temp.add(s.temp_c);
         self.clock.add(s.sm_clock_mhz);
+        if let Some(c) = s.sm_clock_mhz.filter(|c| c.is_finite()) {
+            self.clock_min = Some(self.clock_min.map_or(c, |m| m.min(c)));
+        }
+        self.throttle |= s.throttle.unwrap_or(0);
     }
 
     pub fn finish(&self, device: &str, interval: Duration) -> GpuTelemetry {
@@ -212,6 +250,8 @@ impl Accumulator {
             temp_max_c: self.temp.max,
             sm_clock_mean_mhz: self.clock.mean(),
             sm_clock_max_mhz: self.clock.max,
+            sm_clock_min_mhz: self.clock_min,
+            throttle_reasons: throttle_names(self.throttle),
         }
     }
 }
@@ -275,6 +315,7 @@ impl Sampler {
                         .ok()
                         .map(f64::from),
                     sm_clock_mhz: device.clock_info(Clock::SM).ok().map(f64::from),
+                    throttle: device.current_throttle_reasons().ok().map(|r| r.bits()),
                 };
                 loop {
                     let t = Instant::now();
@@ -360,6 +401,20 @@ mod tests {
         let t = a.finish("H100", Duration::from_millis(20));
         assert_eq!(t.peak_mem_mb, Some(42.0));
         assert_eq!(t.peak_mem_scope.as_deref(), Some("process"));
+        assert_eq!(t.sm_clock_min_mhz, Some(1000.0));
+        assert!(t.throttle_reasons.is_empty());
+        a.add(&Sample {
+            throttle: Some(
+                (ThrottleReasons::GPU_IDLE | ThrottleReasons::SW_THERMAL_SLOWDOWN).bits(),
+            ),
+            ..Default::default()
+        });
+        a.add(&Sample {
+            throttle: Some(ThrottleReasons::SW_POWER_CAP.bits()),
+            ..Default::default()
+        });
+        let t = a.finish("H100", Duration::from_millis(20));
+        assert_eq!(t.throttle_reasons, ["sw_power_cap", "sw_thermal_slowdown"]);
         let empty = Accumulator::default().finish("x", DEFAULT_INTERVAL);
         assert_eq!((empty.peak_mem_mb, empty.util_mean_pct), (None, None));
     }

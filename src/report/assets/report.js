@@ -8,11 +8,15 @@
     if (text !== undefined) { e.textContent = text; }
     return e;
   }
-  // Numbers sort as numbers; "-" (not measured) sorts last either way.
+  // Numbers sort as numbers, latencies by their unit ("2.500 µs" < "1.000 ms"),
+  // intervals without their sign ("±0.42%"); "-" (not measured) sorts last.
+  var UNITS = { "ns": 1e-6, "µs": 1e-3, "ms": 1, "s": 1e3 };
   function key(v, numeric) {
     if (!numeric) { return v.toLowerCase(); }
-    var x = parseFloat(v);
-    return isNaN(x) ? null : x;
+    var x = parseFloat(v.replace(/^[±<]+/, ""));
+    if (isNaN(x)) { return null; }
+    var unit = / (ns|µs|ms|s)$/.exec(v);
+    return unit ? x * UNITS[unit[1]] : x;
   }
   function badgeClass(kind, v) {
     if (kind === "status") { return "badge st-" + v; }

@@ -113,6 +113,11 @@ pub struct Measurement {
 /// Told when the measured phase begins and ends (e.g. a GPU sampler, so
 /// that telemetry covers exactly the measured iterations).
 pub trait Window {
+    /// Right after the first inference, untimed: the outputs a fresh
+    /// session gives, before any state or random generator advances.
+    fn first_run(&mut self, _session: &mut dyn Session) -> Result<(), RuntimeError> {
+        Ok(())
+    }
     /// After the first inference, before warm-up (the runtime's threads exist).
     fn warm(&mut self) {}
     fn begin(&mut self);
@@ -171,6 +176,7 @@ pub fn measure_with(
     let t = Instant::now();
     session.run()?;
     let first_ms = ms(t.elapsed());
+    window.first_run(session)?;
     window.warm();
 
     let warm_start = Instant::now();
@@ -429,11 +435,42 @@ mod tests {
             Ok(())
         }
         fn outputs(&mut self) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
-            Ok(vec![])
+            // The number of runs so far: what a stateful model's output shows.
+            let runs = self.runs as f64;
+            Ok(vec![(
+                "runs".into(),
+                HostTensor::full(crate::graph::DType::Float64, &[1], runs),
+            )])
         }
         fn details(&self) -> BTreeMap<String, String> {
             BTreeMap::new()
         }
+    }
+
+    /// Sees the outputs right after the first inference.
+    #[derive(Default)]
+    struct FirstOutputs(Vec<f64>);
+
+    impl Window for FirstOutputs {
+        fn first_run(&mut self, session: &mut dyn Session) -> Result<(), RuntimeError> {
+            for (_, t) in session.outputs()? {
+                self.0.extend(t.to_f64_vec());
+            }
+            Ok(())
+        }
+        fn begin(&mut self) {}
+        fn end(&mut self) {}
+    }
+
+    #[test]
+    fn the_window_sees_the_first_runs_outputs_before_warm_up() {
+        let mut s = spin(steady_100us);
+        let mut w = FirstOutputs::default();
+        let m = measure_with(&mut s, &quick(), &mut w).unwrap();
+        assert!(m.warmup_iterations > 0 && m.iterations > 0);
+        // One run when the window looked, however many ran after it.
+        assert_eq!(w.0, [1.0]);
+        assert!(s.runs > 2, "{}", s.runs);
     }
 
     fn spin(latency: fn(u64) -> Duration) -> Fake {

@@ -21,7 +21,7 @@ use super::verdict::{self, Evidence, Stop};
 use crate::cache::RuntimeRow;
 use crate::graph::HostValue;
 use crate::onnx::{OnnxError, read_values, write_values};
-use crate::runtime::{self, Device, Precision, RuntimeError, SessionOptions};
+use crate::runtime::{self, Device, Precision, RuntimeError, Session, SessionOptions};
 use crate::telemetry::{self, GpuTelemetry, Sampler};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -273,9 +273,23 @@ struct RowWindow {
     pin: Option<Vec<usize>>,
     /// When the CPU clock was last read: at most every 250 ms.
     clock_read: Instant,
+    /// The first inference's outputs, kept when the row saves outputs.
+    first_outputs: Option<Vec<(String, HostValue)>>,
+    keep_first_outputs: bool,
 }
 
 impl Window for RowWindow {
+    fn first_run(&mut self, session: &mut dyn Session) -> Result<(), RuntimeError> {
+        // Saved outputs are the first run's, as one `session.run` of a fresh
+        // session gives them: a model with a seeded random op (training-mode
+        // Dropout) or carried state gives other values on later runs, and
+        // the number of runs differs per runtime and row.
+        if self.keep_first_outputs {
+            self.first_outputs = Some(session.output_values()?);
+        }
+        Ok(())
+    }
+
     fn warm(&mut self) {
         if let Some(cpus) = &self.pin
             && let Err(e) = super::pin::pin_each_thread(cpus)
@@ -472,6 +486,8 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
         host: Some(host),
         pin,
         clock_read: Instant::now(),
+        first_outputs: None,
+        keep_first_outputs: spec.outputs_dir.is_some(),
     };
     let m = measure_with(session.as_mut(), &spec.bench, &mut window);
     result.gpu = window.telemetry.take();
@@ -518,7 +534,10 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
     let Some(dir) = &spec.outputs_dir else {
         return Ok(());
     };
-    let outputs = session.output_values()?;
+    let outputs = match window.first_outputs.take() {
+        Some(o) => o,
+        None => session.output_values()?,
+    };
     result.outputs = outputs.iter().map(|(n, _)| n.clone()).collect();
     std::fs::create_dir_all(dir).map_err(|source| WorkerError::Io {
         path: dir.clone(),

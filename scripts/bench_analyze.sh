@@ -17,7 +17,7 @@ bench_binary bench_analyze
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/turnkey-bench-analyze.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-mapfile -t SCRIPTS < <(ls models/*/*.rhai)
+mapfile -t SCRIPTS < <(find models -mindepth 2 -maxdepth 2 -name "*.rhai" -type f | sort)  # -type f: not the old paths (links)
 
 echo "turnkey --analyze-only over the corpus: ${#SCRIPTS[@]} scripts, $RUNS runs, median (min..max)"
 echo "binary: $BIN ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"

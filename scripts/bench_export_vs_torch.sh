@@ -59,8 +59,8 @@ def resnet50():
 
 MODELS = [("bert", bert, "models/transformers/bert.rhai"),
           ("gpt2", gpt2, "models/transformers/gpt2.rhai"),
-          ("vgg16", vgg16, "models/vision/vgg16.rhai"),
-          ("resnet50", resnet50, "models/vision/resnet50.rhai")]
+          ("vgg16", vgg16, "models/torchvision/vgg16.rhai"),
+          ("resnet50", resnet50, "models/torchvision/resnet50.rhai")]
 
 def med(xs):
     return statistics.median(xs)

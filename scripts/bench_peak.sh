@@ -6,7 +6,7 @@
 # and % of the runtime's own peak.
 #
 # Usage (from anywhere): scripts/bench_peak.sh [MODEL.rhai ...]
-#   default models: models/vision/resnet50.rhai and models/transformers/bert.rhai
+#   default models: models/torchvision/resnet50.rhai and models/transformers/bert.rhai
 #   when present, else models/bench/encoder_100m.rhai (BERT-base sized)
 #   BATCH          batch size (default 8)
 #   SEQ            --max_seq_length for scripts that take one (default 128)
@@ -28,7 +28,7 @@ if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
 
 models=("$@")
 if [ ${#models[@]} -eq 0 ]; then
-    for m in models/vision/resnet50.rhai models/transformers/bert.rhai; do
+    for m in models/torchvision/resnet50.rhai models/transformers/bert.rhai; do
         [ -f "$m" ] && models+=("$m")
     done
     [ ${#models[@]} -eq 0 ] && models=(models/bench/encoder_100m.rhai)

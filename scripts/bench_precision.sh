@@ -90,7 +90,7 @@ echo "== BERT-base side by side ($RUNS rounds)"
 
 echo
 echo "== ResNet-50, batch 1, 224x224, $THREADS thread(s): turnkey rows"
-run_turnkey models/vision/resnet50.rhai --script-args "--batch_size 1" --precision fp32,fp16
+run_turnkey models/torchvision/resnet50.rhai --script-args "--batch_size 1" --precision fp32,fp16
 R50=$(build_of resnet50_torchvision "")
 R50_H=$(build_of resnet50_torchvision fp16)
 echo "== ResNet-50 side by side ($RUNS rounds)"

@@ -24,7 +24,7 @@ source scripts/lib/bench.sh
 bench_runs bench_trust "${1:-3}"
 shift || true
 models=("$@")
-[ ${#models[@]} -gt 0 ] || models=(models/vision/mobilenet_v2.rhai)
+[ ${#models[@]} -gt 0 ] || models=(models/torchvision/mobilenet_v2.rhai)
 bench_python bench_trust "to summarize the records"
 bench_binary bench_trust
 command -v taskset >/dev/null || { echo "bench_trust: needs taskset (util-linux) for the busy loop" >&2; exit 2; }

@@ -24,7 +24,7 @@ bench_runs bench_zoo "${1:-${BENCH_RUNS:-5}}"
 bench_python bench_zoo "to time runs and compute medians"
 bench_binary bench_zoo
 
-MODELS=(models/transformers/bert.rhai models/transformers/gpt2.rhai models/vision/vgg16.rhai models/vision/resnet50.rhai)
+MODELS=(models/transformers/bert.rhai models/transformers/gpt2.rhai models/torchvision/vgg16.rhai models/torchvision/resnet50.rhai)
 for m in "${MODELS[@]}"; do
     [ -f "$m" ] || { echo "bench_zoo: $m is missing" >&2; exit 2; }
 done

@@ -60,7 +60,7 @@ def constructors():
         else:
             import torchvision
             make = lambda name=name: torchvision.models.get_model(name, weights=None)
-        tv[f"models/vision/{name}.rhai"] = (f"--height {SIZE} --width {SIZE}", make)
+        tv[f"models/torchvision/{name}.rhai"] = (f"--height {SIZE} --width {SIZE}", make)
     for key, (_, make) in transformers_models.models().items():
         tv[f"models/{key}.rhai"] = (f"--max_seq_length {SEQ}", make)
     for key, (_, make) in gnn_models.models().items():
@@ -123,9 +123,9 @@ def run_reference(script, model, inputs):
     """The reference's outputs by turnkey's output names."""
     named = {n: torch.from_numpy(np.array(v)) for n, v in inputs}
     with torch.no_grad():
-        if "/vision/" in script:
+        if "/torchvision/" in script:
             return {"output": model(named["input"])}
-        if "/gnn/" in script:
+        if "/graph_convolutions/" in script:
             return {"output": model(named["x"], edge_index(named["adj"].numpy()))}
         if "/diffusers/" in script:
             out = model(named["sample"], named["timestep"], encoder_hidden_states=named["encoder_hidden_states"])

@@ -23,7 +23,7 @@ fn analyze_only_records_the_numbers_without_weights_or_onnx() {
     // 102 MB): a build is refused, an analysis is not.
     let scripts = [
         "models/transformers/gpt2.rhai",
-        "models/vision/resnet50.rhai",
+        "models/torchvision/resnet50.rhai",
     ];
     let built = run(&[
         &["-d", c, "--build-only", "--max-memory", "10MB"][..],
@@ -110,7 +110,7 @@ fn analyze_only_records_the_numbers_without_weights_or_onnx() {
     assert_eq!(&gpt2[col("status")], "successful");
 
     // An analysis is no export: a full build of the same script exports.
-    let r = run(&["-d", c, "--build-only", "models/vision/resnet50.rhai"]);
+    let r = run(&["-d", c, "--build-only", "models/torchvision/resnet50.rhai"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (dir, rec) = record_named(cache.path(), "resnet50_");
     assert!(dir.join("model.onnx").exists());

@@ -103,8 +103,8 @@ fn a_resnet_and_a_bert_encoder_on_torch_match_ort() {
     std::fs::write(&resnet, RESNET).unwrap();
     let mut vision = vec![resnet.to_str().unwrap().to_string()];
     // The model zoo's ResNet-50, when this checkout has it.
-    if root().join("models/vision/resnet50.rhai").is_file() {
-        vision.push("models/vision/resnet50.rhai".into());
+    if root().join("models/torchvision/resnet50.rhai").is_file() {
+        vision.push("models/torchvision/resnet50.rhai".into());
     }
     let v: Vec<&str> = vision.iter().map(String::as_str).collect();
     ort_and_torch_agree(cache.path(), &v, "--batch_size 2", "3");

@@ -1,4 +1,4 @@
-"""torchvision classifiers and milesial/Pytorch-UNet (models/vision/)."""
+"""torchvision classifiers and milesial/Pytorch-UNet (models/torchvision/, models/torch_hub/)."""
 
 import torchvision
 from torch import nn
@@ -57,7 +57,7 @@ def unet(n_channels, n_classes):
 def models():
     out = {}
     for name in TORCHVISION:
-        out[f"vision/{name}"] = (f"torchvision.models.{name}()",
+        out[f"torchvision/{name}"] = (f"torchvision.models.{name}()",
                                  lambda name=name: torchvision.models.get_model(name, weights=None))
-    out["vision/unet"] = ("milesial/Pytorch-UNet UNet(3, 2) (module tree restated)", lambda: unet(3, 2))
+    out["torch_hub/unet"] = ("milesial/Pytorch-UNet UNet(3, 2) (module tree restated)", lambda: unet(3, 2))
     return out

@@ -17,7 +17,7 @@ pub use variants::{Precision, VariantKey, Variants};
 
 use crate::onnx::Bindings;
 use crate::script::{Labels, ScriptArgs};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// One thing to run.
@@ -98,13 +98,18 @@ impl Job {
         }
     }
 
-    /// Equal keys: the same work.
+    /// Equal keys: the same work. Paths are compared resolved, so a file
+    /// reached through a link (models/vision/ keeps the old paths of
+    /// models/torchvision/) is the same work as the file itself.
     fn key(&self) -> String {
+        let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         let what = match &self.kind {
-            JobKind::Script { path, args } => format!("script {} {}", path.display(), args.text),
+            JobKind::Script { path, args } => {
+                format!("script {} {}", real(path).display(), args.text)
+            }
             JobKind::Onnx(o) => format!(
                 "onnx {} {} {}",
-                o.path.display(),
+                real(&o.path).display(),
                 o.stem,
                 o.bindings.describe()
             ),
@@ -352,7 +357,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, notes: &mut Vec<String>) {
 struct Expander<'a> {
     o: &'a ExpandOptions,
     plan: Plan,
-    seen: HashSet<String>,
+    /// Job keys, each with the path it was first listed by.
+    seen: HashMap<String, PathBuf>,
     /// Candidate jobs before filtering and sweeping, with their base settings.
     filtered_out: usize,
 }
@@ -382,7 +388,7 @@ pub fn expand(inputs: &[PathBuf], o: &ExpandOptions) -> Result<Plan, String> {
     let mut x = Expander {
         o,
         plan: Plan::default(),
-        seen: HashSet::new(),
+        seen: HashMap::new(),
         filtered_out: 0,
     };
     for p in inputs {
@@ -525,19 +531,27 @@ impl Expander<'_> {
     }
 
     fn push(&mut self, job: Job) {
-        if self.seen.insert(job.key()) {
+        let key = job.key();
+        let Some(first) = self.seen.get(&key) else {
+            self.seen.insert(key, job.path().to_path_buf());
             self.plan.jobs.push(job);
-        } else {
-            let pt = if job.point.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", point_string(&job.point))
-            };
-            self.plan.notes.push(format!(
-                "{}{pt} is listed more than once: running it once",
-                job.origin
-            ));
+            return;
+        };
+        // The same file by another path (a link: models/*/*.rhai meets both
+        // models/vision/ and models/torchvision/) runs once, quietly; the
+        // same path listed twice is worth a note.
+        if first != job.path() {
+            return;
         }
+        let pt = if job.point.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", point_string(&job.point))
+        };
+        self.plan.notes.push(format!(
+            "{}{pt} is listed more than once: running it once",
+            job.origin
+        ));
     }
 
     /// An error of a manifest entry becomes an invalid job; on the command

@@ -102,6 +102,28 @@ fn duplicates_run_once() {
     );
 }
 
+/// A corpus folder of links to another's files (models/vision/ keeps the
+/// old paths of models/torchvision/): a glob over both runs each file once,
+/// without a note per link.
+#[test]
+fn a_file_and_a_link_to_it_run_once_quietly() {
+    let d = tempfile::tempdir().unwrap();
+    let new = d.path().join("torchvision");
+    let old = d.path().join("vision");
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::create_dir_all(&old).unwrap();
+    write(&new, "x.rhai", LINEAR);
+    std::os::unix::fs::symlink("../torchvision/x.rhai", old.join("x.rhai")).unwrap();
+    let pattern = d.path().join("*").join("*.rhai");
+    let plan = expand(&[pattern], &opts()).unwrap();
+    assert_eq!(plan.jobs.len(), 1, "{:?}", plan.jobs);
+    assert!(plan.jobs[0].path().ends_with("torchvision/x.rhai"));
+    assert!(plan.notes.is_empty(), "{:?}", plan.notes);
+    // Each path alone still runs.
+    let plan = expand(&[old.join("x.rhai")], &opts()).unwrap();
+    assert_eq!(plan.jobs.len(), 1);
+}
+
 #[test]
 fn label_filter_keeps_matching_scripts_and_onnx() {
     let d = tempfile::tempdir().unwrap();

@@ -225,7 +225,21 @@ pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
     let mut closures = rhai::AST::empty();
     let mut names = std::collections::HashSet::new();
     let mut modules: Vec<(&str, Module)> = Vec::new();
-    for (name, file, src) in STDLIB {
+    // TURNKEY_STDLIB_DIR (development): read the stdlib files from that
+    // folder instead of the copies compiled in, so that editing a family
+    // needs no rebuild. Builds stay honest: their hash is the traced graph's.
+    let dev_dir = std::env::var_os("TURNKEY_STDLIB_DIR").map(PathBuf::from);
+    for (name, file, builtin) in STDLIB {
+        let from_disk;
+        let src: &str = match &dev_dir {
+            Some(dir) => {
+                let p = dir.join(format!("{file}.rhai"));
+                from_disk = std::fs::read_to_string(&p)
+                    .map_err(|e| format!("TURNKEY_STDLIB_DIR: cannot read {}: {e}", p.display()))?;
+                &from_disk
+            }
+            None => builtin,
+        };
         let mut ast = engine
             .compile(guard::guard_switches(src))
             .map_err(|e| format!("stdlib/{file}.rhai: {e} (a turnkey bug)"))?;

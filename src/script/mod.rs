@@ -27,28 +27,39 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Stdlib files compiled into the binary: (module name, file stem, source).
-/// A module may span files (one family each); they are merged into one.
-const STDLIB: &[(&str, &str, &str)] = &[
-    ("nn", "nn", include_str!("../../stdlib/nn.rhai")),
-    ("vision", "vision", include_str!("../../stdlib/vision.rhai")),
-    (
-        "vision",
-        "vision_swin",
-        include_str!("../../stdlib/vision_swin.rhai"),
-    ),
-    (
-        "transformers",
-        "transformers",
-        include_str!("../../stdlib/transformers.rhai"),
-    ),
-    ("gnn", "gnn", include_str!("../../stdlib/gnn.rhai")),
-    (
-        "diffusers",
-        "diffusers",
-        include_str!("../../stdlib/diffusers.rhai"),
-    ),
-];
+/// Stdlib files compiled into the binary: (module name, file stem, source),
+/// every stdlib/*.rhai (build.rs lists them). A module may span files (one
+/// family each: stdlib/vision_swin.rhai is part of `vision::`); they are
+/// merged into one.
+const STDLIB: &[(&str, &str, &str)] = include!(concat!(env!("OUT_DIR"), "/stdlib_files.rs"));
+
+/// A stdlib file: (module, file stem, source).
+type StdlibFile = (&'static str, String, std::borrow::Cow<'static, str>);
+
+/// The stdlib files of a folder, named and ordered as build.rs does.
+fn stdlib_from(dir: &Path) -> Result<Vec<StdlibFile>, String> {
+    let err = |e: std::io::Error| format!("TURNKEY_STDLIB_DIR: {}: {e}", dir.display());
+    let mut stems = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(err)? {
+        let p = e.map_err(err)?.path();
+        if p.extension().is_some_and(|x| x == "rhai")
+            && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+        {
+            stems.push(stem.to_string());
+        }
+    }
+    stems.sort_by_key(|f| (f.contains('_'), f.clone()));
+    stems
+        .into_iter()
+        .map(|f| {
+            let src = std::fs::read_to_string(dir.join(format!("{f}.rhai"))).map_err(err)?;
+            // Module names are few and live as long as the process (the
+            // API reference keeps them as &'static str): leaked, dev only.
+            let module: &'static str = f.split('_').next().unwrap_or(&f).to_string().leak();
+            Ok((module, f, src.into()))
+        })
+        .collect()
+}
 
 #[derive(Clone, Default)]
 pub struct DiscoverOptions {
@@ -225,21 +236,19 @@ pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
     let mut closures = rhai::AST::empty();
     let mut names = std::collections::HashSet::new();
     let mut modules: Vec<(&str, Module)> = Vec::new();
-    // TURNKEY_STDLIB_DIR (development): read the stdlib files from that
-    // folder instead of the copies compiled in, so that editing a family
-    // needs no rebuild. Builds stay honest: their hash is the traced graph's.
-    let dev_dir = std::env::var_os("TURNKEY_STDLIB_DIR").map(PathBuf::from);
-    for (name, file, builtin) in STDLIB {
-        let from_disk;
-        let src: &str = match &dev_dir {
-            Some(dir) => {
-                let p = dir.join(format!("{file}.rhai"));
-                from_disk = std::fs::read_to_string(&p)
-                    .map_err(|e| format!("TURNKEY_STDLIB_DIR: cannot read {}: {e}", p.display()))?;
-                &from_disk
-            }
-            None => builtin,
-        };
+    // TURNKEY_STDLIB_DIR (development): read every stdlib file from that
+    // folder instead of the copies compiled in, so that editing or adding a
+    // family needs no rebuild. Builds stay honest: their hash is the traced
+    // graph's.
+    let files: Vec<StdlibFile> = match std::env::var_os("TURNKEY_STDLIB_DIR") {
+        Some(dir) => stdlib_from(Path::new(&dir))?,
+        None => STDLIB
+            .iter()
+            .map(|&(m, f, s)| (m, f.to_string(), s.into()))
+            .collect(),
+    };
+    for (name, file, src) in &files {
+        let (name, src) = (*name, src.as_ref());
         let mut ast = engine
             .compile(guard::guard_switches(src))
             .map_err(|e| format!("stdlib/{file}.rhai: {e} (a turnkey bug)"))?;
@@ -252,9 +261,9 @@ pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
         closures = closures.merge(&anon);
         let module = Module::eval_ast_as_new(Scope::new(), &ast, &engine)
             .map_err(|e| format!("stdlib/{file}.rhai: {e} (a turnkey bug)"))?;
-        if *name == "nn" {
+        if name == "nn" {
             nn.combine_flatten(module);
-        } else if let Some((_, m)) = modules.iter_mut().find(|(n, _)| n == name) {
+        } else if let Some((_, m)) = modules.iter_mut().find(|(n, _)| *n == name) {
             m.combine_flatten(module);
         } else {
             modules.push((name, module));

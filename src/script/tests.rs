@@ -345,3 +345,22 @@ fn a_model_over_max_memory_fails_at_its_call() {
     );
     assert!(discover(&path, &opts(128 << 20)).is_ok());
 }
+
+/// TURNKEY_STDLIB_DIR reads the same files, under the same modules and in
+/// the same order, as build.rs compiles in.
+#[test]
+fn stdlib_from_a_folder_matches_the_compiled_list() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib");
+    let disk = super::stdlib_from(&dir).unwrap();
+    let got: Vec<(&str, &str, bool)> = disk
+        .iter()
+        .map(|(m, f, s)| (*m, f.as_str(), s.is_empty()))
+        .collect();
+    let want: Vec<(&str, &str, bool)> = super::STDLIB
+        .iter()
+        .map(|(m, f, s)| (*m, *f, s.is_empty()))
+        .collect();
+    assert_eq!(got, want);
+    assert!(want.contains(&("vision", "vision_swin", false)));
+    assert!(!want[0].1.contains('_'), "a module's main file first");
+}

@@ -271,6 +271,65 @@ fn trials_run_in_fresh_processes_interleaved_and_pooled() {
     assert!(!b.join("model.onnx").exists(), "made lean after the trials");
 }
 
+/// Precision variants are builds of their own: `--trials` gives their rows
+/// fresh processes too, and each variant's speedup over fp32 is computed
+/// from the pooled medians.
+#[test]
+fn trials_cover_precision_variant_builds() {
+    let cache = tempfile::tempdir().unwrap();
+    let d = cache.path().to_str().unwrap();
+    let r = run(&[
+        "-d",
+        d,
+        "--runtime",
+        "ort",
+        "--precision",
+        "fp32,fp16",
+        "--trials",
+        "2",
+        "--max-time",
+        "0.2",
+        "models/selftest/cnn.rhai",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let builds = builds(cache.path());
+    assert_eq!(builds.len(), 2, "{builds:?}");
+    let mut precisions = Vec::new();
+    for b in &builds {
+        let rec = record(b);
+        let p = &rec["identity"]["variant"]["precision"];
+        precisions.push(p.as_str().unwrap_or("fp32").to_string());
+        for row in rows(b) {
+            let trials = row["trials"].as_array().unwrap();
+            assert_eq!(trials.len(), 2, "{}: {row}", b.display());
+            let sum: u64 = trials
+                .iter()
+                .map(|t| t["iterations"].as_u64().unwrap())
+                .sum();
+            assert_eq!(row["iterations"].as_u64().unwrap(), sum, "{row}");
+        }
+    }
+    precisions.sort();
+    assert_eq!(precisions, ["fp16", "fp32"]);
+    // The fp16 row's speedup is the ratio of the pooled medians.
+    let median = |b: &std::path::PathBuf| rows(b)[0]["median_ms"].as_f64().unwrap();
+    let (fp16, fp32): (Vec<_>, Vec<_>) = builds
+        .iter()
+        .partition(|b| !record(b)["identity"]["variant"]["precision"].is_null());
+    let a = &rows(fp16[0])[0]["accuracy"];
+    assert_eq!(
+        a["reference_median_ms"].as_f64().unwrap(),
+        median(fp32[0]),
+        "{a}"
+    );
+    let want = median(fp32[0]) / median(fp16[0]);
+    let got = a["speedup"].as_f64().unwrap();
+    assert!(
+        (got - want).abs() <= 1e-9 * want,
+        "speedup {got}, pooled ratio {want}"
+    );
+}
+
 #[test]
 fn pin_confines_the_worker_to_its_cpus() {
     let cache = tempfile::tempdir().unwrap();

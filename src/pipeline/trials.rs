@@ -83,6 +83,7 @@ pub(super) fn run_trials(
             }
         }
     }
+    refresh_speedups(cache, summary);
     // `--lean-cache` waited for the last trial (it needs model.onnx and the inputs).
     if opts.lean_cache && !crate::interrupt::requested() {
         for build in &summary.builds {
@@ -93,6 +94,52 @@ pub(super) fn run_trials(
                     message: &message,
                 });
             }
+        }
+    }
+}
+
+/// A precision variant's speedup was taken when its first trial ran, from
+/// both builds' first-trial medians; once the trials are pooled, it is
+/// taken again from the pooled medians (else the record would pair a
+/// pooled latency with a stale ratio).
+fn refresh_speedups(cache: &Cache, summary: &mut RunSummary) {
+    for build in &summary.builds {
+        let Ok(Some(record)) = cache.load_record(build) else {
+            continue;
+        };
+        let mut fresh = Vec::new();
+        for row in &record.runtimes {
+            let Some(a) = &row.accuracy else { continue };
+            let Some((runtime, device)) = a.reference_row.split_once('/') else {
+                continue;
+            };
+            let Ok(Some(fp32)) = cache.load_record(&a.reference_build) else {
+                continue;
+            };
+            let reference = fp32.row(runtime, device).and_then(|r| r.median_ms);
+            let speedup = match (reference, row.median_ms) {
+                (Some(f), Some(v)) if v > 0.0 => Some(f / v),
+                _ => None,
+            };
+            if reference != a.reference_median_ms || speedup != a.speedup {
+                fresh.push((row.runtime.clone(), row.device.clone(), reference, speedup));
+            }
+        }
+        if fresh.is_empty() {
+            continue;
+        }
+        let updated = cache.update_record(build, |rec| {
+            for (runtime, device, reference, speedup) in &fresh {
+                if let Some(a) = rec.row_mut(runtime, device).accuracy.as_mut() {
+                    a.reference_median_ms = *reference;
+                    a.speedup = *speedup;
+                }
+            }
+        });
+        if let Err(e) = updated {
+            summary
+                .failures
+                .push(format!("{build}: speedup after the trials: {e}"));
         }
     }
 }

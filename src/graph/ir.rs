@@ -65,8 +65,22 @@ impl Param {
     /// Writes the values into `out` (exactly their size): a checkpoint
     /// tensor straight from its mapped file, converted on the way.
     pub fn write_into(&self, out: &mut [u8]) -> Result<(), String> {
-        if let Init::File(f) = &self.init {
-            return f.write_into(self.info.dtype, out);
+        let f32_len = (self.info.dtype == super::DType::Float32)
+            .then(|| self.info.numel() as usize * 4)
+            .filter(|&n| n == out.len());
+        match (&self.init, f32_len) {
+            (Init::File(f), _) => return f.write_into(self.info.dtype, out),
+            // Random float32 weights are generated in place: no tensor
+            // allocated and copied per parameter.
+            (Init::Uniform { low, high, seed }, Some(_)) => {
+                super::tensor::fill_uniform_f32(out, *low, *high, *seed);
+                return Ok(());
+            }
+            (Init::Normal { std, seed }, Some(_)) => {
+                super::tensor::fill_normal_f32(out, *std, *seed);
+                return Ok(());
+            }
+            _ => {}
         }
         let t = self.materialize()?;
         if t.data.len() != out.len() {
@@ -411,6 +425,37 @@ impl Graph {
 mod tests {
     use super::*;
     use crate::graph::DType;
+
+    /// Weights generated in place (the export's path) are the values a
+    /// tensor made from the same init holds, for odd sizes too.
+    #[test]
+    fn write_into_equals_materialize() {
+        let inits = [
+            Init::Uniform {
+                low: -0.5,
+                high: 0.25,
+                seed: 7,
+            },
+            Init::Normal { std: 0.02, seed: 9 },
+            Init::Constant(1.5),
+        ];
+        for dtype in [DType::Float32, DType::Float16] {
+            for init in &inits {
+                for shape in [vec![3, 5], vec![4, 4], vec![1]] {
+                    let p = Param {
+                        name: "w".into(),
+                        info: TypeInfo::new(shape.clone(), dtype),
+                        init: init.clone(),
+                        trainable: true,
+                    };
+                    let want = p.materialize().unwrap().data;
+                    let mut got = vec![0u8; want.len()];
+                    p.write_into(&mut got).unwrap();
+                    assert_eq!(got, want, "{init:?} {dtype:?} {shape:?}");
+                }
+            }
+        }
+    }
 
     fn linear_graph(batch: usize, seed: u64) -> Graph {
         let mut g = Graph::new("Linear");

@@ -197,49 +197,32 @@ impl HostTensor {
 
     /// Uniform values in `[low, high)`, reproducible from `seed`.
     pub fn uniform(dtype: DType, shape: &[usize], low: f64, high: f64, seed: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         if dtype == DType::Float32 {
             // The hot path for parameters: skip the f64 detour.
-            let (lo, span) = (low as f32, (high - low) as f32);
-            let n = numel(shape);
-            let mut data = Vec::with_capacity(n * 4);
-            for _ in 0..n {
-                let v = lo + span * rng.random::<f32>();
-                data.extend_from_slice(&v.to_le_bytes());
-            }
+            let mut data = vec![0u8; numel(shape) * 4];
+            fill_uniform_f32(&mut data, low, high, seed);
             return HostTensor {
                 dtype,
                 shape: shape.to_vec(),
                 data,
             };
         }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         Self::from_fn(dtype, shape, |_| low + (high - low) * rng.random::<f64>())
     }
 
     /// Normal values with mean 0 and standard deviation `std`.
     pub fn normal(dtype: DType, shape: &[usize], std: f64, seed: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         if dtype == DType::Float32 {
-            // The hot path (embedding tables): both Box-Muller outputs, in f32.
-            let n = numel(shape);
-            let mut data = Vec::with_capacity(n * 4);
-            let std = std as f32;
-            while data.len() < n * 4 {
-                let u1: f32 = rng.random::<f32>().max(1e-12);
-                let u2: f32 = rng.random::<f32>();
-                let r = std * (-2.0 * u1.ln()).sqrt();
-                let (s, c) = (std::f32::consts::TAU * u2).sin_cos();
-                data.extend_from_slice(&(r * c).to_le_bytes());
-                if data.len() < n * 4 {
-                    data.extend_from_slice(&(r * s).to_le_bytes());
-                }
-            }
+            let mut data = vec![0u8; numel(shape) * 4];
+            fill_normal_f32(&mut data, std, seed);
             return HostTensor {
                 dtype,
                 shape: shape.to_vec(),
                 data,
             };
         }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         // Box-Muller: keeps us off an extra distribution crate.
         Self::from_fn(dtype, shape, |_| {
             let u1: f64 = rng.random::<f64>().max(1e-12);
@@ -385,6 +368,35 @@ impl HostTensor {
             .collect();
         let more = if vals.len() > n { ", ..." } else { "" };
         format!("[{}{}]", shown.join(", "), more)
+    }
+}
+
+/// Fills `out` (little-endian float32s) with uniform values in
+/// [low, high) from `seed`: what [`HostTensor::uniform`] makes, written in
+/// place (an export generates weights straight into the file's bytes).
+pub fn fill_uniform_f32(out: &mut [u8], low: f64, high: f64, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (lo, span) = (low as f32, (high - low) as f32);
+    for v in out.chunks_exact_mut(4) {
+        v.copy_from_slice(&(lo + span * rng.random::<f32>()).to_le_bytes());
+    }
+}
+
+/// Fills `out` (little-endian float32s) with normal values of mean 0 and
+/// standard deviation `std` from `seed`: Box-Muller, both outputs used, as
+/// [`HostTensor::normal`] makes them.
+pub fn fill_normal_f32(out: &mut [u8], std: f64, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let std = std as f32;
+    for pair in out.chunks_mut(8) {
+        let u1: f32 = rng.random::<f32>().max(1e-12);
+        let u2: f32 = rng.random::<f32>();
+        let r = std * (-2.0 * u1.ln()).sqrt();
+        let (s, c) = (std::f32::consts::TAU * u2).sin_cos();
+        pair[..4].copy_from_slice(&(r * c).to_le_bytes());
+        if pair.len() == 8 {
+            pair[4..].copy_from_slice(&(r * s).to_le_bytes());
+        }
     }
 }
 

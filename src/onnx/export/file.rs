@@ -4,7 +4,7 @@
 //! and written one parameter per thread at their offsets, so the peak
 //! memory is a few parameters, never the whole model.
 
-use super::{ExportOptions, PROTOBUF_LIMIT, ParamInit, export, lower_model, parallel};
+use super::{ExportOptions, PROTOBUF_LIMIT, ParamInit, export_with, lower_model, parallel};
 use crate::graph::Graph;
 use crate::onnx::OnnxError;
 use crate::onnx::proto::{StringStringEntryProto, TensorProto, data_location};
@@ -78,11 +78,25 @@ pub fn export_to_file(
         source: e,
     };
     if !external {
-        let bytes = export(graph, opts)?;
-        write_atomically(dir, path, &bytes).map_err(|e| io(path, e))?;
+        // Generated straight into the file's pages through a memory map: no
+        // buffer of the whole model, and no copy of it into the file.
+        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(dir, e))?;
+        let map = export_with(graph, opts, |total| {
+            tmp.as_file()
+                .set_len(total as u64)
+                .map_err(|e| io(path, e))?;
+            // SAFETY: the file is our own fresh temporary file, sized just
+            // above; nothing else maps or truncates it while it is written.
+            unsafe { memmap2::MmapMut::map_mut(tmp.as_file()) }.map_err(|e| io(path, e))
+        })?;
+        // Unmapped, the pages are the file's, as after write(2); as there,
+        // the kernel writes them back.
+        let model_bytes = map.len() as u64;
+        drop(map);
+        tmp.persist(path).map_err(|e| io(path, e.error))?;
         let _ = std::fs::remove_file(&data_path);
         return Ok(Written {
-            model_bytes: bytes.len() as u64,
+            model_bytes,
             external: None,
         });
     }

@@ -85,6 +85,18 @@ pub fn ir_version_for_opset(opset: i64) -> i64 {
 /// the output buffer: no second copy of the weights, and the peak memory is
 /// the model's size plus one parameter per thread.
 pub fn export(graph: &Graph, opts: &ExportOptions) -> Result<Vec<u8>, OnnxError> {
+    // Zeroed allocation: the OS hands out zero pages lazily, so the weight
+    // regions are first touched by the threads that fill them.
+    export_with(graph, opts, |total| Ok(vec![0u8; total]))
+}
+
+/// [`export`] into the buffer `make(total bytes)` returns (zeroed): a
+/// vector, or a file's memory map, which the weights are generated into.
+pub(super) fn export_with<B: AsMut<[u8]>>(
+    graph: &Graph,
+    opts: &ExportOptions,
+    make: impl FnOnce(usize) -> Result<B, OnnxError>,
+) -> Result<B, OnnxError> {
     use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
     let (mut model, params) = lower_model(graph, opts)?;
     let gp = model.graph.take().expect("lower_model sets the graph");
@@ -107,9 +119,8 @@ pub fn export(graph: &Graph, opts: &ExportOptions) -> Result<Vec<u8>, OnnxError>
     let total = model.encoded_len() + key_len(7) + encoded_len_varint(graph_len as u64) + graph_len;
     check_size(graph, total)?;
 
-    // Zeroed allocation: the OS hands out zero pages lazily, so the weight
-    // regions are first touched by the threads that fill them.
-    let mut out = vec![0u8; total];
+    let mut buffer = make(total)?;
+    let out = buffer.as_mut();
     let mut pos = 0;
     let put = |out: &mut [u8], bytes: &[u8], pos: &mut usize| {
         out[*pos..*pos + bytes.len()].copy_from_slice(bytes);
@@ -119,8 +130,8 @@ pub fn export(graph: &Graph, opts: &ExportOptions) -> Result<Vec<u8>, OnnxError>
     model.encode_raw(&mut head);
     encode_key(7, WireType::LengthDelimited, &mut head);
     encode_varint(graph_len as u64, &mut head);
-    put(&mut out, &head, &mut pos);
-    put(&mut out, &gp.encode_to_vec(), &mut pos);
+    put(out, &head, &mut pos);
+    put(out, &gp.encode_to_vec(), &mut pos);
     drop(gp);
     let mut slots = Vec::with_capacity(params.len());
     for (k, h) in headers.iter().enumerate() {
@@ -130,7 +141,7 @@ pub fn export(graph: &Graph, opts: &ExportOptions) -> Result<Vec<u8>, OnnxError>
         head.extend_from_slice(h);
         encode_key(9, WireType::LengthDelimited, &mut head);
         encode_varint(raw_lens[k] as u64, &mut head);
-        put(&mut out, &head, &mut pos);
+        put(out, &head, &mut pos);
         slots.push((pos, raw_lens[k]));
         pos += raw_lens[k];
     }
@@ -138,7 +149,7 @@ pub fn export(graph: &Graph, opts: &ExportOptions) -> Result<Vec<u8>, OnnxError>
 
     // Disjoint slices for the weights, one per param.
     let mut jobs = Vec::with_capacity(params.len());
-    let mut rest: &mut [u8] = &mut out;
+    let mut rest: &mut [u8] = out;
     let mut consumed = 0;
     for (param, &(at, len)) in params.iter().zip(&slots) {
         let (_, tail) = std::mem::take(&mut rest).split_at_mut(at - consumed);
@@ -160,7 +171,7 @@ pub fn export(graph: &Graph, opts: &ExportOptions) -> Result<Vec<u8>, OnnxError>
                 })
         },
     )?;
-    Ok(out)
+    Ok(buffer)
 }
 
 /// Builds the `ModelProto` of `graph`, weights included: what [`export`]

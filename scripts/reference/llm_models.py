@@ -205,6 +205,11 @@ DECODERS = {
     "opt_1_3b": ("facebook/opt-1.3b", _opt(2048, 24, 32)),
     "opt_2_7b": ("facebook/opt-2.7b", _opt(2560, 32, 32)),
     "opt_6_7b": ("facebook/opt-6.7b", _opt(4096, 32, 32)),
+    "mixtral_8x7b": ("mistralai/Mixtral-8x7B-v0.1", ("MixtralForCausalLM", "MixtralConfig", dict(
+        vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+        num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=32768, rms_norm_eps=1e-5,
+        rope_theta=1000000.0, sliding_window=None, num_local_experts=8, num_experts_per_tok=2,
+        tie_word_embeddings=False))),
     "falcon_7b": ("tiiuae/falcon-7b", ("FalconForCausalLM", "FalconConfig", dict(
         vocab_size=65024, hidden_size=4544, num_hidden_layers=32, num_attention_heads=71,
         layer_norm_epsilon=1e-5, alibi=False, bias=False, multi_query=True, new_decoder_architecture=False,
@@ -241,6 +246,10 @@ VARIANTS.update({
         max_position_embeddings=64, word_embed_proj_dim=32, do_layer_norm_before=False)),
     "tests/data/llm/falcon_tiny.rhai": ("FalconForCausalLM", "FalconConfig", dict(
         vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4)),
+    "tests/data/llm/mixtral_tiny.rhai": ("MixtralForCausalLM", "MixtralConfig", dict(
+        vocab_size=1000, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+        sliding_window=5)),
     "tests/data/llm/falcon_new_arch_tiny.rhai": ("FalconForCausalLM", "FalconConfig", dict(
         vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_kv_heads=2,
         new_decoder_architecture=True)),

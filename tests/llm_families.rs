@@ -78,7 +78,7 @@ fn config_json_bookkeeping_keys_are_accepted() {
         ),
         ("gpt_neox", "intermediate_size: 128"),
         ("opt", "ffn_dim: 128"),
-        ("falcon", ""),
+        ("falcon", "num_kv_heads: 4"),
         (
             "mixtral",
             "intermediate_size: 32, num_key_value_heads: 2, num_local_experts: 4",
@@ -111,13 +111,13 @@ fn unsupported_values_are_errors_that_name_the_key() {
         ),
         (
             "gemma2",
-            r#"head_dim: 16, layer_types: ["sliding_attention", "chunked_attention"], num_hidden_layers: 2"#,
+            r#"head_dim: 16, layer_types: ["chunked_attention"]"#,
             r#"layer_types entry "chunked_attention" is not supported"#,
         ),
         (
             "gemma2",
-            r#"head_dim: 16, layer_types: ["full_attention"], num_hidden_layers: 2"#,
-            "layer_types has 1 entries for 2 layers",
+            r#"head_dim: 16, layer_types: ["full_attention", "full_attention"]"#,
+            "layer_types has 2 entries for 1 layers",
         ),
         (
             "opt",
@@ -136,7 +136,7 @@ fn unsupported_values_are_errors_that_name_the_key() {
         ),
         (
             "mixtral",
-            "num_local_experts: 4, num_experts_per_tok: 5",
+            "num_key_value_heads: 2, num_local_experts: 4, num_experts_per_tok: 5",
             "num_experts_per_tok 5 must be between 1 and num_local_experts 4",
         ),
         ("opt", r#"activation_function: "swish2""#, r#"unknown activation "swish2""#),

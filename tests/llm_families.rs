@@ -6,8 +6,6 @@
 //! corpus scripts: tests/zoo.rs; outputs against transformers:
 //! scripts/reference_outputs.py over tests/data/llm/*_tiny.rhai.)
 
-mod common;
-use common::*;
 use turnkey::script::{DiscoverOptions, discover};
 
 /// Traces `builder(#{ <config> })` on 8 tokens of a 100-word vocabulary.
@@ -56,7 +54,9 @@ fn unknown_config_keys_are_errors_that_name_them() {
         let key = typo.split(':').next().unwrap();
         let err = error_of(builder, typo);
         assert!(
-            err.contains(&format!("transformers::{builder}: unknown config key \"{key}\"")),
+            err.contains(&format!(
+                "transformers::{builder}: unknown config key \"{key}\""
+            )),
             "{builder}: {err}"
         );
     }
@@ -71,7 +71,10 @@ fn config_json_bookkeeping_keys_are_accepted() {
     for (builder, own) in [
         ("phi", "intermediate_size: 128"),
         ("phi3", "intermediate_size: 128"),
-        ("gemma", "intermediate_size: 128, head_dim: 16, num_key_value_heads: 4"),
+        (
+            "gemma",
+            "intermediate_size: 128, head_dim: 16, num_key_value_heads: 4",
+        ),
         (
             "gemma2",
             "intermediate_size: 128, head_dim: 16, num_key_value_heads: 2",
@@ -139,7 +142,11 @@ fn unsupported_values_are_errors_that_name_the_key() {
             "num_key_value_heads: 2, num_local_experts: 4, num_experts_per_tok: 5",
             "num_experts_per_tok 5 must be between 1 and num_local_experts 4",
         ),
-        ("opt", r#"activation_function: "swish2""#, r#"unknown activation "swish2""#),
+        (
+            "opt",
+            r#"activation_function: "swish2""#,
+            r#"unknown activation "swish2""#,
+        ),
     ] {
         let err = error_of(builder, config);
         assert!(err.contains(want), "{builder}({config}): {err}");
@@ -163,7 +170,10 @@ fn mixtral_flops_follow_the_chosen_experts_not_all_of_them() {
     };
     let (two, eight) = (of(2), of(8));
     // Each expert: gate_up_proj [512, 64] and down_proj [64, 256]; the router [experts, 64].
-    assert_eq!(eight.params - two.params, 6 * (512 * 64 + 64 * 256) + 6 * 64);
+    assert_eq!(
+        eight.params - two.params,
+        6 * (512 * 64 + 64 * 256) + 6 * 64
+    );
     // The expert matmuls of 8 tokens x 2 experts: 2 * 8 * 2 * (512 * 64 + 64 * 256) FLOPs.
     let expert_flops = 2 * 8 * 2 * (512 * 64 + 64 * 256);
     let extra = eight.flops - two.flops;

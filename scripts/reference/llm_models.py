@@ -85,6 +85,10 @@ PYTHIA = dict(max_position_embeddings=2048, rotary_pct=0.25, rotary_emb_base=100
               use_parallel_residual=True, tie_word_embeddings=False, hidden_act="gelu")
 OPT = dict(vocab_size=50272, max_position_embeddings=2048, do_layer_norm_before=True,
            activation_function="relu", enable_bias=True)
+PHI1 = dict(vocab_size=51200, hidden_size=2048, intermediate_size=8192, num_hidden_layers=24,
+            num_attention_heads=32, num_key_value_heads=32, hidden_act="gelu_new", max_position_embeddings=2048,
+            layer_norm_eps=1e-5, partial_rotary_factor=0.5, rope_theta=10000.0, qk_layernorm=False,
+            tie_word_embeddings=False)
 
 
 def _llama(**kw):
@@ -210,6 +214,54 @@ DECODERS = {
         num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=32768, rms_norm_eps=1e-5,
         rope_theta=1000000.0, sliding_window=None, num_local_experts=8, num_experts_per_tok=2,
         tie_word_embeddings=False))),
+    "pythia_14m": ("EleutherAI/pythia-14m", _pythia(128, 6, 4, 50304)),
+    "pythia_31m": ("EleutherAI/pythia-31m", _pythia(256, 6, 8, 50304)),
+    "opt_13b": ("facebook/opt-13b", _opt(5120, 40, 40)),
+    "opt_30b": ("facebook/opt-30b", _opt(7168, 48, 56)),
+    "opt_66b": ("facebook/opt-66b", _opt(9216, 64, 72)),
+    "phi_1": ("microsoft/phi-1", ("PhiForCausalLM", "PhiConfig", dict(PHI1))),
+    "phi_1_5": ("microsoft/phi-1_5", ("PhiForCausalLM", "PhiConfig", dict(PHI1))),
+    "phi_3_medium_4k": ("microsoft/Phi-3-medium-4k-instruct", ("Phi3ForCausalLM", "Phi3Config", dict(
+        vocab_size=32064, hidden_size=5120, intermediate_size=17920, num_hidden_layers=40,
+        num_attention_heads=40, num_key_value_heads=10, hidden_act="silu", max_position_embeddings=4096,
+        original_max_position_embeddings=4096, rms_norm_eps=1e-5, rope_theta=10000.0, sliding_window=2047,
+        tie_word_embeddings=False))),
+    "llama_3_1_70b": ("meta-llama/Llama-3.1-70B", _llama(**LLAMA3, hidden_size=8192, intermediate_size=28672,
+                      num_hidden_layers=80, num_attention_heads=64, num_key_value_heads=8,
+                      max_position_embeddings=131072, rope_scaling=LLAMA31_ROPE)),
+    "llama_3_1_405b": ("meta-llama/Llama-3.1-405B", _llama(**LLAMA3, hidden_size=16384, intermediate_size=53248,
+                       num_hidden_layers=126, num_attention_heads=128, num_key_value_heads=8,
+                       max_position_embeddings=131072, rope_scaling=LLAMA31_ROPE)),
+    "qwen2_72b": ("Qwen/Qwen2-72B", ("Qwen2ForCausalLM", "Qwen2Config", dict(QWEN,
+        vocab_size=152064, hidden_size=8192, intermediate_size=29568, num_hidden_layers=80,
+        num_attention_heads=64, num_key_value_heads=8, max_position_embeddings=131072,
+        tie_word_embeddings=False))),
+    "qwen2_5_14b": ("Qwen/Qwen2.5-14B", ("Qwen2ForCausalLM", "Qwen2Config", dict(QWEN,
+        vocab_size=152064, hidden_size=5120, intermediate_size=13824, num_hidden_layers=48,
+        num_attention_heads=40, num_key_value_heads=8, max_position_embeddings=131072,
+        tie_word_embeddings=False))),
+    "qwen2_5_32b": ("Qwen/Qwen2.5-32B", ("Qwen2ForCausalLM", "Qwen2Config", dict(QWEN,
+        vocab_size=152064, hidden_size=5120, intermediate_size=27648, num_hidden_layers=64,
+        num_attention_heads=40, num_key_value_heads=8, max_position_embeddings=131072,
+        tie_word_embeddings=False))),
+    "qwen2_5_72b": ("Qwen/Qwen2.5-72B", ("Qwen2ForCausalLM", "Qwen2Config", dict(QWEN,
+        vocab_size=152064, hidden_size=8192, intermediate_size=29568, num_hidden_layers=80,
+        num_attention_heads=64, num_key_value_heads=8, max_position_embeddings=131072,
+        tie_word_embeddings=False))),
+    "gemma_2_27b": ("google/gemma-2-27b", ("Gemma2ForCausalLM", "Gemma2Config", dict(
+        vocab_size=256000, hidden_size=4608, intermediate_size=36864, num_hidden_layers=46,
+        num_attention_heads=32, num_key_value_heads=16, head_dim=128, hidden_activation="gelu_pytorch_tanh",
+        max_position_embeddings=8192, rms_norm_eps=1e-6, rope_theta=10000.0, query_pre_attn_scalar=144,
+        sliding_window=4096, final_logit_softcapping=30.0, attn_logit_softcapping=50.0))),
+    "mixtral_8x22b": ("mistralai/Mixtral-8x22B-v0.1", ("MixtralForCausalLM", "MixtralConfig", dict(
+        vocab_size=32000, hidden_size=6144, intermediate_size=16384, num_hidden_layers=56,
+        num_attention_heads=48, num_key_value_heads=8, max_position_embeddings=65536, rms_norm_eps=1e-5,
+        rope_theta=1000000.0, sliding_window=None, num_local_experts=8, num_experts_per_tok=2,
+        tie_word_embeddings=False))),
+    "falcon_40b": ("tiiuae/falcon-40b", ("FalconForCausalLM", "FalconConfig", dict(
+        vocab_size=65024, hidden_size=8192, num_hidden_layers=60, num_attention_heads=128, num_kv_heads=8,
+        layer_norm_epsilon=1e-5, alibi=False, bias=False, new_decoder_architecture=True,
+        parallel_attn=True))),
     "falcon_7b": ("tiiuae/falcon-7b", ("FalconForCausalLM", "FalconConfig", dict(
         vocab_size=65024, hidden_size=4544, num_hidden_layers=32, num_attention_heads=71,
         layer_norm_epsilon=1e-5, alibi=False, bias=False, multi_query=True, new_decoder_architecture=False,

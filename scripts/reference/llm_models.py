@@ -30,7 +30,8 @@ MISTRAL_7B = dict(vocab_size=32000, hidden_size=4096, intermediate_size=14336, n
 # The scripts whose outputs scripts/reference_outputs.py compares; the 1B
 # models are over the 2 GB a single ONNX protobuf holds, which that script
 # rewrites in memory, and are checked by names and counts.
-OUTPUTS = ["llm/llama_tiny", "llm/smollm_135m", "llm/qwen2_0_5b"]
+OUTPUTS = ["llm/llama_tiny", "llm/smollm_135m", "llm/qwen2_0_5b", "llm/pythia_14m", "llm/pythia_70m",
+           "llm/pythia_160m", "llm/opt_125m", "llm/smollm2_135m"]
 
 
 # Small variants under tests/data/llm/ whose outputs reference_outputs.py

@@ -86,6 +86,8 @@ PYTHIA = dict(max_position_embeddings=2048, rotary_pct=0.25, rotary_emb_base=100
               use_parallel_residual=True, tie_word_embeddings=False, hidden_act="gelu")
 OPT = dict(vocab_size=50272, max_position_embeddings=2048, do_layer_norm_before=True,
            activation_function="relu", enable_bias=True)
+CODELLAMA = dict(max_position_embeddings=16384, rms_norm_eps=1e-5, rope_theta=1000000.0,
+                 tie_word_embeddings=False)
 PHI1 = dict(vocab_size=51200, hidden_size=2048, intermediate_size=8192, num_hidden_layers=24,
             num_attention_heads=32, num_key_value_heads=32, hidden_act="gelu_new", max_position_embeddings=2048,
             layer_norm_eps=1e-5, partial_rotary_factor=0.5, rope_theta=10000.0, qk_layernorm=False,
@@ -263,6 +265,22 @@ DECODERS = {
         vocab_size=65024, hidden_size=8192, num_hidden_layers=60, num_attention_heads=128, num_kv_heads=8,
         layer_norm_epsilon=1e-5, alibi=False, bias=False, new_decoder_architecture=True,
         parallel_attn=True))),
+    "gpt_neox_20b": ("EleutherAI/gpt-neox-20b", ("GPTNeoXForCausalLM", "GPTNeoXConfig", dict(PYTHIA,
+        vocab_size=50432, hidden_size=6144, intermediate_size=24576, num_hidden_layers=44,
+        num_attention_heads=64))),
+    "codellama_7b": ("codellama/CodeLlama-7b-hf", _llama(**CODELLAMA, vocab_size=32016, hidden_size=4096,
+                     intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+                     num_key_value_heads=32)),
+    "codellama_13b": ("codellama/CodeLlama-13b-hf", _llama(**CODELLAMA, vocab_size=32016, hidden_size=5120,
+                      intermediate_size=13824, num_hidden_layers=40, num_attention_heads=40,
+                      num_key_value_heads=40)),
+    "codellama_34b": ("codellama/CodeLlama-34b-hf", _llama(**CODELLAMA, vocab_size=32000, hidden_size=8192,
+                      intermediate_size=22016, num_hidden_layers=48, num_attention_heads=64,
+                      num_key_value_heads=8)),
+    "mistral_nemo_12b": ("mistralai/Mistral-Nemo-Base-2407", ("MistralForCausalLM", "MistralConfig", dict(
+        vocab_size=131072, hidden_size=5120, intermediate_size=14336, num_hidden_layers=40,
+        num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=1024000,
+        rms_norm_eps=1e-5, rope_theta=1000000.0, sliding_window=None, tie_word_embeddings=False))),
     "falcon_7b": ("tiiuae/falcon-7b", ("FalconForCausalLM", "FalconConfig", dict(
         vocab_size=65024, hidden_size=4544, num_hidden_layers=32, num_attention_heads=71,
         layer_norm_epsilon=1e-5, alibi=False, bias=False, multi_query=True, new_decoder_architecture=False,

@@ -67,7 +67,8 @@ fn unknown_config_keys_are_errors_that_name_them() {
 #[test]
 fn config_json_bookkeeping_keys_are_accepted() {
     let generic = r#"architectures: ["X"], torch_dtype: "bfloat16", transformers_version: "4.40.0",
-        bos_token_id: 1, eos_token_id: 2, use_cache: true, initializer_range: 0.02, attention_dropout: 0.0"#;
+        bos_token_id: 1, eos_token_id: 2, use_cache: true, initializer_range: 0.02, attention_dropout: 0.0,
+        activation_dropout: 0.0, _name_or_path: "org/model", pretraining_tp: 1"#;
     for (builder, own) in [
         ("phi", "intermediate_size: 128"),
         ("phi3", "intermediate_size: 128"),

@@ -290,6 +290,26 @@ def cases():
             ("llama_tied", "llama", t.LlamaForCausalLM, t.LlamaConfig, dict(tie_word_embeddings=True)),
             ("qwen2", "qwen2", t.Qwen2ForCausalLM, t.Qwen2Config, {}),
             ("mistral", "mistral", t.MistralForCausalLM, t.MistralConfig, dict(sliding_window=8))]
+    # The decoder families of stdlib/transformers_<family>.rhai, each at a
+    # tiny size of its own config class (what sets the family apart on).
+    small = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                 max_position_embeddings=64)
+    decoders = [
+        ("phi", t.PhiForCausalLM, t.PhiConfig, dict(small, intermediate_size=37, partial_rotary_factor=0.5)),
+        ("phi3", t.Phi3ForCausalLM, t.Phi3Config, dict(small, intermediate_size=37, num_key_value_heads=2,
+                                                        sliding_window=8, pad_token_id=0)),
+        ("gemma", t.GemmaForCausalLM, t.GemmaConfig, dict(small, intermediate_size=37, num_key_value_heads=2,
+                                                           head_dim=16)),
+        ("gemma2", t.Gemma2ForCausalLM, t.Gemma2Config, dict(small, intermediate_size=37, num_key_value_heads=2,
+                                                              head_dim=16, sliding_window=8, query_pre_attn_scalar=12,
+                                                              attn_logit_softcapping=5.0)),
+        ("gpt_neox", t.GPTNeoXForCausalLM, t.GPTNeoXConfig, dict(small, intermediate_size=37)),
+        ("opt", t.OPTForCausalLM, t.OPTConfig, dict(small, ffn_dim=37)),
+        ("falcon", t.FalconForCausalLM, t.FalconConfig, dict(small)),
+    ]
+    # Not Mixtral: save_pretrained writes its experts one tensor each
+    # (block_sparse_moe.experts.0.w1.weight, as the hub's checkpoints hold
+    # them), which transformers::mixtral's fused expert tensors do not load.
 
     def lstm_call(m, x):
         # word_language_model RNNModel.forward (dropout is identity in eval).
@@ -450,6 +470,11 @@ def cases():
              "convs[1] = GATConv(8, 3, heads=1, concat=False)", pyg(gat),
              "gnn::gat(16, 4, 3, 2, #{ WEIGHTS })", graph(16, "mask"), "model.forward(#{ x: x.x, adj: x.adj })",
              gnn_call),
+        *[Case(name, f"transformers {model.__name__}({conf.__name__}({cfg}))",
+               hf(lambda model=model, conf=conf, cfg=cfg: model(conf(**cfg)), save_pretrained),
+               f"transformers::{name}(" + rhai_map(cfg) + ")",
+               tokens(99), "model.forward(#{ input_ids: x.input_ids })", logits, lm=True)
+          for name, model, conf, cfg in decoders],
     ]
 
 

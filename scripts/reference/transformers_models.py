@@ -28,6 +28,60 @@ def models():
                                   lambda: t.T5ForConditionalGeneration(t.T5Config())),
         "transformers/whisper_tiny_encoder": (f"WhisperEncoder(WhisperConfig(**{whisper_tiny}))",
                                               lambda: WhisperEncoder(t.WhisperConfig(**whisper_tiny))),
+        **encoders(),
     }
 
 
+
+
+def encoders():
+    """ELECTRA, ALBERT, XLM-RoBERTa, MiniLM sentence embedders, more BERT,
+    RoBERTa and T5 sizes: each hub checkpoint's config.json sizes on the
+    config class's defaults (base models, without task heads)."""
+    t = transformers
+    roberta = dict(vocab_size=50265, max_position_embeddings=514, type_vocab_size=1,
+                   layer_norm_eps=1e-5, pad_token_id=1)
+    xlmr = dict(roberta, vocab_size=250002)
+    large = dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096)
+    minilm = dict(hidden_size=384, intermediate_size=1536, num_attention_heads=12)
+    electra = {
+        "small": dict(),
+        "base": dict(embedding_size=768, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
+        "large": dict(embedding_size=1024, **large),
+    }
+    albert = {
+        "base": dict(hidden_size=768, num_attention_heads=12, intermediate_size=3072),
+        "large": dict(large),
+        "xlarge": dict(hidden_size=2048, num_hidden_layers=24, num_attention_heads=16, intermediate_size=8192),
+        "xxlarge": dict(),
+    }
+    t5 = {
+        "t5_base": dict(d_model=768, d_ff=3072, num_layers=12, num_heads=12),
+        "t5_large": dict(d_model=1024, d_ff=4096, num_layers=24, num_heads=16),
+        "flan_t5_small": dict(d_ff=1024, num_layers=8, num_decoder_layers=8, num_heads=6,
+                              feed_forward_proj="gated-gelu", tie_word_embeddings=False),
+        "flan_t5_base": dict(d_model=768, d_ff=2048, num_layers=12, num_decoder_layers=12, num_heads=12,
+                             feed_forward_proj="gated-gelu", tie_word_embeddings=False),
+    }
+
+    def cfg(cls, config, kwargs):
+        return (f"{cls}({config}(**{kwargs}))",
+                lambda: getattr(t, cls)(getattr(t, config)(**kwargs)))
+
+    out = {}
+    for size, kw in electra.items():
+        out[f"transformers/electra_{size}_discriminator"] = cfg("ElectraModel", "ElectraConfig", kw)
+    for size, kw in albert.items():
+        out[f"transformers/albert_{size}_v2"] = cfg("AlbertModel", "AlbertConfig", kw)
+    out["transformers/xlm_roberta_base"] = cfg("XLMRobertaModel", "XLMRobertaConfig", xlmr)
+    out["transformers/xlm_roberta_large"] = cfg("XLMRobertaModel", "XLMRobertaConfig", dict(xlmr, **large))
+    out["transformers/all_minilm_l6_v2"] = cfg("BertModel", "BertConfig", dict(minilm, num_hidden_layers=6))
+    out["transformers/all_minilm_l12_v2"] = cfg("BertModel", "BertConfig", dict(minilm, num_hidden_layers=12))
+    out["transformers/paraphrase_minilm_l3_v2"] = cfg("BertModel", "BertConfig", dict(minilm, num_hidden_layers=3))
+    out["transformers/bert_base_cased"] = cfg("BertModel", "BertConfig", dict(vocab_size=28996))
+    out["transformers/bert_base_multilingual_cased"] = cfg("BertModel", "BertConfig", dict(vocab_size=119547))
+    out["transformers/roberta_large"] = cfg("RobertaModel", "RobertaConfig", dict(roberta, **large))
+    out["transformers/distilroberta_base"] = cfg("RobertaModel", "RobertaConfig", dict(roberta, num_hidden_layers=6))
+    for name, kw in t5.items():
+        out[f"transformers/{name}"] = cfg("T5ForConditionalGeneration", "T5Config", kw)
+    return out

@@ -11,13 +11,14 @@ use common::*;
 use std::path::Path;
 use turnkey::script::{DiscoverOptions, discover};
 
-/// The inputs a model of `model_type` is called with in these tests.
-fn inputs(model_type: &str) -> &'static str {
+/// The inputs a model of `model_type` (class `class`) is called with in these tests.
+fn inputs(model_type: &str, class: &str) -> &'static str {
     match model_type {
-        "t5" => {
+        "whisper" if class == "WhisperEncoder" => "rand([1, 80, 3000])",
+        "t5" | "bart" => {
             "#{ input_ids: randint(0, 100, [1, 8]), decoder_input_ids: randint(0, 100, [1, 8]) }"
         }
-        "whisper" => "rand([1, 80, 3000])",
+        "whisper" => "#{ input_features: rand([1, 80, 3000]), decoder_input_ids: randint(0, 100, [1, 8]) }",
         _ => "#{ input_ids: randint(0, 100, [1, 8]) }",
     }
 }
@@ -57,7 +58,7 @@ fn every_fixture_config_builds_with_the_reference_count() {
         let model_type = config["model_type"].as_str().unwrap();
         let script = format!(
             "let m = transformers::from_config_file(\"config.json\");\nm.forward({});\n",
-            inputs(model_type)
+            inputs(model_type, want["class"].as_str().unwrap())
         );
         let d = match trace(dir.path(), &script) {
             Ok(d) => d,
@@ -172,8 +173,12 @@ fn unsupported_values_are_errors_naming_the_key() {
             "sinusoidal_pos_embds: true (DistilBERT) is not supported",
         ),
         (
-            r#"model_type: "whisper", architectures: ["WhisperForConditionalGeneration"]"#.into(),
-            r#"architectures "WhisperForConditionalGeneration" (Whisper) is not supported"#,
+            r#"model_type: "whisper", architectures: ["WhisperForAudioClassification"]"#.into(),
+            r#"architectures "WhisperForAudioClassification" (Whisper) is not supported"#,
+        ),
+        (
+            r#"model_type: "bart", add_final_layer_norm: true"#.into(),
+            "add_final_layer_norm: true is not supported for BART",
         ),
         (r#"model_type: "bort""#.into(), r#"model_type "bort" is not supported by transformers::from_config"#),
         ("hidden_size: 64".into(), "the config has no model_type"),

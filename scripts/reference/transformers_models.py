@@ -29,6 +29,7 @@ def models():
         "transformers/whisper_tiny_encoder": (f"WhisperEncoder(WhisperConfig(**{whisper_tiny}))",
                                               lambda: WhisperEncoder(t.WhisperConfig(**whisper_tiny))),
         **encoders(),
+        **seq2seq(),
     }
 
 
@@ -84,4 +85,36 @@ def encoders():
     out["transformers/distilroberta_base"] = cfg("RobertaModel", "RobertaConfig", dict(roberta, num_hidden_layers=6))
     for name, kw in t5.items():
         out[f"transformers/{name}"] = cfg("T5ForConditionalGeneration", "T5Config", kw)
+    return out
+
+
+def seq2seq():
+    """BART and the whole Whisper (encoder, decoder, tied output
+    projection), with each hub checkpoint's config.json sizes."""
+    t = transformers
+    bart = {
+        "bart_base": dict(d_model=768, encoder_layers=6, decoder_layers=6, encoder_attention_heads=12,
+                          decoder_attention_heads=12, encoder_ffn_dim=3072, decoder_ffn_dim=3072),
+        "bart_large": dict(),
+    }
+    whisper = {
+        "tiny": dict(),
+        "base": dict(d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
+                     decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048),
+        "small": dict(d_model=768, encoder_layers=12, decoder_layers=12, encoder_attention_heads=12,
+                      decoder_attention_heads=12, encoder_ffn_dim=3072, decoder_ffn_dim=3072),
+        "medium": dict(d_model=1024, encoder_layers=24, decoder_layers=24, encoder_attention_heads=16,
+                       decoder_attention_heads=16, encoder_ffn_dim=4096, decoder_ffn_dim=4096),
+        "large_v3": dict(d_model=1280, encoder_layers=32, decoder_layers=32, encoder_attention_heads=20,
+                         decoder_attention_heads=20, encoder_ffn_dim=5120, decoder_ffn_dim=5120,
+                         num_mel_bins=128, vocab_size=51866),
+    }
+
+    def cfg(cls, config, kwargs):
+        return (f"{cls}({config}(**{kwargs}))",
+                lambda: getattr(t, cls)(getattr(t, config)(**kwargs)))
+
+    out = {f"transformers/{k}": cfg("BartForConditionalGeneration", "BartConfig", kw) for k, kw in bart.items()}
+    for size, kw in whisper.items():
+        out[f"transformers/whisper_{size}"] = cfg("WhisperForConditionalGeneration", "WhisperConfig", kw)
     return out

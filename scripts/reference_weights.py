@@ -450,6 +450,61 @@ def cases():
              "convs[1] = GATConv(8, 3, heads=1, concat=False)", pyg(gat),
              "gnn::gat(16, 4, 3, 2, #{ WEIGHTS })", graph(16, "mask"), "model.forward(#{ x: x.x, adj: x.adj })",
              gnn_call),
+        *encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full),
+    ]
+
+
+def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
+    """ELECTRA, ALBERT (two groups of two shared layers), Flan-T5's gated
+    FFN (through transformers::from_config), BART and the whole Whisper."""
+    t = transformers
+    electra = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                   intermediate_size=37, max_position_embeddings=64)
+    albert = dict(electra, num_hidden_layers=3, num_hidden_groups=2, inner_group_num=2)
+    flan_t5 = dict(t5, model_type="t5", feed_forward_proj="gated-gelu", tie_word_embeddings=False)
+    bart = dict(vocab_size=99, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=20,
+                pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=2)
+    seq2seq = ("input_ids", "decoder_input_ids")
+
+    def seq2seq_logits(m, x):
+        return {"output": m(input_ids=x["input_ids"], decoder_input_ids=x["decoder_input_ids"]).logits}
+
+    def whisper_inputs(g):
+        return {"input_features": torch.randn(BATCH, 16, 60, generator=g),
+                "decoder_input_ids": torch.randint(0, 99, (BATCH, SEQ), generator=g)}
+
+    config = {k: v for k, v in flan_t5.items() if k != "model_type"}
+    return [
+        Case("electra", f"transformers ElectraModel(ElectraConfig({electra}))",
+             hf(lambda: t.ElectraModel(t.ElectraConfig(**electra)), save_pretrained),
+             "transformers::electra(" + rhai_map(electra) + ")",
+             tokens(99), "model.forward(#{ input_ids: x.input_ids })", hidden),
+        Case("albert", f"transformers AlbertModel(AlbertConfig({albert}))",
+             hf(lambda: t.AlbertModel(t.AlbertConfig(**albert)), save_pretrained),
+             "transformers::albert(" + rhai_map(albert) + ")",
+             tokens(99), "model.forward(#{ input_ids: x.input_ids })", bert_out),
+        Case("flan_t5", f"transformers T5ForConditionalGeneration(T5Config({config})) (T5 v1.1: gated GELU, "
+             "no output rescaling), built by transformers::from_config",
+             hf(lambda: t.T5ForConditionalGeneration(t.T5Config(**config, decoder_start_token_id=0)), save_pretrained),
+             "transformers::from_config(" + rhai_map(flan_t5).replace(", WEIGHTS }", " }") + ", #{ WEIGHTS })",
+             tokens(99, names=seq2seq),
+             "model.forward(#{ input_ids: x.input_ids, decoder_input_ids: x.decoder_input_ids })",
+             seq2seq_logits, lm=True),
+        Case("bart", f"transformers BartForConditionalGeneration(BartConfig({bart})) (final_logits_bias redrawn too)",
+             hf(lambda: t.BartForConditionalGeneration(t.BartConfig(**bart)), save_pretrained),
+             "transformers::bart(" + rhai_map(bart) + ")",
+             tokens(99, names=seq2seq),
+             "model.forward(#{ input_ids: x.input_ids, decoder_input_ids: x.decoder_input_ids })",
+             seq2seq_logits, lm=True),
+        Case("whisper", f"transformers WhisperForConditionalGeneration(WhisperConfig({whisper_full})): "
+             "encoder, decoder and the tied output projection",
+             hf(lambda: t.WhisperForConditionalGeneration(t.WhisperConfig(**whisper_full)), save_pretrained),
+             "transformers::whisper(" + rhai_map(whisper_full) + ")", whisper_inputs,
+             "model.forward(#{ input_features: x.input_features, decoder_input_ids: x.decoder_input_ids })",
+             lambda m, x: {"output": m(input_features=x["input_features"],
+                                       decoder_input_ids=x["decoder_input_ids"]).logits},
+             lm=True),
     ]
 
 

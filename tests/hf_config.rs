@@ -18,7 +18,9 @@ fn inputs(model_type: &str, class: &str) -> &'static str {
         "t5" | "bart" => {
             "#{ input_ids: randint(0, 100, [1, 8]), decoder_input_ids: randint(0, 100, [1, 8]) }"
         }
-        "whisper" => "#{ input_features: rand([1, 80, 3000]), decoder_input_ids: randint(0, 100, [1, 8]) }",
+        "whisper" => {
+            "#{ input_features: rand([1, 80, 3000]), decoder_input_ids: randint(0, 100, [1, 8]) }"
+        }
         _ => "#{ input_ids: randint(0, 100, [1, 8]) }",
     }
 }
@@ -35,7 +37,8 @@ fn trace(dir: &Path, script: &str) -> Result<turnkey::script::Discovery, String>
 }
 
 fn fixtures() -> serde_json::Value {
-    let text = std::fs::read_to_string(root().join("tests/data/hf_configs/reference.json")).unwrap();
+    let text =
+        std::fs::read_to_string(root().join("tests/data/hf_configs/reference.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -75,10 +78,14 @@ fn every_fixture_config_builds_with_the_reference_count() {
         let arch = config["architectures"][0].as_str().unwrap();
         let class = want["class"].as_str().unwrap();
         let warned = d.warnings.iter().any(|w| {
-            w.contains("config.json") && w.contains(&format!("architectures \"{arch}\" is built as {class}"))
+            w.contains("config.json")
+                && w.contains(&format!("architectures \"{arch}\" is built as {class}"))
         });
         if (arch != class) != warned || (arch == class && !d.warnings.is_empty()) {
-            failures.push(format!("{name}: architectures {arch}, built {class}; warnings {:?}", d.warnings));
+            failures.push(format!(
+                "{name}: architectures {arch}, built {class}; warnings {:?}",
+                d.warnings
+            ));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
@@ -132,7 +139,12 @@ fn unknown_keys_are_warnings_printed_and_recorded() {
         "{}",
         lines[0]
     );
-    for accepted in ["gradient_checkpointing", "position_embedding_type", "max_length", "dropout"] {
+    for accepted in [
+        "gradient_checkpointing",
+        "position_embedding_type",
+        "max_length",
+        "dropout",
+    ] {
         assert!(!r.stderr.contains(accepted), "{accepted}: {}", r.stderr);
     }
     let b = builds(cache.path());
@@ -202,23 +214,41 @@ fn config_files_are_read_inside_the_sandbox() {
     let outer = tempfile::tempdir().unwrap();
     let dir = outer.path().join("scripts");
     std::fs::create_dir(&dir).unwrap();
-    std::fs::write(outer.path().join("outside.json"), r#"{"model_type": "bert"}"#).unwrap();
+    std::fs::write(
+        outer.path().join("outside.json"),
+        r#"{"model_type": "bert"}"#,
+    )
+    .unwrap();
     std::fs::write(dir.join("broken.json"), "{\"model_type\": \"bert\",\n}").unwrap();
     std::fs::write(dir.join("list.json"), "[1, 2]").unwrap();
     for (path, want) in [
-        ("../outside.json", "read_json(\"../outside.json\"): not allowed"),
+        (
+            "../outside.json",
+            "read_json(\"../outside.json\"): not allowed",
+        ),
         ("missing.json", "read_json(\"missing.json\"): cannot read"),
-        ("broken.json", "read_json(\"broken.json\"): not valid JSON at line 2"),
-        ("list.json", "from_config_file(\"list.json\"): the file is not a JSON object"),
+        (
+            "broken.json",
+            "read_json(\"broken.json\"): not valid JSON at line 2",
+        ),
+        (
+            "list.json",
+            "from_config_file(\"list.json\"): the file is not a JSON object",
+        ),
     ] {
         let err = match trace(
             &dir,
-            &format!("let m = transformers::from_config_file(\"{path}\");\nm.forward(randint(0, 100, [1, 8]));\n"),
+            &format!(
+                "let m = transformers::from_config_file(\"{path}\");\nm.forward(randint(0, 100, [1, 8]));\n"
+            ),
         ) {
             Ok(_) => panic!("{path}: built"),
             Err(e) => e,
         };
-        assert!(err.contains(want) && err.contains("s.rhai:1"), "{path}: {err}");
+        assert!(
+            err.contains(want) && err.contains("s.rhai:1"),
+            "{path}: {err}"
+        );
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }

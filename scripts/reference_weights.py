@@ -455,8 +455,10 @@ def cases():
 
 
 def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
-    """ELECTRA, ALBERT (two groups of two shared layers), Flan-T5's gated
-    FFN (through transformers::from_config), BART and the whole Whisper."""
+    """ELECTRA, ALBERT (two groups of two shared layers), DeBERTa-v3 (log
+    buckets, shared key) and -v2 (own position projections, clamped plain
+    relative positions, absolute positions too), Flan-T5's gated FFN
+    (through transformers::from_config), BART and the whole Whisper."""
     t = transformers
     electra = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                    intermediate_size=37, max_position_embeddings=64)
@@ -466,6 +468,12 @@ def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
                 decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=20,
                 pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=2)
     seq2seq = ("input_ids", "decoder_input_ids")
+    deberta_v3 = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                      max_position_embeddings=64, relative_attention=True, position_buckets=8,
+                      max_relative_positions=16, pos_att_type="p2c|c2p", share_att_key=True,
+                      norm_rel_ebd="layer_norm", position_biased_input=False, type_vocab_size=0)
+    deberta_v2 = dict(deberta_v3, position_buckets=-1, max_relative_positions=5, share_att_key=False,
+                      norm_rel_ebd="none", position_biased_input=True, type_vocab_size=2, embedding_size=16)
 
     def seq2seq_logits(m, x):
         return {"output": m(input_ids=x["input_ids"], decoder_input_ids=x["decoder_input_ids"]).logits}
@@ -484,6 +492,11 @@ def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
              hf(lambda: t.AlbertModel(t.AlbertConfig(**albert)), save_pretrained),
              "transformers::albert(" + rhai_map(albert) + ")",
              tokens(99), "model.forward(#{ input_ids: x.input_ids })", bert_out),
+        *[Case(name, f"transformers DebertaV2Model(DebertaV2Config({cfg}))",
+               hf(lambda cfg=cfg: t.DebertaV2Model(t.DebertaV2Config(**cfg)), save_pretrained),
+               "transformers::deberta_v2(" + rhai_map(cfg) + ")",
+               tokens(99), "model.forward(#{ input_ids: x.input_ids })", hidden)
+          for name, cfg in [("deberta_v3", deberta_v3), ("deberta_v2", deberta_v2)]],
         Case("flan_t5", f"transformers T5ForConditionalGeneration(T5Config({config})) (T5 v1.1: gated GELU, "
              "no output rescaling), built by transformers::from_config",
              hf(lambda: t.T5ForConditionalGeneration(t.T5Config(**config, decoder_start_token_id=0)), save_pretrained),

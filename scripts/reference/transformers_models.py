@@ -30,6 +30,7 @@ def models():
                                               lambda: WhisperEncoder(t.WhisperConfig(**whisper_tiny))),
         **encoders(),
         **seq2seq(),
+        **deberta(),
     }
 
 
@@ -117,4 +118,27 @@ def seq2seq():
     out = {f"transformers/{k}": cfg("BartForConditionalGeneration", "BartConfig", kw) for k, kw in bart.items()}
     for size, kw in whisper.items():
         out[f"transformers/whisper_{size}"] = cfg("WhisperForConditionalGeneration", "WhisperConfig", kw)
+    return out
+
+
+# DeBERTa-v3's config.json values beyond DebertaV2Config's defaults.
+DEBERTA_V3 = dict(vocab_size=128100, relative_attention=True, position_buckets=256, pos_att_type="p2c|c2p",
+                  share_att_key=True, norm_rel_ebd="layer_norm", position_biased_input=False,
+                  max_relative_positions=-1, layer_norm_eps=1e-7, type_vocab_size=0)
+
+
+def deberta():
+    """DeBERTa-v3 sizes (DebertaV2Model: the backbone without task heads)."""
+    t = transformers
+    sizes = {
+        "xsmall": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536),
+        "small": dict(hidden_size=768, num_hidden_layers=6, num_attention_heads=12, intermediate_size=3072),
+        "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+        "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
+    }
+    out = {}
+    for size, kw in sizes.items():
+        kwargs = dict(DEBERTA_V3, **kw)
+        out[f"transformers/deberta_v3_{size}"] = (f"DebertaV2Model(DebertaV2Config(**{kwargs}))",
+                                                  lambda kwargs=kwargs: t.DebertaV2Model(t.DebertaV2Config(**kwargs)))
     return out

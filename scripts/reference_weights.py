@@ -458,7 +458,7 @@ def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
     """ELECTRA, ALBERT (two groups of two shared layers), DeBERTa-v3 (log
     buckets, shared key) and -v2 (own position projections, clamped plain
     relative positions, absolute positions too), Flan-T5's gated FFN
-    (through transformers::from_config), BART and the whole Whisper."""
+    (through transformers::from_config), BART, Marian and the whole Whisper."""
     t = transformers
     electra = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                    intermediate_size=37, max_position_embeddings=64)
@@ -468,6 +468,8 @@ def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
                 decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=20,
                 pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=2)
     seq2seq = ("input_ids", "decoder_input_ids")
+    marian = dict(bart, activation_function="swish", scale_embedding=True, pad_token_id=98,
+                  decoder_start_token_id=98, decoder_vocab_size=99)
     deberta_v3 = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
                       max_position_embeddings=64, relative_attention=True, position_buckets=8,
                       max_relative_positions=16, pos_att_type="p2c|c2p", share_att_key=True,
@@ -507,6 +509,13 @@ def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
         Case("bart", f"transformers BartForConditionalGeneration(BartConfig({bart})) (final_logits_bias redrawn too)",
              hf(lambda: t.BartForConditionalGeneration(t.BartConfig(**bart)), save_pretrained),
              "transformers::bart(" + rhai_map(bart) + ")",
+             tokens(99, names=seq2seq),
+             "model.forward(#{ input_ids: x.input_ids, decoder_input_ids: x.decoder_input_ids })",
+             seq2seq_logits, lm=True),
+        Case("marian", f"transformers MarianMTModel(MarianConfig({marian})), its state_dict as hub checkpoints "
+             "hold it (with the position tables, which save_pretrained leaves out; redrawn like every weight)",
+             hf(lambda: t.MarianMTModel(t.MarianConfig(**marian)), save_state_dict),
+             "transformers::marian(" + rhai_map(marian) + ")",
              tokens(99, names=seq2seq),
              "model.forward(#{ input_ids: x.input_ids, decoder_input_ids: x.decoder_input_ids })",
              seq2seq_logits, lm=True),

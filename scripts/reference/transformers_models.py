@@ -116,6 +116,11 @@ def seq2seq():
                 lambda: getattr(t, cls)(getattr(t, config)(**kwargs)))
 
     out = {f"transformers/{k}": cfg("BartForConditionalGeneration", "BartConfig", kw) for k, kw in bart.items()}
+    marian = dict(vocab_size=58101, decoder_vocab_size=58101, max_position_embeddings=512, d_model=512,
+                  encoder_layers=6, decoder_layers=6, encoder_attention_heads=8, decoder_attention_heads=8,
+                  encoder_ffn_dim=2048, decoder_ffn_dim=2048, activation_function="swish", scale_embedding=True,
+                  pad_token_id=58100, decoder_start_token_id=58100)
+    out["transformers/opus_mt_en_de"] = cfg("MarianMTModel", "MarianConfig", marian)
     for size, kw in whisper.items():
         out[f"transformers/whisper_{size}"] = cfg("WhisperForConditionalGeneration", "WhisperConfig", kw)
     return out

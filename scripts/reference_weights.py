@@ -458,7 +458,8 @@ def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
     """ELECTRA, ALBERT (two groups of two shared layers), DeBERTa-v3 (log
     buckets, shared key) and -v2 (own position projections, clamped plain
     relative positions, absolute positions too), Flan-T5's gated FFN
-    (through transformers::from_config), BART, Marian and the whole Whisper."""
+    (through transformers::from_config), wav2vec 2.0 and HuBERT, BART, Marian and the
+    whole Whisper."""
     t = transformers
     electra = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                    intermediate_size=37, max_position_embeddings=64)
@@ -485,6 +486,20 @@ def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
                 "decoder_input_ids": torch.randint(0, 99, (BATCH, SEQ), generator=g)}
 
     config = {k: v for k, v in flan_t5.items() if k != "model_type"}
+    wav2vec2 = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                    conv_dim=[16, 16], conv_kernel=[10, 3], conv_stride=[5, 2], num_conv_pos_embeddings=16,
+                    num_conv_pos_embedding_groups=4, mask_time_prob=0.0)
+    hubert = dict(wav2vec2, feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True)
+
+    def no_mask(cfg):  # training-only: not a builder key
+        return {k: v for k, v in cfg.items() if k != "mask_time_prob"}
+
+    def audio(g):
+        return {"input_values": torch.randn(BATCH, 400, generator=g)}
+
+    def audio_hidden(m, x):
+        return {"output": m(x["input_values"]).last_hidden_state}
+
     return [
         Case("electra", f"transformers ElectraModel(ElectraConfig({electra}))",
              hf(lambda: t.ElectraModel(t.ElectraConfig(**electra)), save_pretrained),
@@ -512,6 +527,15 @@ def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
              tokens(99, names=seq2seq),
              "model.forward(#{ input_ids: x.input_ids, decoder_input_ids: x.decoder_input_ids })",
              seq2seq_logits, lm=True),
+        Case("wav2vec2", f"transformers Wav2Vec2Model(Wav2Vec2Config({wav2vec2})) (group norm, post-norm layers, "
+             "the weight-norm parametrized position convolution)",
+             hf(lambda: t.Wav2Vec2Model(t.Wav2Vec2Config(**wav2vec2)), save_pretrained),
+             "transformers::wav2vec2(" + rhai_map(no_mask(wav2vec2)) + ")", audio,
+             "model.forward(#{ input_values: x.input_values })", audio_hidden),
+        Case("hubert", f"transformers HubertModel(HubertConfig({hubert})) (layer norms, conv biases, pre-norm layers)",
+             hf(lambda: t.HubertModel(t.HubertConfig(**hubert)), save_pretrained),
+             "transformers::hubert(" + rhai_map(no_mask(hubert)) + ")", audio,
+             "model.forward(#{ input_values: x.input_values })", audio_hidden),
         Case("marian", f"transformers MarianMTModel(MarianConfig({marian})), its state_dict as hub checkpoints "
              "hold it (with the position tables, which save_pretrained leaves out; redrawn like every weight)",
              hf(lambda: t.MarianMTModel(t.MarianConfig(**marian)), save_state_dict),

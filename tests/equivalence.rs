@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 31] = [
+const REQUIRED: [&str; 33] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -55,6 +55,8 @@ const REQUIRED: [&str; 31] = [
     "deberta_v2",
     "bart",
     "marian",
+    "wav2vec2",
+    "hubert",
     "whisper",
 ];
 

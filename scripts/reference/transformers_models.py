@@ -31,6 +31,7 @@ def models():
         **encoders(),
         **seq2seq(),
         **deberta(),
+        **speech(),
     }
 
 
@@ -146,4 +147,26 @@ def deberta():
         kwargs = dict(DEBERTA_V3, **kw)
         out[f"transformers/deberta_v3_{size}"] = (f"DebertaV2Model(DebertaV2Config(**{kwargs}))",
                                                   lambda kwargs=kwargs: t.DebertaV2Model(t.DebertaV2Config(**kwargs)))
+    return out
+
+
+def speech():
+    """wav2vec 2.0 and HuBERT backbones (Wav2Vec2Model, HubertModel) with
+    mask_time_prob 0: SpecAugment's masked_spec_embed is a training-only
+    parameter the scripts leave out."""
+    t = transformers
+    large = dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096)
+    models = {
+        "wav2vec2_base": ("Wav2Vec2Model", "Wav2Vec2Config", dict()),
+        "wav2vec2_large_960h": ("Wav2Vec2Model", "Wav2Vec2Config", dict(large)),
+        "hubert_base_ls960": ("HubertModel", "HubertConfig", dict()),
+        "hubert_large_ll60k": ("HubertModel", "HubertConfig", dict(large, feat_extract_norm="layer",
+                                                                  do_stable_layer_norm=True, conv_bias=True)),
+    }
+    out = {}
+    for name, (cls, config, kw) in models.items():
+        kwargs = dict(kw, mask_time_prob=0.0)
+        out[f"transformers/{name}"] = (f"{cls}({config}(**{kwargs}))",
+                                       lambda cls=cls, config=config, kwargs=kwargs:
+                                       getattr(t, cls)(getattr(t, config)(**kwargs)))
     return out

@@ -15,6 +15,7 @@ use turnkey::script::{DiscoverOptions, discover};
 fn inputs(model_type: &str, class: &str) -> &'static str {
     match model_type {
         "whisper" if class == "WhisperEncoder" => "rand([1, 80, 3000])",
+        "wav2vec2" | "hubert" => "rand([1, 4000])",
         "t5" | "bart" | "marian" => {
             "#{ input_ids: randint(0, 100, [1, 8]), decoder_input_ids: randint(0, 100, [1, 8]) }"
         }

@@ -475,6 +475,107 @@ def cases():
                f"transformers::{name}(" + rhai_map(cfg) + ")",
                tokens(99), "model.forward(#{ input_ids: x.input_ids })", logits, lm=True)
           for name, model, conf, cfg in decoders],
+        *encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full),
+    ]
+
+
+def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
+    """ELECTRA, ALBERT (two groups of two shared layers), DeBERTa-v3 (log
+    buckets, shared key) and -v2 (own position projections, clamped plain
+    relative positions, absolute positions too), Flan-T5's gated FFN
+    (through transformers::from_config), wav2vec 2.0 and HuBERT, BART, Marian and the
+    whole Whisper."""
+    t = transformers
+    electra = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                   intermediate_size=37, max_position_embeddings=64)
+    albert = dict(electra, num_hidden_layers=3, num_hidden_groups=2, inner_group_num=2)
+    flan_t5 = dict(t5, model_type="t5", feed_forward_proj="gated-gelu", tie_word_embeddings=False)
+    bart = dict(vocab_size=99, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=20,
+                pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=2)
+    seq2seq = ("input_ids", "decoder_input_ids")
+    marian = dict(bart, activation_function="swish", scale_embedding=True, pad_token_id=98,
+                  decoder_start_token_id=98, decoder_vocab_size=99)
+    deberta_v3 = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                      max_position_embeddings=64, relative_attention=True, position_buckets=8,
+                      max_relative_positions=16, pos_att_type="p2c|c2p", share_att_key=True,
+                      norm_rel_ebd="layer_norm", position_biased_input=False, type_vocab_size=0)
+    deberta_v2 = dict(deberta_v3, position_buckets=-1, max_relative_positions=5, share_att_key=False,
+                      norm_rel_ebd="none", position_biased_input=True, type_vocab_size=2, embedding_size=16)
+
+    def seq2seq_logits(m, x):
+        return {"output": m(input_ids=x["input_ids"], decoder_input_ids=x["decoder_input_ids"]).logits}
+
+    def whisper_inputs(g):
+        return {"input_features": torch.randn(BATCH, 16, 60, generator=g),
+                "decoder_input_ids": torch.randint(0, 99, (BATCH, SEQ), generator=g)}
+
+    config = {k: v for k, v in flan_t5.items() if k != "model_type"}
+    wav2vec2 = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                    conv_dim=[16, 16], conv_kernel=[10, 3], conv_stride=[5, 2], num_conv_pos_embeddings=16,
+                    num_conv_pos_embedding_groups=4, mask_time_prob=0.0)
+    hubert = dict(wav2vec2, feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True)
+
+    def no_mask(cfg):  # training-only: not a builder key
+        return {k: v for k, v in cfg.items() if k != "mask_time_prob"}
+
+    def audio(g):
+        return {"input_values": torch.randn(BATCH, 400, generator=g)}
+
+    def audio_hidden(m, x):
+        return {"output": m(x["input_values"]).last_hidden_state}
+
+    return [
+        Case("electra", f"transformers ElectraModel(ElectraConfig({electra}))",
+             hf(lambda: t.ElectraModel(t.ElectraConfig(**electra)), save_pretrained),
+             "transformers::electra(" + rhai_map(electra) + ")",
+             tokens(99), "model.forward(#{ input_ids: x.input_ids })", hidden),
+        Case("albert", f"transformers AlbertModel(AlbertConfig({albert}))",
+             hf(lambda: t.AlbertModel(t.AlbertConfig(**albert)), save_pretrained),
+             "transformers::albert(" + rhai_map(albert) + ")",
+             tokens(99), "model.forward(#{ input_ids: x.input_ids })", bert_out),
+        *[Case(name, f"transformers DebertaV2Model(DebertaV2Config({cfg}))",
+               hf(lambda cfg=cfg: t.DebertaV2Model(t.DebertaV2Config(**cfg)), save_pretrained),
+               "transformers::deberta_v2(" + rhai_map(cfg) + ")",
+               tokens(99), "model.forward(#{ input_ids: x.input_ids })", hidden)
+          for name, cfg in [("deberta_v3", deberta_v3), ("deberta_v2", deberta_v2)]],
+        Case("flan_t5", f"transformers T5ForConditionalGeneration(T5Config({config})) (T5 v1.1: gated GELU, "
+             "no output rescaling), built by transformers::from_config",
+             hf(lambda: t.T5ForConditionalGeneration(t.T5Config(**config, decoder_start_token_id=0)), save_pretrained),
+             "transformers::from_config(" + rhai_map(flan_t5).replace(", WEIGHTS }", " }") + ", #{ WEIGHTS })",
+             tokens(99, names=seq2seq),
+             "model.forward(#{ input_ids: x.input_ids, decoder_input_ids: x.decoder_input_ids })",
+             seq2seq_logits, lm=True),
+        Case("bart", f"transformers BartForConditionalGeneration(BartConfig({bart})) (final_logits_bias redrawn too)",
+             hf(lambda: t.BartForConditionalGeneration(t.BartConfig(**bart)), save_pretrained),
+             "transformers::bart(" + rhai_map(bart) + ")",
+             tokens(99, names=seq2seq),
+             "model.forward(#{ input_ids: x.input_ids, decoder_input_ids: x.decoder_input_ids })",
+             seq2seq_logits, lm=True),
+        Case("wav2vec2", f"transformers Wav2Vec2Model(Wav2Vec2Config({wav2vec2})) (group norm, post-norm layers, "
+             "the weight-norm parametrized position convolution)",
+             hf(lambda: t.Wav2Vec2Model(t.Wav2Vec2Config(**wav2vec2)), save_pretrained),
+             "transformers::wav2vec2(" + rhai_map(no_mask(wav2vec2)) + ")", audio,
+             "model.forward(#{ input_values: x.input_values })", audio_hidden),
+        Case("hubert", f"transformers HubertModel(HubertConfig({hubert})) (layer norms, conv biases, pre-norm layers)",
+             hf(lambda: t.HubertModel(t.HubertConfig(**hubert)), save_pretrained),
+             "transformers::hubert(" + rhai_map(no_mask(hubert)) + ")", audio,
+             "model.forward(#{ input_values: x.input_values })", audio_hidden),
+        Case("marian", f"transformers MarianMTModel(MarianConfig({marian})), its state_dict as hub checkpoints "
+             "hold it (with the position tables, which save_pretrained leaves out; redrawn like every weight)",
+             hf(lambda: t.MarianMTModel(t.MarianConfig(**marian)), save_state_dict),
+             "transformers::marian(" + rhai_map(marian) + ")",
+             tokens(99, names=seq2seq),
+             "model.forward(#{ input_ids: x.input_ids, decoder_input_ids: x.decoder_input_ids })",
+             seq2seq_logits, lm=True),
+        Case("whisper", f"transformers WhisperForConditionalGeneration(WhisperConfig({whisper_full})): "
+             "encoder, decoder and the tied output projection",
+             hf(lambda: t.WhisperForConditionalGeneration(t.WhisperConfig(**whisper_full)), save_pretrained),
+             "transformers::whisper(" + rhai_map(whisper_full) + ")", whisper_inputs,
+             "model.forward(#{ input_features: x.input_features, decoder_input_ids: x.decoder_input_ids })",
+             lambda m, x: {"output": m(input_features=x["input_features"],
+                                       decoder_input_ids=x["decoder_input_ids"]).logits},
+             lm=True),
     ]
 
 

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 30] = [
+const REQUIRED: [&str; 40] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -55,6 +55,16 @@ const REQUIRED: [&str; 30] = [
     "gpt_neox",
     "opt",
     "falcon",
+    "electra",
+    "albert",
+    "flan_t5",
+    "deberta_v3",
+    "deberta_v2",
+    "bart",
+    "marian",
+    "wav2vec2",
+    "hubert",
+    "whisper",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

@@ -636,6 +636,17 @@ fn one_model_per_family_agrees_on_ort_and_tract() {
         ],
         "--max_seq_length 16 --batch_size 2",
     );
+    // ELECTRA's projected embeddings, a from_config MiniLM, BART's
+    // post-norm seq2seq with final_logits_bias, the whole Whisper-tiny.
+    agree_on_ort_and_tract(
+        &[
+            "models/transformers/electra_small_discriminator.rhai",
+            "models/transformers/paraphrase_minilm_l3_v2.rhai",
+            "models/transformers/bart_base.rhai",
+            "models/transformers/whisper_tiny.rhai",
+        ],
+        "--max_seq_length 16",
+    );
 }
 
 /// The recurrent scripts export one ONNX LSTM/GRU node per layer (and

@@ -6,6 +6,7 @@
 
 mod activations;
 mod comparison;
+mod config_files;
 mod constructors;
 mod containers;
 mod elementwise;
@@ -312,6 +313,7 @@ pub fn register(engine: &mut Engine, host: &Host) -> (Module, Book) {
     containers::register(&mut api);
     recurrent::register(&mut api);
     weights::register(&mut api);
+    config_files::register(&mut api);
     (nn, book)
 }
 

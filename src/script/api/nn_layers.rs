@@ -75,6 +75,11 @@ const PARAM_OPTS: &[OptSpec] = &[
     opt("std", "1.0", "normal: standard deviation"),
     opt("bound", "1.0", "uniform: values in [-bound, bound]"),
     opt("value", "0.0", "constant: the value"),
+    opt(
+        "buffer",
+        "false",
+        "true: a buffer (register_buffer): exported and loaded, not counted as a parameter",
+    ),
     DTYPE_OPT,
 ];
 
@@ -689,7 +694,7 @@ fn parameter(ctx: &NativeCallContext, h: &Host, name: &str, shape: &Array, opts:
             format!("nn::parameter: {dt} is not a float dtype"),
         ));
     }
-    let param = match o.string("init")?.as_str() {
+    let mut param = match o.string("init")?.as_str() {
         "zeros" => const_param(&dims, 0.0, dt, true),
         "ones" => const_param(&dims, 1.0, dt, true),
         "constant" => const_param(&dims, o.float("value")?, dt, true),
@@ -704,6 +709,7 @@ fn parameter(ctx: &NativeCallContext, h: &Host, name: &str, shape: &Array, opts:
             ));
         }
     };
+    param.trainable = !o.bool("buffer")?;
     Ok(Model::new(
         h,
         "Parameter",

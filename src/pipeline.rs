@@ -519,6 +519,11 @@ impl Cx<'_> {
         crate::corpus::labels::merge(&mut labels, &self.job.labels);
         let expected = self.expected().map(|e| e.pattern.clone());
         let system = self.system;
+        // A generation's FLOPs: prefill once and N - 1 decode steps, so
+        // that achieved FLOP/s over its end-to-end latency is right.
+        let gen_flops = build.generation.as_ref().map(|generation| {
+            g.stats().flops + generation.info.decode_steps() * generation.decode.stats().flops
+        });
         cache.update_record(&build.name, |r| {
             let id = &mut r.identity;
             id.name = build.name.clone();
@@ -547,7 +552,14 @@ impl Cx<'_> {
             id.depth = Some(build.depth as u32);
             id.parent = parent.clone();
             id.executions = build.executions as u64;
-            id.generation = build.generation.as_ref().map(|g| g.info.clone());
+            if let Some(generation) = &build.generation {
+                let info = &generation.info;
+                id.generation = Some(info.clone());
+                id.flops = gen_flops;
+                // Tokens through the model: the prompt, then one per step.
+                let tokens = info.batch_size * (info.prompt_tokens + info.decode_steps());
+                id.flops_per_token = gen_flops.map(|f| f / tokens.max(1));
+            }
             id.expected_failure = expected.clone();
             r.system = system.clone();
             r.start_stage("discover");
@@ -596,7 +608,10 @@ impl Cx<'_> {
             .first()
             .and_then(|(_, t)| t.shape.first().copied())
             .unwrap_or(1) as u64;
-        let peak = crate::bench::peak::RowContext::new(g, opts.threads, cache.location());
+        let mut peak = crate::bench::peak::RowContext::new(g, opts.threads, cache.location());
+        if gen_flops.is_some() {
+            peak.flops = gen_flops;
+        }
         self.rows(&build.name, &dir, batch, &peak, None)?;
         // A generation build has no precision variants (yet): its loop feeds float32 caches.
         if build.generation.is_none() {

@@ -69,7 +69,15 @@ fn generate(script: &str, dir: &Path) -> std::path::PathBuf {
             * g["head_dim"].as_u64().unwrap();
         // 2 (k, v) x layers x kv_heads x head_dim x M (9) x batch (2) x 4 bytes.
         assert_eq!(s["kv_cache_bytes"].as_u64().unwrap(), 2 * kv * 9 * 2 * 4);
-        for k in ["ttft_ms", "decode_ms_median", "decode_ms_p90", "decode_ms_p99", "gen_tokens_per_s", "prompt_tokens_per_s", "e2e_ms"] {
+        for k in [
+            "ttft_ms",
+            "decode_ms_median",
+            "decode_ms_p90",
+            "decode_ms_p99",
+            "gen_tokens_per_s",
+            "prompt_tokens_per_s",
+            "e2e_ms",
+        ] {
             assert!(s[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {s:#}");
         }
         let tokens = s["tokens"].as_array().unwrap();
@@ -118,7 +126,15 @@ fn full_forward_agrees(build: &Path, model: &str, dir: &Path) {
     )
     .unwrap();
     let cache = dir.join("full_cache");
-    let r = run(&["-d", cache.to_str().unwrap(), "--runtime", "ort", "--iterations", "1", script.to_str().unwrap()]);
+    let r = run(&[
+        "-d",
+        cache.to_str().unwrap(),
+        "--runtime",
+        "ort",
+        "--iterations",
+        "1",
+        script.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let forward = only_build(&cache);
     let report = py(
@@ -135,8 +151,15 @@ fn full_forward_agrees(build: &Path, model: &str, dir: &Path) {
     );
     let mut parts = report.split_whitespace();
     let diff: f64 = parts.next().unwrap().parse().unwrap();
-    assert!(diff < 1e-4, "decode logits differ from the full forward by {diff}");
-    assert_eq!(parts.next(), Some("True"), "greedy tokens are not the full forward's argmax");
+    assert!(
+        diff < 1e-4,
+        "decode logits differ from the full forward by {diff}"
+    );
+    assert_eq!(
+        parts.next(),
+        Some("True"),
+        "greedy tokens are not the full forward's argmax"
+    );
 }
 
 #[test]
@@ -161,21 +184,32 @@ fn bad_generate_calls_are_errors_and_the_run_goes_on() {
         (
             "no_lm_head.rhai",
             "let m = nn::linear(4, 4);\nm.generate(#{ input_ids: randint(0, 4, [1, 3]) }, #{ max_new_tokens: 2 });",
+            "is a single layer, not a causal LM",
+        ),
+        (
+            "not_an_lm.rhai",
+            "let m = nn::module(\"Doubler\", |a| a.input_ids.cast(\"float32\"));\nm.generate(#{ input_ids: randint(0, 4, [1, 3]) }, #{ max_new_tokens: 2 });",
             "must return #{ logits, present_key_values }",
         ),
         (
             "zero_tokens.rhai",
-            &format!("{LLAMA_MODEL}\nlm.generate(#{{ input_ids: randint(0, 1000, [1, 3]) }}, #{{ max_new_tokens: 0 }});"),
+            &format!(
+                "{LLAMA_MODEL}\nlm.generate(#{{ input_ids: randint(0, 1000, [1, 3]) }}, #{{ max_new_tokens: 0 }});"
+            ),
             "max_new_tokens 0 is out of range",
         ),
         (
             "absurd_tokens.rhai",
-            &format!("{LLAMA_MODEL}\nlm.generate(#{{ input_ids: randint(0, 1000, [1, 3]) }}, #{{ max_new_tokens: 10000000 }});"),
+            &format!(
+                "{LLAMA_MODEL}\nlm.generate(#{{ input_ids: randint(0, 1000, [1, 3]) }}, #{{ max_new_tokens: 10000000 }});"
+            ),
             "max_new_tokens 10000000 is out of range",
         ),
         (
             "too_long.rhai",
-            &format!("{LLAMA_MODEL}\nlm.generate(#{{ input_ids: randint(0, 1000, [1, 60]) }}, #{{ max_new_tokens: 8 }});"),
+            &format!(
+                "{LLAMA_MODEL}\nlm.generate(#{{ input_ids: randint(0, 1000, [1, 60]) }}, #{{ max_new_tokens: 8 }});"
+            ),
             "needs 68 positions",
         ),
     ];
@@ -192,7 +226,11 @@ fn bad_generate_calls_are_errors_and_the_run_goes_on() {
         std::fs::write(&p, text).unwrap();
         args.push(p.display().to_string());
     }
-    args.push(LLAMA.into());
+    args.extend([
+        LLAMA.into(),
+        "--script-args".into(),
+        "--max_seq_length 5 --max_new_tokens 4".into(),
+    ]);
     let r = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_ne!(r.code, 0);
     let all = format!("{}\n{}", r.stdout, r.stderr);
@@ -226,7 +264,13 @@ fn report_has_generation_columns() {
     ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let out = dir.path().join("report");
-    let r = run(&["report", "-d", cache.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let r = run(&[
+        "report",
+        "-d",
+        cache.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let mut csv = csv::Reader::from_path(out.join("turnkey-report.csv")).unwrap();
     let header = csv.headers().unwrap().clone();
@@ -234,12 +278,25 @@ fn report_has_generation_columns() {
     let cell = |name: &str| cells[header.iter().position(|h| h == name).unwrap()].to_string();
     assert_eq!(cell("prompt_tokens"), "4");
     assert_eq!(cell("new_tokens"), "3");
-    for c in ["ttft_ms", "decode_ms_median", "decode_ms_p99", "gen_tokens_per_s", "prompt_tokens_per_s", "e2e_ms"] {
-        assert!(cell(c).parse::<f64>().is_ok_and(|x| x > 0.0), "{c}: {cells:?}");
+    for c in [
+        "ttft_ms",
+        "decode_ms_median",
+        "decode_ms_p99",
+        "gen_tokens_per_s",
+        "prompt_tokens_per_s",
+        "e2e_ms",
+    ] {
+        assert!(
+            cell(c).parse::<f64>().is_ok_and(|x| x > 0.0),
+            "{c}: {cells:?}"
+        );
     }
     // 2 x 2 layers x 2 kv heads x 16 x M 7 x batch 1 x 4 bytes.
     assert_eq!(cell("kv_cache_bytes"), (2 * 2 * 2 * 16 * 7 * 4).to_string());
     assert_eq!(cell("tokens_match"), "reference");
     let html = std::fs::read_to_string(out.join("turnkey-report.html")).unwrap();
-    assert!(html.contains("Decode latency against context length"), "no decode chart");
+    assert!(
+        html.contains("Decode latency against context length"),
+        "no decode chart"
+    );
 }

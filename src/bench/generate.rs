@@ -55,7 +55,12 @@ pub fn run(
     let t = Instant::now();
     let mut prefill = rt.load(
         &spec.onnx,
-        &opts(prompt.iter().map(|(n, t)| (n.clone(), t.dtype, t.shape.clone())).collect()),
+        &opts(
+            prompt
+                .iter()
+                .map(|(n, t)| (n.clone(), t.dtype, t.shape.clone()))
+                .collect(),
+        ),
     )?;
     let mut decode = rt.load(&decode_path, &opts(decode_shapes(g)))?;
     result.compile_ms = Some(t.elapsed().as_secs_f64() * 1e3);
@@ -71,7 +76,13 @@ pub fn run(
     let mut runs = Vec::new();
     let started = Instant::now();
     let stop = loop {
-        runs.push(generate_once(spec, g, &prompt, prefill.as_mut(), decode.as_mut())?);
+        runs.push(generate_once(
+            spec,
+            g,
+            &prompt,
+            prefill.as_mut(),
+            decode.as_mut(),
+        )?);
         let n = runs.len() as u64;
         let elapsed = started.elapsed();
         match bench.iterations {
@@ -88,8 +99,8 @@ pub fn run(
         .iter()
         .map(|r| r.ttft_ms + r.decode_ms.iter().sum::<f64>())
         .collect();
-    let e2e_stats = LatencyStats::from_samples(&e2e)
-        .ok_or_else(|| bad(spec, "no timed generation".into()))?;
+    let e2e_stats =
+        LatencyStats::from_samples(&e2e).ok_or_else(|| bad(spec, "no timed generation".into()))?;
     result.iterations = runs.len() as u64;
     result.stop = Some(stop);
     result.throughput = Some(e2e_stats.throughput(spec.batch_size));
@@ -125,14 +136,23 @@ pub fn run(
 /// The decode graph's inputs: one token, its position, the cache.
 fn decode_shapes(g: &GenerationInfo) -> Vec<(String, DType, Vec<usize>)> {
     let b = g.batch_size as usize;
-    let kv = vec![b, g.kv_heads as usize, g.max_cache_len as usize, g.head_dim as usize];
+    let kv = vec![
+        b,
+        g.kv_heads as usize,
+        g.max_cache_len as usize,
+        g.head_dim as usize,
+    ];
     let mut out = vec![
         ("input_ids".to_string(), DType::Int64, vec![b, 1]),
         ("cache_position".to_string(), DType::Int64, vec![1]),
     ];
     for i in 0..g.layers {
         for part in ["key", "value"] {
-            out.push((format!("past_key_values.{i}.{part}"), DType::Float32, kv.clone()));
+            out.push((
+                format!("past_key_values.{i}.{part}"),
+                DType::Float32,
+                kv.clone(),
+            ));
         }
     }
     out
@@ -202,12 +222,10 @@ fn pick(
     let [b, s, v] = logits.shape[..] else {
         return Err(bad(spec, format!("logits have shape {:?}", logits.shape)));
     };
-    let values = logits
-        .to_f32_vec()
-        .ok_or_else(|| RuntimeError::Run {
-            runtime: "generate",
-            message: format!("logits are {}, not float32", logits.dtype),
-        })?;
+    let values = logits.to_f32_vec().ok_or_else(|| RuntimeError::Run {
+        runtime: "generate",
+        message: format!("logits are {}, not float32", logits.dtype),
+    })?;
     let mut next = Vec::with_capacity(b);
     for i in 0..b {
         let row = &values[(i * s + s - 1) * v..(i * s + s) * v];
@@ -236,12 +254,18 @@ fn summarize(g: &GenerationInfo, runs: &[Run], batch: u64) -> GenerationStats {
     let Some(ttft) = LatencyStats::from_samples(&ttft) else {
         return GenerationStats::default();
     };
-    let all: Vec<f64> = runs.iter().flat_map(|r| r.decode_ms.iter().copied()).collect();
+    let all: Vec<f64> = runs
+        .iter()
+        .flat_map(|r| r.decode_ms.iter().copied())
+        .collect();
     let decode = LatencyStats::from_samples(&all);
     let steps = g.decode_steps() as usize;
     let by_step = (0..steps)
         .filter_map(|k| {
-            let mut at: Vec<f64> = runs.iter().filter_map(|r| r.decode_ms.get(k).copied()).collect();
+            let mut at: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.decode_ms.get(k).copied())
+                .collect();
             at.sort_by(f64::total_cmp);
             (!at.is_empty()).then(|| median_sorted(&at))
         })
@@ -301,7 +325,9 @@ fn saved_outputs(first: &Run) -> Vec<(String, HostValue)> {
     vec![
         (
             "tokens".to_string(),
-            HostValue::Tensor(HostTensor::from_fn(DType::Int64, &[b, n], |i| tokens[i] as f64)),
+            HostValue::Tensor(HostTensor::from_fn(DType::Int64, &[b, n], |i| {
+                tokens[i] as f64
+            })),
         ),
         (
             "logits".to_string(),

@@ -8,7 +8,10 @@ use super::charts::Lines;
 const MAX_SERIES: usize = 12;
 
 /// The chart's SVG and caption; none when no row generated.
-pub fn decode_chart(rows: &[ReportRow], several_caches: bool) -> Result<Option<(String, String)>, String> {
+pub fn decode_chart(
+    rows: &[ReportRow],
+    several_caches: bool,
+) -> Result<Option<(String, String)>, String> {
     let shown: Vec<&ReportRow> = rows
         .iter()
         .filter(|r| !r.decode_ms_by_step.is_empty() && r.prompt_tokens.is_some())

@@ -794,7 +794,8 @@ fn page(report: &Report) -> Result<String, ReportError> {
         ),
     }
     if let Some((svg, caption)) =
-        super::generation::decode_chart(&report.rows, report.caches.len() > 1).map_err(chart_error)?
+        super::generation::decode_chart(&report.rows, report.caches.len() > 1)
+            .map_err(chart_error)?
     {
         out.push_str("<h3>Decode latency against context length</h3>\n");
         figure(&mut out, &Figure { svg, caption });

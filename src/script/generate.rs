@@ -60,7 +60,9 @@ pub fn generate(
         },
     };
     let TensorKind::Concrete(ids_value) = &ids.0 else {
-        return Err(fail("input_ids must be a concrete tensor made at the top level".into()));
+        return Err(fail(
+            "input_ids must be a concrete tensor made at the top level".into(),
+        ));
     };
     let info = ids.info();
     if info.dtype != DType::Int64 || info.shape.len() != 2 || info.shape.contains(&0) {
@@ -82,7 +84,9 @@ pub fn generate(
     ];
     let prefill = trace(host, ctx, model, &prefill_inputs, None, max_cache_len)?;
     let Some(first) = prefill.presents.first().cloned() else {
-        return Err(fail("the model returned no present_key_values (no layers?)".into()));
+        return Err(fail(
+            "the model returned no present_key_values (no layers?)".into(),
+        ));
     };
     let [b, kv_heads, m, head_dim] = first.shape[..] else {
         return Err(fail(format!(
@@ -97,7 +101,10 @@ pub fn generate(
         )));
     }
     let decode_inputs = vec![
-        ("input_ids".to_string(), HostTensor::zeros(DType::Int64, &[batch, 1])),
+        (
+            "input_ids".to_string(),
+            HostTensor::zeros(DType::Int64, &[batch, 1]),
+        ),
         ("cache_position".to_string(), position(prompt, 1)),
     ];
     let decode = trace(
@@ -156,7 +163,10 @@ fn new_tokens(options: &Map) -> Result<usize, String> {
         return Err("needs #{ max_new_tokens: N } as its second argument".into());
     };
     let Some(n) = v.as_int().ok() else {
-        return Err(format!("max_new_tokens must be an int, got {}", v.type_name()));
+        return Err(format!(
+            "max_new_tokens must be an int, got {}",
+            v.type_name()
+        ));
     };
     if !(1..=MAX_NEW_TOKENS).contains(&n) {
         return Err(format!(
@@ -164,7 +174,9 @@ fn new_tokens(options: &Map) -> Result<usize, String> {
         ));
     }
     if let Some(k) = options.keys().find(|k| k.as_str() != "max_new_tokens") {
-        return Err(format!("unknown option '{k}': generate takes max_new_tokens"));
+        return Err(format!(
+            "unknown option '{k}': generate takes max_new_tokens"
+        ));
     }
     Ok(n as usize)
 }
@@ -190,6 +202,14 @@ fn trace(
 ) -> RhaiResult<Traced> {
     let class = model.class().to_string();
     let fail = |msg: String| rt_err(ctx, format!("{class}.generate: {msg}"));
+    if !matches!(model.def.layer, super::model::Layer::Closure(_)) {
+        // A host layer (nn::linear, ...) has no LM head and no cache.
+        return Err(fail(format!(
+            "{class} is a single layer, not a causal LM: generate needs a model whose forward \
+             takes the KV-cache arguments and returns #{{ logits, present_key_values }} \
+             (transformers::llama, transformers::gpt2, or see transformers::kv_cache_setup)"
+        )));
+    }
     let mut arg = Map::new();
     {
         let mut st = host.lock();
@@ -200,7 +220,10 @@ fn trace(
         for (name, t) in inputs {
             let info = TypeInfo::new(t.shape.clone(), t.dtype);
             let v = trace.graph.add_input(name, info.clone());
-            arg.insert(name.as_str().into(), Dynamic::from(Tensor::traced(id, v, info)));
+            arg.insert(
+                name.as_str().into(),
+                Dynamic::from(Tensor::traced(id, v, info)),
+            );
         }
         if let Some(past) = past {
             let mut layers = Array::new();
@@ -231,10 +254,14 @@ fn trace(
                       max_cache_len (a causal LM with the KV-cache convention: see \
                       transformers::kv_cache_setup)";
     let Some(map) = out.clone().try_cast::<Map>() else {
-        return Err(fail(format!("{convention}; it returned {}", out.type_name())));
+        return Err(fail(format!(
+            "{convention}; it returned {}",
+            out.type_name()
+        )));
     };
     let (Some(logits), Some(presents)) = (
-        map.get("logits").and_then(|d| d.clone().try_cast::<Tensor>()),
+        map.get("logits")
+            .and_then(|d| d.clone().try_cast::<Tensor>()),
         map.get("present_key_values")
             .and_then(|d| d.clone().try_cast::<Array>()),
     ) else {

@@ -97,7 +97,11 @@ pub fn register(api: &mut Api) {
     api.fun(
         "generate",
         ["model", "inputs", "options"],
-        move |ctx: NativeCallContext, m: &mut Model, inputs: Dynamic, options: rhai::Map| -> R<Dynamic> {
+        move |ctx: NativeCallContext,
+              m: &mut Model,
+              inputs: Dynamic,
+              options: rhai::Map|
+              -> R<Dynamic> {
             let m = m.clone();
             crate::script::generate::generate(&h, &ctx, &m, inputs, options)
         },

@@ -337,3 +337,77 @@ fn saved_outputs(first: &Run) -> Vec<(String, HostValue)> {
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> GenerationInfo {
+        GenerationInfo {
+            prompt_tokens: 10,
+            new_tokens: 4,
+            max_cache_len: 14,
+            batch_size: 2,
+            layers: 1,
+            kv_heads: 1,
+            head_dim: 8,
+            kv_dtype_bytes: 4,
+            decode_onnx: "decode.onnx".into(),
+        }
+    }
+
+    fn run(ttft: f64, decode: &[f64]) -> Run {
+        Run {
+            ttft_ms: ttft,
+            decode_ms: decode.to_vec(),
+            tokens: vec![vec![1, 2, 3, 4]; 2],
+            logits: vec![vec![vec![0.0]; 4]; 2],
+        }
+    }
+
+    #[test]
+    fn statistics_count_steps_batch_and_context() {
+        let runs = [
+            run(4.0, &[1.0, 2.0, 3.0]),
+            run(6.0, &[1.0, 2.0, 5.0]),
+            run(5.0, &[1.0, 2.0, 4.0]),
+        ];
+        let s = summarize(&info(), &runs, 2);
+        assert_eq!(s.repetitions, 3);
+        assert_eq!(s.decode_steps, 3);
+        assert_eq!(s.ttft_ms, 5.0);
+        // Step k's median over repetitions.
+        assert_eq!(s.decode_ms_by_step, vec![1.0, 2.0, 4.0]);
+        assert_eq!(s.decode_ms_median, Some(2.0));
+        // 2 sequences x 9 steps in 21 ms.
+        let tps = s.gen_tokens_per_s.unwrap();
+        assert!((tps - 2.0 * 9.0 / 0.021).abs() < 1e-6, "{tps}");
+        // 2 x 10 prompt tokens in the median TTFT (5 ms).
+        assert!((s.prompt_tokens_per_s - 4000.0).abs() < 1e-6);
+        // 4 + 6, 6 + 8, 5 + 7.
+        assert_eq!(s.e2e_ms, 12.0);
+        assert_eq!(s.kv_cache_bytes, 2 * 8 * 14 * 2 * 4);
+    }
+
+    #[test]
+    fn one_new_token_has_no_decode_statistics() {
+        let mut g = info();
+        g.new_tokens = 1;
+        let s = summarize(&g, &[run(3.0, &[])], 1);
+        assert_eq!(s.decode_steps, 0);
+        assert_eq!(s.decode_ms_median, None);
+        assert_eq!(s.gen_tokens_per_s, None);
+        assert!(s.decode_ms_by_step.is_empty());
+    }
+
+    #[test]
+    fn saved_outputs_are_tokens_and_step_logits() {
+        let out = saved_outputs(&run(1.0, &[1.0, 1.0, 1.0]));
+        let names: Vec<&str> = out.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["tokens", "logits"]);
+        let t = out[0].1.as_tensor().unwrap();
+        assert_eq!(t.shape, [2, 4]);
+        assert_eq!(t.to_i64_vec().unwrap(), [1, 2, 3, 4, 1, 2, 3, 4]);
+        assert_eq!(out[1].1.as_tensor().unwrap().shape, [2, 4, 1]);
+    }
+}

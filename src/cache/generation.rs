@@ -73,3 +73,26 @@ pub struct GenerationStats {
     /// Whether the tokens equal the reference row's (none: this row is the reference).
     pub tokens_match: Option<bool>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_cache_bytes_counts_keys_and_values_of_every_layer() {
+        // TinyLlama: 22 layers, 4 kv heads of 64, M = 128 + 32, batch 2, float32.
+        let g = GenerationInfo {
+            prompt_tokens: 128,
+            new_tokens: 32,
+            max_cache_len: 160,
+            batch_size: 2,
+            layers: 22,
+            kv_heads: 4,
+            head_dim: 64,
+            kv_dtype_bytes: 4,
+            decode_onnx: "decode.onnx".into(),
+        };
+        assert_eq!(g.kv_cache_bytes(), 2 * 22 * 4 * 64 * 160 * 2 * 4);
+        assert_eq!(g.decode_steps(), 31);
+    }
+}

@@ -757,7 +757,10 @@ mod tests {
                         speedup_vs_fp32,rel_err,cosine,top1_agreement,top5_agreement,weights,error,\
                         median_ci_lo_ms,median_ci_hi_ms,ci_pct,mad_ms,iqr_ms,outliers,outlier_pct,\
                         warmup_iterations,warmup_ms,stop,trials,trial_spread_pct,host_other_cores,\
-                        host_wait_pct,host_steal_pct,host_loadavg,cpu_mhz_min,cpu_mhz_max,pinned_cpus";
+                        host_wait_pct,host_steal_pct,host_loadavg,cpu_mhz_min,cpu_mhz_max,pinned_cpus,\
+                        prompt_tokens,new_tokens,ttft_ms,decode_ms_median,decode_ms_p90,\
+                        decode_ms_p99,gen_tokens_per_s,prompt_tokens_per_s,e2e_ms,kv_cache_bytes,\
+                        tokens_match";
         assert_eq!(COLUMNS.join(","), expected);
         // Every column is named in the module docs' table.
         let docs = include_str!("mod.rs");

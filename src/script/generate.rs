@@ -321,3 +321,45 @@ pub fn build_hash(prefill: &Graph, g: &Generation) -> String {
     h.update(format!("\0new_tokens {}", g.info.new_tokens).as_bytes());
     hex::encode(h.finalize())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, Dynamic)]) -> Map {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn max_new_tokens_must_be_a_positive_int_in_range() {
+        assert_eq!(
+            new_tokens(&opts(&[("max_new_tokens", Dynamic::from(7_i64))])),
+            Ok(7)
+        );
+        let max = Dynamic::from(MAX_NEW_TOKENS);
+        assert_eq!(
+            new_tokens(&opts(&[("max_new_tokens", max)])),
+            Ok(MAX_NEW_TOKENS as usize)
+        );
+        for bad in [0_i64, -3, MAX_NEW_TOKENS + 1] {
+            let e = new_tokens(&opts(&[("max_new_tokens", Dynamic::from(bad))])).unwrap_err();
+            assert!(e.contains("out of range"), "{e}");
+        }
+        let e = new_tokens(&opts(&[("max_new_tokens", Dynamic::from(2.5_f64))])).unwrap_err();
+        assert!(e.contains("must be an int"), "{e}");
+        assert!(
+            new_tokens(&Map::new())
+                .unwrap_err()
+                .contains("needs #{ max_new_tokens")
+        );
+        let e = new_tokens(&opts(&[
+            ("max_new_tokens", Dynamic::from(4_i64)),
+            ("do_sample", Dynamic::from(true)),
+        ]))
+        .unwrap_err();
+        assert!(e.contains("unknown option 'do_sample'"), "{e}");
+    }
+}

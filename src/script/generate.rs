@@ -47,6 +47,14 @@ pub fn generate(
             "generate is intercepted at the top level of a script only; call forward inside a model".into(),
         ));
     }
+    if host.lock().executor.is_some() {
+        // Its tokens would be placeholders, not the model's.
+        return Err(fail(
+            "`turnkey run` does not run the generation loop: benchmark the script with \
+             `turnkey SCRIPT`, whose rows generate and record the greedy tokens"
+                .into(),
+        ));
+    }
     let items = flatten_io(&inputs, "input_ids").map_err(&fail)?;
     let ids = match items.as_slice() {
         [(_, t)] => t.clone(),

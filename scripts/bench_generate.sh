@@ -65,7 +65,7 @@ def turnkey(name, body, vocab):
                    stdout=subprocess.DEVNULL)
     builds = os.listdir(os.path.join(cache, "builds"))
     rec = json.load(open(os.path.join(cache, "builds", builds[0], "record.json")))
-    g = rec["rows"][0]["generation"]
+    g = rec["runtimes"][0]["generation"]
     return g["ttft_ms"], g["gen_tokens_per_s"]
 
 

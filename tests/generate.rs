@@ -300,3 +300,40 @@ fn report_has_generation_columns() {
         "no decode chart"
     );
 }
+
+/// `max_new_tokens` is a standard argument: a sweep makes one build per point.
+#[test]
+fn max_new_tokens_sweeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let r = run(&[
+        "-d",
+        cache.to_str().unwrap(),
+        "--runtime",
+        "tract",
+        "--iterations",
+        "1",
+        LLAMA,
+        "--script-args",
+        "--max_seq_length 4",
+        "--sweep",
+        "max_new_tokens=2,3",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let mut got: Vec<(u64, usize)> = builds(&cache)
+        .iter()
+        .map(|b| {
+            let rec = record(b);
+            let n = rec["identity"]["generation"]["new_tokens"]
+                .as_u64()
+                .unwrap();
+            let steps = row(&rec, "tract")["generation"]["decode_ms_by_step"]
+                .as_array()
+                .unwrap()
+                .len();
+            (n, steps)
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, [(2, 1), (3, 2)]);
+}

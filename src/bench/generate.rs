@@ -94,6 +94,14 @@ pub fn run(
         }
     };
     result.total_ms = Some(started.elapsed().as_secs_f64() * 1e3);
+    if let Some(p) = &spec.samples_path {
+        // The row's latency samples: one end-to-end generation each.
+        let e2e: Vec<f64> = runs
+            .iter()
+            .map(|r| r.ttft_ms + r.decode_ms.iter().sum::<f64>())
+            .collect();
+        super::worker::write_samples(p, &e2e)?;
+    }
     let stats = summarize(g, &runs, spec.batch_size);
     let e2e: Vec<f64> = runs
         .iter()

@@ -601,7 +601,7 @@ pub fn read_inputs(dir: &Path) -> Result<Vec<(String, HostValue)>, WorkerError> 
     Ok(inputs)
 }
 
-fn write_samples(path: &Path, samples_ms: &[f64]) -> Result<(), WorkerError> {
+pub(super) fn write_samples(path: &Path, samples_ms: &[f64]) -> Result<(), WorkerError> {
     let bytes = if path.extension().is_some_and(|e| e == "csv") {
         let mut s = String::from("iteration,latency_ms\n");
         for (i, v) in samples_ms.iter().enumerate() {

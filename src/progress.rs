@@ -99,7 +99,11 @@ fn row_line(row: &RuntimeRow, cached: bool) -> String {
             "  TTFT {}  decode {}/token  {} tok/s",
             fmt_latency(Some(g.ttft_ms)),
             fmt_latency(g.decode_ms_median),
-            g.gen_tokens_per_s.map_or("-".into(), si)
+            g.gen_tokens_per_s.map_or("-".into(), |t| if t < 10.0 {
+                format!("{t:.2}")
+            } else {
+                si(t)
+            })
         ));
     } else if let Some(t) = row.throughput {
         s.push_str(&format!("  {}/s", si(t)));

@@ -519,6 +519,11 @@ impl Cx<'_> {
         crate::corpus::labels::merge(&mut labels, &self.job.labels);
         let expected = self.expected().map(|e| e.pattern.clone());
         let system = self.system;
+        // A generation's FLOPs: prefill once and N - 1 decode steps, so
+        // that achieved FLOP/s over its end-to-end latency is right.
+        let gen_flops = build.generation.as_ref().map(|generation| {
+            g.stats().flops + generation.info.decode_steps() * generation.decode.stats().flops
+        });
         cache.update_record(&build.name, |r| {
             let id = &mut r.identity;
             id.name = build.name.clone();
@@ -547,6 +552,14 @@ impl Cx<'_> {
             id.depth = Some(build.depth as u32);
             id.parent = parent.clone();
             id.executions = build.executions as u64;
+            if let Some(generation) = &build.generation {
+                let info = &generation.info;
+                id.generation = Some(info.clone());
+                id.flops = gen_flops;
+                // Tokens through the model: the prompt, then one per step.
+                let tokens = info.batch_size * (info.prompt_tokens + info.decode_steps());
+                id.flops_per_token = gen_flops.map(|f| f / tokens.max(1));
+            }
             id.expected_failure = expected.clone();
             r.system = system.clone();
             r.start_stage("discover");
@@ -595,9 +608,15 @@ impl Cx<'_> {
             .first()
             .and_then(|(_, t)| t.shape.first().copied())
             .unwrap_or(1) as u64;
-        let peak = crate::bench::peak::RowContext::new(g, opts.threads, cache.location());
+        let mut peak = crate::bench::peak::RowContext::new(g, opts.threads, cache.location());
+        if gen_flops.is_some() {
+            peak.flops = gen_flops;
+        }
         self.rows(&build.name, &dir, batch, &peak, None)?;
-        self.variants(&build.name, &dir, batch, &disc.path)?;
+        // A generation build has no precision variants (yet): its loop feeds float32 caches.
+        if build.generation.is_none() {
+            self.variants(&build.name, &dir, batch, &disc.path)?;
+        }
         self.lean(&build.name, &dir);
         Ok(())
     }
@@ -987,6 +1006,13 @@ fn export_build(
     crate::onnx::export_to_file(&build.graph, &eopts, onnx_path).map_err(|e| e.to_string())?;
     crate::runtime::write_ir(onnx_path, &build.graph)
         .map_err(|e| format!("{}: {e}", crate::runtime::ir_path(onnx_path).display()))?;
+    if let Some(g) = &build.generation {
+        // The decode graph of `lm.generate`, beside prefill's model.onnx.
+        let decode = onnx_path.with_file_name(&g.info.decode_onnx);
+        crate::onnx::export_to_file(&g.decode, &eopts, &decode).map_err(|e| e.to_string())?;
+        crate::runtime::write_ir(&decode, &g.decode)
+            .map_err(|e| format!("{}: {e}", crate::runtime::ir_path(&decode).display()))?;
+    }
     let _ = std::fs::remove_dir_all(inputs_dir);
     std::fs::create_dir_all(inputs_dir).map_err(|e| format!("{}: {e}", inputs_dir.display()))?;
     for (k, (name, t)) in build.inputs.iter().enumerate() {
@@ -1097,6 +1123,9 @@ fn bench_row(
         result_path: log_dir.join(format!("{key}.result.json")),
         pin: opts.pin.clone(),
         task: Default::default(),
+        generation: cache
+            .load_record(build)?
+            .and_then(|r| r.identity.generation),
     };
     let spec_path = log_dir.join(format!("{key}.spec.json"));
     let started = Instant::now();
@@ -1144,6 +1173,16 @@ fn bench_row(
                             row.check = Some(check_outputs(&out_dir, rt, &device, reference, opts));
                         }
                         RowCheck::Fp32(f) => f.check(&out_dir, &mut row),
+                    }
+                    if let (Some(g), Some(c)) = (&mut row.generation, &row.check)
+                        && c.status != CheckStatus::Reference
+                    {
+                        // Same weights, same greedy tokens on every runtime.
+                        g.tokens_match = Some(
+                            c.outputs
+                                .iter()
+                                .any(|o| o.name == "tokens" && o.passed && o.problem.is_none()),
+                        );
                     }
                     if row
                         .check

@@ -93,7 +93,19 @@ fn row_line(row: &RuntimeRow, cached: bool) -> String {
             s.push_str(&format!(" ({n} it)"));
         }
     }
-    if let Some(t) = row.throughput {
+    if let Some(g) = &row.generation {
+        // lm.generate: the latency above is prompt to N tokens.
+        s.push_str(&format!(
+            "  TTFT {}  decode {}/token  {} tok/s",
+            fmt_latency(Some(g.ttft_ms)),
+            fmt_latency(g.decode_ms_median),
+            g.gen_tokens_per_s.map_or("-".into(), |t| if t < 10.0 {
+                format!("{t:.2}")
+            } else {
+                si(t)
+            })
+        ));
+    } else if let Some(t) = row.throughput {
         s.push_str(&format!("  {}/s", si(t)));
     }
     if let Some(st) = &row.stability {

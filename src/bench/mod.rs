@@ -3,6 +3,7 @@
 
 pub mod accuracy;
 pub mod compare;
+pub mod generate;
 pub mod host;
 pub mod peak;
 pub mod pin;

@@ -71,6 +71,10 @@ pub struct WorkerSpec {
     /// ONNX Runtime's graph optimization level (`--ort-opt-level` variants).
     #[serde(default)]
     pub graph_optimization: Option<crate::runtime::GraphOptimization>,
+    /// A generation build's row (`lm.generate`): prefill is `onnx`, decode
+    /// its sibling file; the worker runs the generation loop.
+    #[serde(default)]
+    pub generation: Option<crate::cache::generation::GenerationInfo>,
 }
 
 /// A worker's job.
@@ -190,6 +194,9 @@ pub struct WorkerResult {
     /// `--pin`: the CPUs the worker and its threads were pinned to.
     #[serde(default)]
     pub pinned_cpus: Option<String>,
+    /// Generation rows: TTFT, decode latency, tokens/s.
+    #[serde(default)]
+    pub generation: Option<crate::cache::generation::GenerationStats>,
 }
 
 impl WorkerResult {
@@ -224,6 +231,7 @@ impl WorkerResult {
             warnings: Vec::new(),
             host: None,
             pinned_cpus: None,
+            generation: None,
         }
     }
 
@@ -258,6 +266,7 @@ impl WorkerResult {
             row.gpu_throttle_reasons = g.throttle_reasons.clone();
         }
         row.warnings.extend(self.warnings.iter().cloned());
+        row.generation = self.generation.clone();
     }
 }
 
@@ -440,6 +449,11 @@ fn run_spec(spec: &WorkerSpec, result: &mut WorkerResult) -> Result<(), WorkerEr
         WorkerTask::Optimize => return super::variant_tasks::optimize(spec, result),
         WorkerTask::Shapes | WorkerTask::Benchmark => {}
     }
+    if spec.task == WorkerTask::Benchmark
+        && let Some(g) = &spec.generation
+    {
+        return super::generate::run(spec, g, result);
+    }
     let pin = match &spec.pin {
         Some(list) => {
             let cpus = super::pin::choose(list, spec.threads, &super::host::allowed_cpus())
@@ -587,7 +601,7 @@ pub fn read_inputs(dir: &Path) -> Result<Vec<(String, HostValue)>, WorkerError> 
     Ok(inputs)
 }
 
-fn write_samples(path: &Path, samples_ms: &[f64]) -> Result<(), WorkerError> {
+pub(super) fn write_samples(path: &Path, samples_ms: &[f64]) -> Result<(), WorkerError> {
     let bytes = if path.extension().is_some_and(|e| e == "csv") {
         let mut s = String::from("iteration,latency_ms\n");
         for (i, v) in samples_ms.iter().enumerate() {
@@ -859,6 +873,7 @@ mod tests {
             pin: None,
             task: Default::default(),
             graph_optimization: None,
+            generation: None,
         }
     }
 

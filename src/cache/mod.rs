@@ -9,6 +9,7 @@
 //! ```
 
 pub mod admin;
+pub mod generation;
 pub mod record;
 mod store;
 pub mod system;

@@ -232,6 +232,9 @@ pub struct Identity {
     /// files with their sha256); part of the build's identity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weights: Option<crate::graph::WeightsInfo>,
+    /// `lm.generate` builds: prompt, new tokens and KV cache (issue #18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<super::generation::GenerationInfo>,
 }
 
 impl Identity {
@@ -449,6 +452,9 @@ pub struct RuntimeRow {
     /// GPU rows: NVML clock throttle reasons seen while measuring.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gpu_throttle_reasons: Vec<String>,
+    /// Generation rows: TTFT, per-token decode latency, tokens/s (issue #18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<super::generation::GenerationStats>,
     /// Verdict on the measurement: `stable`, or `unstable` with the reason.
     pub stability: Option<String>,
     /// Samples per second: batch_size / median latency.
@@ -560,6 +566,7 @@ impl Default for RuntimeRow {
             trials: Vec::new(),
             trial_spread_pct: None,
             gpu_throttle_reasons: Vec::new(),
+            generation: None,
             stability: None,
             throughput: None,
             batch_size: None,

@@ -40,6 +40,7 @@ fn value_shapes(opts: &RunOptions, dir: &Path) -> Result<BTreeMap<String, Vec<us
         pin: None,
         task: WorkerTask::Shapes,
         graph_optimization: None,
+        generation: None,
     };
     let spec_path = log.join("shapes.spec.json");
     spec.write(&spec_path).map_err(|e| e.to_string())?;

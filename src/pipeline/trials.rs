@@ -199,6 +199,9 @@ fn one_trial(
         result_path: log_dir.join(format!("{key}.trial{trial}.result.json")),
         pin: opts.pin.clone(),
         task: Default::default(),
+        generation: record
+            .as_ref()
+            .and_then(|rec| rec.identity.generation.clone()),
     };
     let spec_path = log_dir.join(format!("{key}.trial{trial}.spec.json"));
     let result = match run_worker(&spec, &spec_path, opts) {

@@ -293,6 +293,7 @@ fn task_spec(
         pin: None,
         task,
         graph_optimization: None,
+        generation: None,
     }
 }
 

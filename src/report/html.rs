@@ -793,6 +793,13 @@ fn page(report: &Report) -> Result<String, ReportError> {
             "<p class=\"note\">No batch-size sweep: that takes builds of one model differing only by batch size (e.g. --script-args \"--batch_size 8\").</p>\n",
         ),
     }
+    if let Some((svg, caption)) =
+        super::generation::decode_chart(&report.rows, report.caches.len() > 1)
+            .map_err(chart_error)?
+    {
+        out.push_str("<h3>Decode latency against context length</h3>\n");
+        figure(&mut out, &Figure { svg, caption });
+    }
     out.push_str("<h3>% of peak</h3>\n");
     match peak_chart(report)? {
         Some(f) => figure(&mut out, &f),

@@ -66,6 +66,14 @@
 //! | `host_loadavg` | 1-minute load average at the end of the row |
 //! | `cpu_mhz_min`, `cpu_mhz_max` | lowest and highest CPU clock seen |
 //! | `pinned_cpus` | `--pin`: the CPUs the worker was pinned to |
+//! | `prompt_tokens`, `new_tokens` | `lm.generate` builds: P prompt tokens, N generated |
+//! | `ttft_ms` | time to first token: prefill and the greedy pick, median over repetitions |
+//! | `decode_ms_median`, `decode_ms_p90`, `decode_ms_p99` | one decode step (one token per sequence), over all steps and repetitions |
+//! | `gen_tokens_per_s` | generated tokens per second in the decode steps (batch counted) |
+//! | `prompt_tokens_per_s` | prompt tokens per second in prefill (batch counted) |
+//! | `e2e_ms` | prompt to N tokens, median over repetitions (also the row's latency block) |
+//! | `kv_cache_bytes` | 2 x layers x kv_heads x head_dim x (P + N) x batch x dtype bytes |
+//! | `tokens_match` | the greedy tokens equal the reference row's (`reference` on that row) |
 //!
 //! then one `label:<key>` column per label key seen in any row, sorted by key,
 //! with multiple values joined by `,`. Empty cells mean "not measured".
@@ -77,6 +85,7 @@ pub mod md;
 
 mod charts;
 mod compare;
+mod generation;
 mod rows;
 mod samples;
 mod significance;
@@ -102,7 +111,7 @@ pub use table::{
 };
 
 /// The fixed columns, in order (see the module docs for their meaning).
-pub const COLUMNS: [&str; 68] = [
+pub const COLUMNS: [&str; 79] = [
     "build",
     "script",
     "model_class",
@@ -171,6 +180,17 @@ pub const COLUMNS: [&str; 68] = [
     "cpu_mhz_min",
     "cpu_mhz_max",
     "pinned_cpus",
+    "prompt_tokens",
+    "new_tokens",
+    "ttft_ms",
+    "decode_ms_median",
+    "decode_ms_p90",
+    "decode_ms_p99",
+    "gen_tokens_per_s",
+    "prompt_tokens_per_s",
+    "e2e_ms",
+    "kv_cache_bytes",
+    "tokens_match",
 ];
 
 /// Prefix of the per-label columns.
@@ -315,6 +335,20 @@ pub struct ReportRow {
     pub cosine: Option<f64>,
     pub top1_agreement: Option<f64>,
     pub top5_agreement: Option<f64>,
+    /// `lm.generate` rows (issue #18).
+    pub prompt_tokens: Option<u64>,
+    pub new_tokens: Option<u64>,
+    pub ttft_ms: Option<f64>,
+    pub decode_ms_median: Option<f64>,
+    pub decode_ms_p90: Option<f64>,
+    pub decode_ms_p99: Option<f64>,
+    pub gen_tokens_per_s: Option<f64>,
+    pub prompt_tokens_per_s: Option<f64>,
+    pub e2e_ms: Option<f64>,
+    pub kv_cache_bytes: Option<u64>,
+    pub tokens_match: String,
+    /// Median decode latency of step k (context P + k + 1): the HTML chart.
+    pub decode_ms_by_step: Vec<f64>,
 }
 
 fn num<T: fmt::Display>(v: Option<T>) -> String {
@@ -395,6 +429,17 @@ impl ReportRow {
             num(self.cpu_mhz_min),
             num(self.cpu_mhz_max),
             self.pinned_cpus.clone(),
+            num(self.prompt_tokens),
+            num(self.new_tokens),
+            num(self.ttft_ms),
+            num(self.decode_ms_median),
+            num(self.decode_ms_p90),
+            num(self.decode_ms_p99),
+            num(self.gen_tokens_per_s),
+            num(self.prompt_tokens_per_s),
+            num(self.e2e_ms),
+            num(self.kv_cache_bytes),
+            self.tokens_match.clone(),
         ]
     }
 
@@ -712,7 +757,10 @@ mod tests {
                         speedup_vs_fp32,rel_err,cosine,top1_agreement,top5_agreement,weights,error,\
                         median_ci_lo_ms,median_ci_hi_ms,ci_pct,mad_ms,iqr_ms,outliers,outlier_pct,\
                         warmup_iterations,warmup_ms,stop,trials,trial_spread_pct,host_other_cores,\
-                        host_wait_pct,host_steal_pct,host_loadavg,cpu_mhz_min,cpu_mhz_max,pinned_cpus";
+                        host_wait_pct,host_steal_pct,host_loadavg,cpu_mhz_min,cpu_mhz_max,pinned_cpus,\
+                        prompt_tokens,new_tokens,ttft_ms,decode_ms_median,decode_ms_p90,\
+                        decode_ms_p99,gen_tokens_per_s,prompt_tokens_per_s,e2e_ms,kv_cache_bytes,\
+                        tokens_match";
         assert_eq!(COLUMNS.join(","), expected);
         // Every column is named in the module docs' table.
         let docs = include_str!("mod.rs");

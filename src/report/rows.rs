@@ -413,6 +413,8 @@ fn build_columns(record: &Record, cache: &Path) -> ReportRow {
             .first()
             .and_then(|t| t.shape.first())
             .map(|&d| d as u64),
+        prompt_tokens: id.generation.as_ref().map(|g| g.prompt_tokens),
+        new_tokens: id.generation.as_ref().map(|g| g.new_tokens),
         ..Default::default()
     }
 }
@@ -516,6 +518,30 @@ fn runtime_row(
         cpu_mhz_max: host.and_then(|h| h.cpu_mhz_max),
         pinned_cpus: rt.pinned_cpus.clone().unwrap_or_default(),
         precision: rt.precision.clone().unwrap_or_default(),
+        ..generation_columns(rt, base)
+    }
+}
+
+/// The columns of an `lm.generate` row (issue #18).
+fn generation_columns(rt: &RuntimeRow, base: ReportRow) -> ReportRow {
+    let Some(g) = &rt.generation else {
+        return base;
+    };
+    ReportRow {
+        ttft_ms: Some(g.ttft_ms),
+        decode_ms_median: g.decode_ms_median,
+        decode_ms_p90: g.decode_ms_p90,
+        decode_ms_p99: g.decode_ms_p99,
+        gen_tokens_per_s: g.gen_tokens_per_s,
+        prompt_tokens_per_s: Some(g.prompt_tokens_per_s),
+        e2e_ms: Some(g.e2e_ms),
+        kv_cache_bytes: Some(g.kv_cache_bytes),
+        tokens_match: match g.tokens_match {
+            Some(true) => "yes".into(),
+            Some(false) => "no".into(),
+            None => "reference".into(),
+        },
+        decode_ms_by_step: g.decode_ms_by_step.clone(),
         ..base
     }
 }

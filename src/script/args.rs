@@ -32,6 +32,11 @@ pub const STANDARD_ARGS: &[(&str, ArgValue, &str)] = &[
         "sequence length of text inputs",
     ),
     (
+        "max_new_tokens",
+        ArgValue::Int(32),
+        "tokens lm.generate makes after the prompt",
+    ),
+    (
         "max_audio_seq_length",
         ArgValue::Int(25600),
         "samples of audio inputs",

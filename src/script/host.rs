@@ -23,6 +23,8 @@ pub struct Call {
     pub depth: usize,
     /// Index (in the call list) of the top-level call a sub-model came from.
     pub parent: Option<usize>,
+    /// `lm.generate`: the decode graph beside this (prefill) graph.
+    pub generation: Option<Box<super::generate::Generation>>,
 }
 
 /// A sub-model call inside a trace, kept for `--max-depth`.

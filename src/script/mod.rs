@@ -5,6 +5,7 @@ pub mod api;
 pub mod args;
 pub mod composites;
 pub mod error;
+pub mod generate;
 pub mod guard;
 pub mod header;
 pub mod host;
@@ -106,6 +107,8 @@ pub struct Build {
     pub parent: Option<usize>,
     /// How many times the script made this call.
     pub executions: usize,
+    /// `lm.generate`: the decode graph and the generation's shape.
+    pub generation: Option<Box<generate::Generation>>,
 }
 
 #[derive(Clone, Debug)]
@@ -351,7 +354,11 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
     let mut by_hash: HashMap<String, usize> = HashMap::new();
     let mut call_to_build = Vec::with_capacity(calls.len());
     for call in calls {
-        let hash = call.graph.structure_hash();
+        let hash = match &call.generation {
+            // Both graphs and the token count make a generation build.
+            Some(g) => generate::build_hash(&call.graph, g),
+            None => call.graph.structure_hash(),
+        };
         if let Some(&i) = by_hash.get(&hash) {
             builds[i].executions += 1;
             call_to_build.push(i);
@@ -369,6 +376,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
             depth: call.depth,
             parent,
             executions: 1,
+            generation: call.generation,
         });
     }
     let warnings = st

@@ -413,6 +413,7 @@ fn forward_top(
         line,
         depth: 0,
         parent: None,
+        generation: None,
     });
     for sub in subs {
         match full_graph.extract(&sub.class, sub.nodes.clone(), &sub.inputs, &sub.outputs) {
@@ -432,6 +433,7 @@ fn forward_top(
                     line: sub.line,
                     depth: sub.depth,
                     parent: Some(parent),
+                    generation: None,
                 });
             }
             Err(why) => errln!(
@@ -511,7 +513,7 @@ fn forward_nested(
 }
 
 /// Runs a model's own computation on already-traced arguments.
-fn call_layer(
+pub(crate) fn call_layer(
     host: &Host,
     ctx: &NativeCallContext,
     model: &Model,

@@ -81,6 +81,31 @@ pub fn register(api: &mut Api) {
             model::forward(&h, &ctx, &m, inputs)
         },
     );
+    api.doc("generate")
+        .about(
+            "Greedy generation with a KV cache, intercepted at the top level of a script: \
+         `lm.generate(#{ input_ids: ids }, #{ max_new_tokens: N })` traces the causal LM twice \
+         with a static cache of P + N positions, prefill (the [batch, P] prompt) and decode (one \
+         token at a cache_position), and makes one build of both graphs; each runtime row \
+         runs prefill once and N - 1 decode steps, timed (TTFT, per-token latency, tokens/s). \
+         The model's forward must follow the KV-cache convention of \
+         transformers::kv_cache_setup (the stdlib's llama and gpt2 do). Returns [batch, N] \
+         token ids (placeholders while discovering).",
+        )
+        .torch("model.generate(input_ids, max_new_tokens=N, do_sample=False)");
+    let h = api.host.clone();
+    api.fun(
+        "generate",
+        ["model", "inputs", "options"],
+        move |ctx: NativeCallContext,
+              m: &mut Model,
+              inputs: Dynamic,
+              options: rhai::Map|
+              -> R<Dynamic> {
+            let m = m.clone();
+            crate::script::generate::generate(&h, &ctx, &m, inputs, options)
+        },
+    );
     api.doc_property("params")
         .about("Trainable parameter count (buffers excluded, shared weights once), known before any call.")
         .torch("sum(p.numel() for p in model.parameters())");

@@ -1,7 +1,9 @@
 """torchvision classifiers and milesial/Pytorch-UNet (models/torchvision/, models/torch_hub/)."""
 
+import torch
 import torchvision
 from torch import nn
+from torchvision.models.regnet import BlockParams
 
 LIBRARIES = {"torchvision": torchvision.__version__}
 
@@ -16,7 +18,28 @@ TORCHVISION = [
     "swin_v2_s", "swin_v2_t", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
     "vgg19", "vgg19_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32",
     "wide_resnet101_2", "wide_resnet50_2",
+    # vision-zoo: the rest of torchvision's classifiers
+    "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf",
+    "regnet_x_16gf", "regnet_x_32gf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
+    "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf",
+    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+    "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "googlenet", "inception_v3",
+    "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l",
 ]
+
+
+# RegNet's BlockParams reads its stage widths back from tensor ops, which the
+# meta device cannot do: those few scalars are computed on the CPU (the
+# modules themselves are still made on the meta device).
+_block_params = BlockParams.from_init_params
+
+
+def _block_params_on_cpu(cls, *args, **kwargs):
+    with torch.device("cpu"):
+        return _block_params(*args, **kwargs)
+
+
+BlockParams.from_init_params = classmethod(_block_params_on_cpu)
 
 
 def unet(n_channels, n_classes):

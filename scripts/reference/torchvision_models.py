@@ -27,6 +27,14 @@ TORCHVISION = [
     "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l",
 ]
 
+# torchvision.models.segmentation builders, as built without weights: no
+# auxiliary classifier, 21 classes, and (weights_backbone=None) no backbone
+# download.
+SEGMENTATION = [
+    "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet101", "deeplabv3_resnet50", "fcn_resnet101",
+    "fcn_resnet50", "lraspp_mobilenet_v3_large",
+]
+
 
 # RegNet's BlockParams reads its stage widths back from tensor ops, which the
 # meta device cannot do: those few scalars are computed on the CPU (the
@@ -82,5 +90,9 @@ def models():
     for name in TORCHVISION:
         out[f"torchvision/{name}"] = (f"torchvision.models.{name}()",
                                  lambda name=name: torchvision.models.get_model(name, weights=None))
+    for name in SEGMENTATION:
+        out[f"torchvision/{name}"] = (f"torchvision.models.segmentation.{name}(weights_backbone=None)",
+                                 lambda name=name: torchvision.models.get_model(name, weights=None,
+                                                                                weights_backbone=None))
     out["torch_hub/unet"] = ("milesial/Pytorch-UNet UNet(3, 2) (module tree restated)", lambda: unet(3, 2))
     return out

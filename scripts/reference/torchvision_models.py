@@ -24,7 +24,7 @@ TORCHVISION = [
     "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf",
     "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
     "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "googlenet", "inception_v3",
-    "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l",
+    "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "maxvit_t",
 ]
 
 # torchvision.models.segmentation builders, as built without weights: no

@@ -1,0 +1,30 @@
+"""timm models (models/timm/): timm.create_model(name, pretrained=False)."""
+
+import timm
+
+LIBRARIES = {"timm": timm.__version__}
+
+# The timm model each script mirrors (same name, timm's default config).
+TIMM = [
+    # ViT (timm.models.vision_transformer)
+    "vit_tiny_patch16_224", "vit_tiny_patch16_384", "vit_small_patch8_224", "vit_small_patch16_224",
+    "vit_small_patch16_384", "vit_small_patch32_224", "vit_small_patch32_384", "vit_base_patch8_224",
+    "vit_base_patch16_224", "vit_base_patch16_384", "vit_base_patch32_224", "vit_base_patch32_384",
+    "vit_large_patch14_224", "vit_large_patch16_224", "vit_large_patch16_384", "vit_large_patch32_224",
+    "vit_large_patch32_384", "vit_huge_patch14_224",
+    # DeiT and DeiT III (timm.models.deit)
+    "deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224", "deit_base_patch16_384",
+    "deit_tiny_distilled_patch16_224", "deit_small_distilled_patch16_224",
+    "deit_base_distilled_patch16_224", "deit_base_distilled_patch16_384",
+    "deit3_small_patch16_224", "deit3_small_patch16_384", "deit3_medium_patch16_224",
+    "deit3_base_patch16_224", "deit3_base_patch16_384", "deit3_large_patch16_224",
+    "deit3_large_patch16_384", "deit3_huge_patch14_224",
+]
+
+
+def models():
+    return {
+        f"timm/{name}": (f"timm.create_model({name!r}, pretrained=False)",
+                         lambda name=name: timm.create_model(name, pretrained=False))
+        for name in TIMM
+    }

@@ -33,18 +33,41 @@ fn known_names() -> Vec<String> {
         .collect()
 }
 
-/// For every torchvision corpus script named like a vision::model name,
-/// vision::model(name) on the same image builds the same graph (the same
+/// The timm names vision::model knows, with their image sizes: the keys
+/// of stdlib/vision_timm_vit.rhai's timm_vit_configs().
+fn known_timm_names() -> Vec<(String, usize)> {
+    let src = std::fs::read_to_string(root().join("stdlib/vision_timm_vit.rhai")).unwrap();
+    let body = src.split("fn timm_vit_configs()").nth(1).unwrap();
+    body.lines()
+        .filter_map(|l| {
+            let (name, cfg) = l.trim().split_once(": #{")?;
+            let size = cfg
+                .split_once("img_size: ")
+                .and_then(|(_, r)| r.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+                .unwrap_or(224);
+            Some((name.to_string(), size))
+        })
+        .collect()
+}
+
+/// For every torchvision and timm corpus script named like a vision::model
+/// name, vision::model(name) on the same image builds the same graph (the same
 /// structural hash: ops, attributes, parameter names and shapes, inputs);
 /// and every known name has its corpus script.
 #[test]
 fn vision_model_by_name_is_the_corpus_scripts_graph() {
     let dir = tempfile::tempdir().unwrap();
-    let names = known_names();
-    assert!(names.len() >= 85, "{} names", names.len());
+    let mut names: Vec<(String, &str, usize)> = known_names()
+        .into_iter()
+        .map(|n| (n, "torchvision", 224))
+        .collect();
+    assert!(names.len() >= 86, "{} torchvision names", names.len());
+    let timm = known_timm_names();
+    assert!(timm.len() >= 34, "{} timm names", timm.len());
+    names.extend(timm.into_iter().map(|(n, size)| (n, "timm", size)));
     let mut failures = Vec::new();
-    for name in &names {
-        let script = format!("models/torchvision/{name}.rhai");
+    for (name, corpus, size) in &names {
+        let script = format!("models/{corpus}/{name}.rhai");
         if !root().join(&script).exists() {
             failures.push(format!("{name}: no {script}"));
             continue;
@@ -57,7 +80,7 @@ fn vision_model_by_name_is_the_corpus_scripts_graph() {
         let got = discover_source(
             dir.path(),
             &format!(
-                "let model = vision::model(\"{name}\");\nmodel.forward(rand([1, 3, 224, 224]));\n"
+                "let model = vision::model(\"{name}\");\nmodel.forward(rand([1, 3, {size}, {size}]));\n"
             ),
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -108,6 +131,14 @@ fn vision_model_errors_name_the_model_and_the_option() {
         (
             "vision::model(\"regnet_y_400\")",
             "vision::model: unknown model \"regnet_y_400\"; closest: [\"regnet_y_400mf\"",
+        ),
+        (
+            "vision::model(\"deit_tiny_patch16\")",
+            "closest: [\"deit_tiny_patch16_224\"",
+        ),
+        (
+            "vision::model(\"deit_tiny_patch16_224\", #{ img: 32 })",
+            "vision::model(\"deit_tiny_patch16_224\"): unknown option \"img\"",
         ),
         (
             "vision::model(\"resnet50\", #{ aux_logits: false })",

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 23] = [
+const REQUIRED: [&str; 34] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -48,6 +48,17 @@ const REQUIRED: [&str; 23] = [
     "gat",
     "lstm_lm",
     "sd_unet",
+    "regnet_y",
+    "shufflenet_v2",
+    "mnasnet",
+    "googlenet",
+    "inception_v3",
+    "efficientnet_v2",
+    "maxvit",
+    "lraspp",
+    "deeplabv3_mobilenet",
+    "deit_distilled",
+    "deit3",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

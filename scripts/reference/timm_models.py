@@ -19,6 +19,10 @@ TIMM = [
     "deit3_small_patch16_224", "deit3_small_patch16_384", "deit3_medium_patch16_224",
     "deit3_base_patch16_224", "deit3_base_patch16_384", "deit3_large_patch16_224",
     "deit3_large_patch16_384", "deit3_huge_patch14_224",
+    # ResNet, ResNeXt, Wide ResNet and DenseNet (timm.models.resnet, densenet): torchvision's module trees
+    "resnet18", "resnet26", "resnet34", "resnet50", "resnet101", "resnet152", "resnet200", "resnext50_32x4d",
+    "resnext101_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
+    "densenet121", "densenet161", "densenet169", "densenet201",
 ]
 
 

@@ -34,10 +34,21 @@ fn known_names() -> Vec<String> {
 }
 
 /// The timm names vision::model knows, with their image sizes: the keys
-/// of stdlib/vision_timm_vit.rhai's timm_vit_configs().
+/// of timm_vit_configs() (stdlib/vision_timm_vit.rhai) and
+/// timm_beit_configs() (stdlib/vision_timm_beit.rhai).
 fn known_timm_names() -> Vec<(String, usize)> {
-    let src = std::fs::read_to_string(root().join("stdlib/vision_timm_vit.rhai")).unwrap();
-    let body = src.split("fn timm_vit_configs()").nth(1).unwrap();
+    [
+        ("vision_timm_vit", "timm_vit_configs"),
+        ("vision_timm_beit", "timm_beit_configs"),
+    ]
+    .iter()
+    .flat_map(|(file, f)| timm_configs(file, f))
+    .collect()
+}
+
+fn timm_configs(file: &str, function: &str) -> Vec<(String, usize)> {
+    let src = std::fs::read_to_string(root().join(format!("stdlib/{file}.rhai"))).unwrap();
+    let body = src.split(&format!("fn {function}()")).nth(1).unwrap();
     body.lines()
         .filter_map(|l| {
             let (name, cfg) = l.trim().split_once(": #{")?;
@@ -63,7 +74,7 @@ fn vision_model_by_name_is_the_corpus_scripts_graph() {
         .collect();
     assert!(names.len() >= 86, "{} torchvision names", names.len());
     let timm = known_timm_names();
-    assert!(timm.len() >= 34, "{} timm names", timm.len());
+    assert!(timm.len() >= 41, "{} timm names", timm.len());
     names.extend(timm.into_iter().map(|(n, size)| (n, "timm", size)));
     let mut failures = Vec::new();
     for (name, corpus, size) in &names {

@@ -23,6 +23,9 @@ TIMM = [
     "resnet18", "resnet26", "resnet34", "resnet50", "resnet101", "resnet152", "resnet200", "resnext50_32x4d",
     "resnext101_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
     "densenet121", "densenet161", "densenet169", "densenet201",
+    # BEiT and BEiT v2 (timm.models.beit)
+    "beit_base_patch16_224", "beit_base_patch16_384", "beit_large_patch16_224", "beit_large_patch16_384",
+    "beit_large_patch16_512", "beitv2_base_patch16_224", "beitv2_large_patch16_224",
 ]
 
 

@@ -458,7 +458,8 @@ def vision_zoo_cases():
     """RegNet, ShuffleNet V2, MNASNet, GoogLeNet and Inception v3 (their
     checkpoints hold the auxiliary heads), EfficientNetV2, MaxViT,
     LR-ASPP and DeepLabV3 (torchvision segmentation), timm's distilled
-    DeiT and DeiT III (LayerScale, no_embed_class)."""
+    DeiT, DeiT III (LayerScale, no_embed_class) and BEiT (relative
+    position bias with the class token's entries)."""
     from functools import partial
 
     import timm
@@ -523,6 +524,12 @@ def vision_zoo_cases():
         vision("deit3", f"timm VisionTransformer({vit}, init_values=1e-6, no_embed_class=True)",
                lambda: timm.models.vision_transformer.VisionTransformer(**vit, init_values=1e-6, no_embed_class=True),
                f"vision::timm_vision_transformer(#{{ {vit_rhai}, init_values: 0.000001, no_embed_class: true, WEIGHTS }})"),
+        vision("beit", "timm Beit(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=10, "
+               "use_abs_pos_emb=False, use_rel_pos_bias=True, init_values=0.1)",
+               lambda: timm.models.beit.Beit(img_size=IMAGE, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=10,
+                                             use_abs_pos_emb=False, use_rel_pos_bias=True, init_values=0.1),
+               "vision::timm_beit(#{ img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2, num_classes: 10, "
+               "WEIGHTS })"),
     ]
 
 

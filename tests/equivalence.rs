@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 34] = [
+const REQUIRED: [&str; 35] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -59,6 +59,7 @@ const REQUIRED: [&str; 34] = [
     "deeplabv3_mobilenet",
     "deit_distilled",
     "deit3",
+    "beit",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

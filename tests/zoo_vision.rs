@@ -34,12 +34,13 @@ fn known_names() -> Vec<String> {
 }
 
 /// The timm names vision::model knows, with their image sizes: the keys
-/// of timm_vit_configs() (stdlib/vision_timm_vit.rhai) and
-/// timm_beit_configs() (stdlib/vision_timm_beit.rhai).
+/// of timm_vit_configs(), timm_beit_configs() and timm_convnext_configs()
+/// (stdlib/vision_timm_*.rhai).
 fn known_timm_names() -> Vec<(String, usize)> {
     [
         ("vision_timm_vit", "timm_vit_configs"),
         ("vision_timm_beit", "timm_beit_configs"),
+        ("vision_timm_convnext", "timm_convnext_configs"),
     ]
     .iter()
     .flat_map(|(file, f)| timm_configs(file, f))
@@ -74,11 +75,17 @@ fn vision_model_by_name_is_the_corpus_scripts_graph() {
         .collect();
     assert!(names.len() >= 86, "{} torchvision names", names.len());
     let timm = known_timm_names();
-    assert!(timm.len() >= 41, "{} timm names", timm.len());
+    assert!(timm.len() >= 50, "{} timm names", timm.len());
     names.extend(timm.into_iter().map(|(n, size)| (n, "timm", size)));
     let mut failures = Vec::new();
-    for (name, corpus, size) in &names {
-        let script = format!("models/{corpus}/{name}.rhai");
+    for (stem, corpus, size) in &names {
+        let script = format!("models/{corpus}/{stem}.rhai");
+        // timm's names go through "timm/" (convnext_tiny is also torchvision's).
+        let name = if *corpus == "timm" {
+            format!("timm/{stem}")
+        } else {
+            stem.clone()
+        };
         if !root().join(&script).exists() {
             failures.push(format!("{name}: no {script}"));
             continue;
@@ -176,4 +183,39 @@ fn vision_model_errors_name_the_model_and_the_option() {
             "{err}"
         );
     }
+}
+
+/// A name both libraries use picks torchvision's bare and timm's with
+/// "timm/": ConvNeXt-T is 28,589,128 parameters in both, under other names.
+#[test]
+fn timm_prefix_picks_timms_module_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = |call: &str| -> Vec<String> {
+        let d = discover_source(
+            dir.path(),
+            &format!("let model = {call};\nmodel.forward(rand([1, 3, 64, 64]));\n"),
+        )
+        .unwrap_or_else(|e| panic!("{call}: {e}"));
+        d.builds[0]
+            .graph
+            .params
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    };
+    let tv = names("vision::model(\"convnext_tiny\")");
+    let timm = names("vision::model(\"timm/convnext_tiny\")");
+    assert_eq!(tv.len(), timm.len());
+    assert!(
+        tv.contains(&"features.1.0.block.0.weight".to_string()),
+        "{tv:?}"
+    );
+    assert!(
+        timm.contains(&"stages.0.blocks.0.conv_dw.weight".to_string()),
+        "{timm:?}"
+    );
+    assert_eq!(
+        names("vision::model(\"convnext_atto\")"),
+        names("vision::model(\"timm/convnext_atto\")")
+    );
 }

@@ -26,6 +26,9 @@ TIMM = [
     # BEiT and BEiT v2 (timm.models.beit)
     "beit_base_patch16_224", "beit_base_patch16_384", "beit_large_patch16_224", "beit_large_patch16_384",
     "beit_large_patch16_512", "beitv2_base_patch16_224", "beitv2_large_patch16_224",
+    # ConvNeXt (timm.models.convnext)
+    "convnext_atto", "convnext_femto", "convnext_pico", "convnext_nano", "convnext_tiny", "convnext_small",
+    "convnext_base", "convnext_large", "convnext_xlarge",
 ]
 
 

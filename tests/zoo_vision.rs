@@ -34,13 +34,13 @@ fn known_names() -> Vec<String> {
 }
 
 /// The timm names vision::model knows, with their image sizes: the keys
-/// of timm_vit_configs(), timm_beit_configs() and timm_convnext_configs()
-/// (stdlib/vision_timm_*.rhai).
+/// of the timm_*_configs() of stdlib/vision_timm_*.rhai.
 fn known_timm_names() -> Vec<(String, usize)> {
     [
         ("vision_timm_vit", "timm_vit_configs"),
         ("vision_timm_beit", "timm_beit_configs"),
         ("vision_timm_convnext", "timm_convnext_configs"),
+        ("vision_timm_levit", "timm_levit_configs"),
     ]
     .iter()
     .flat_map(|(file, f)| timm_configs(file, f))
@@ -75,7 +75,7 @@ fn vision_model_by_name_is_the_corpus_scripts_graph() {
         .collect();
     assert!(names.len() >= 86, "{} torchvision names", names.len());
     let timm = known_timm_names();
-    assert!(timm.len() >= 50, "{} timm names", timm.len());
+    assert!(timm.len() >= 55, "{} timm names", timm.len());
     names.extend(timm.into_iter().map(|(n, size)| (n, "timm", size)));
     let mut failures = Vec::new();
     for (stem, corpus, size) in &names {

@@ -29,6 +29,8 @@ TIMM = [
     # ConvNeXt (timm.models.convnext)
     "convnext_atto", "convnext_femto", "convnext_pico", "convnext_nano", "convnext_tiny", "convnext_small",
     "convnext_base", "convnext_large", "convnext_xlarge",
+    # LeViT (timm.models.levit; LevitDistilled)
+    "levit_128s", "levit_128", "levit_192", "levit_256", "levit_384",
 ]
 
 

@@ -458,8 +458,9 @@ def vision_zoo_cases():
     """RegNet, ShuffleNet V2, MNASNet, GoogLeNet and Inception v3 (their
     checkpoints hold the auxiliary heads), EfficientNetV2, MaxViT,
     LR-ASPP and DeepLabV3 (torchvision segmentation), timm's distilled
-    DeiT, DeiT III (LayerScale, no_embed_class) and BEiT (relative
-    position bias with the class token's entries)."""
+    DeiT, DeiT III (LayerScale, no_embed_class), BEiT (relative position
+    bias with the class token's entries), ConvNeXt (both MLP forms) and
+    LeViT (attention biases, subsampling attention, BatchNorm1d)."""
     from functools import partial
 
     import timm
@@ -530,6 +531,18 @@ def vision_zoo_cases():
                                              use_abs_pos_emb=False, use_rel_pos_bias=True, init_values=0.1),
                "vision::timm_beit(#{ img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2, num_classes: 10, "
                "WEIGHTS })"),
+        *[vision(f"timm_convnext{'_conv_mlp' if conv_mlp else ''}",
+                 f"timm ConvNeXt(depths=(1, 1, 2, 1), dims=(8, 16, 24, 32), conv_mlp={conv_mlp}, num_classes=10)",
+                 lambda conv_mlp=conv_mlp: timm.models.convnext.ConvNeXt(depths=(1, 1, 2, 1), dims=(8, 16, 24, 32),
+                                                                         conv_mlp=conv_mlp, num_classes=10),
+                 f"vision::timm_convnext(#{{ depths: [1, 1, 2, 1], dims: [8, 16, 24, 32], conv_mlp: {str(conv_mlp).lower()}, "
+                 "num_classes: 10, WEIGHTS })") for conv_mlp in (False, True)],
+        vision("levit", "timm LevitDistilled(img_size=64, embed_dim=(32, 48), key_dim=8, num_heads=(2, 3), depth=(1, 2), "
+               "num_classes=10)",
+               lambda: timm.models.levit.LevitDistilled(img_size=64, embed_dim=(32, 48), key_dim=8, num_heads=(2, 3),
+                                                        depth=(1, 2), num_classes=10),
+               "vision::timm_levit(#{ img_size: 64, embed_dim: [32, 48], key_dim: 8, num_heads: [2, 3], depth: [1, 2], "
+               "num_classes: 10, WEIGHTS })", inputs=image(size=64)),
     ]
 
 

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 35] = [
+const REQUIRED: [&str; 38] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -60,6 +60,9 @@ const REQUIRED: [&str; 35] = [
     "deit_distilled",
     "deit3",
     "beit",
+    "timm_convnext",
+    "timm_convnext_conv_mlp",
+    "levit",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the equivalence fixtures: for every case of CASES, a small
 configuration of a stdlib architecture built in its reference library
-(torchvision, transformers, diffusers, torch_geometric; pytorch/examples' LSTM LM as
+(torchvision, transformers, diffusers, torch_geometric, timm; pytorch/examples' LSTM LM as
 scripts/reference/recurrent_models.py rebuilds it) with a fixed-seed random
 initialization, its weights as a safetensors checkpoint, fixed inputs, and
 the reference's outputs on them. tests/equivalence.rs loads each checkpoint
@@ -476,6 +476,7 @@ def cases():
                tokens(99), "model.forward(#{ input_ids: x.input_ids })", logits, lm=True)
           for name, model, conf, cfg in decoders],
         *encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full),
+        *vision_zoo_cases(),
     ]
 
 
@@ -579,6 +580,98 @@ def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):
     ]
 
 
+def vision_zoo_cases():
+    """RegNet, ShuffleNet V2, MNASNet, GoogLeNet and Inception v3 (their
+    checkpoints hold the auxiliary heads), EfficientNetV2, MaxViT,
+    LR-ASPP and DeepLabV3 (torchvision segmentation), timm's distilled
+    DeiT, DeiT III (LayerScale, no_embed_class), BEiT (relative position
+    bias with the class token's entries), ConvNeXt (both MLP forms) and
+    LeViT (attention biases, subsampling attention, BatchNorm1d)."""
+    from functools import partial
+
+    import timm
+    from torchvision.models.efficientnet import EfficientNet, FusedMBConvConfig, MBConvConfig
+    from torchvision.models.maxvit import MaxVit
+    from torchvision.models.regnet import BlockParams, RegNet
+    from torchvision.models.shufflenetv2 import ShuffleNetV2
+    from torchvision.models import segmentation
+
+    def seg_call(model, x):
+        return {"output": model(x["input"])["out"]}
+
+    def efficientnet_v2():
+        setting = [FusedMBConvConfig(1, 3, 1, 8, 8, 1), FusedMBConvConfig(4, 3, 2, 8, 16, 2),
+                   MBConvConfig(4, 3, 2, 16, 24, 2, width_mult=1.0, depth_mult=1.0)]
+        return EfficientNet(setting, 0.2, last_channel=64, num_classes=10, norm_layer=partial(torch.nn.BatchNorm2d, eps=1e-3))
+
+    vit = dict(img_size=IMAGE, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=10)
+    vit_rhai = "img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2, num_classes: 10"
+    return [
+        vision("regnet_y", "torchvision RegNet(BlockParams.from_init_params(depth=4, w_0=8, w_a=8.0, w_m=2.0, "
+               "group_width=8, se_ratio=0.25), stem_width=8, num_classes=10)",
+               lambda: RegNet(BlockParams.from_init_params(depth=4, w_0=8, w_a=8.0, w_m=2.0, group_width=8, se_ratio=0.25),
+                              stem_width=8, num_classes=10),
+               "vision::regnet(#{ depth: 4, w_0: 8, w_a: 8.0, w_m: 2.0, group_width: 8, se_ratio: 0.25, stem_width: 8, "
+               "num_classes: 10, WEIGHTS })"),
+        vision("shufflenet_v2", "torchvision ShuffleNetV2([2, 2, 2], [8, 16, 32, 64, 128], num_classes=10)",
+               lambda: ShuffleNetV2([2, 2, 2], [8, 16, 32, 64, 128], num_classes=10),
+               "vision::shufflenet_v2([2, 2, 2], [8, 16, 32, 64, 128], #{ num_classes: 10, WEIGHTS })"),
+        vision("mnasnet", "torchvision MNASNet(0.25, num_classes=10)",
+               lambda: torchvision.models.MNASNet(0.25, num_classes=10),
+               "vision::mnasnet(0.25, #{ num_classes: 10, WEIGHTS })"),
+        vision("googlenet", "torchvision GoogLeNet(num_classes=10, aux_logits=True, init_weights=False): the "
+               "checkpoint holds the auxiliary heads", lambda: torchvision.models.GoogLeNet(num_classes=10, init_weights=False),
+               "vision::googlenet(#{ num_classes: 10, WEIGHTS })", inputs=image(size=64)),
+        vision("inception_v3", "torchvision Inception3(num_classes=10, aux_logits=True, init_weights=False), float16 "
+               "checkpoint with the auxiliary head", lambda: torchvision.models.Inception3(num_classes=10, init_weights=False),
+               "vision::inception_v3(#{ num_classes: 10, WEIGHTS })", dtype=torch.float16, inputs=image(size=80)),
+        vision("efficientnet_v2", "torchvision EfficientNet([FusedMBConvConfig(1, 3, 1, 8, 8, 1), FusedMBConvConfig(4, 3, 2, "
+               "8, 16, 2), MBConvConfig(4, 3, 2, 16, 24, 2)], last_channel=64, num_classes=10, BatchNorm eps 1e-3)",
+               efficientnet_v2,
+               'vision::efficientnet_v2([["F", 1, 3, 1, 8, 8, 1], ["F", 4, 3, 2, 8, 16, 2], ["M", 4, 3, 2, 16, 24, 2]], '
+               "#{ last_channel: 64, num_classes: 10, WEIGHTS })"),
+        vision("maxvit", "torchvision MaxVit(input_size=(64, 64), stem_channels=8, partition_size=4, block_channels=[16, 32], "
+               "block_layers=[1, 2], head_dim=8, stochastic_depth_prob=0.0, num_classes=10)",
+               lambda: MaxVit(input_size=(64, 64), stem_channels=8, partition_size=4, block_channels=[16, 32],
+                              block_layers=[1, 2], head_dim=8, stochastic_depth_prob=0.0, num_classes=10),
+               "vision::maxvit(#{ stem_channels: 8, block_channels: [16, 32], block_layers: [1, 2], head_dim: 8, "
+               "partition_size: 4, input_size: 64, num_classes: 10, WEIGHTS })", inputs=image(size=64)),
+        Case("lraspp", "torchvision lraspp_mobilenet_v3_large(weights_backbone=None, num_classes=5)",
+             tv(lambda: segmentation.lraspp_mobilenet_v3_large(weights_backbone=None, num_classes=5)),
+             "vision::lraspp_mobilenet_v3_large(#{ num_classes: 5, WEIGHTS })", image(size=64),
+             "model.forward(x.input)", seg_call),
+        Case("deeplabv3_mobilenet", "torchvision deeplabv3_mobilenet_v3_large(weights_backbone=None, num_classes=5), "
+             "float16 checkpoint", tv(lambda: segmentation.deeplabv3_mobilenet_v3_large(weights_backbone=None, num_classes=5),
+                                      torch.float16),
+             "vision::deeplabv3_mobilenet_v3_large(#{ num_classes: 5, WEIGHTS })", image(size=64),
+             "model.forward(x.input)", seg_call, dtype=torch.float16),
+        vision("deit_distilled", f"timm VisionTransformerDistilled({vit})",
+               lambda: timm.models.deit.VisionTransformerDistilled(**vit),
+               f"vision::timm_vision_transformer(#{{ {vit_rhai}, distilled: true, WEIGHTS }})"),
+        vision("deit3", f"timm VisionTransformer({vit}, init_values=1e-6, no_embed_class=True)",
+               lambda: timm.models.vision_transformer.VisionTransformer(**vit, init_values=1e-6, no_embed_class=True),
+               f"vision::timm_vision_transformer(#{{ {vit_rhai}, init_values: 0.000001, no_embed_class: true, WEIGHTS }})"),
+        vision("beit", "timm Beit(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=10, "
+               "use_abs_pos_emb=False, use_rel_pos_bias=True, init_values=0.1)",
+               lambda: timm.models.beit.Beit(img_size=IMAGE, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=10,
+                                             use_abs_pos_emb=False, use_rel_pos_bias=True, init_values=0.1),
+               "vision::timm_beit(#{ img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2, num_classes: 10, "
+               "WEIGHTS })"),
+        *[vision(f"timm_convnext{'_conv_mlp' if conv_mlp else ''}",
+                 f"timm ConvNeXt(depths=(1, 1, 2, 1), dims=(8, 16, 24, 32), conv_mlp={conv_mlp}, num_classes=10)",
+                 lambda conv_mlp=conv_mlp: timm.models.convnext.ConvNeXt(depths=(1, 1, 2, 1), dims=(8, 16, 24, 32),
+                                                                         conv_mlp=conv_mlp, num_classes=10),
+                 f"vision::timm_convnext(#{{ depths: [1, 1, 2, 1], dims: [8, 16, 24, 32], conv_mlp: {str(conv_mlp).lower()}, "
+                 "num_classes: 10, WEIGHTS })") for conv_mlp in (False, True)],
+        vision("levit", "timm LevitDistilled(img_size=64, embed_dim=(32, 48), key_dim=8, num_heads=(2, 3), depth=(1, 2), "
+               "num_classes=10)",
+               lambda: timm.models.levit.LevitDistilled(img_size=64, embed_dim=(32, 48), key_dim=8, num_heads=(2, 3),
+                                                        depth=(1, 2), num_classes=10),
+               "vision::timm_levit(#{ img_size: 64, embed_dim: [32, 48], key_dim: 8, num_heads: [2, 3], depth: [1, 2], "
+               "num_classes: 10, WEIGHTS })", inputs=image(size=64)),
+    ]
+
+
 # ---------------------------------------------------------------- writing
 
 
@@ -676,7 +769,7 @@ def main():
             write_case(case, out)
     versions = {"torch": torch.__version__, "torchvision": torchvision.__version__,
                 "transformers": transformers.__version__, "torch_geometric": torch_geometric.__version__,
-                "safetensors": getattr(safetensors, "__version__", "?")}
+                "safetensors": getattr(safetensors, "__version__", "?"), "timm": __import__("timm").__version__}
     (out / "versions.json").write_text(json.dumps(versions, indent=2) + "\n")
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .cache/reference-venv with the reference implementations the
 # zoo's parameter names are checked against (torch, torchvision,
-# transformers, diffusers, torch_geometric; onnx and onnxruntime to read
+# transformers, diffusers, torch_geometric, timm; onnx and onnxruntime to read
 # and run exports; safetensors for checkpoints), idempotently. Used by
 # scripts/reference_names.py (which writes tests/data/reference/*.json),
 # scripts/reference_outputs.py, and scripts/reference_weights.py, which
@@ -12,12 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=.cache/reference-venv
-PKGS=(torchvision==0.29.2 transformers==5.25.0 diffusers==0.42.1 torch_geometric==2.8.1 safetensors==0.8.0 onnx==1.23.2 onnxruntime==1.32.0)
+PKGS=(torchvision==0.29.2 transformers==5.25.0 diffusers==0.42.1 torch_geometric==2.8.1 safetensors==0.8.0 timm==1.0.31 onnx==1.23.2 onnxruntime==1.32.0)
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setup_reference: creating $VENV" >&2
     python3 -m venv "$VENV"
 fi
-if "$VENV/bin/python" -c 'import torch, torchvision, transformers, diffusers, torch_geometric, safetensors, onnx, onnxruntime' 2>/dev/null; then
+if "$VENV/bin/python" -c 'import torch, torchvision, transformers, diffusers, torch_geometric, safetensors, timm, onnx, onnxruntime' 2>/dev/null; then
     echo "setup_reference: $VENV is ready" >&2
 else
     echo "setup_reference: installing ${PKGS[*]} into $VENV (about 3 GB)" >&2

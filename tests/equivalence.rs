@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 40] = [
+const REQUIRED: [&str; 55] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -65,6 +65,21 @@ const REQUIRED: [&str; 40] = [
     "wav2vec2",
     "hubert",
     "whisper",
+    "regnet_y",
+    "shufflenet_v2",
+    "mnasnet",
+    "googlenet",
+    "inception_v3",
+    "efficientnet_v2",
+    "maxvit",
+    "lraspp",
+    "deeplabv3_mobilenet",
+    "deit_distilled",
+    "deit3",
+    "beit",
+    "timm_convnext",
+    "timm_convnext_conv_mlp",
+    "levit",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

@@ -1,7 +1,9 @@
 """torchvision classifiers and milesial/Pytorch-UNet (models/torchvision/, models/torch_hub/)."""
 
+import torch
 import torchvision
 from torch import nn
+from torchvision.models.regnet import BlockParams
 
 LIBRARIES = {"torchvision": torchvision.__version__}
 
@@ -16,7 +18,36 @@ TORCHVISION = [
     "swin_v2_s", "swin_v2_t", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
     "vgg19", "vgg19_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32",
     "wide_resnet101_2", "wide_resnet50_2",
+    # vision-zoo: the rest of torchvision's classifiers
+    "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf",
+    "regnet_x_16gf", "regnet_x_32gf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
+    "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf",
+    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+    "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "googlenet", "inception_v3",
+    "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "maxvit_t",
 ]
+
+# torchvision.models.segmentation builders, as built without weights: no
+# auxiliary classifier, 21 classes, and (weights_backbone=None) no backbone
+# download.
+SEGMENTATION = [
+    "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet101", "deeplabv3_resnet50", "fcn_resnet101",
+    "fcn_resnet50", "lraspp_mobilenet_v3_large",
+]
+
+
+# RegNet's BlockParams reads its stage widths back from tensor ops, which the
+# meta device cannot do: those few scalars are computed on the CPU (the
+# modules themselves are still made on the meta device).
+_block_params = BlockParams.from_init_params
+
+
+def _block_params_on_cpu(cls, *args, **kwargs):
+    with torch.device("cpu"):
+        return _block_params(*args, **kwargs)
+
+
+BlockParams.from_init_params = classmethod(_block_params_on_cpu)
 
 
 def unet(n_channels, n_classes):
@@ -59,5 +90,9 @@ def models():
     for name in TORCHVISION:
         out[f"torchvision/{name}"] = (f"torchvision.models.{name}()",
                                  lambda name=name: torchvision.models.get_model(name, weights=None))
+    for name in SEGMENTATION:
+        out[f"torchvision/{name}"] = (f"torchvision.models.segmentation.{name}(weights_backbone=None)",
+                                 lambda name=name: torchvision.models.get_model(name, weights=None,
+                                                                                weights_backbone=None))
     out["torch_hub/unet"] = ("milesial/Pytorch-UNet UNet(3, 2) (module tree restated)", lambda: unet(3, 2))
     return out

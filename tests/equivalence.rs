@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 23] = [
+const REQUIRED: [&str; 28] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -48,6 +48,11 @@ const REQUIRED: [&str; 23] = [
     "gat",
     "lstm_lm",
     "sd_unet",
+    "sd_vae",
+    "sd_vae_decode",
+    "clip_text",
+    "clip_text_projection",
+    "sdxl_unet",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

@@ -474,6 +474,20 @@ def diffusion_cases(rhai_map):
                 use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=8,
                 projection_class_embeddings_input_dim=12 + 6 * 8)
 
+    controlnet = dict(block_out_channels=[16, 32], layers_per_block=1,
+                      down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"], cross_attention_dim=16,
+                      attention_head_dim=4, norm_num_groups=8, conditioning_embedding_out_channels=[8, 16])
+
+    def controlnet_inputs(g):
+        return {"sample": torch.randn(BATCH, 4, 8, 8, generator=g),
+                "timestep": torch.randint(0, 1000, (BATCH,), generator=g),
+                "encoder_hidden_states": torch.randn(BATCH, 7, 16, generator=g),
+                "controlnet_cond": torch.randn(BATCH, 3, 16, 16, generator=g)}
+
+    def controlnet_call(m, x):
+        down, mid = m(x["sample"], x["timestep"], x["encoder_hidden_states"], x["controlnet_cond"], return_dict=False)
+        return {**{f"down_block_res_samples_{i}": d for i, d in enumerate(down)}, "mid_block_res_sample": mid}
+
     def latents(g):
         return {"input": torch.randn(BATCH, 4, 8, 8, generator=g)}
 
@@ -527,6 +541,11 @@ def diffusion_cases(rhai_map):
              "diffusers::unet_2d_condition(" + rhai_map(unet) + ")", unet_inputs,
              "model.forward(#{ sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoder_hidden_states, "
              "text_embeds: x.text_embeds, time_ids: x.time_ids })", unet_call),
+        Case("controlnet", f"diffusers ControlNetModel({controlnet}) (SD's ControlNet at a tiny size)",
+             pyg(lambda: diffusers.ControlNetModel(**controlnet)),
+             "diffusers::controlnet(" + rhai_map(controlnet) + ")", controlnet_inputs,
+             "model.forward(#{ sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoder_hidden_states, "
+             "controlnet_cond: x.controlnet_cond })", controlnet_call),
     ]
 
 

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 28] = [
+const REQUIRED: [&str; 29] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -53,6 +53,7 @@ const REQUIRED: [&str; 28] = [
     "clip_text",
     "clip_text_projection",
     "sdxl_unet",
+    "controlnet",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

@@ -69,6 +69,11 @@ SDXL_REFINER_UNET = dict(
     use_linear_projection=True,
 )
 
+# ControlNets: lllyasviel/control_v11p_sd15_canny (SD 1.5's encoder half,
+# cross-attention 768) and diffusers/controlnet-canny-sdxl-1.0 (SDXL's).
+SD15_CONTROLNET = dict(cross_attention_dim=768)
+SDXL_CONTROLNET = {k: v for k, v in SDXL_UNET.items() if k not in ("up_block_types", "sample_size")}
+
 # The KL VAE of Stable Diffusion 1.x/2.x and SDXL (vae/config.json of
 # stable-diffusion-v1-5, stable-diffusion-2-1 and stabilityai/sdxl-vae:
 # one architecture; sample_size and scaling_factor are the pipeline's).
@@ -139,6 +144,10 @@ def models():
     for stem, config, what in unets:
         table[f"diffusers/{stem}"] = (f"diffusers.UNet2DConditionModel(**{config}) ({what})",
                                       lambda config=config: UNet2DConditionModel(**config))
+    for stem, config, what in [("sd15_controlnet", SD15_CONTROLNET, "ControlNet v1.1 for Stable Diffusion 1.5"),
+                               ("sdxl_controlnet", SDXL_CONTROLNET, "ControlNet for SDXL")]:
+        table[f"diffusers/{stem}"] = (f"diffusers.ControlNetModel(**{config}) ({what})",
+                                      lambda config=config: diffusers.ControlNetModel(**config))
     vaes = [("sd15_vae", SD15_VAE, "Stable Diffusion 1.5"), ("sd21_vae", SD21_VAE, "Stable Diffusion 2.1"),
             ("sdxl_vae", SDXL_VAE, "SDXL"), ("sd3_vae", SD3_VAE, "Stable Diffusion 3"),
             ("flux_vae", FLUX_VAE, "FLUX.1")]

@@ -69,6 +69,15 @@ SDXL_REFINER_UNET = dict(
     use_linear_projection=True,
 )
 
+# UNets with extra input channels (the same weights otherwise): inpainting
+# (latents + mask + masked-image latents: 9), InstructPix2Pix (latents +
+# image latents: 8), SD 2 depth (latents + depth: 5).
+SD15_INPAINT_UNET = dict(SD15_UNET, in_channels=9)
+SD2_INPAINT_UNET = dict(SD_TURBO_UNET, in_channels=9)
+SDXL_INPAINT_UNET = dict(SDXL_UNET, in_channels=9)
+PIX2PIX_UNET = dict(SD15_UNET, in_channels=8)
+SD2_DEPTH_UNET = dict(SD_TURBO_UNET, in_channels=5)
+
 # ControlNets: lllyasviel/control_v11p_sd15_canny (SD 1.5's encoder half,
 # cross-attention 768) and diffusers/controlnet-canny-sdxl-1.0 (SDXL's).
 SD15_CONTROLNET = dict(cross_attention_dim=768)
@@ -102,6 +111,11 @@ SD21_TEXT = dict(hidden_size=1024, intermediate_size=4096, num_attention_heads=1
 SDXL_TEXT = SD15_TEXT
 SDXL_TEXT_2 = dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=20, num_hidden_layers=32,
                    projection_dim=1280, hidden_act="gelu", bos_token_id=0, eos_token_id=2, pad_token_id=1)
+# SD 3 (stabilityai/stable-diffusion-3-medium-diffusers): CLIP ViT-L/14 and
+# OpenCLIP bigG/14, both with their projections; FLUX.1's CLIP: ViT-L/14.
+SD3_TEXT = SD15_TEXT
+SD3_TEXT_2 = SDXL_TEXT_2
+FLUX_TEXT = SD15_TEXT
 
 
 class VaePart(torch.nn.Module):
@@ -140,7 +154,12 @@ def models():
     }
     unets = [("sd21_unet", SD21_UNET, "Stable Diffusion 2.1"), ("sd_turbo_unet", SD_TURBO_UNET, "SD-Turbo"),
              ("sdxl_unet", SDXL_UNET, "SDXL base 1.0"), ("sdxl_turbo_unet", SDXL_TURBO_UNET, "SDXL-Turbo"),
-             ("sdxl_refiner_unet", SDXL_REFINER_UNET, "SDXL refiner 1.0")]
+             ("sdxl_refiner_unet", SDXL_REFINER_UNET, "SDXL refiner 1.0"),
+             ("sd15_inpainting_unet", SD15_INPAINT_UNET, "Stable Diffusion 1.5 inpainting"),
+             ("sd2_inpainting_unet", SD2_INPAINT_UNET, "Stable Diffusion 2 inpainting"),
+             ("sdxl_inpainting_unet", SDXL_INPAINT_UNET, "SDXL 1.0 inpainting 0.1"),
+             ("instruct_pix2pix_unet", PIX2PIX_UNET, "InstructPix2Pix"),
+             ("sd2_depth_unet", SD2_DEPTH_UNET, "Stable Diffusion 2 depth")]
     for stem, config, what in unets:
         table[f"diffusers/{stem}"] = (f"diffusers.UNet2DConditionModel(**{config}) ({what})",
                                       lambda config=config: UNet2DConditionModel(**config))
@@ -162,7 +181,10 @@ def models():
     texts = [("sd15_text_encoder", SD15_TEXT, t.CLIPTextModel, "Stable Diffusion 1.5 text_encoder"),
              ("sd21_text_encoder", SD21_TEXT, t.CLIPTextModel, "Stable Diffusion 2.1 text_encoder"),
              ("sdxl_text_encoder", SDXL_TEXT, t.CLIPTextModel, "SDXL text_encoder"),
-             ("sdxl_text_encoder_2", SDXL_TEXT_2, t.CLIPTextModelWithProjection, "SDXL text_encoder_2")]
+             ("sdxl_text_encoder_2", SDXL_TEXT_2, t.CLIPTextModelWithProjection, "SDXL text_encoder_2"),
+             ("sd3_text_encoder", SD3_TEXT, t.CLIPTextModelWithProjection, "Stable Diffusion 3 text_encoder"),
+             ("sd3_text_encoder_2", SD3_TEXT_2, t.CLIPTextModelWithProjection, "Stable Diffusion 3 text_encoder_2"),
+             ("flux_text_encoder", FLUX_TEXT, t.CLIPTextModel, "FLUX.1 text_encoder")]
     for stem, config, cls, what in texts:
         table[f"diffusers/{stem}"] = (
             f"transformers.{cls.__name__}(CLIPTextConfig(**{config})) ({what})",

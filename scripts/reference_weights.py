@@ -508,6 +508,17 @@ def diffusion_cases(rhai_map):
         ids[1, 7] = 5  # clip_text_projection's eos_token_id
         return {"input_ids": ids}
 
+    def legacy_clip(model, dtype=torch.float32):
+        """transformers 4's layout, as SD 1.5's text_encoder/model.safetensors
+        holds it: every key under text_model., and the position_ids buffer."""
+
+        def write(folder):
+            sd = {"text_model." + k: v.contiguous() for k, v in model.state_dict().items()}
+            sd["text_model.embeddings.position_ids"] = torch.arange(clip["max_position_embeddings"])[None]
+            safetensors.torch.save_file(sd, folder / "model.safetensors")
+
+        return write
+
     def clip_call(m, x):
         o = m(input_ids=x["input_ids"])
         return {"last_hidden_state": o.last_hidden_state, "pooler_output": o.pooler_output}
@@ -525,8 +536,9 @@ def diffusion_cases(rhai_map):
              pyg(lambda: diffusers.AutoencoderKL(**vae)),
              "diffusers::autoencoder_kl(" + rhai_map(vae) + ', "decode")', latents,
              "model.forward(x.input)", lambda m, x: {"output": m.decode(x["input"]).sample}),
-        Case("clip_text", f"transformers CLIPTextModel(CLIPTextConfig({clip}))",
-             hf(lambda: t.CLIPTextModel(t.CLIPTextConfig(**clip)), save_pretrained),
+        Case("clip_text", f"transformers CLIPTextModel(CLIPTextConfig({clip})), saved in transformers 4's "
+             "layout (keys under text_model., a position_ids buffer)",
+             hf(lambda: t.CLIPTextModel(t.CLIPTextConfig(**clip)), legacy_clip),
              "diffusers::clip_text_model(" + rhai_map(clip) + ")", clip_tokens,
              "model.forward(#{ input_ids: x.input_ids })", clip_call),
         Case("clip_text_projection", f"transformers CLIPTextModelWithProjection(CLIPTextConfig({clip}, "

@@ -124,10 +124,21 @@ class VaePart(torch.nn.Module):
 
     def __init__(self, vae, part):
         super().__init__()
+        self.part = part
         names = ("encoder", "quant_conv") if part == "encode" else ("post_quant_conv", "decoder")
         for n in names:
-            if getattr(vae, n) is not None:
-                setattr(self, n, getattr(vae, n))
+            setattr(self, n, getattr(vae, n))
+
+    def forward(self, x):
+        """AutoencoderKL.encode(x).latent_dist.mode() or .decode(x).sample."""
+        if self.part == "encode":
+            moments = self.encoder(x)
+            if self.quant_conv is not None:
+                moments = self.quant_conv(moments)
+            return moments.chunk(2, dim=1)[0]
+        if self.post_quant_conv is not None:
+            x = self.post_quant_conv(x)
+        return self.decoder(x)
 
 
 def vae(config, part=None):

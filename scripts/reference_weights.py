@@ -474,6 +474,10 @@ def diffusion_cases(rhai_map):
                 use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=8,
                 projection_class_embeddings_input_dim=12 + 6 * 8)
 
+    unet_tiny = dict(block_out_channels=[16, 32], layers_per_block=1,
+                     down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"],
+                     up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"],
+                     cross_attention_dim=16, attention_head_dim=4, norm_num_groups=8)
     controlnet = dict(block_out_channels=[16, 32], layers_per_block=1,
                       down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"], cross_attention_dim=16,
                       attention_head_dim=4, norm_num_groups=8, conditioning_embedding_out_channels=[8, 16])
@@ -487,6 +491,18 @@ def diffusion_cases(rhai_map):
     def controlnet_call(m, x):
         down, mid = m(x["sample"], x["timestep"], x["encoder_hidden_states"], x["controlnet_cond"], return_dict=False)
         return {**{f"down_block_res_samples_{i}": d for i, d in enumerate(down)}, "mid_block_res_sample": mid}
+
+    lcm = dict(unet_tiny, time_cond_proj_dim=8)
+
+    def lcm_inputs(g):
+        return {"sample": torch.randn(BATCH, 4, 8, 8, generator=g),
+                "timestep": torch.randint(0, 1000, (BATCH,), generator=g),
+                "encoder_hidden_states": torch.randn(BATCH, 7, 16, generator=g),
+                "timestep_cond": torch.randn(BATCH, 8, generator=g)}
+
+    def lcm_call(m, x):
+        return {"output": m(x["sample"], x["timestep"], x["encoder_hidden_states"],
+                            timestep_cond=x["timestep_cond"]).sample}
 
     def latents(g):
         return {"input": torch.randn(BATCH, 4, 8, 8, generator=g)}
@@ -558,6 +574,12 @@ def diffusion_cases(rhai_map):
              "diffusers::controlnet(" + rhai_map(controlnet) + ")", controlnet_inputs,
              "model.forward(#{ sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoder_hidden_states, "
              "controlnet_cond: x.controlnet_cond })", controlnet_call),
+        Case("lcm_unet", f"diffusers UNet2DConditionModel({lcm}) (a Latent Consistency Model's UNet at a tiny "
+             "size: the guidance embedding's cond_proj)",
+             pyg(lambda: diffusers.UNet2DConditionModel(sample_size=8, **lcm)),
+             "diffusers::unet_2d_condition(" + rhai_map(lcm) + ")", lcm_inputs,
+             "model.forward(#{ sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoder_hidden_states, "
+             "timestep_cond: x.timestep_cond })", lcm_call),
     ]
 
 

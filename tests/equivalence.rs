@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 29] = [
+const REQUIRED: [&str; 30] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -54,6 +54,7 @@ const REQUIRED: [&str; 29] = [
     "clip_text_projection",
     "sdxl_unet",
     "controlnet",
+    "lcm_unet",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

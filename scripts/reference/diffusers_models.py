@@ -78,6 +78,11 @@ SDXL_INPAINT_UNET = dict(SDXL_UNET, in_channels=9)
 PIX2PIX_UNET = dict(SD15_UNET, in_channels=8)
 SD2_DEPTH_UNET = dict(SD_TURBO_UNET, in_channels=5)
 
+# Latent Consistency Models (SimianLuo/LCM_Dreamshaper_v7, latent-consistency/lcm-sdxl):
+# the UNet takes the guidance scale's embedding (time_cond_proj_dim 256).
+LCM_DREAMSHAPER_UNET = dict(SD15_UNET, time_cond_proj_dim=256)
+LCM_SDXL_UNET = dict(SDXL_UNET, time_cond_proj_dim=256)
+
 # ControlNets: lllyasviel/control_v11p_sd15_canny (SD 1.5's encoder half,
 # cross-attention 768) and diffusers/controlnet-canny-sdxl-1.0 (SDXL's).
 SD15_CONTROLNET = dict(cross_attention_dim=768)
@@ -170,7 +175,9 @@ def models():
              ("sd2_inpainting_unet", SD2_INPAINT_UNET, "Stable Diffusion 2 inpainting"),
              ("sdxl_inpainting_unet", SDXL_INPAINT_UNET, "SDXL 1.0 inpainting 0.1"),
              ("instruct_pix2pix_unet", PIX2PIX_UNET, "InstructPix2Pix"),
-             ("sd2_depth_unet", SD2_DEPTH_UNET, "Stable Diffusion 2 depth")]
+             ("sd2_depth_unet", SD2_DEPTH_UNET, "Stable Diffusion 2 depth"),
+             ("lcm_dreamshaper_v7_unet", LCM_DREAMSHAPER_UNET, "LCM Dreamshaper v7"),
+             ("lcm_sdxl_unet", LCM_SDXL_UNET, "LCM-SDXL")]
     for stem, config, what in unets:
         table[f"diffusers/{stem}"] = (f"diffusers.UNet2DConditionModel(**{config}) ({what})",
                                       lambda config=config: UNet2DConditionModel(**config))

@@ -68,9 +68,15 @@ def constructors():
     # UNets at 64x64 images: 8x8 latents. Not the SD 1.5 UNet: its 3.4 GB
     # of weights, held here four times over (export, fresh values, session,
     # PyTorch), outgrow a 24 GB machine; unet_block checks its blocks.
+    # The VAEs (whole, encode, decode; with and without quant convs) and CLIP
+    # text encoders (with and without projection) of SD 1.5 and SD 3; the
+    # other diffusers scripts share their builders at sizes that outgrow it.
+    checked = ("unet_block", "sd15_vae", "sd15_vae_encoder", "sd15_vae_decoder", "sd3_vae",
+               "sd15_text_encoder", "sd3_text_encoder")
     for key, (_, make) in diffusers_models.models().items():
-        if key != "diffusers/sd15_unet":
-            tv[f"models/{key}.rhai"] = (f"--height {SIZE} --width {SIZE}", make)
+        if key.split("/")[1] in checked:
+            args = "" if "text_encoder" in key else f"--height {SIZE} --width {SIZE}"
+            tv[f"models/{key}.rhai"] = (args, make)
     llm = llm_models.models()
     for key in llm_models.OUTPUTS:
         # Two sequences; with an attention_mask input the second is
@@ -127,6 +133,15 @@ def run_reference(script, model, inputs):
             return {"output": model(named["input"])}
         if "/graph_convolutions/" in script:
             return {"output": model(named["x"], edge_index(named["adj"].numpy()))}
+        if "/diffusers/" in script and "text_encoder" in script:
+            out = model(input_ids=named["input_ids"])
+            if hasattr(out, "text_embeds"):
+                return {"text_embeds": out.text_embeds, "last_hidden_state": out.last_hidden_state}
+            return {"last_hidden_state": out.last_hidden_state, "pooler_output": out.pooler_output}
+        if "/diffusers/" in script and "_vae" in script:
+            (x,) = named.values()
+            out = model(x)
+            return {"output": getattr(out, "sample", out)}
         if "/diffusers/" in script:
             out = model(named["sample"], named["timestep"], encoder_hidden_states=named["encoder_hidden_states"])
             return {"output": out.sample}

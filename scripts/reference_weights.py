@@ -477,6 +477,7 @@ def cases():
           for name, model, conf, cfg in decoders],
         *encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full),
         *vision_zoo_cases(),
+        *diffusion_cases(rhai_map),
     ]
 
 
@@ -672,6 +673,135 @@ def vision_zoo_cases():
     ]
 
 
+def diffusion_cases(rhai_map):
+    """Stable Diffusion's parts at tiny sizes: the KL VAE (whole, and its
+    decoder loaded from the whole VAE's checkpoint), the CLIP text encoders
+    (argmax end-of-text pooling; the projection), and an SDXL-style UNet
+    (text_time micro-conditioning, per-level transformer layers, linear
+    projections) loaded with the builder's weights option."""
+    import diffusers
+
+    t = transformers
+    vae = dict(block_out_channels=[16, 32], down_block_types=["DownEncoderBlock2D"] * 2,
+               up_block_types=["UpDecoderBlock2D"] * 2, layers_per_block=1, latent_channels=4, norm_num_groups=8)
+    clip = dict(vocab_size=99, hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                max_position_embeddings=16, projection_dim=24, bos_token_id=0, eos_token_id=2, pad_token_id=1)
+    unet = dict(block_out_channels=[16, 32], layers_per_block=1,
+                down_block_types=["DownBlock2D", "CrossAttnDownBlock2D"],
+                up_block_types=["CrossAttnUpBlock2D", "UpBlock2D"], attention_head_dim=[2, 4],
+                transformer_layers_per_block=[1, 2], cross_attention_dim=16, norm_num_groups=8,
+                use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=8,
+                projection_class_embeddings_input_dim=12 + 6 * 8)
+
+    unet_tiny = dict(block_out_channels=[16, 32], layers_per_block=1,
+                     down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"],
+                     up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"],
+                     cross_attention_dim=16, attention_head_dim=4, norm_num_groups=8)
+    controlnet = dict(block_out_channels=[16, 32], layers_per_block=1,
+                      down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"], cross_attention_dim=16,
+                      attention_head_dim=4, norm_num_groups=8, conditioning_embedding_out_channels=[8, 16])
+
+    def controlnet_inputs(g):
+        return {"sample": torch.randn(BATCH, 4, 8, 8, generator=g),
+                "timestep": torch.randint(0, 1000, (BATCH,), generator=g),
+                "encoder_hidden_states": torch.randn(BATCH, 7, 16, generator=g),
+                "controlnet_cond": torch.randn(BATCH, 3, 16, 16, generator=g)}
+
+    def controlnet_call(m, x):
+        down, mid = m(x["sample"], x["timestep"], x["encoder_hidden_states"], x["controlnet_cond"], return_dict=False)
+        return {**{f"down_block_res_samples_{i}": d for i, d in enumerate(down)}, "mid_block_res_sample": mid}
+
+    lcm = dict(unet_tiny, time_cond_proj_dim=8)
+
+    def lcm_inputs(g):
+        return {"sample": torch.randn(BATCH, 4, 8, 8, generator=g),
+                "timestep": torch.randint(0, 1000, (BATCH,), generator=g),
+                "encoder_hidden_states": torch.randn(BATCH, 7, 16, generator=g),
+                "timestep_cond": torch.randn(BATCH, 8, generator=g)}
+
+    def lcm_call(m, x):
+        return {"output": m(x["sample"], x["timestep"], x["encoder_hidden_states"],
+                            timestep_cond=x["timestep_cond"]).sample}
+
+    def latents(g):
+        return {"input": torch.randn(BATCH, 4, 8, 8, generator=g)}
+
+    def unet_inputs(g):
+        return {"sample": torch.randn(BATCH, 4, 8, 8, generator=g),
+                "timestep": torch.randint(0, 1000, (BATCH,), generator=g),
+                "encoder_hidden_states": torch.randn(BATCH, 7, 16, generator=g),
+                "text_embeds": torch.randn(BATCH, 12, generator=g),
+                "time_ids": torch.randint(0, 1024, (BATCH, 6), generator=g).float()}
+
+    def unet_call(m, x):
+        cond = {"text_embeds": x["text_embeds"], "time_ids": x["time_ids"]}
+        return {"output": m(x["sample"], x["timestep"], x["encoder_hidden_states"], added_cond_kwargs=cond).sample}
+
+    def clip_tokens(g):
+        ids = torch.randint(3, 99, (BATCH, SEQ), generator=g)
+        ids[0, 5] = 98  # the highest id (the end-of-text token) mid-sequence: pooling must find it
+        ids[1, 7] = 5  # clip_text_projection's eos_token_id
+        return {"input_ids": ids}
+
+    def legacy_clip(model, dtype=torch.float32):
+        """transformers 4's layout, as SD 1.5's text_encoder/model.safetensors
+        holds it: every key under text_model., and the position_ids buffer."""
+
+        def write(folder):
+            sd = {"text_model." + k: v.contiguous() for k, v in model.state_dict().items()}
+            sd["text_model.embeddings.position_ids"] = torch.arange(clip["max_position_embeddings"])[None]
+            safetensors.torch.save_file(sd, folder / "model.safetensors")
+
+        return write
+
+    def clip_call(m, x):
+        o = m(input_ids=x["input_ids"])
+        return {"last_hidden_state": o.last_hidden_state, "pooler_output": o.pooler_output}
+
+    def clip_projection_call(m, x):
+        o = m(input_ids=x["input_ids"])
+        return {"text_embeds": o.text_embeds, "last_hidden_state": o.last_hidden_state}
+
+    return [
+        Case("sd_vae", f"diffusers AutoencoderKL({vae}): encode, the latent mode, decode",
+             pyg(lambda: diffusers.AutoencoderKL(**vae)),
+             "diffusers::autoencoder_kl(" + rhai_map(vae) + ")", image(),
+             "model.forward(x.input)", lambda m, x: {"output": m(x["input"]).sample}),
+        Case("sd_vae_decode", f"diffusers AutoencoderKL({vae}).decode, loaded from the whole VAE's checkpoint",
+             pyg(lambda: diffusers.AutoencoderKL(**vae)),
+             "diffusers::autoencoder_kl(" + rhai_map(vae) + ', "decode")', latents,
+             "model.forward(x.input)", lambda m, x: {"output": m.decode(x["input"]).sample}),
+        Case("clip_text", f"transformers CLIPTextModel(CLIPTextConfig({clip})), saved in transformers 4's "
+             "layout (keys under text_model., a position_ids buffer)",
+             hf(lambda: t.CLIPTextModel(t.CLIPTextConfig(**clip)), legacy_clip),
+             "diffusers::clip_text_model(" + rhai_map(clip) + ")", clip_tokens,
+             "model.forward(#{ input_ids: x.input_ids })", clip_call),
+        Case("clip_text_projection", f"transformers CLIPTextModelWithProjection(CLIPTextConfig({clip}, "
+             "hidden_act='gelu', eos_token_id=5)): pooled at the first eos_token_id",
+             hf(lambda: t.CLIPTextModelWithProjection(t.CLIPTextConfig(**dict(clip, hidden_act="gelu", eos_token_id=5))),
+                save_pretrained),
+             "diffusers::clip_text_model_with_projection(" + rhai_map(dict(clip, hidden_act="gelu", eos_token_id=5)) + ")",
+             clip_tokens, "model.forward(#{ input_ids: x.input_ids })", clip_projection_call),
+        Case("sdxl_unet", f"diffusers UNet2DConditionModel({unet}) (SDXL's text_time UNet at a tiny size), "
+             "loaded with the builder's weights option",
+             pyg(lambda: diffusers.UNet2DConditionModel(sample_size=8, **unet)),
+             "diffusers::unet_2d_condition(" + rhai_map(unet) + ")", unet_inputs,
+             "model.forward(#{ sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoder_hidden_states, "
+             "text_embeds: x.text_embeds, time_ids: x.time_ids })", unet_call),
+        Case("controlnet", f"diffusers ControlNetModel({controlnet}) (SD's ControlNet at a tiny size)",
+             pyg(lambda: diffusers.ControlNetModel(**controlnet)),
+             "diffusers::controlnet(" + rhai_map(controlnet) + ")", controlnet_inputs,
+             "model.forward(#{ sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoder_hidden_states, "
+             "controlnet_cond: x.controlnet_cond })", controlnet_call),
+        Case("lcm_unet", f"diffusers UNet2DConditionModel({lcm}) (a Latent Consistency Model's UNet at a tiny "
+             "size: the guidance embedding's cond_proj)",
+             pyg(lambda: diffusers.UNet2DConditionModel(sample_size=8, **lcm)),
+             "diffusers::unet_2d_condition(" + rhai_map(lcm) + ")", lcm_inputs,
+             "model.forward(#{ sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoder_hidden_states, "
+             "timestep_cond: x.timestep_cond })", lcm_call),
+    ]
+
+
 # ---------------------------------------------------------------- writing
 
 
@@ -746,7 +876,8 @@ def write_case(case, out):
     }
     # The parameters of the part the script builds (BERT's BertModel of
     # BertForPreTraining, Whisper's encoder).
-    part = {"bert": lambda m: m.bert, "whisper_encoder": lambda m: m.model.encoder}.get(case.name)
+    part = {"bert": lambda m: m.bert, "whisper_encoder": lambda m: m.model.encoder,
+            "sd_vae_decode": lambda m: torch.nn.ModuleList([m.post_quant_conv, m.decoder])}.get(case.name)
     counted = part(model) if part else model
     info["params"] = sum({id(p): p.numel() for p in counted.parameters()}.values())
     del params

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 55] = [
+const REQUIRED: [&str; 62] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -80,6 +80,13 @@ const REQUIRED: [&str; 55] = [
     "timm_convnext",
     "timm_convnext_conv_mlp",
     "levit",
+    "sd_vae",
+    "sd_vae_decode",
+    "clip_text",
+    "clip_text_projection",
+    "sdxl_unet",
+    "controlnet",
+    "lcm_unet",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

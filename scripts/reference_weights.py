@@ -450,6 +450,55 @@ def cases():
              "convs[1] = GATConv(8, 3, heads=1, concat=False)", pyg(gat),
              "gnn::gat(16, 4, 3, 2, #{ WEIGHTS })", graph(16, "mask"), "model.forward(#{ x: x.x, adj: x.adj })",
              gnn_call),
+        *detection_cases(rhai_map),
+    ]
+
+
+def detection_cases(rhai_map):
+    """YOLOv8 and YOLO11 (ultralytics DetectionModel from their YAML at a
+    tiny width), DETR and SegFormer (transformers) at small configs."""
+    from ultralytics.nn.tasks import DetectionModel
+
+    t = transformers
+    tiny = {"t": [0.33, 0.125, 1024]}
+
+    def yolo(yaml):
+        def make():
+            from ultralytics.nn.tasks import yaml_model_load
+            cfg = dict(yaml_model_load(f"{yaml}.yaml"), scales=tiny, scale="t")
+            return DetectionModel(cfg, verbose=False)
+        return make
+
+    def yolo_call(m, x):
+        return {"output": m(x["input"])[0]}
+
+    def yolo_case(name, yaml):
+        return Case(name, f"ultralytics DetectionModel({yaml}.yaml with scales {tiny}, scale t)",
+                    pyg(yolo(yaml)),
+                    f'vision::yolo(vision::yolo_yaml("{yaml}") + #{{ scales: #{{ t: [0.33, 0.125, 1024] }} }}, '
+                    '#{ scale: "t", WEIGHTS })',
+                    image(size=64), "model.forward(x.input)", yolo_call)
+
+    resnet = dict(embedding_size=8, hidden_sizes=[16, 32, 64, 128], depths=[1, 2, 1, 1],
+                  out_features=["stage1", "stage2", "stage3", "stage4"])
+    detr = dict(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, num_queries=10, num_labels=5)
+    backbone = "#{ " + ", ".join(f"{k}: {json.dumps(v)}" for k, v in resnet.items()) + " }"
+    segformer = dict(hidden_sizes=[8, 16, 24, 32], depths=[1, 2, 1, 1], num_attention_heads=[1, 2, 3, 4],
+                     decoder_hidden_size=16, num_labels=5)
+    return [
+        yolo_case("yolov8", "yolov8"),
+        yolo_case("yolo11", "yolo11"),
+        Case("detr", f"transformers DetrForObjectDetection(DetrConfig({detr}, backbone_config=ResNetConfig({resnet})))",
+             pyg(lambda: t.DetrForObjectDetection(t.DetrConfig(**detr, backbone_config=t.ResNetConfig(**resnet)))),
+             "transformers::detr(" + rhai_map(detr).replace(", WEIGHTS }", f", backbone_config: {backbone}, WEIGHTS }}") + ")",
+             image(size=64), "model.forward(x.input)",
+             lambda m, x: (lambda o: {"output_0": o.logits, "output_1": o.pred_boxes})(m(pixel_values=x["input"]))),
+        Case("segformer", f"transformers SegformerForSemanticSegmentation(SegformerConfig({segformer}))",
+             pyg(lambda: t.SegformerForSemanticSegmentation(t.SegformerConfig(**segformer))),
+             "transformers::segformer(" + rhai_map(segformer) + ")",
+             image(size=64), "model.forward(x.input)",
+             lambda m, x: {"output": m(pixel_values=x["input"]).logits}),
     ]
 
 

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 23] = [
+const REQUIRED: [&str; 27] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -48,6 +48,10 @@ const REQUIRED: [&str; 23] = [
     "gat",
     "lstm_lm",
     "sd_unet",
+    "yolov8",
+    "yolo11",
+    "detr",
+    "segformer",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

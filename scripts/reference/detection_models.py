@@ -5,10 +5,11 @@ SegmentationModel, PoseModel and ClassificationModel from their YAML files."""
 import logging
 
 import torch
+import transformers
 import ultralytics
 from ultralytics.nn.tasks import ClassificationModel, DetectionModel, PoseModel, SegmentationModel
 
-LIBRARIES = {"ultralytics": ultralytics.__version__}
+LIBRARIES = {"ultralytics": ultralytics.__version__, "transformers": transformers.__version__}
 
 logging.getLogger("ultralytics").setLevel(logging.ERROR)
 
@@ -44,5 +45,47 @@ def ultralytics_models():
     return out
 
 
+STAGES = ["stage1", "stage2", "stage3", "stage4"]
+
+
+def detr(depths):
+    """DetrForObjectDetection with transformers' own ResNet backbone
+    (use_timm_backbone=False) and facebook/detr-resnet-*'s 91 labels."""
+    backbone = transformers.ResNetConfig(depths=depths, out_features=STAGES)
+    return transformers.DetrForObjectDetection(transformers.DetrConfig(backbone_config=backbone, num_labels=91))
+
+
+def transformers_models():
+    return {
+        "transformers/detr_resnet_50": (
+            "transformers.DetrForObjectDetection(DetrConfig(backbone_config=ResNetConfig(depths=[3, 4, 6, 3]), num_labels=91))",
+            lambda: detr([3, 4, 6, 3])),
+        "transformers/detr_resnet_101": (
+            "transformers.DetrForObjectDetection(DetrConfig(backbone_config=ResNetConfig(depths=[3, 4, 23, 3]), num_labels=91))",
+            lambda: detr([3, 4, 23, 3])),
+    }
+
+
+# nvidia/segformer-b*-finetuned-ade-*: config.json values that differ from SegformerConfig's defaults (b0's)
+SEGFORMER = {
+    "b0": dict(),
+    "b1": dict(hidden_sizes=[64, 128, 320, 512]),
+    "b2": dict(hidden_sizes=[64, 128, 320, 512], depths=[3, 4, 6, 3], decoder_hidden_size=768),
+    "b3": dict(hidden_sizes=[64, 128, 320, 512], depths=[3, 4, 18, 3], decoder_hidden_size=768),
+    "b4": dict(hidden_sizes=[64, 128, 320, 512], depths=[3, 8, 27, 3], decoder_hidden_size=768),
+    "b5": dict(hidden_sizes=[64, 128, 320, 512], depths=[3, 6, 40, 3], decoder_hidden_size=768),
+}
+
+
+def segformer_models():
+    out = {}
+    for b, cfg in SEGFORMER.items():
+        cfg = {**cfg, "num_labels": 150}
+        out[f"transformers/segformer_{b}"] = (
+            f"transformers.SegformerForSemanticSegmentation(SegformerConfig(**{cfg}))",
+            lambda cfg=cfg: transformers.SegformerForSemanticSegmentation(transformers.SegformerConfig(**cfg)))
+    return out
+
+
 def models():
-    return {**ultralytics_models()}
+    return {**ultralytics_models(), **transformers_models(), **segformer_models()}

@@ -16,12 +16,15 @@ logging.getLogger("ultralytics").setLevel(logging.ERROR)
 # script stem prefix -> (ultralytics class, YAML file stem)
 ULTRALYTICS = {
     "yolov8": (DetectionModel, "yolov8"),
+    "yolov8-p2": (DetectionModel, "yolov8-p2"),
+    "yolov8-p6": (DetectionModel, "yolov8-p6"),
     "yolov8-seg": (SegmentationModel, "yolov8-seg"),
     "yolov8-pose": (PoseModel, "yolov8-pose"),
     "yolov8-cls": (ClassificationModel, "yolov8-cls"),
     "yolo11": (DetectionModel, "yolo11"),
     "yolo11-seg": (SegmentationModel, "yolo11-seg"),
     "yolo11-pose": (PoseModel, "yolo11-pose"),
+    "yolo11-cls": (ClassificationModel, "yolo11-cls"),
 }
 
 
@@ -84,6 +87,11 @@ def segformer_models():
         out[f"transformers/segformer_{b}"] = (
             f"transformers.SegformerForSemanticSegmentation(SegformerConfig(**{cfg}))",
             lambda cfg=cfg: transformers.SegformerForSemanticSegmentation(transformers.SegformerConfig(**cfg)))
+        # nvidia/mit-b*: the same encoders as ImageNet classifiers
+        mit = {k: v for k, v in cfg.items() if k != "decoder_hidden_size"} | {"num_labels": 1000}
+        out[f"transformers/segformer_mit_{b}"] = (
+            f"transformers.SegformerForImageClassification(SegformerConfig(**{mit}))",
+            lambda mit=mit: transformers.SegformerForImageClassification(transformers.SegformerConfig(**mit)))
     return out
 
 

@@ -457,24 +457,26 @@ def cases():
 def detection_cases(rhai_map):
     """YOLOv8 and YOLO11 (ultralytics DetectionModel from their YAML at a
     tiny width), DETR and SegFormer (transformers) at small configs."""
-    from ultralytics.nn.tasks import DetectionModel
+    from ultralytics.nn.tasks import DetectionModel, OBBModel, PoseModel, SegmentationModel, yaml_model_load
 
     t = transformers
     tiny = {"t": [0.33, 0.125, 1024]}
 
-    def yolo(yaml):
+    def yolo(cls, yaml):
         def make():
-            from ultralytics.nn.tasks import yaml_model_load
             cfg = dict(yaml_model_load(f"{yaml}.yaml"), scales=tiny, scale="t")
-            return DetectionModel(cfg, verbose=False)
+            return cls(cfg, verbose=False)
         return make
 
     def yolo_call(m, x):
-        return {"output": m(x["input"])[0]}
+        y = m(x["input"])[0]  # eval mode: (decoded outputs, raw maps)
+        if isinstance(y, (list, tuple)):  # Segment: detections and prototypes
+            return {f"output_{i}": v for i, v in enumerate(y)}
+        return {"output": y}
 
-    def yolo_case(name, yaml):
-        return Case(name, f"ultralytics DetectionModel({yaml}.yaml with scales {tiny}, scale t)",
-                    pyg(yolo(yaml)),
+    def yolo_case(name, yaml, cls=DetectionModel):
+        return Case(name, f"ultralytics {cls.__name__}({yaml}.yaml with scales {tiny}, scale t)",
+                    pyg(yolo(cls, yaml)),
                     f'vision::yolo(vision::yolo_yaml("{yaml}") + #{{ scales: #{{ t: [0.33, 0.125, 1024] }} }}, '
                     '#{ scale: "t", WEIGHTS })',
                     image(size=64), "model.forward(x.input)", yolo_call)
@@ -489,6 +491,9 @@ def detection_cases(rhai_map):
     return [
         yolo_case("yolov8", "yolov8"),
         yolo_case("yolo11", "yolo11"),
+        yolo_case("yolov8_seg", "yolov8-seg", SegmentationModel),
+        yolo_case("yolov8_pose", "yolov8-pose", PoseModel),
+        yolo_case("yolo11_obb", "yolo11-obb", OBBModel),
         Case("detr", f"transformers DetrForObjectDetection(DetrConfig({detr}, backbone_config=ResNetConfig({resnet})))",
              pyg(lambda: t.DetrForObjectDetection(t.DetrConfig(**detr, backbone_config=t.ResNetConfig(**resnet)))),
              "transformers::detr(" + rhai_map(detr).replace(", WEIGHTS }", f", backbone_config: {backbone}, WEIGHTS }}") + ")",

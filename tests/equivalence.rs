@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 27] = [
+const REQUIRED: [&str; 30] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -50,6 +50,9 @@ const REQUIRED: [&str; 27] = [
     "sd_unet",
     "yolov8",
     "yolo11",
+    "yolov8_seg",
+    "yolov8_pose",
+    "yolo11_obb",
     "detr",
     "segformer",
 ];

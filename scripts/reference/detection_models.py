@@ -7,7 +7,7 @@ import logging
 import torch
 import transformers
 import ultralytics
-from ultralytics.nn.tasks import ClassificationModel, DetectionModel, PoseModel, SegmentationModel
+from ultralytics.nn.tasks import ClassificationModel, DetectionModel, OBBModel, PoseModel, SegmentationModel
 
 LIBRARIES = {"ultralytics": ultralytics.__version__, "transformers": transformers.__version__}
 
@@ -20,10 +20,12 @@ ULTRALYTICS = {
     "yolov8-p6": (DetectionModel, "yolov8-p6"),
     "yolov8-seg": (SegmentationModel, "yolov8-seg"),
     "yolov8-pose": (PoseModel, "yolov8-pose"),
+    "yolov8-obb": (OBBModel, "yolov8-obb"),
     "yolov8-cls": (ClassificationModel, "yolov8-cls"),
     "yolo11": (DetectionModel, "yolo11"),
     "yolo11-seg": (SegmentationModel, "yolo11-seg"),
     "yolo11-pose": (PoseModel, "yolo11-pose"),
+    "yolo11-obb": (OBBModel, "yolo11-obb"),
     "yolo11-cls": (ClassificationModel, "yolo11-cls"),
 }
 

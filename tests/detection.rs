@@ -28,21 +28,58 @@ fn output_shapes(script: &str, args: &str) -> Vec<Vec<usize>> {
 /// The heads compute what ultralytics' ONNX export outputs: Detect
 /// [B, 4 + nc, anchors] (8400 anchors at 640x640: 80^2 + 40^2 + 20^2),
 /// Segment also [B, 32, H/4, W/4] prototypes, Pose [B, 4 + nc + 51, A],
-/// Classify [B, 1000]; DETR logits [B, 100, 92] and boxes [B, 100, 4];
+/// OBB [B, 4 + nc + 1, A], Classify [B, 1000]; DETR logits [B, 100, 92] and boxes [B, 100, 4];
 /// SegFormer logits at a quarter of the image.
 #[test]
 fn heads_output_the_reference_shapes() {
     let at640 = "--height 640 --width 640";
     let cases: &[(&str, &str, Vec<Vec<usize>>)] = &[
-        ("models/ultralytics/yolov8n.rhai", at640, vec![vec![1, 84, 8400]]),
-        ("models/ultralytics/yolo11n.rhai", at640, vec![vec![1, 84, 8400]]),
+        (
+            "models/ultralytics/yolov8n.rhai",
+            at640,
+            vec![vec![1, 84, 8400]],
+        ),
+        (
+            "models/ultralytics/yolo11n.rhai",
+            at640,
+            vec![vec![1, 84, 8400]],
+        ),
         (
             "models/ultralytics/yolov8n_seg.rhai",
             at640,
             vec![vec![1, 116, 8400], vec![1, 32, 160, 160]],
         ),
-        ("models/ultralytics/yolov8n_pose.rhai", at640, vec![vec![1, 56, 8400]]),
-        ("models/ultralytics/yolov8n_cls.rhai", "", vec![vec![1, 1000]]),
+        (
+            "models/ultralytics/yolov8n_pose.rhai",
+            at640,
+            vec![vec![1, 56, 8400]],
+        ),
+        (
+            "models/ultralytics/yolov8n_cls.rhai",
+            "",
+            vec![vec![1, 1000]],
+        ),
+        (
+            "models/ultralytics/yolo11n_obb.rhai",
+            at640,
+            vec![vec![1, 85, 8400]],
+        ),
+        (
+            "models/ultralytics/yolov8n_p2.rhai",
+            at640,
+            vec![vec![1, 84, 160 * 160 + 8400]],
+        ),
+        // P6 rounds 224 up to its stride, 256: levels of 32, 16, 8 and 4.
+        (
+            "models/ultralytics/yolov8n_p6.rhai",
+            "",
+            vec![vec![1, 84, 1024 + 256 + 64 + 16]],
+        ),
+        (
+            "models/transformers/segformer_mit_b0.rhai",
+            "",
+            vec![vec![1, 1000]],
+        ),
         (
             "models/ultralytics/yolov8s.rhai",
             "--batch_size 2 --height 320 --width 480",

@@ -18,6 +18,8 @@ ULTRALYTICS = {
     "yolov8": (DetectionModel, "yolov8"),
     "yolov8-p2": (DetectionModel, "yolov8-p2"),
     "yolov8-p6": (DetectionModel, "yolov8-p6"),
+    "yolov8-seg-p6": (SegmentationModel, "yolov8-seg-p6"),
+    "yolov8-pose-p6": (PoseModel, "yolov8-pose-p6"),
     "yolov8-seg": (SegmentationModel, "yolov8-seg"),
     "yolov8-pose": (PoseModel, "yolov8-pose"),
     "yolov8-obb": (OBBModel, "yolov8-obb"),
@@ -89,6 +91,11 @@ def segformer_models():
         out[f"transformers/segformer_{b}"] = (
             f"transformers.SegformerForSemanticSegmentation(SegformerConfig(**{cfg}))",
             lambda cfg=cfg: transformers.SegformerForSemanticSegmentation(transformers.SegformerConfig(**cfg)))
+        # nvidia/segformer-b*-finetuned-cityscapes-1024-1024: 19 classes
+        city = {**cfg, "num_labels": 19}
+        out[f"transformers/segformer_{b}_cityscapes"] = (
+            f"transformers.SegformerForSemanticSegmentation(SegformerConfig(**{city}))",
+            lambda city=city: transformers.SegformerForSemanticSegmentation(transformers.SegformerConfig(**city)))
         # nvidia/mit-b*: the same encoders as ImageNet classifiers
         mit = {k: v for k, v in cfg.items() if k != "decoder_hidden_size"} | {"num_labels": 1000}
         out[f"transformers/segformer_mit_{b}"] = (

@@ -494,6 +494,7 @@ def detection_cases(rhai_map):
         yolo_case("yolov8_seg", "yolov8-seg", SegmentationModel),
         yolo_case("yolov8_pose", "yolov8-pose", PoseModel),
         yolo_case("yolo11_obb", "yolo11-obb", OBBModel),
+        yolo_case("yolov8_ghost", "yolov8-ghost"),
         Case("detr", f"transformers DetrForObjectDetection(DetrConfig({detr}, backbone_config=ResNetConfig({resnet})))",
              pyg(lambda: t.DetrForObjectDetection(t.DetrConfig(**detr, backbone_config=t.ResNetConfig(**resnet)))),
              "transformers::detr(" + rhai_map(detr).replace(", WEIGHTS }", f", backbone_config: {backbone}, WEIGHTS }}") + ")",

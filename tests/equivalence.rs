@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 30] = [
+const REQUIRED: [&str; 31] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -53,6 +53,7 @@ const REQUIRED: [&str; 30] = [
     "yolov8_seg",
     "yolov8_pose",
     "yolo11_obb",
+    "yolov8_ghost",
     "detr",
     "segformer",
 ];

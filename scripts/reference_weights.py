@@ -478,6 +478,7 @@ def cases():
         *encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full),
         *vision_zoo_cases(),
         *diffusion_cases(rhai_map),
+        *detection_cases(rhai_map),
     ]
 
 
@@ -799,6 +800,60 @@ def diffusion_cases(rhai_map):
              "diffusers::unet_2d_condition(" + rhai_map(lcm) + ")", lcm_inputs,
              "model.forward(#{ sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoder_hidden_states, "
              "timestep_cond: x.timestep_cond })", lcm_call),
+    ]
+
+
+def detection_cases(rhai_map):
+    """YOLOv8 and YOLO11 (ultralytics DetectionModel from their YAML at a
+    tiny width), DETR and SegFormer (transformers) at small configs."""
+    from ultralytics.nn.tasks import DetectionModel, OBBModel, PoseModel, SegmentationModel, yaml_model_load
+
+    t = transformers
+    tiny = {"t": [0.33, 0.125, 1024]}
+
+    def yolo(cls, yaml):
+        def make():
+            cfg = dict(yaml_model_load(f"{yaml}.yaml"), scales=tiny, scale="t")
+            return cls(cfg, verbose=False)
+        return make
+
+    def yolo_call(m, x):
+        y = m(x["input"])[0]  # eval mode: (decoded outputs, raw maps)
+        if isinstance(y, (list, tuple)):  # Segment: detections and prototypes
+            return {f"output_{i}": v for i, v in enumerate(y)}
+        return {"output": y}
+
+    def yolo_case(name, yaml, cls=DetectionModel):
+        return Case(name, f"ultralytics {cls.__name__}({yaml}.yaml with scales {tiny}, scale t)",
+                    pyg(yolo(cls, yaml)),
+                    f'vision::yolo(vision::yolo_yaml("{yaml}") + #{{ scales: #{{ t: [0.33, 0.125, 1024] }} }}, '
+                    '#{ scale: "t", WEIGHTS })',
+                    image(size=64), "model.forward(x.input)", yolo_call)
+
+    resnet = dict(embedding_size=8, hidden_sizes=[16, 32, 64, 128], depths=[1, 2, 1, 1],
+                  out_features=["stage1", "stage2", "stage3", "stage4"])
+    detr = dict(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, num_queries=10, num_labels=5)
+    backbone = "#{ " + ", ".join(f"{k}: {json.dumps(v)}" for k, v in resnet.items()) + " }"
+    segformer = dict(hidden_sizes=[8, 16, 24, 32], depths=[1, 2, 1, 1], num_attention_heads=[1, 2, 3, 4],
+                     decoder_hidden_size=16, num_labels=5)
+    return [
+        yolo_case("yolov8", "yolov8"),
+        yolo_case("yolo11", "yolo11"),
+        yolo_case("yolov8_seg", "yolov8-seg", SegmentationModel),
+        yolo_case("yolov8_pose", "yolov8-pose", PoseModel),
+        yolo_case("yolo11_obb", "yolo11-obb", OBBModel),
+        yolo_case("yolov8_ghost", "yolov8-ghost"),
+        Case("detr", f"transformers DetrForObjectDetection(DetrConfig({detr}, backbone_config=ResNetConfig({resnet})))",
+             pyg(lambda: t.DetrForObjectDetection(t.DetrConfig(**detr, backbone_config=t.ResNetConfig(**resnet)))),
+             "transformers::detr(" + rhai_map(detr).replace(", WEIGHTS }", f", backbone_config: {backbone}, WEIGHTS }}") + ")",
+             image(size=64), "model.forward(x.input)",
+             lambda m, x: (lambda o: {"output_0": o.logits, "output_1": o.pred_boxes})(m(pixel_values=x["input"]))),
+        Case("segformer", f"transformers SegformerForSemanticSegmentation(SegformerConfig({segformer}))",
+             pyg(lambda: t.SegformerForSemanticSegmentation(t.SegformerConfig(**segformer))),
+             "transformers::segformer(" + rhai_map(segformer) + ")",
+             image(size=64), "model.forward(x.input)",
+             lambda m, x: {"output": m(pixel_values=x["input"]).logits}),
     ]
 
 

@@ -23,4 +23,12 @@ else
     echo "setup_reference: installing ${PKGS[*]} into $VENV (about 3 GB)" >&2
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${PKGS[@]}"
 fi
+# ultralytics (YOLO reference counts and names, scripts/reference/detection_models.py):
+# without its dependencies (matplotlib, polars, ...), which importing the
+# model classes does not need; OpenCV headless is the one it imports.
+if ! "$VENV/bin/python" -c 'import ultralytics' 2>/dev/null; then
+    echo "setup_reference: installing ultralytics==8.4.190 (--no-deps) and opencv-python-headless into $VENV" >&2
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps ultralytics==8.4.190
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q opencv-python-headless==5.1.0.95
+fi
 echo "$VENV/bin/python"

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 62] = [
+const REQUIRED: [&str; 70] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -87,6 +87,14 @@ const REQUIRED: [&str; 62] = [
     "sdxl_unet",
     "controlnet",
     "lcm_unet",
+    "yolov8",
+    "yolo11",
+    "yolov8_seg",
+    "yolov8_pose",
+    "yolo11_obb",
+    "yolov8_ghost",
+    "detr",
+    "segformer",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

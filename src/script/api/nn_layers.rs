@@ -58,7 +58,15 @@ const CONV_T_OPTS: &[OptSpec] = &[
     opt("bias", "true", "learn an additive bias"),
     DTYPE_OPT,
 ];
-const BN_OPTS: &[OptSpec] = &[opt("eps", "1e-5", "added to the variance"), DTYPE_OPT];
+const BN_OPTS: &[OptSpec] = &[
+    opt("eps", "1e-5", "added to the variance"),
+    opt(
+        "frozen",
+        "false",
+        "weight and bias are buffers, not parameters (torchvision's and DETR's FrozenBatchNorm2d)",
+    ),
+    DTYPE_OPT,
+];
 const LN_OPTS: &[OptSpec] = &[
     opt("eps", "1e-5", "added to the variance"),
     opt("bias", "true", "learn an additive bias"),
@@ -570,9 +578,10 @@ fn batch_norm(ctx: &NativeCallContext, h: &Host, c: i64, opts: Map) -> R<Model> 
     let opts = Opts::new(ctx, "nn::batch_norm2d", opts, BN_OPTS)?;
     let c = positive(ctx, "num_features", c)?;
     let dt = opts.dtype()?;
+    let affine = !opts.bool("frozen")?;
     let params = vec![
-        ("weight", const_param(&[c], 1.0, dt, true)),
-        ("bias", const_param(&[c], 0.0, dt, true)),
+        ("weight", const_param(&[c], 1.0, dt, affine)),
+        ("bias", const_param(&[c], 0.0, dt, affine)),
         ("running_mean", const_param(&[c], 0.0, dt, false)),
         ("running_var", const_param(&[c], 1.0, dt, false)),
     ];

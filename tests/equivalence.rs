@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 38] = [
+const REQUIRED: [&str; 39] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -63,6 +63,7 @@ const REQUIRED: [&str; 38] = [
     "timm_convnext",
     "timm_convnext_conv_mlp",
     "levit",
+    "deeplabv3_resnet50",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

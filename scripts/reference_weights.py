@@ -647,6 +647,11 @@ def vision_zoo_cases():
                                       torch.float16),
              "vision::deeplabv3_mobilenet_v3_large(#{ num_classes: 5, WEIGHTS })", image(size=64),
              "model.forward(x.input)", seg_call, dtype=torch.float16),
+        Case("deeplabv3_resnet50", "torchvision deeplabv3_resnet50(weights_backbone=None, num_classes=5) (dilated "
+             "ResNet-50), float16 checkpoint",
+             tv(lambda: segmentation.deeplabv3_resnet50(weights_backbone=None, num_classes=5), torch.float16),
+             "vision::deeplabv3_resnet(50, #{ num_classes: 5, WEIGHTS })", image(size=48),
+             "model.forward(x.input)", seg_call, dtype=torch.float16),
         vision("deit_distilled", f"timm VisionTransformerDistilled({vit})",
                lambda: timm.models.deit.VisionTransformerDistilled(**vit),
                f"vision::timm_vision_transformer(#{{ {vit_rhai}, distilled: true, WEIGHTS }})"),

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 70] = [
+const REQUIRED: [&str; 71] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -95,6 +95,7 @@ const REQUIRED: [&str; 70] = [
     "yolov8_ghost",
     "detr",
     "segformer",
+    "deeplabv3_resnet50",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

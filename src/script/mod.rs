@@ -244,7 +244,17 @@ pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
     // family needs no rebuild. Builds stay honest: their hash is the traced
     // graph's.
     let files: Vec<StdlibFile> = match std::env::var_os("TURNKEY_STDLIB_DIR") {
-        Some(dir) => stdlib_from(Path::new(&dir))?,
+        Some(dir) => {
+            // Said once per process: a run on another stdlib is never silent.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                eprintln!(
+                    "note: the stdlib is read from TURNKEY_STDLIB_DIR={} (development), not the built-in one",
+                    Path::new(&dir).display()
+                )
+            });
+            stdlib_from(Path::new(&dir))?
+        }
         None => STDLIB
             .iter()
             .map(|&(m, f, s)| (m, f.to_string(), s.into()))

@@ -190,3 +190,41 @@ fn op_family_scripts_on_torch_match_ort_and_numpy() {
     let failures = py(&with_value_helpers(&check), &paths);
     assert!(failures.trim().is_empty(), "{failures}");
 }
+
+/// Generation (issue #18) on libtorch: the prefill and decode graphs run
+/// from their IR (model.graph.json, decode.graph.json), the greedy tokens
+/// equal ORT's and the saved per-step logits pass the check.
+#[test]
+fn generation_on_torch_makes_ort_s_tokens() {
+    let cache = tempfile::tempdir().unwrap();
+    let d = cache.path().to_str().unwrap();
+    let r = run(&[
+        "-d",
+        d,
+        "--runtime",
+        "ort,torch",
+        "--iterations",
+        "3",
+        "--script-args",
+        "--batch_size 2 --max_seq_length 5 --max_new_tokens 4",
+        "tests/data/generate/llama_tiny_generate.rhai",
+        "tests/data/generate/gpt2_tiny_generate.rhai",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let builds = builds(cache.path());
+    assert_eq!(builds.len(), 2);
+    for b in &builds {
+        assert!(b.join("decode.graph.json").is_file(), "{}", b.display());
+        let rec = record(b);
+        let rows = rec["runtimes"].as_array().unwrap();
+        let of = |rt: &str| rows.iter().find(|r| r["runtime"] == rt).unwrap().clone();
+        let (ort, torch) = (of("ort"), of("torch"));
+        assert_eq!(torch["status"], "successful", "{torch:#}");
+        assert_eq!(torch["check"]["status"], "passed", "{torch:#}");
+        let g = &torch["generation"];
+        assert_eq!(g["tokens_match"], true, "{g:#}");
+        assert_eq!(g["tokens"], ort["generation"]["tokens"]);
+        assert_eq!(g["decode_steps"], 3, "{g:#}");
+        assert!(g["ttft_ms"].as_f64().unwrap() > 0.0);
+    }
+}

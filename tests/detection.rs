@@ -187,8 +187,6 @@ fn detection_config_errors_name_the_key() {
 /// SegFormer-b0 export, run on ort and tract, and agree.
 #[test]
 fn one_model_per_family_agrees_on_ort_and_tract() {
-    let cache = tempfile::tempdir().unwrap();
-    let d = cache.path().to_str().unwrap();
     let scripts = [
         "models/ultralytics/yolov8n.rhai",
         "models/ultralytics/yolov8n_seg.rhai",
@@ -196,35 +194,5 @@ fn one_model_per_family_agrees_on_ort_and_tract() {
         "models/transformers/detr_resnet_50.rhai",
         "models/transformers/segformer_b0.rhai",
     ];
-    let mut args = vec![
-        "-d",
-        d,
-        "--runtime",
-        "ort,tract",
-        "--iterations",
-        "2",
-        "--warmup-iterations",
-        "1",
-        "--warmup-time",
-        "0",
-        "--script-args",
-        "--height 256 --width 256",
-    ];
-    args.extend_from_slice(&scripts);
-    let r = run(&args);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let b = builds(cache.path());
-    assert_eq!(b.len(), scripts.len(), "{b:?}");
-    for build in &b {
-        let rec = record(build);
-        let rows = rec["runtimes"].as_array().unwrap();
-        assert_eq!(rows.len(), 2, "{rec}");
-        for row in rows {
-            assert_eq!(row["status"], "successful", "{row}");
-        }
-        let tract = rows.iter().find(|r| r["runtime"] == "tract").unwrap();
-        let outs = tract["check"]["outputs"].as_array().unwrap();
-        assert!(!outs.is_empty(), "{tract}");
-        assert!(outs.iter().all(|o| o["passed"] == true), "{tract}");
-    }
+    agree_on_ort_and_tract(&scripts, "--height 256 --width 256", "2");
 }

@@ -637,42 +637,9 @@ fn every_script_names_its_weights_as_the_reference_state_dict() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
-/// Runs `scripts` on ort and tract with few iterations; every row must
-/// succeed and tract's outputs must agree with ort's.
+/// Runs `scripts` on ort and tract with 3 iterations (tests/common).
 fn agree_on_ort_and_tract(scripts: &[&str], script_args: &str) {
-    let cache = tempfile::tempdir().unwrap();
-    let d = cache.path().to_str().unwrap();
-    let mut args = vec![
-        "-d",
-        d,
-        "--runtime",
-        "ort,tract",
-        "--iterations",
-        "3",
-        "--warmup-iterations",
-        "1",
-        "--warmup-time",
-        "0",
-        "--script-args",
-        script_args,
-    ];
-    args.extend_from_slice(scripts);
-    let r = run(&args);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let b = builds(cache.path());
-    assert_eq!(b.len(), scripts.len(), "{b:?}");
-    for build in &b {
-        let rec = record(build);
-        let rows = rec["runtimes"].as_array().unwrap();
-        assert_eq!(rows.len(), 2, "{rec}");
-        for row in rows {
-            assert_eq!(row["status"], "successful", "{row}");
-        }
-        let tract = rows.iter().find(|r| r["runtime"] == "tract").unwrap();
-        let outs = tract["check"]["outputs"].as_array().unwrap();
-        assert!(!outs.is_empty(), "{tract}");
-        assert!(outs.iter().all(|o| o["passed"] == true), "{tract}");
-    }
+    common::agree_on_ort_and_tract(scripts, script_args, "3");
 }
 
 #[test]

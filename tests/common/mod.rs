@@ -102,3 +102,41 @@ pub fn record_if_written(build: &Path) -> Option<serde_json::Value> {
     let bytes = std::fs::read(build.join("record.json")).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
+
+/// Runs `scripts` on ort and tract with `iterations` iterations; every row must
+/// succeed and tract's outputs must agree with ort's.
+pub fn agree_on_ort_and_tract(scripts: &[&str], script_args: &str, iterations: &str) {
+    let cache = tempfile::tempdir().unwrap();
+    let d = cache.path().to_str().unwrap();
+    let mut args = vec![
+        "-d",
+        d,
+        "--runtime",
+        "ort,tract",
+        "--iterations",
+        iterations,
+        "--warmup-iterations",
+        "1",
+        "--warmup-time",
+        "0",
+        "--script-args",
+        script_args,
+    ];
+    args.extend_from_slice(scripts);
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let b = builds(cache.path());
+    assert_eq!(b.len(), scripts.len(), "{b:?}");
+    for build in &b {
+        let rec = record(build);
+        let rows = rec["runtimes"].as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{rec}");
+        for row in rows {
+            assert_eq!(row["status"], "successful", "{row}");
+        }
+        let tract = rows.iter().find(|r| r["runtime"] == "tract").unwrap();
+        let outs = tract["check"]["outputs"].as_array().unwrap();
+        assert!(!outs.is_empty(), "{tract}");
+        assert!(outs.iter().all(|o| o["passed"] == true), "{tract}");
+    }
+}

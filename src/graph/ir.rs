@@ -47,7 +47,24 @@ impl Param {
         let (d, s) = (self.info.dtype, &self.info.shape[..]);
         Ok(match &self.init {
             Init::Uniform { low, high, seed } => HostTensor::uniform(d, s, *low, *high, *seed),
-            Init::Normal { std, seed } => HostTensor::normal(d, s, *std, *seed),
+            Init::Normal { std, seed } => {
+                // The exporter's generator, in any dtype: float32 values
+                // converted, so every dtype draws the same weights.
+                let n = self.info.numel() as usize;
+                let mut f = vec![0u8; n * 4];
+                super::random::fill_normal_f32(&mut f, *std, *seed, 0);
+                let t = HostTensor {
+                    dtype: super::DType::Float32,
+                    shape: s.to_vec(),
+                    data: f,
+                };
+                if d == super::DType::Float32 {
+                    t
+                } else {
+                    let v = t.to_f64_vec();
+                    HostTensor::from_fn(d, s, |i| v[i])
+                }
+            }
             Init::Constant(v) => HostTensor::full(d, s, *v),
             Init::Data(t) => (**t).clone(),
             Init::File(f) => {
@@ -62,6 +79,37 @@ impl Param {
         })
     }
 
+    /// Whether [`Param::write_part`] can make any slice of the values on
+    /// its own: random float32 weights, which the exporter splits across
+    /// threads.
+    pub fn splits(&self) -> bool {
+        self.info.dtype == super::DType::Float32
+            && matches!(self.init, Init::Uniform { .. } | Init::Normal { .. })
+    }
+
+    /// Writes elements `first..` of the values into `out` (float32 bytes)
+    /// when [`Param::splits`]: the same bytes as that part of
+    /// [`Param::write_into`], however the tensor is split.
+    pub fn write_part(&self, out: &mut [u8], first: u64) -> Result<(), String> {
+        let end = first + out.len() as u64 / 4;
+        if !self.splits() || out.len() % 4 != 0 || end > self.info.numel() {
+            return Err(format!(
+                "parameter '{}': cannot write elements {first}..{end} of {} {} on their own",
+                self.name,
+                self.info.dtype,
+                super::shape_str(&self.info.shape)
+            ));
+        }
+        match &self.init {
+            Init::Uniform { low, high, seed } => {
+                super::random::fill_uniform_f32(out, *low, *high, *seed, first)
+            }
+            Init::Normal { std, seed } => super::random::fill_normal_f32(out, *std, *seed, first),
+            _ => unreachable!("splits() admits random inits only"),
+        }
+        Ok(())
+    }
+
     /// Writes the values into `out` (exactly their size): a checkpoint
     /// tensor straight from its mapped file, converted on the way.
     pub fn write_into(&self, out: &mut [u8]) -> Result<(), String> {
@@ -72,13 +120,8 @@ impl Param {
             (Init::File(f), _) => return f.write_into(self.info.dtype, out),
             // Random float32 weights are generated in place: no tensor
             // allocated and copied per parameter.
-            (Init::Uniform { low, high, seed }, Some(_)) => {
-                super::tensor::fill_uniform_f32(out, *low, *high, *seed);
-                return Ok(());
-            }
-            (Init::Normal { std, seed }, Some(_)) => {
-                super::tensor::fill_normal_f32(out, *std, *seed);
-                return Ok(());
+            (Init::Uniform { .. } | Init::Normal { .. }, Some(_)) => {
+                return self.write_part(out, 0);
             }
             _ => {}
         }

@@ -5,6 +5,7 @@ pub mod dtype;
 pub mod float8;
 pub mod ir;
 pub mod ops;
+pub mod random;
 pub mod tensor;
 pub mod value;
 pub mod weights;

@@ -200,7 +200,7 @@ impl HostTensor {
         if dtype == DType::Float32 {
             // The hot path for parameters: skip the f64 detour.
             let mut data = vec![0u8; numel(shape) * 4];
-            fill_uniform_f32(&mut data, low, high, seed);
+            super::random::fill_uniform_f32(&mut data, low, high, seed, 0);
             return HostTensor {
                 dtype,
                 shape: shape.to_vec(),
@@ -371,21 +371,10 @@ impl HostTensor {
     }
 }
 
-/// Fills `out` (little-endian float32s) with uniform values in
-/// [low, high) from `seed`: what [`HostTensor::uniform`] makes, written in
-/// place (an export generates weights straight into the file's bytes).
-pub fn fill_uniform_f32(out: &mut [u8], low: f64, high: f64, seed: u64) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (lo, span) = (low as f32, (high - low) as f32);
-    for v in out.chunks_exact_mut(4) {
-        v.copy_from_slice(&(lo + span * rng.random::<f32>()).to_le_bytes());
-    }
-}
-
 /// Fills `out` (little-endian float32s) with normal values of mean 0 and
 /// standard deviation `std` from `seed`: Box-Muller, both outputs used, as
 /// [`HostTensor::normal`] makes them.
-pub fn fill_normal_f32(out: &mut [u8], std: f64, seed: u64) {
+fn fill_normal_f32(out: &mut [u8], std: f64, seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let std = std as f32;
     for pair in out.chunks_mut(8) {

@@ -4,7 +4,9 @@
 //! and written one parameter per thread at their offsets, so the peak
 //! memory is a few parameters, never the whole model.
 
-use super::{ExportOptions, PROTOBUF_LIMIT, ParamInit, export_with, lower_model, parallel};
+use super::{
+    ExportOptions, PART_BYTES, PROTOBUF_LIMIT, ParamInit, export_with, lower_model, parallel,
+};
 use crate::graph::Graph;
 use crate::onnx::OnnxError;
 use crate::onnx::proto::{StringStringEntryProto, TensorProto, data_location};
@@ -109,7 +111,17 @@ pub fn export_to_file(
         let len = p.raw_len() as u64;
         offset = offset.div_ceil(ALIGN) * ALIGN;
         headers.push(external_header(p, &data_name, offset, len));
-        slots.push((p, offset, len));
+        if p.param.splits() {
+            // Big random tensors in parts, so one large matrix keeps every
+            // thread busy.
+            let part = PART_BYTES as u64;
+            for k in 0..len.div_ceil(part) {
+                let n = part.min(len - k * part);
+                slots.push((p, offset + k * part, n, Some(k * part / 4)));
+            }
+        } else {
+            slots.push((p, offset, len, None));
+        }
         offset += len;
     }
     let data_len = offset;
@@ -135,17 +147,19 @@ pub fn export_to_file(
     let file = tmp.as_file();
     parallel(
         slots,
-        |(_, _, len)| *len as usize,
-        |(p, at, len)| {
+        |(_, _, len, _)| *len as usize,
+        |(p, at, len, first)| {
             // write_into checks the size and streams a checkpoint's
             // tensor from its mapped file, converted on the way.
             let mut data = vec![0u8; len as usize];
-            p.param
-                .write_into(&mut data)
-                .map_err(|msg| OnnxError::Graph {
-                    graph: graph.name.clone(),
-                    msg,
-                })?;
+            match first {
+                Some(first) => p.param.write_part(&mut data, first),
+                None => p.param.write_into(&mut data),
+            }
+            .map_err(|msg| OnnxError::Graph {
+                graph: graph.name.clone(),
+                msg,
+            })?;
             file.write_all_at(&data, at).map_err(|e| io(&data_path, e))
         },
     )?;

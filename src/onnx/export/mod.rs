@@ -147,7 +147,8 @@ pub(super) fn export_with<B: AsMut<[u8]>>(
     }
     debug_assert_eq!(pos, total, "the layout adds up");
 
-    // Disjoint slices for the weights, one per param.
+    // Disjoint slices for the weights: one per param, and big random
+    // tensors in parts, so one large matrix keeps every thread busy.
     let mut jobs = Vec::with_capacity(params.len());
     let mut rest: &mut [u8] = out;
     let mut consumed = 0;
@@ -156,19 +157,26 @@ pub(super) fn export_with<B: AsMut<[u8]>>(
         let (slot, tail) = tail.split_at_mut(len);
         rest = tail;
         consumed = at + len;
-        jobs.push((param, slot));
+        if param.param.splits() {
+            for (k, part) in slot.chunks_mut(PART_BYTES).enumerate() {
+                jobs.push((param, part, Some((k * PART_BYTES / 4) as u64)));
+            }
+        } else {
+            jobs.push((param, slot, None));
+        }
     }
     parallel(
         jobs,
-        |(_, slot)| slot.len(),
-        |(param, slot)| {
-            param
-                .param
-                .write_into(slot)
-                .map_err(|msg| OnnxError::Graph {
-                    graph: graph.name.clone(),
-                    msg,
-                })
+        |(_, slot, _)| slot.len(),
+        |(param, slot, first)| {
+            match first {
+                Some(first) => param.param.write_part(slot, first),
+                None => param.param.write_into(slot),
+            }
+            .map_err(|msg| OnnxError::Graph {
+                graph: graph.name.clone(),
+                msg,
+            })
         },
     )?;
     Ok(buffer)
@@ -291,6 +299,10 @@ impl ParamInit<'_> {
 
 /// Runs `f` on every item on all cores, largest items first; the first
 /// error wins.
+/// The part of a random tensor one thread generates at a time (a multiple
+/// of 4: whole float32s).
+const PART_BYTES: usize = 8 << 20;
+
 fn parallel<T: Send>(
     mut items: Vec<T>,
     size: impl Fn(&T) -> usize,

@@ -239,11 +239,11 @@ DECODERS = {
         vocab_size=152064, hidden_size=8192, intermediate_size=29568, num_hidden_layers=80,
         num_attention_heads=64, num_key_value_heads=8, max_position_embeddings=131072,
         tie_word_embeddings=False))),
-    "qwen2_5_14b": ("Qwen/Qwen2.5-14B", ("Qwen2ForCausalLM", "Qwen2Config", dict(QWEN,
+    "qwen2_5_14b": ("Qwen/Qwen2.5-14B", ("Qwen2ForCausalLM", "Qwen2Config", dict(QWEN, rms_norm_eps=1e-5,
         vocab_size=152064, hidden_size=5120, intermediate_size=13824, num_hidden_layers=48,
         num_attention_heads=40, num_key_value_heads=8, max_position_embeddings=131072,
         tie_word_embeddings=False))),
-    "qwen2_5_32b": ("Qwen/Qwen2.5-32B", ("Qwen2ForCausalLM", "Qwen2Config", dict(QWEN,
+    "qwen2_5_32b": ("Qwen/Qwen2.5-32B", ("Qwen2ForCausalLM", "Qwen2Config", dict(QWEN, rms_norm_eps=1e-5,
         vocab_size=152064, hidden_size=5120, intermediate_size=27648, num_hidden_layers=64,
         num_attention_heads=40, num_key_value_heads=8, max_position_embeddings=131072,
         tie_word_embeddings=False))),
@@ -279,7 +279,7 @@ DECODERS = {
                       num_key_value_heads=8)),
     "mistral_nemo_12b": ("mistralai/Mistral-Nemo-Base-2407", ("MistralForCausalLM", "MistralConfig", dict(
         vocab_size=131072, hidden_size=5120, intermediate_size=14336, num_hidden_layers=40,
-        num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=1024000,
+        num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=128000,
         rms_norm_eps=1e-5, rope_theta=1000000.0, sliding_window=None, tie_word_embeddings=False))),
     "falcon_7b": ("tiiuae/falcon-7b", ("FalconForCausalLM", "FalconConfig", dict(
         vocab_size=65024, hidden_size=4544, num_hidden_layers=32, num_attention_heads=71,

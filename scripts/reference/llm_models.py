@@ -247,7 +247,7 @@ DECODERS = {
         vocab_size=152064, hidden_size=5120, intermediate_size=27648, num_hidden_layers=64,
         num_attention_heads=40, num_key_value_heads=8, max_position_embeddings=131072,
         tie_word_embeddings=False))),
-    "qwen2_5_72b": ("Qwen/Qwen2.5-72B", ("Qwen2ForCausalLM", "Qwen2Config", dict(QWEN,
+    "qwen2_5_72b": ("Qwen/Qwen2.5-72B", ("Qwen2ForCausalLM", "Qwen2Config", dict(QWEN, rms_norm_eps=1e-5,
         vocab_size=152064, hidden_size=8192, intermediate_size=29568, num_hidden_layers=80,
         num_attention_heads=64, num_key_value_heads=8, max_position_embeddings=131072,
         tie_word_embeddings=False))),

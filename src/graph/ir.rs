@@ -92,7 +92,7 @@ impl Param {
     /// [`Param::write_into`], however the tensor is split.
     pub fn write_part(&self, out: &mut [u8], first: u64) -> Result<(), String> {
         let end = first + out.len() as u64 / 4;
-        if !self.splits() || out.len() % 4 != 0 || end > self.info.numel() {
+        if !self.splits() || !out.len().is_multiple_of(4) || end > self.info.numel() {
             return Err(format!(
                 "parameter '{}': cannot write elements {first}..{end} of {} {} on their own",
                 self.name,

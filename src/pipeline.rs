@@ -1002,7 +1002,8 @@ fn export_build(
         ],
         ..Default::default()
     };
-    // Over 2 GiB of weights go to model.onnx.data (ONNX external data).
+    // Over 64 MiB of weights go to model.onnx.data (ONNX external data):
+    // ONNX Runtime maps them (see `AUTO_EXTERNAL`).
     crate::onnx::export_to_file(&build.graph, &eopts, onnx_path).map_err(|e| e.to_string())?;
     crate::runtime::write_ir(onnx_path, &build.graph)
         .map_err(|e| format!("{}: {e}", crate::runtime::ir_path(onnx_path).display()))?;

@@ -8,7 +8,7 @@
 //! Normal values come from the normal quantile function, tabulated at 4096
 //! cells and interpolated linearly: one table lookup per element instead of
 //! Box-Muller's logarithm, square root and sine (10x faster, which is most
-//! of an export's time). The tails are clipped at about ±3.5 standard
+//! of an export's time). The tails are clipped at about ±3.7 standard
 //! deviations (the first and last cells) and the table is scaled so the
 //! variance is exactly `std²`; the mean is 0 by symmetry. For benchmarking
 //! random weights this is a normal distribution in every way that matters,

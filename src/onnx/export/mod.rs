@@ -147,38 +147,7 @@ pub(super) fn export_with<B: AsMut<[u8]>>(
     }
     debug_assert_eq!(pos, total, "the layout adds up");
 
-    // Disjoint slices for the weights: one per param, and big random
-    // tensors in parts, so one large matrix keeps every thread busy.
-    let mut jobs = Vec::with_capacity(params.len());
-    let mut rest: &mut [u8] = out;
-    let mut consumed = 0;
-    for (param, &(at, len)) in params.iter().zip(&slots) {
-        let (_, tail) = std::mem::take(&mut rest).split_at_mut(at - consumed);
-        let (slot, tail) = tail.split_at_mut(len);
-        rest = tail;
-        consumed = at + len;
-        if param.param.splits() {
-            for (k, part) in slot.chunks_mut(PART_BYTES).enumerate() {
-                jobs.push((param, part, Some((k * PART_BYTES / 4) as u64)));
-            }
-        } else {
-            jobs.push((param, slot, None));
-        }
-    }
-    parallel(
-        jobs,
-        |(_, slot, _)| slot.len(),
-        |(param, slot, first)| {
-            match first {
-                Some(first) => param.param.write_part(slot, first),
-                None => param.param.write_into(slot),
-            }
-            .map_err(|msg| OnnxError::Graph {
-                graph: graph.name.clone(),
-                msg,
-            })
-        },
-    )?;
+    write_params(graph, out, params.iter().zip(slots))?;
     Ok(buffer)
 }
 
@@ -299,6 +268,47 @@ impl ParamInit<'_> {
 
 /// Runs `f` on every item on all cores, largest items first; the first
 /// error wins.
+/// Generates (or copies) each param's values into `out` at its (offset,
+/// length), in parallel; the slots are disjoint and in ascending order.
+fn write_params<'a, 'g: 'a>(
+    graph: &Graph,
+    out: &mut [u8],
+    slots: impl Iterator<Item = (&'a ParamInit<'g>, (usize, usize))>,
+) -> Result<(), OnnxError> {
+    // Disjoint slices: one per param, and big random tensors in parts, so
+    // one large matrix keeps every thread busy.
+    let mut jobs = Vec::new();
+    let mut rest: &mut [u8] = out;
+    let mut consumed = 0;
+    for (param, (at, len)) in slots {
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(at - consumed);
+        let (slot, tail) = tail.split_at_mut(len);
+        rest = tail;
+        consumed = at + len;
+        if param.param.splits() {
+            for (k, part) in slot.chunks_mut(PART_BYTES).enumerate() {
+                jobs.push((param, part, Some((k * PART_BYTES / 4) as u64)));
+            }
+        } else {
+            jobs.push((param, slot, None));
+        }
+    }
+    parallel(
+        jobs,
+        |(_, slot, _)| slot.len(),
+        |(param, slot, first)| {
+            match first {
+                Some(first) => param.param.write_part(slot, first),
+                None => param.param.write_into(slot),
+            }
+            .map_err(|msg| OnnxError::Graph {
+                graph: graph.name.clone(),
+                msg,
+            })
+        },
+    )
+}
+
 /// The part of a random tensor one thread generates at a time (a multiple
 /// of 4: whole float32s).
 const PART_BYTES: usize = 8 << 20;

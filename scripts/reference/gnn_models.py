@@ -6,7 +6,7 @@ LIBRARIES = {"torch_geometric": torch_geometric.__version__}
 
 
 def models():
-    from torch_geometric.nn.models import GAT, GCN, GraphSAGE
+    from torch_geometric.nn.models import GAT, GCN, GIN, GraphSAGE
     return {
         "graph_convolutions/gcn": ("GCN(1433, 16, num_layers=2, out_channels=7)", lambda: GCN(1433, 16, 2, 7)),
         "graph_convolutions/graph_sage": ("GraphSAGE(1433, 16, num_layers=2, out_channels=7)",
@@ -16,6 +16,7 @@ def models():
         # layer the same heads, so its output conv is replaced by that one.
         "graph_convolutions/gat": ("GAT(1433, 64, num_layers=2, out_channels=7, heads=8, act='elu') with "
                     "convs[1] = GATConv(64, 7, heads=1, concat=False)", gat),
+        "graph_convolutions/gin": ("GIN(1433, 16, num_layers=2, out_channels=7)", lambda: GIN(1433, 16, 2, 7)),
     }
 
 

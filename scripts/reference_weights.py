@@ -186,7 +186,7 @@ def tokens(vocab, low=0, names=("input_ids",)):
 
 def graph(channels, norm):
     """Node features and a random directed graph, with the dense adjacency
-    turnkey's gnn layers take (norm: gcn, mean or mask) beside the edge list
+    turnkey's gnn layers take (norm: gcn, mean, mask or sum) beside the edge list
     PyG takes (as int64, an input the script does not pass)."""
 
     def make(g):
@@ -202,6 +202,8 @@ def graph(channels, norm):
         elif norm == "mean":
             deg = a.sum(1, keepdim=True)
             adj = torch.where(deg > 0, a / deg.clamp(min=1), a)
+        elif norm == "sum":  # the 0/1 matrix without self-loops (GIN's sum aggregation)
+            adj = a
         else:
             adj = a + torch.eye(NODES)
         return {"x": x, "adj": adj, "edge_index": edges}
@@ -479,7 +481,23 @@ def cases():
         *vision_zoo_cases(),
         *diffusion_cases(rhai_map),
         *detection_cases(rhai_map),
+        *gin_cases(),
     ]
+
+
+def gin_cases():
+    """PyG's GIN: sum aggregation with (1 + eps) x_i; plain, and with
+    BatchNorm in every MLP and between the convs and a trained eps."""
+    from torch_geometric.nn.models import GIN
+
+    def gin(name, kw, opts):
+        args = "".join(f", {k}={v!r}" for k, v in kw.items())
+        return Case(name, f"torch_geometric GIN(16, 8, num_layers=3, out_channels=4{args})",
+                    pyg(lambda: GIN(16, 8, 3, 4, **kw)), f"gnn::gin(16, 8, 4, #{{ num_layers: 3, {opts}WEIGHTS }})",
+                    graph(16, "sum"), "model.forward(#{ x: x.x, adj: x.adj })", gnn_call)
+
+    return [gin("gin", {}, ""),
+            gin("gin_batch_norm", dict(norm="batch_norm", train_eps=True), 'norm: "batch_norm", train_eps: true, ')]
 
 
 def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):

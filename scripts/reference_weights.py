@@ -482,6 +482,7 @@ def cases():
         *diffusion_cases(rhai_map),
         *detection_cases(rhai_map),
         *gin_cases(),
+        *efficientformer_cases(),
     ]
 
 
@@ -498,6 +499,23 @@ def gin_cases():
 
     return [gin("gin", {}, ""),
             gin("gin_batch_norm", dict(norm="batch_norm", train_eps=True), 'norm: "batch_norm", train_eps: true, ')]
+
+
+def efficientformer_cases():
+    """timm's EfficientFormer: pooling MetaBlock2d blocks, then (after the
+    parameter-free Flat) attention MetaBlock1d blocks with attention biases
+    on 7x7 tokens (so a 224x224 image); the checkpoint holds timm's int64
+    attention_bias_idxs buffers, which the builder computes."""
+    import timm
+
+    return [
+        vision("efficientformer", "timm EfficientFormer(depths=(1, 1, 1, 3), embed_dims=(8, 16, 24, 32), num_vit=2, "
+               "num_classes=10)",
+               lambda: timm.models.efficientformer.EfficientFormer(depths=(1, 1, 1, 3), embed_dims=(8, 16, 24, 32),
+                                                                   num_vit=2, num_classes=10),
+               "vision::timm_efficientformer(#{ depths: [1, 1, 1, 3], embed_dims: [8, 16, 24, 32], num_vit: 2, "
+               "num_classes: 10, WEIGHTS })", inputs=image(size=224)),
+    ]
 
 
 def encoder_cases(rhai_map, bert_out, hidden, t5, whisper_full):

@@ -237,6 +237,10 @@ fn config_typos_are_errors_that_name_the_key() {
             "gnn::gin(16, 8, 4, #{ nrm: \"batch_norm\" })",
             "gnn::gin: unknown option \"nrm\"",
         ),
+        (
+            "vision::timm_efficientformer(#{ depths: [3, 2, 6, 4], embed_dims: [48, 96, 224, 448], num_vit: 1, mlp_ratio: 4 })",
+            "vision::timm_efficientformer: unknown cfg key \"mlp_ratio\"",
+        ),
     ] {
         let p = dir.path().join("typo.rhai");
         std::fs::write(

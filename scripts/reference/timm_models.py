@@ -31,6 +31,8 @@ TIMM = [
     "convnext_base", "convnext_large", "convnext_xlarge",
     # LeViT (timm.models.levit; LevitDistilled)
     "levit_128s", "levit_128", "levit_192", "levit_256", "levit_384",
+    # EfficientFormer (timm.models.efficientformer)
+    "efficientformer_l1", "efficientformer_l3", "efficientformer_l7",
 ]
 
 

@@ -502,7 +502,7 @@ def gin_cases():
 
 
 def efficientformer_cases():
-    """timm's EfficientFormer: pooling MetaBlock2d blocks, then (after the
+    """timm's EfficientFormer and EfficientFormerV2. V1: pooling MetaBlock2d blocks, then (after the
     parameter-free Flat) attention MetaBlock1d blocks with attention biases
     on 7x7 tokens (so a 224x224 image); the checkpoint holds timm's int64
     attention_bias_idxs buffers, which the builder computes."""
@@ -515,6 +515,16 @@ def efficientformer_cases():
                                                                    num_vit=2, num_classes=10),
                "vision::timm_efficientformer(#{ depths: [1, 1, 1, 3], embed_dims: [8, 16, 24, 32], num_vit: 2, "
                "num_classes: 10, WEIGHTS })", inputs=image(size=224)),
+        # V2 at 96x96: strided attention on 3x3 of stage 2's 6x6 grid (then
+        # bilinear upsampling), attention downsampling from 6x6 to 3x3.
+        vision("efficientformerv2", "timm EfficientFormerV2(depths=(1, 1, 3, 2), embed_dims=(8, 16, 24, 32), "
+               "mlp_ratios=(2, 2, (2, 3, 4), (3, 2)), num_vit=2, img_size=96, num_classes=10)",
+               lambda: timm.models.efficientformer_v2.EfficientFormerV2(
+                   depths=(1, 1, 3, 2), embed_dims=(8, 16, 24, 32), mlp_ratios=(2, 2, (2, 3, 4), (3, 2)), num_vit=2,
+                   img_size=96, num_classes=10),
+               "vision::timm_efficientformerv2(#{ depths: [1, 1, 3, 2], embed_dims: [8, 16, 24, 32], "
+               "mlp_ratios: [2, 2, [2, 3, 4], [3, 2]], num_vit: 2, img_size: 96, num_classes: 10, WEIGHTS })",
+               inputs=image(size=96)),
     ]
 
 

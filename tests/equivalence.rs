@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 74] = [
+const REQUIRED: [&str; 75] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -99,6 +99,7 @@ const REQUIRED: [&str; 74] = [
     "gin",
     "gin_batch_norm",
     "efficientformer",
+    "efficientformerv2",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

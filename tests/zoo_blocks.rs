@@ -241,6 +241,10 @@ fn config_typos_are_errors_that_name_the_key() {
             "vision::timm_efficientformer(#{ depths: [3, 2, 6, 4], embed_dims: [48, 96, 224, 448], num_vit: 1, mlp_ratio: 4 })",
             "vision::timm_efficientformer: unknown cfg key \"mlp_ratio\"",
         ),
+        (
+            "vision::timm_efficientformerv2(#{ depths: [2, 2, 6, 4], embed_dims: [32, 48, 96, 176], mlp_ratios: 4, num_vit: 2, distilled: true })",
+            "vision::timm_efficientformerv2: unknown cfg key \"distilled\"",
+        ),
     ] {
         let p = dir.path().join("typo.rhai");
         std::fs::write(

@@ -497,8 +497,27 @@ def gin_cases():
                     pyg(lambda: GIN(16, 8, 3, 4, **kw)), f"gnn::gin(16, 8, 4, #{{ num_layers: 3, {opts}WEIGHTS }})",
                     graph(16, "sum"), "model.forward(#{ x: x.x, adj: x.adj })", gnn_call)
 
+    def graphs(g):
+        # BATCH graphs of one random structure: x [graphs, nodes, 7] and the
+        # shared adjacency for turnkey; PyG's batched node list and edges.
+        one = graph(7, "sum")(g)
+        x = torch.randn(BATCH, NODES, 7, generator=g)
+        edges = torch.cat([one["edge_index"] + i * NODES for i in range(BATCH)], 1)
+        return {"x": x, "adj": one["adj"], "edge_index": edges}
+
+    def tu_call(model, x):
+        b, n, c = x["x"].shape
+        batch = torch.arange(b).repeat_interleave(n)
+        return {"output": model(x["x"].reshape(b * n, c), x["edge_index"], batch)}
+
+    sys.path.insert(0, str(ROOT / "scripts" / "reference"))
+    from gnn_models import GinTU
+
     return [gin("gin", {}, ""),
-            gin("gin_batch_norm", dict(norm="batch_norm", train_eps=True), 'norm: "batch_norm", train_eps: true, ')]
+            gin("gin_batch_norm", dict(norm="batch_norm", train_eps=True), 'norm: "batch_norm", train_eps: true, '),
+            Case("gin_tu", "torch_geometric examples/gin.py GIN(7, 8, 3, num_layers=3) on 2 graphs (global_add_pool)",
+                 pyg(lambda: GinTU(7, 8, 3, 3)), "gnn::gin_graph_classifier(7, 8, 3, #{ num_layers: 3, WEIGHTS })",
+                 graphs, "model.forward(#{ x: x.x, adj: x.adj })", tu_call)]
 
 
 def efficientformer_cases():

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 75] = [
+const REQUIRED: [&str; 76] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -98,6 +98,7 @@ const REQUIRED: [&str; 75] = [
     "deeplabv3_resnet50",
     "gin",
     "gin_batch_norm",
+    "gin_tu",
     "efficientformer",
     "efficientformerv2",
 ];

@@ -186,7 +186,7 @@ def tokens(vocab, low=0, names=("input_ids",)):
 
 def graph(channels, norm):
     """Node features and a random directed graph, with the dense adjacency
-    turnkey's gnn layers take (norm: gcn, mean or mask) beside the edge list
+    turnkey's gnn layers take (norm: gcn, mean, mask or sum) beside the edge list
     PyG takes (as int64, an input the script does not pass)."""
 
     def make(g):
@@ -202,6 +202,8 @@ def graph(channels, norm):
         elif norm == "mean":
             deg = a.sum(1, keepdim=True)
             adj = torch.where(deg > 0, a / deg.clamp(min=1), a)
+        elif norm == "sum":  # the 0/1 matrix without self-loops (GIN's sum aggregation)
+            adj = a
         else:
             adj = a + torch.eye(NODES)
         return {"x": x, "adj": adj, "edge_index": edges}
@@ -479,6 +481,69 @@ def cases():
         *vision_zoo_cases(),
         *diffusion_cases(rhai_map),
         *detection_cases(rhai_map),
+        *gin_cases(),
+        *efficientformer_cases(),
+    ]
+
+
+def gin_cases():
+    """PyG's GIN: sum aggregation with (1 + eps) x_i; plain, and with
+    BatchNorm in every MLP and between the convs and a trained eps."""
+    from torch_geometric.nn.models import GIN
+
+    def gin(name, kw, opts):
+        args = "".join(f", {k}={v!r}" for k, v in kw.items())
+        return Case(name, f"torch_geometric GIN(16, 8, num_layers=3, out_channels=4{args})",
+                    pyg(lambda: GIN(16, 8, 3, 4, **kw)), f"gnn::gin(16, 8, 4, #{{ num_layers: 3, {opts}WEIGHTS }})",
+                    graph(16, "sum"), "model.forward(#{ x: x.x, adj: x.adj })", gnn_call)
+
+    def graphs(g):
+        # BATCH graphs of one random structure: x [graphs, nodes, 7] and the
+        # shared adjacency for turnkey; PyG's batched node list and edges.
+        one = graph(7, "sum")(g)
+        x = torch.randn(BATCH, NODES, 7, generator=g)
+        edges = torch.cat([one["edge_index"] + i * NODES for i in range(BATCH)], 1)
+        return {"x": x, "adj": one["adj"], "edge_index": edges}
+
+    def tu_call(model, x):
+        b, n, c = x["x"].shape
+        batch = torch.arange(b).repeat_interleave(n)
+        return {"output": model(x["x"].reshape(b * n, c), x["edge_index"], batch)}
+
+    sys.path.insert(0, str(ROOT / "scripts" / "reference"))
+    from gnn_models import GinTU
+
+    return [gin("gin", {}, ""),
+            gin("gin_batch_norm", dict(norm="batch_norm", train_eps=True), 'norm: "batch_norm", train_eps: true, '),
+            Case("gin_tu", "torch_geometric examples/gin.py GIN(7, 8, 3, num_layers=3) on 2 graphs (global_add_pool)",
+                 pyg(lambda: GinTU(7, 8, 3, 3)), "gnn::gin_graph_classifier(7, 8, 3, #{ num_layers: 3, WEIGHTS })",
+                 graphs, "model.forward(#{ x: x.x, adj: x.adj })", tu_call)]
+
+
+def efficientformer_cases():
+    """timm's EfficientFormer and EfficientFormerV2. V1: pooling MetaBlock2d blocks, then (after the
+    parameter-free Flat) attention MetaBlock1d blocks with attention biases
+    on 7x7 tokens (so a 224x224 image); the checkpoint holds timm's int64
+    attention_bias_idxs buffers, which the builder computes."""
+    import timm
+
+    return [
+        vision("efficientformer", "timm EfficientFormer(depths=(1, 1, 1, 3), embed_dims=(8, 16, 24, 32), num_vit=2, "
+               "num_classes=10)",
+               lambda: timm.models.efficientformer.EfficientFormer(depths=(1, 1, 1, 3), embed_dims=(8, 16, 24, 32),
+                                                                   num_vit=2, num_classes=10),
+               "vision::timm_efficientformer(#{ depths: [1, 1, 1, 3], embed_dims: [8, 16, 24, 32], num_vit: 2, "
+               "num_classes: 10, WEIGHTS })", inputs=image(size=224)),
+        # V2 at 96x96: strided attention on 3x3 of stage 2's 6x6 grid (then
+        # bilinear upsampling), attention downsampling from 6x6 to 3x3.
+        vision("efficientformerv2", "timm EfficientFormerV2(depths=(1, 1, 3, 2), embed_dims=(8, 16, 24, 32), "
+               "mlp_ratios=(2, 2, (2, 3, 4), (3, 2)), num_vit=2, img_size=96, num_classes=10)",
+               lambda: timm.models.efficientformer_v2.EfficientFormerV2(
+                   depths=(1, 1, 3, 2), embed_dims=(8, 16, 24, 32), mlp_ratios=(2, 2, (2, 3, 4), (3, 2)), num_vit=2,
+                   img_size=96, num_classes=10),
+               "vision::timm_efficientformerv2(#{ depths: [1, 1, 3, 2], embed_dims: [8, 16, 24, 32], "
+               "mlp_ratios: [2, 2, [2, 3, 4], [3, 2]], num_vit: 2, img_size: 96, num_classes: 10, WEIGHTS })",
+               inputs=image(size=96)),
     ]
 
 

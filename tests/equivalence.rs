@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 71] = [
+const REQUIRED: [&str; 76] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -96,6 +96,11 @@ const REQUIRED: [&str; 71] = [
     "detr",
     "segformer",
     "deeplabv3_resnet50",
+    "gin",
+    "gin_batch_norm",
+    "gin_tu",
+    "efficientformer",
+    "efficientformerv2",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

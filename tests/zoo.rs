@@ -570,11 +570,13 @@ fn macs_are_within_5_percent_of_the_published_figures() {
 /// Buffers PyTorch keeps in a state_dict that an inference graph never
 /// reads as weights: BatchNorm's step counter (training only); Swin's
 /// relative position index and V2's coordinate table, fixed functions of
-/// the window size that the graph computes from it.
+/// the window size that the graph computes from it; EfficientFormer's
+/// attention bias index, likewise a function of its 7x7 token grid.
 const EXPECTED_ABSENT: &[&str] = &[
     "num_batches_tracked",
     "relative_position_index",
     "relative_coords_table",
+    "attention_bias_idxs",
 ];
 
 /// Every zoo build's initializers are the reference implementation's

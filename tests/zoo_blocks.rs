@@ -200,6 +200,19 @@ fn blocks_have_pytorch_parameter_counts() {
         block_params("gnn::gat_conv(1433, 8, 8, #{})", &graph(1433)),
         1433 * 64 + 3 * 64
     );
+    // GINConv(16, 7): MLP lins 16->7->7 (eps a buffer); trained eps and
+    // the MLP's BatchNorm (weight, bias) count too.
+    assert_eq!(
+        block_params("gnn::gin_conv(16, 7, #{})", &graph(16)),
+        16 * 7 + 7 + 7 * 7 + 7
+    );
+    assert_eq!(
+        block_params(
+            "gnn::gin_conv(16, 7, #{ train_eps: true, norm: \"batch_norm\" })",
+            &graph(16)
+        ),
+        16 * 7 + 7 + 7 * 7 + 7 + 1 + 2 * 7
+    );
 }
 
 /// A config key the builder does not know is an error naming it, never a
@@ -219,6 +232,18 @@ fn config_typos_are_errors_that_name_the_key() {
         (
             "diffusers::unet_2d_condition(#{ act_fn: \"gelu\" })",
             "act_fn = gelu is not supported (only silu)",
+        ),
+        (
+            "gnn::gin(16, 8, 4, #{ nrm: \"batch_norm\" })",
+            "gnn::gin: unknown option \"nrm\"",
+        ),
+        (
+            "vision::timm_efficientformer(#{ depths: [3, 2, 6, 4], embed_dims: [48, 96, 224, 448], num_vit: 1, mlp_ratio: 4 })",
+            "vision::timm_efficientformer: unknown cfg key \"mlp_ratio\"",
+        ),
+        (
+            "vision::timm_efficientformerv2(#{ depths: [2, 2, 6, 4], embed_dims: [32, 48, 96, 176], mlp_ratios: 4, num_vit: 2, distilled: true })",
+            "vision::timm_efficientformerv2: unknown cfg key \"distilled\"",
         ),
     ] {
         let p = dir.path().join("typo.rhai");

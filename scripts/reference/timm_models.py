@@ -31,6 +31,10 @@ TIMM = [
     "convnext_base", "convnext_large", "convnext_xlarge",
     # LeViT (timm.models.levit; LevitDistilled)
     "levit_128s", "levit_128", "levit_192", "levit_256", "levit_384",
+    # EfficientFormer (timm.models.efficientformer)
+    "efficientformer_l1", "efficientformer_l3", "efficientformer_l7",
+    # EfficientFormerV2 (timm.models.efficientformer_v2)
+    "efficientformerv2_s0", "efficientformerv2_s1", "efficientformerv2_s2", "efficientformerv2_l",
 ]
 
 

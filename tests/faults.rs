@@ -130,6 +130,86 @@ fn a_full_disk_keeps_the_previous_record() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// Mounts a tmpfs of `size` at a fresh folder (root only); None says why not.
+fn small_disk(size: &str) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return None;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let mnt = base.path().join("disk");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return None;
+    }
+    Some((base, mnt))
+}
+
+/// An export bigger than the disk: weights are written through a memory
+/// map, where a full disk would be SIGBUS and kill the whole run. It must
+/// be a failed build that says why, in one line, for the one-file (4 MB)
+/// and the external-data (74 MB) layouts alike, while the run goes on.
+#[test]
+fn an_export_larger_than_the_disk_is_an_error_not_a_crash() {
+    let Some((_base, mnt)) = small_disk("2m") else {
+        return;
+    };
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&mnt);
+    let scripts = tempfile::tempdir().unwrap();
+    let script = |name: &str, n: usize| {
+        let p = scripts.path().join(format!("{name}.rhai"));
+        std::fs::write(
+            &p,
+            format!("let m = nn::linear({n}, {n});\nm.forward(rand([1, {n}]));\n"),
+        )
+        .unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (inline, external) = (script("inline4mb", 1024), script("external74mb", 4300));
+    let cache = mnt.join("cache");
+    let d = cache.to_str().unwrap();
+    let r = run(&[
+        "-d",
+        d,
+        "--build-only",
+        &inline,
+        "models/selftest/linear.rhai",
+        &external,
+    ]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let full = r.stderr.matches("No space left on device").count();
+    assert!(full >= 2, "both exports say why: {}", r.stderr);
+    let mut done = 0;
+    for b in builds(&cache) {
+        let rec = record(&b);
+        let name = rec["identity"]["name"].as_str().unwrap().to_string();
+        let export = rec["stages"]["export"]["status"].as_str().unwrap_or("");
+        if name.starts_with("linear") {
+            assert_eq!(export, "successful", "{name}");
+            done += 1;
+        } else {
+            assert_eq!(export, "error", "{name}");
+            let err = rec["stages"]["export"]["error"].as_str().unwrap();
+            assert!(err.contains("No space left on device"), "{err}");
+            assert!(!b.join("model.onnx").exists() && !b.join("model.onnx.data").exists());
+        }
+    }
+    assert_eq!(done, 1, "the small build between them is recorded");
+}
+
 /// Ctrl-C while a row runs: that row is recorded `killed`, its worker group
 /// is gone, the exit code is 130, and the same command resumes.
 #[test]

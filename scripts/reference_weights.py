@@ -479,6 +479,7 @@ def cases():
         *vision_zoo_cases(),
         *diffusion_cases(rhai_map),
         *detection_cases(rhai_map),
+        *timm_mobilevit_cases(),
     ]
 
 
@@ -944,6 +945,44 @@ def write_case(case, out):
     (folder / "case.json").write_text(json.dumps(info, indent=2) + "\n")
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     print(f"{case.name:<20} {info['params']:>10,} params  {size / 1e6:6.2f} MB  {case.reference}", file=sys.stderr)
+
+
+def timm_mobilevit_cases():
+    """timm MobileViT and MobileViTv2 (ByobNet with timm's own block
+    configs) at a small size; a 40x40 input leaves the last stage a 5x5
+    grid, so both resize to fit the 2x2 patches (v1 back to 5x5, v2 not)."""
+    import timm
+    from timm.models.byobnet import ByobNet, ByoModelCfg
+    from timm.models.mobilevit import _inverted_residual_block, _mobilevit_block, _mobilevitv2_block
+
+    def byob(*blocks, **kw):
+        return ByoModelCfg(blocks=blocks, stem_chs=8, stem_type="3x3", stem_pool="", downsample="", act_layer="silu", **kw)
+
+    v1 = byob(_inverted_residual_block(d=2, c=8, s=1, br=2.0),
+              _mobilevit_block(d=1, c=16, s=2, transformer_dim=16, transformer_depth=1, patch_size=2, br=2.0),
+              _mobilevit_block(d=1, c=24, s=2, transformer_dim=32, transformer_depth=2, patch_size=2, br=2.0),
+              num_features=40)
+    v2 = byob(_inverted_residual_block(d=1, c=16, s=1, br=2.0), _inverted_residual_block(d=2, c=16, s=2, br=2.0),
+              _mobilevitv2_block(d=1, c=32, s=2, transformer_depth=2), _mobilevitv2_block(d=1, c=48, s=2, transformer_depth=1))
+    return [
+        vision("timm_mobilevit", "timm ByobNet(ByoModelCfg(stem_chs=8, num_features=40, blocks=(_inverted_residual_block(d=2, c=8, "
+               "s=1, br=2.0), _mobilevit_block(d=1, c=16, s=2, transformer_dim=16, transformer_depth=1, patch_size=2, br=2.0), "
+               "_mobilevit_block(d=1, c=24, s=2, transformer_dim=32, transformer_depth=2, patch_size=2, br=2.0)), ...), "
+               "num_classes=10) on a 40x40 image", lambda: ByobNet(v1, num_classes=10),
+               "vision::timm_mobilevit(#{ stem_chs: 8, num_features: 40, num_classes: 10, blocks: ["
+               "#{ d: 2, c: 8, s: 1, br: 2.0 }, "
+               "#{ d: 1, c: 16, s: 2, br: 2.0, transformer_dim: 16, transformer_depth: 1, patch_size: 2 }, "
+               "#{ d: 1, c: 24, s: 2, br: 2.0, transformer_dim: 32, transformer_depth: 2, patch_size: 2 }], WEIGHTS })",
+               inputs=image(size=40)),
+        vision("timm_mobilevitv2", "timm ByobNet(ByoModelCfg(stem_chs=8, blocks=(_inverted_residual_block(d=1, c=16, s=1, "
+               "br=2.0), _inverted_residual_block(d=2, c=16, s=2, br=2.0), _mobilevitv2_block(d=1, c=32, s=2, transformer_depth=2), "
+               "_mobilevitv2_block(d=1, c=48, s=2, transformer_depth=1)), ...), num_classes=10) on a 40x40 image", lambda: ByobNet(v2, num_classes=10),
+               "vision::timm_mobilevit(#{ version: 2, stem_chs: 8, num_classes: 10, blocks: ["
+               "#{ d: 1, c: 16, s: 1, br: 2.0 }, #{ d: 2, c: 16, s: 2, br: 2.0 }, "
+               "#{ d: 1, c: 32, s: 2, br: 2.0, transformer_depth: 2 }, "
+               "#{ d: 1, c: 48, s: 2, br: 2.0, transformer_depth: 1 }], WEIGHTS })",
+               inputs=image(size=40)),
+    ]
 
 
 def main():

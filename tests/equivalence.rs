@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 71] = [
+const REQUIRED: [&str; 73] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -96,6 +96,8 @@ const REQUIRED: [&str; 71] = [
     "detr",
     "segformer",
     "deeplabv3_resnet50",
+    "timm_mobilevit",
+    "timm_mobilevitv2",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

@@ -31,6 +31,9 @@ TIMM = [
     "convnext_base", "convnext_large", "convnext_xlarge",
     # LeViT (timm.models.levit; LevitDistilled)
     "levit_128s", "levit_128", "levit_192", "levit_256", "levit_384",
+    # MobileViT and MobileViTv2 (timm.models.mobilevit; ByobNet)
+    "mobilevit_xxs", "mobilevit_xs", "mobilevit_s", "mobilevitv2_050", "mobilevitv2_075", "mobilevitv2_100",
+    "mobilevitv2_125", "mobilevitv2_150", "mobilevitv2_175", "mobilevitv2_200",
 ]
 
 

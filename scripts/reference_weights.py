@@ -480,6 +480,7 @@ def cases():
         *diffusion_cases(rhai_map),
         *detection_cases(rhai_map),
         *timm_mobilevit_cases(),
+        *timm_coatnet_cases(),
     ]
 
 
@@ -982,6 +983,42 @@ def timm_mobilevit_cases():
                "#{ d: 1, c: 32, s: 2, br: 2.0, transformer_depth: 2 }, "
                "#{ d: 1, c: 48, s: 2, br: 2.0, transformer_depth: 1 }], WEIGHTS })",
                inputs=image(size=40)),
+    ]
+
+
+def timm_coatnet_cases():
+    """timm CoAtNet (MaxxVit with MbConv and TransformerBlock2d stages) at a
+    small size on a 64x64 image: an "_rw" config (pooled-stride MbConv with
+    early ReLU SE, MLP relative position bias, LayerScale), the paper-style
+    default (expanding attention, bias table, NormMlp head), and one with
+    BatchNorm transformer norms and max-pool downsampling."""
+    from timm.models.maxxvit import MaxxVit, MaxxVitCfg, _rw_coat_cfg
+
+    rw = dict(conv_attn_early=True, transformer_shortcut_bias=False, init_values=0.1, rel_pos_type="mlp", rel_pos_dim=16)
+    bn = dict(stride_mode="dw", pool_type="max", transformer_norm_layer="batchnorm2d")
+    small = "embed_dim: [16, 32, 64, 64], depths: [1, 2, 2, 1], stem_width: [8, 16], img_size: 64, num_classes: 10, " \
+            "transformer_dim_head: 8"
+
+    def coat(**kw):
+        return lambda: MaxxVit(MaxxVitCfg(embed_dim=(16, 32, 64, 64), depths=(1, 2, 2, 1), stem_width=(8, 16), **kw),
+                               img_size=64, num_classes=10, transformer_dim_head=8)
+
+    return [
+        vision("timm_coatnet_rw", f"timm MaxxVit(MaxxVitCfg(embed_dim=(16, 32, 64, 64), depths=(1, 2, 2, 1), "
+               f"stem_width=(8, 16), **_rw_coat_cfg({rw})), img_size=64, num_classes=10, transformer_dim_head=8)",
+               coat(**_rw_coat_cfg(**rw)),
+               f"vision::timm_coatnet(#{{ {small}, WEIGHTS }} + vision::timm_coatnet_rw_coat_cfg(#{{ conv_attn_early: true, "
+               "transformer_shortcut_bias: false, init_values: 0.1, rel_pos_type: \"mlp\", rel_pos_dim: 16 }))",
+               inputs=image(size=64)),
+        vision("timm_coatnet", "timm MaxxVit(MaxxVitCfg(embed_dim=(16, 32, 64, 64), depths=(1, 2, 2, 1), stem_width=(8, 16), "
+               "head_hidden_size=32), img_size=64, num_classes=10, transformer_dim_head=8)",
+               coat(head_hidden_size=32),
+               f"vision::timm_coatnet(#{{ {small}, head_hidden_size: 32, WEIGHTS }})", inputs=image(size=64)),
+        vision("timm_coatnet_bn", f"timm MaxxVit(MaxxVitCfg(embed_dim=(16, 32, 64, 64), depths=(1, 2, 2, 1), "
+               f"stem_width=(8, 16), **_rw_coat_cfg({bn})), img_size=64, num_classes=10, transformer_dim_head=8)",
+               coat(**_rw_coat_cfg(**bn)),
+               f"vision::timm_coatnet(#{{ {small}, WEIGHTS }} + vision::timm_coatnet_rw_coat_cfg(#{{ stride_mode: \"dw\", "
+               "pool_type: \"max\", transformer_norm_layer: \"batchnorm2d\" }))", inputs=image(size=64)),
     ]
 
 

@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 73] = [
+const REQUIRED: [&str; 76] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -98,6 +98,9 @@ const REQUIRED: [&str; 73] = [
     "deeplabv3_resnet50",
     "timm_mobilevit",
     "timm_mobilevitv2",
+    "timm_coatnet_rw",
+    "timm_coatnet",
+    "timm_coatnet_bn",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

@@ -42,6 +42,7 @@ fn known_timm_names() -> Vec<(String, usize)> {
         ("vision_timm_convnext", "timm_convnext_configs"),
         ("vision_timm_levit", "timm_levit_configs"),
         ("vision_timm_mobilevit", "timm_mobilevit_configs"),
+        ("vision_timm_coatnet", "timm_coatnet_configs"),
     ]
     .iter()
     .flat_map(|(file, f)| timm_configs(file, f))

@@ -991,11 +991,14 @@ def timm_coatnet_cases():
     small size on a 64x64 image: an "_rw" config (pooled-stride MbConv with
     early ReLU SE, MLP relative position bias, LayerScale), the paper-style
     default (expanding attention, bias table, NormMlp head), and one with
-    BatchNorm transformer norms and max-pool downsampling."""
+    BatchNorm transformer norms and max-pool shortcuts (the pooled-stride
+    MbConv's own pool stays avg2)."""
     from timm.models.maxxvit import MaxxVit, MaxxVitCfg, _rw_coat_cfg
 
     rw = dict(conv_attn_early=True, transformer_shortcut_bias=False, init_values=0.1, rel_pos_type="mlp", rel_pos_dim=16)
-    bn = dict(stride_mode="dw", pool_type="max", transformer_norm_layer="batchnorm2d")
+    # stride_mode "pool" with pool_type "max": the shortcut max-pools, the
+    # block's own pool stays avg2 (MaxxVitConvCfg.downsample_pool_type).
+    bn = dict(pool_type="max", transformer_norm_layer="batchnorm2d")
     small = "embed_dim: [16, 32, 64, 64], depths: [1, 2, 2, 1], stem_width: [8, 16], img_size: 64, num_classes: 10, " \
             "transformer_dim_head: 8"
 
@@ -1017,8 +1020,8 @@ def timm_coatnet_cases():
         vision("timm_coatnet_bn", f"timm MaxxVit(MaxxVitCfg(embed_dim=(16, 32, 64, 64), depths=(1, 2, 2, 1), "
                f"stem_width=(8, 16), **_rw_coat_cfg({bn})), img_size=64, num_classes=10, transformer_dim_head=8)",
                coat(**_rw_coat_cfg(**bn)),
-               f"vision::timm_coatnet(#{{ {small}, WEIGHTS }} + vision::timm_coatnet_rw_coat_cfg(#{{ stride_mode: \"dw\", "
-               "pool_type: \"max\", transformer_norm_layer: \"batchnorm2d\" }))", inputs=image(size=64)),
+               f"vision::timm_coatnet(#{{ {small}, WEIGHTS }} + vision::timm_coatnet_rw_coat_cfg(#{{ pool_type: \"max\", "
+               "transformer_norm_layer: \"batchnorm2d\" }))", inputs=image(size=64)),
     ]
 
 

@@ -483,6 +483,8 @@ def cases():
         *detection_cases(rhai_map),
         *gin_cases(),
         *efficientformer_cases(),
+        *timm_mobilevit_cases(),
+        *timm_coatnet_cases(),
     ]
 
 
@@ -1009,6 +1011,83 @@ def write_case(case, out):
     (folder / "case.json").write_text(json.dumps(info, indent=2) + "\n")
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     print(f"{case.name:<20} {info['params']:>10,} params  {size / 1e6:6.2f} MB  {case.reference}", file=sys.stderr)
+
+
+def timm_mobilevit_cases():
+    """timm MobileViT and MobileViTv2 (ByobNet with timm's own block
+    configs) at a small size; a 40x40 input leaves the last stage a 5x5
+    grid, so both resize to fit the 2x2 patches (v1 back to 5x5, v2 not)."""
+    import timm
+    from timm.models.byobnet import ByobNet, ByoModelCfg
+    from timm.models.mobilevit import _inverted_residual_block, _mobilevit_block, _mobilevitv2_block
+
+    def byob(*blocks, **kw):
+        return ByoModelCfg(blocks=blocks, stem_chs=8, stem_type="3x3", stem_pool="", downsample="", act_layer="silu", **kw)
+
+    v1 = byob(_inverted_residual_block(d=2, c=8, s=1, br=2.0),
+              _mobilevit_block(d=1, c=16, s=2, transformer_dim=16, transformer_depth=1, patch_size=2, br=2.0),
+              _mobilevit_block(d=1, c=24, s=2, transformer_dim=32, transformer_depth=2, patch_size=2, br=2.0),
+              num_features=40)
+    v2 = byob(_inverted_residual_block(d=1, c=16, s=1, br=2.0), _inverted_residual_block(d=2, c=16, s=2, br=2.0),
+              _mobilevitv2_block(d=1, c=32, s=2, transformer_depth=2), _mobilevitv2_block(d=1, c=48, s=2, transformer_depth=1))
+    return [
+        vision("timm_mobilevit", "timm ByobNet(ByoModelCfg(stem_chs=8, num_features=40, blocks=(_inverted_residual_block(d=2, c=8, "
+               "s=1, br=2.0), _mobilevit_block(d=1, c=16, s=2, transformer_dim=16, transformer_depth=1, patch_size=2, br=2.0), "
+               "_mobilevit_block(d=1, c=24, s=2, transformer_dim=32, transformer_depth=2, patch_size=2, br=2.0)), ...), "
+               "num_classes=10) on a 40x40 image", lambda: ByobNet(v1, num_classes=10),
+               "vision::timm_mobilevit(#{ stem_chs: 8, num_features: 40, num_classes: 10, blocks: ["
+               "#{ d: 2, c: 8, s: 1, br: 2.0 }, "
+               "#{ d: 1, c: 16, s: 2, br: 2.0, transformer_dim: 16, transformer_depth: 1, patch_size: 2 }, "
+               "#{ d: 1, c: 24, s: 2, br: 2.0, transformer_dim: 32, transformer_depth: 2, patch_size: 2 }], WEIGHTS })",
+               inputs=image(size=40)),
+        vision("timm_mobilevitv2", "timm ByobNet(ByoModelCfg(stem_chs=8, blocks=(_inverted_residual_block(d=1, c=16, s=1, "
+               "br=2.0), _inverted_residual_block(d=2, c=16, s=2, br=2.0), _mobilevitv2_block(d=1, c=32, s=2, transformer_depth=2), "
+               "_mobilevitv2_block(d=1, c=48, s=2, transformer_depth=1)), ...), num_classes=10) on a 40x40 image", lambda: ByobNet(v2, num_classes=10),
+               "vision::timm_mobilevit(#{ version: 2, stem_chs: 8, num_classes: 10, blocks: ["
+               "#{ d: 1, c: 16, s: 1, br: 2.0 }, #{ d: 2, c: 16, s: 2, br: 2.0 }, "
+               "#{ d: 1, c: 32, s: 2, br: 2.0, transformer_depth: 2 }, "
+               "#{ d: 1, c: 48, s: 2, br: 2.0, transformer_depth: 1 }], WEIGHTS })",
+               inputs=image(size=40)),
+    ]
+
+
+def timm_coatnet_cases():
+    """timm CoAtNet (MaxxVit with MbConv and TransformerBlock2d stages) at a
+    small size on a 64x64 image: an "_rw" config (pooled-stride MbConv with
+    early ReLU SE, MLP relative position bias, LayerScale), the paper-style
+    default (expanding attention, bias table, NormMlp head), and one with
+    BatchNorm transformer norms and max-pool shortcuts (the pooled-stride
+    MbConv's own pool stays avg2)."""
+    from timm.models.maxxvit import MaxxVit, MaxxVitCfg, _rw_coat_cfg
+
+    rw = dict(conv_attn_early=True, transformer_shortcut_bias=False, init_values=0.1, rel_pos_type="mlp", rel_pos_dim=16)
+    # stride_mode "pool" with pool_type "max": the shortcut max-pools, the
+    # block's own pool stays avg2 (MaxxVitConvCfg.downsample_pool_type).
+    bn = dict(pool_type="max", transformer_norm_layer="batchnorm2d")
+    small = "embed_dim: [16, 32, 64, 64], depths: [1, 2, 2, 1], stem_width: [8, 16], img_size: 64, num_classes: 10, " \
+            "transformer_dim_head: 8"
+
+    def coat(**kw):
+        return lambda: MaxxVit(MaxxVitCfg(embed_dim=(16, 32, 64, 64), depths=(1, 2, 2, 1), stem_width=(8, 16), **kw),
+                               img_size=64, num_classes=10, transformer_dim_head=8)
+
+    return [
+        vision("timm_coatnet_rw", f"timm MaxxVit(MaxxVitCfg(embed_dim=(16, 32, 64, 64), depths=(1, 2, 2, 1), "
+               f"stem_width=(8, 16), **_rw_coat_cfg({rw})), img_size=64, num_classes=10, transformer_dim_head=8)",
+               coat(**_rw_coat_cfg(**rw)),
+               f"vision::timm_coatnet(#{{ {small}, WEIGHTS }} + vision::timm_coatnet_rw_coat_cfg(#{{ conv_attn_early: true, "
+               "transformer_shortcut_bias: false, init_values: 0.1, rel_pos_type: \"mlp\", rel_pos_dim: 16 }))",
+               inputs=image(size=64)),
+        vision("timm_coatnet", "timm MaxxVit(MaxxVitCfg(embed_dim=(16, 32, 64, 64), depths=(1, 2, 2, 1), stem_width=(8, 16), "
+               "head_hidden_size=32), img_size=64, num_classes=10, transformer_dim_head=8)",
+               coat(head_hidden_size=32),
+               f"vision::timm_coatnet(#{{ {small}, head_hidden_size: 32, WEIGHTS }})", inputs=image(size=64)),
+        vision("timm_coatnet_bn", f"timm MaxxVit(MaxxVitCfg(embed_dim=(16, 32, 64, 64), depths=(1, 2, 2, 1), "
+               f"stem_width=(8, 16), **_rw_coat_cfg({bn})), img_size=64, num_classes=10, transformer_dim_head=8)",
+               coat(**_rw_coat_cfg(**bn)),
+               f"vision::timm_coatnet(#{{ {small}, WEIGHTS }} + vision::timm_coatnet_rw_coat_cfg(#{{ pool_type: \"max\", "
+               "transformer_norm_layer: \"batchnorm2d\" }))", inputs=image(size=64)),
+    ]
 
 
 def main():

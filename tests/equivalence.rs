@@ -24,7 +24,7 @@ const RTOL: f64 = 1e-3;
 
 /// The families the suite must cover (the cases of reference_weights.py;
 /// more may be there).
-const REQUIRED: [&str; 76] = [
+const REQUIRED: [&str; 81] = [
     "resnet_basic",
     "resnext_bottleneck",
     "mobilenet_v3_small",
@@ -101,6 +101,11 @@ const REQUIRED: [&str; 76] = [
     "gin_tu",
     "efficientformer",
     "efficientformerv2",
+    "timm_mobilevit",
+    "timm_mobilevitv2",
+    "timm_coatnet_rw",
+    "timm_coatnet",
+    "timm_coatnet_bn",
 ];
 
 /// The fixtures folder, written (once, idempotently) by

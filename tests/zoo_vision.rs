@@ -41,6 +41,8 @@ fn known_timm_names() -> Vec<(String, usize)> {
         ("vision_timm_beit", "timm_beit_configs"),
         ("vision_timm_convnext", "timm_convnext_configs"),
         ("vision_timm_levit", "timm_levit_configs"),
+        ("vision_timm_mobilevit", "timm_mobilevit_configs"),
+        ("vision_timm_coatnet", "timm_coatnet_configs"),
     ]
     .iter()
     .flat_map(|(file, f)| timm_configs(file, f))
@@ -218,4 +220,74 @@ fn timm_prefix_picks_timms_module_tree() {
         names("vision::model(\"convnext_atto\")"),
         names("vision::model(\"timm/convnext_atto\")")
     );
+}
+
+/// MobileViT and CoAtNet configs: a key the builder does not know (in the
+/// model cfg, in a MobileViT stage, in timm's _rw_*_cfg helpers) or a value
+/// it does not implement is one error naming it, at the script's line; and
+/// a CoAtNet, whose attention biases are made for one feature-map size, fed
+/// another image size is an error naming img_size, never a wrong graph.
+#[test]
+fn mobilevit_and_coatnet_config_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let ir = "#{ d: 1, c: 16, s: 2 }";
+    for (call, size, want) in [
+        (
+            format!("vision::timm_mobilevit(#{{ blocks: [{ir}], patch: 2 }})"),
+            64,
+            "vision::timm_mobilevit: unknown cfg key \"patch\"",
+        ),
+        (
+            "vision::timm_mobilevit(#{ blocks: [#{ d: 1, c: 16, s: 2, transformer_dims: 32, transformer_depth: 1 }] })".into(),
+            64,
+            "unknown key \"transformer_dims\" in blocks[0]",
+        ),
+        (
+            "vision::timm_mobilevit(#{ blocks: [#{ d: 1, c: 16, s: 2, transformer_depth: 1 }] })".into(),
+            64,
+            "blocks[0] needs \"transformer_dim\" (version 1)",
+        ),
+        (
+            "vision::timm_coatnet(#{ conv_attn_erly: true })".into(),
+            224,
+            "vision::timm_coatnet: unknown cfg key \"conv_attn_erly\"",
+        ),
+        (
+            "vision::timm_coatnet(vision::timm_coatnet_rw_coat_cfg(#{ init_value: 1e-6 }))".into(),
+            224,
+            "vision::timm_coatnet_rw_coat_cfg: unknown key \"init_value\"",
+        ),
+        (
+            "vision::timm_coatnet(#{ transformer_rel_pos_type: \"bias_tf\" })".into(),
+            224,
+            "rel_pos_type is \"bias\" or \"mlp\", got \"bias_tf\"",
+        ),
+        (
+            "vision::timm_coatnet(#{ block_type: [\"C\", \"C\", \"M\", \"M\"] })".into(),
+            224,
+            "block type \"M\" is not supported",
+        ),
+        (
+            "vision::model(\"coatnet_0_rw_224\")".into(),
+            256,
+            "attention made for a 14x14 map got 16x16",
+        ),
+    ] {
+        let err = match discover_source(
+            dir.path(),
+            &format!("let m = {call};\nm.forward(rand([1, 3, {size}, {size}]));\n"),
+        ) {
+            Ok(_) => panic!("{call} built"),
+            Err(e) => e,
+        };
+        assert!(err.contains(want) && err.contains("by_name.rhai:"), "{call}: {err}");
+    }
+    // MobileViT takes any size: a stage whose grid the 2x2 patches do not
+    // divide is resized (bilinear), as timm does.
+    let d = discover_source(
+        dir.path(),
+        "let m = vision::model(\"mobilevit_xxs\");\nm.forward(rand([1, 3, 224, 224]));\n",
+    )
+    .unwrap();
+    assert!(d.builds[0].graph.stats().op_counts.contains_key("Resize"));
 }

@@ -35,6 +35,15 @@ TIMM = [
     "efficientformer_l1", "efficientformer_l3", "efficientformer_l7",
     # EfficientFormerV2 (timm.models.efficientformer_v2)
     "efficientformerv2_s0", "efficientformerv2_s1", "efficientformerv2_s2", "efficientformerv2_l",
+    # MobileViT and MobileViTv2 (timm.models.mobilevit; ByobNet)
+    "mobilevit_xxs", "mobilevit_xs", "mobilevit_s", "mobilevitv2_050", "mobilevitv2_075", "mobilevitv2_100",
+    "mobilevitv2_125", "mobilevitv2_150", "mobilevitv2_175", "mobilevitv2_200",
+    # CoAtNet (timm.models.maxxvit: MaxxVit with conv and transformer stages)
+    "coatnet_pico_rw_224", "coatnet_nano_rw_224", "coatnet_0_rw_224", "coatnet_1_rw_224", "coatnet_2_rw_224",
+    "coatnet_3_rw_224", "coatnet_bn_0_rw_224", "coatnet_rmlp_nano_rw_224", "coatnet_rmlp_0_rw_224",
+    "coatnet_rmlp_1_rw_224", "coatnet_rmlp_1_rw2_224", "coatnet_rmlp_2_rw_224", "coatnet_rmlp_2_rw_384",
+    "coatnet_rmlp_3_rw_224", "coatnet_nano_cc_224", "coatnet_0_224", "coatnet_1_224", "coatnet_2_224",
+    "coatnet_3_224", "coatnet_4_224", "coatnet_5_224",
 ]
 
 

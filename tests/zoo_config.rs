@@ -67,16 +67,27 @@ const ALIASES: &[(&str, &str)] = &[
 /// the builder derives the same way and leaves (): (builder, key).
 /// layer_types: which layers use the sliding window (Qwen2 from
 /// use_sliding_window and max_window_layers, Gemma 2 every other layer);
-/// Falcon's num_key_value_heads: 1 with multi_query, else num_kv_heads.
+/// Falcon's num_key_value_heads: 1 with multi_query, else num_kv_heads;
+/// T5's dense_act_fn and is_gated_act: from feed_forward_proj
+/// ("gated-gelu"); DeBERTa's pooler_hidden_size and wav2vec2's
+/// output_hidden_size: hidden_size unless given (the pooler and the
+/// adapter they size are not built).
 const DERIVED: &[(&str, &str)] = &[
     ("transformers::llama", "layer_types"),
     ("transformers::gemma2", "layer_types"),
     ("transformers::falcon", "num_key_value_heads"),
+    ("transformers::t5", "dense_act_fn"),
+    ("transformers::t5", "is_gated_act"),
+    ("transformers::deberta_v2", "pooler_hidden_size"),
+    ("transformers::wav2vec2", "output_hidden_size"),
 ];
 
 /// Whether `key` is one the comparison skips (see NOT_COMPARED, DERIVED).
 fn not_compared(builder: &str, key: &str) -> bool {
     NOT_COMPARED.contains(&key)
+        // Training only: dropout, SpecAugment's masking (wav2vec2, HuBERT).
+        || key.starts_with("mask_time_")
+        || key.starts_with("mask_feature_")
         || key.contains("dropout")
         || key.ends_with("_pdrop")
         || DERIVED.contains(&(builder, key))
@@ -111,6 +122,13 @@ fn same(a: &Value, b: &Value) -> bool {
             .keys()
             .chain(y.keys())
             .all(|k| same(x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null))),
+        // DeBERTa's pos_att_type: config.json's "p2c|c2p", the config
+        // class's ["p2c", "c2p"].
+        (Value::String(x), Value::Array(_)) | (Value::Array(_), Value::String(x)) if x.contains('|') => {
+            let y = if let Value::Array(y) = a { y } else { b.as_array().unwrap() };
+            let parts: Vec<Value> = x.split('|').map(|p| Value::String(p.into())).collect();
+            same(&Value::Array(parts), &Value::Array(y.clone()))
+        }
         _ => a == b,
     }
 }
@@ -143,7 +161,16 @@ fn compare(script: &str, builder: &str, got: &Map<String, Value>, reference: &Va
             }
         }
         out.keys += 1;
-        if !same(v, w) {
+        // A nested config (DETR's backbone_config): the keys the script
+        // gives, over the nested config class's defaults.
+        let nested = w.get("model_type").is_some() && v.is_object();
+        let differs = if nested {
+            let v = v.as_object().unwrap();
+            v.iter().any(|(k, x)| !same(x, w.get(k).unwrap_or(&Value::Null)))
+        } else {
+            !same(v, w)
+        };
+        if differs {
             out.mismatches.push(format!(
                 "{script}: {k} = {v} (the script over {builder}'s defaults), {w} in {source}"
             ));

@@ -118,14 +118,22 @@ fn same(a: &Value, b: &Value) -> bool {
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
         }
-        (Value::Object(x), Value::Object(y)) => x
-            .keys()
-            .chain(y.keys())
-            .all(|k| same(x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null))),
+        (Value::Object(x), Value::Object(y)) => x.keys().chain(y.keys()).all(|k| {
+            same(
+                x.get(k).unwrap_or(&Value::Null),
+                y.get(k).unwrap_or(&Value::Null),
+            )
+        }),
         // DeBERTa's pos_att_type: config.json's "p2c|c2p", the config
         // class's ["p2c", "c2p"].
-        (Value::String(x), Value::Array(_)) | (Value::Array(_), Value::String(x)) if x.contains('|') => {
-            let y = if let Value::Array(y) = a { y } else { b.as_array().unwrap() };
+        (Value::String(x), Value::Array(_)) | (Value::Array(_), Value::String(x))
+            if x.contains('|') =>
+        {
+            let y = if let Value::Array(y) = a {
+                y
+            } else {
+                b.as_array().unwrap()
+            };
             let parts: Vec<Value> = x.split('|').map(|p| Value::String(p.into())).collect();
             same(&Value::Array(parts), &Value::Array(y.clone()))
         }
@@ -166,7 +174,8 @@ fn compare(script: &str, builder: &str, got: &Map<String, Value>, reference: &Va
         let nested = w.get("model_type").is_some() && v.is_object();
         let differs = if nested {
             let v = v.as_object().unwrap();
-            v.iter().any(|(k, x)| !same(x, w.get(k).unwrap_or(&Value::Null)))
+            v.iter()
+                .any(|(k, x)| !same(x, w.get(k).unwrap_or(&Value::Null)))
         } else {
             !same(v, w)
         };
@@ -203,8 +212,8 @@ fn resolved_config(path: &std::path::Path) -> Option<(String, Map<String, Value>
 /// At least this many scripts and keys are compared: a builder that stops
 /// recording, or a table regenerated without configs, fails here instead
 /// of passing with nothing checked.
-const MIN_SCRIPTS: usize = 60;
-const MIN_KEYS: usize = 1200;
+const MIN_SCRIPTS: usize = 150;
+const MIN_KEYS: usize = 2000;
 
 #[test]
 fn every_config_built_script_matches_its_reference_config_key_by_key() {
@@ -232,44 +241,74 @@ fn every_config_built_script_matches_its_reference_config_key_by_key() {
     );
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
     assert!(
+        unrecorded.is_empty(),
+        "these scripts' builders record no config: add record_config(\"<module>::<builder>\", c) \
+         where the builder has applied its defaults: {unrecorded:?}"
+    );
+    assert!(
         scripts >= MIN_SCRIPTS && keys >= MIN_KEYS,
         "only {scripts} scripts and {keys} keys compared (at least {MIN_SCRIPTS} and {MIN_KEYS} expected)"
     );
 }
 
-/// The comparison catches a wrong value the script gives (Qwen2.5's
-/// rms_norm_eps 1e-6 written 1e-5) and one it leaves to a wrong builder
-/// default (rope_theta left out: LlamaConfig's 10000, not 1000000), naming
-/// the key; the unchanged script compares clean.
-#[test]
-fn an_injected_wrong_config_value_is_caught_naming_the_key() {
-    let script = "models/llm/qwen2_5_0_5b.rhai";
+/// The mismatches of `script` with its text's first `from` replaced by
+/// `to` (traced from a temporary copy), compared with `script`'s reference
+/// entry; `from` == `to` compares the script as it is.
+fn injected(script: &str, from: &str, to: &str) -> Compared {
     let reference = reference_tables()[script].clone();
     let text = std::fs::read_to_string(root().join(script)).unwrap();
+    assert!(text.contains(from), "{script} has no `{from}`");
     let dir = tempfile::tempdir().unwrap();
-    let check = |text: &str| {
-        let path = dir.path().join("qwen2_5_0_5b.rhai");
-        std::fs::write(&path, text).unwrap();
-        let (builder, got) = resolved_config(&path).expect("transformers::llama records its config");
-        compare(script, &builder, &got, &reference)
-    };
-    let clean = check(&text);
+    let path = dir
+        .path()
+        .join(std::path::Path::new(script).file_name().unwrap());
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    let (builder, got) = resolved_config(&path).expect("the builder records its config");
+    compare(script, &builder, &got, &reference)
+}
+
+/// The comparison catches a wrong value a script gives (Qwen2.5's
+/// rms_norm_eps 1e-6 written 1e-5; a UNet's norm_eps) and one it leaves to
+/// a builder default that is not the checkpoint's (rope_theta left out:
+/// 10000, not Qwen's 1000000; SDXL's VAE scaling_factor left out: SD's
+/// 0.18215, not 0.13025), naming the key, while the parameter count and
+/// names stay the same; the unchanged scripts compare clean.
+#[test]
+fn an_injected_wrong_config_value_is_caught_naming_the_key() {
+    let qwen = "models/llm/qwen2_5_0_5b.rhai";
+    let clean = injected(qwen, "", "");
     assert!(clean.mismatches.is_empty(), "{:?}", clean.mismatches);
     assert!(clean.keys >= 12, "only {} keys compared", clean.keys);
-
-    let eps = text.replacen("rms_norm_eps: 1e-6", "rms_norm_eps: 1e-5", 1);
-    assert_ne!(eps, text, "the script sets rms_norm_eps 1e-6");
-    let m = check(&eps).mismatches;
-    assert!(
-        m.len() == 1 && m[0].contains("rms_norm_eps = 0.00001") && m[0].contains("1e-6 in"),
-        "{m:?}"
-    );
-
-    let theta = text.replacen("rope_theta: 1000000.0,", "", 1);
-    assert_ne!(theta, text, "the script sets rope_theta");
-    let m = check(&theta).mismatches;
-    assert!(
-        m.len() == 1 && m[0].contains("rope_theta = 10000.0"),
-        "{m:?}"
-    );
+    let cases = [
+        (
+            qwen,
+            "rms_norm_eps: 1e-6",
+            "rms_norm_eps: 1e-5",
+            "rms_norm_eps = 0.00001",
+        ),
+        (qwen, "rope_theta: 1000000.0,", "", "rope_theta = 10000.0"),
+        (
+            "models/diffusers/sdxl_vae.rhai",
+            "sample_size: 1024, scaling_factor: 0.13025",
+            "sample_size: 1024",
+            "scaling_factor = 0.18215",
+        ),
+        (
+            "models/diffusers/sd15_unet.rhai",
+            "sample_size: 64",
+            "sample_size: 64, norm_eps: 1e-6",
+            "norm_eps = 1e-6",
+        ),
+    ];
+    for (script, from, to, says) in cases {
+        assert!(
+            injected(script, from, from).mismatches.is_empty(),
+            "{script} as it is"
+        );
+        let m = injected(script, from, to).mismatches;
+        assert!(
+            m.len() == 1 && m[0].contains(says),
+            "{script} with `{to}` for `{from}`: {m:?}"
+        );
+    }
 }

@@ -51,10 +51,14 @@ pub fn register(api: &mut Api) {
         )
         .torch("model.config.to_dict()");
     let h = api.host.clone();
-    api.fun("record_config", ["builder", "config"], move |builder: &str, config: Map| {
-        let value = to_json(&Dynamic::from_map(config));
-        h.lock().configs.push((builder.to_string(), value));
-    });
+    api.fun(
+        "record_config",
+        ["builder", "config"],
+        move |builder: &str, config: Map| {
+            let value = to_json(&Dynamic::from_map(config));
+            h.lock().configs.push((builder.to_string(), value));
+        },
+    );
 }
 
 /// A Rhai value as JSON: () is null, tensors and closures their type name

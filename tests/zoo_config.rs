@@ -194,7 +194,7 @@ fn compare(script: &str, builder: &str, got: &Map<String, Value>, reference: &Va
         let k = k.as_str().unwrap();
         if !got.contains_key(k) && !not_compared(builder, k) {
             out.mismatches.push(format!(
-                "{script}: {source} sets {k} = {}, which {builder} has no key for (it builds the class default)",
+                "{script}: {source} sets {k} = {}, which the script leaves out and {builder}'s defaults do not name (it builds the class default)",
                 want[k]
             ));
         }
@@ -279,7 +279,8 @@ fn injected(script: &str, from: &str, to: &str) -> Compared {
 }
 
 /// The comparison catches a wrong value a script gives (Qwen2.5's
-/// rms_norm_eps 1e-6 written 1e-5; a UNet's norm_eps) and one it leaves to
+/// rms_norm_eps 1e-6 written 1e-5; a UNet's norm_eps; Llama 3.1's RoPE
+/// scaling factor, or its rope_scaling misspelt) and one it leaves to
 /// a builder default that is not the checkpoint's (rope_theta left out:
 /// 10000, not Qwen's 1000000; SDXL's VAE scaling_factor left out: SD's
 /// 0.18215, not 0.13025), naming the key, while the parameter count and
@@ -287,6 +288,7 @@ fn injected(script: &str, from: &str, to: &str) -> Compared {
 #[test]
 fn an_injected_wrong_config_value_is_caught_naming_the_key() {
     let qwen = "models/llm/qwen2_5_0_5b.rhai";
+    let llama = "models/llm/llama_3_1_8b.rhai";
     let clean = injected(qwen, "", "");
     assert!(clean.mismatches.is_empty(), "{:?}", clean.mismatches);
     assert!(clean.keys >= 12, "only {} keys compared", clean.keys);
@@ -298,6 +300,15 @@ fn an_injected_wrong_config_value_is_caught_naming_the_key() {
             "rms_norm_eps = 0.00001",
         ),
         (qwen, "rope_theta: 1000000.0,", "", "rope_theta = 10000.0"),
+        // transformers::llama reads its config without checking its keys: a
+        // misspelt rope_scaling builds Llama 3.1 without its RoPE scaling.
+        (
+            llama,
+            "rope_scaling: #{",
+            "rope_scalng: #{",
+            "sets rope_scaling = {",
+        ),
+        (llama, "factor: 8.0,", "factor: 4.0,", "rope_scaling = {"),
         (
             "models/diffusers/sdxl_vae.rhai",
             "sample_size: 1024, scaling_factor: 0.13025",

@@ -5,6 +5,11 @@ parameter and buffer names and shapes of its reference implementation
 configuration, in state_dict() order, tied weights once (under their first
 name, as named_parameters() and torch.onnx keep them), and the parameter
 count. The corpus tests compare every build's ONNX initializers with it.
+Models with a library config also get "config" (transformers'
+config.to_dict(), diffusers' model.config, with rope_theta / rope_scaling /
+partial_rotary_factor spelt as config.json spells them) and "config_set"
+(the keys away from the config class's defaults), which tests/zoo_config.rs
+compares with the config each script's builder resolved.
 
 The models are registered one module per corpus in scripts/reference/
 (`LIBRARIES` and `models()`); a new corpus is a new `*_models.py` module

@@ -220,6 +220,10 @@ pub struct HostState {
     pub weights_used: bool,
     /// Notes for the build's warnings (tensors converted, left out, ...).
     pub notes: Vec<String>,
+    /// `record_config(builder, config)`: each builder's config after its
+    /// defaults, in call order (tests/zoo_config.rs compares them with the
+    /// reference library's).
+    pub configs: Vec<(String, serde_json::Value)>,
 }
 
 impl HostState {
@@ -241,6 +245,7 @@ impl HostState {
             files: Default::default(),
             weights_used: false,
             notes: Vec::new(),
+            configs: Vec::new(),
         }
     }
 

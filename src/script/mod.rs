@@ -121,6 +121,9 @@ pub struct Discovery {
     pub warnings: Vec<String>,
     /// Calls of models loaded with `onnx::load` (builds of ONNX files).
     pub onnx_calls: Vec<onnx_model::OnnxCall>,
+    /// The configs the stdlib builders resolved (`record_config`), in call
+    /// order: (builder, config after its defaults).
+    pub configs: Vec<(String, serde_json::Value)>,
 }
 
 pub fn build_name(stem: &str, labels: &Labels, hash: &str) -> String {
@@ -413,6 +416,7 @@ pub fn discover(path: &Path, opts: &DiscoverOptions) -> Result<Discovery, Script
         builds,
         warnings,
         onnx_calls: onnx_calls.calls(),
+        configs: std::mem::take(&mut st.configs),
     })
 }
 

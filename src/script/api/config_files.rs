@@ -42,6 +42,46 @@ pub fn register(api: &mut Api) {
             st.notes.push(msg.to_string());
         }
     });
+
+    api.doc("record_config")
+        .about(
+            "Keeps a builder's config as it resolved it (its defaults applied) beside the \
+             script's builds, for tests that compare it key by key with the reference \
+             library's config (tests/zoo_config.rs). Changes nothing in the model.",
+        )
+        .torch("model.config.to_dict()");
+    let h = api.host.clone();
+    api.fun(
+        "record_config",
+        ["builder", "config"],
+        move |builder: &str, config: Map| {
+            let value = to_json(&Dynamic::from_map(config));
+            h.lock().configs.push((builder.to_string(), value));
+        },
+    );
+}
+
+/// A Rhai value as JSON: () is null, tensors and closures their type name
+/// (a config holds neither in practice).
+fn to_json(v: &Dynamic) -> serde_json::Value {
+    use serde_json::Value;
+    if v.is_unit() {
+        Value::Null
+    } else if let Ok(b) = v.as_bool() {
+        b.into()
+    } else if let Ok(i) = v.as_int() {
+        i.into()
+    } else if let Ok(f) = v.as_float() {
+        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+    } else if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
+        Value::String(s.to_string())
+    } else if let Some(a) = v.read_lock::<Array>() {
+        Value::Array(a.iter().map(to_json).collect())
+    } else if let Some(m) = v.read_lock::<Map>() {
+        Value::Object(m.iter().map(|(k, x)| (k.to_string(), to_json(x))).collect())
+    } else {
+        Value::String(format!("<{}>", v.type_name()))
+    }
 }
 
 /// Reads and parses `path` (sandboxed like load_weights), or one line

@@ -315,6 +315,11 @@ fn llama_config_errors_name_the_key() {
             r#"model_type: "gpt2""#,
             r#"model_type "gpt2" is not a Llama-style decoder"#,
         ),
+        // A typo would build the default silently.
+        (
+            "rms_norm_epsilon: 1e-5",
+            r#"transformers::llama: unknown config key "rms_norm_epsilon""#,
+        ),
     ] {
         let p = dir.path().join("llama.rhai");
         let src = format!(

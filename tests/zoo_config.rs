@@ -280,9 +280,9 @@ fn injected(script: &str, from: &str, to: &str) -> Compared {
 
 /// The comparison catches a wrong value a script gives (Qwen2.5's
 /// rms_norm_eps 1e-6 written 1e-5; a UNet's norm_eps; Llama 3.1's RoPE
-/// scaling factor, or its rope_scaling misspelt) and one it leaves to
+/// scaling factor) and one it leaves to
 /// a builder default that is not the checkpoint's (rope_theta left out:
-/// 10000, not Qwen's 1000000; SDXL's VAE scaling_factor left out: SD's
+/// 10000, not Qwen's 1000000 or Llama 3.1's 500000; SDXL's VAE scaling_factor left out: SD's
 /// 0.18215, not 0.13025), naming the key, while the parameter count and
 /// names stay the same; the unchanged scripts compare clean.
 #[test]
@@ -300,14 +300,8 @@ fn an_injected_wrong_config_value_is_caught_naming_the_key() {
             "rms_norm_eps = 0.00001",
         ),
         (qwen, "rope_theta: 1000000.0,", "", "rope_theta = 10000.0"),
-        // transformers::llama reads its config without checking its keys: a
-        // misspelt rope_scaling builds Llama 3.1 without its RoPE scaling.
-        (
-            llama,
-            "rope_scaling: #{",
-            "rope_scalng: #{",
-            "sets rope_scaling = {",
-        ),
+        // Llama 3.1's rope_theta left out: the builder's 10000, not 500000.
+        (llama, "rope_theta: 500000.0,", "", "rope_theta = 10000.0"),
         (llama, "factor: 8.0,", "factor: 4.0,", "rope_scaling = {"),
         (
             "models/diffusers/sdxl_vae.rhai",

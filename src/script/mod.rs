@@ -246,7 +246,10 @@ pub fn engine(host: &Host, script: &Path) -> Result<ScriptEngine, String> {
     // folder instead of the copies compiled in, so that editing or adding a
     // family needs no rebuild. Builds stay honest: their hash is the traced
     // graph's.
-    let files: Vec<StdlibFile> = match std::env::var_os("TURNKEY_STDLIB_DIR") {
+    // Empty is unset, as shells write `TURNKEY_STDLIB_DIR= turnkey ...`.
+    let files: Vec<StdlibFile> = match std::env::var_os("TURNKEY_STDLIB_DIR")
+        .filter(|d| !d.is_empty())
+    {
         Some(dir) => {
             // Said once per process: a run on another stdlib is never silent.
             static SAID: std::sync::Once = std::sync::Once::new();

@@ -248,7 +248,10 @@ fn prepare(dir: &Path) -> Result<(), CacheError> {
         let marker = dir.join(MARKER);
         if !marker.is_file() {
             let mut entries = std::fs::read_dir(dir).map_err(CacheError::io("read", dir))?;
-            if entries.next().is_some() {
+            // Another turnkey may have marked the empty folder since we
+            // looked: the marker is the first thing it writes, so a folder
+            // whose entries appeared now has it.
+            if entries.next().is_some() && !marker.is_file() {
                 return Err(CacheError::NotACache {
                     dir: dir.to_path_buf(),
                 });

@@ -89,9 +89,7 @@ pub fn export_to_file(
         // buffer of the whole model, and no copy of it into the file.
         let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(dir, e))?;
         let map = export_with(graph, opts, |total| {
-            tmp.as_file()
-                .set_len(total as u64)
-                .map_err(|e| io(path, e))?;
+            reserve(tmp.as_file(), total as u64).map_err(|e| io(path, e))?;
             // SAFETY: the file is our own fresh temporary file, sized just
             // above; nothing else maps or truncates it while it is written.
             unsafe { memmap2::MmapMut::map_mut(tmp.as_file()) }.map_err(|e| io(path, e))
@@ -133,13 +131,11 @@ pub fn export_to_file(
         });
     }
 
-    // The data file: sized first (a sparse file), then every parameter
+    // The data file: sized and reserved first, then every parameter
     // generated straight into its pages at its offset, as the one-file
     // export does.
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(dir, e))?;
-    tmp.as_file()
-        .set_len(data_len)
-        .map_err(|e| io(&data_path, e))?;
+    reserve(tmp.as_file(), data_len).map_err(|e| io(&data_path, e))?;
     if data_len > 0 {
         // SAFETY: as above, our own fresh temporary file, sized just above.
         let mut map =
@@ -168,6 +164,29 @@ fn external_header(p: &ParamInit, location: &str, offset: u64, length: u64) -> T
             entry("length", length.to_string()),
         ],
         ..p.header()
+    }
+}
+
+/// Sizes `file` to `len` bytes and reserves its blocks. Pages of a mapped
+/// file are written without a system call, so a full disk would otherwise
+/// surface as SIGBUS in the middle of the export and kill the whole run;
+/// reserved, it is this call's ENOSPC, an error like any other. Where the
+/// file system cannot reserve, the file stays sparse.
+fn reserve(file: &std::fs::File, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    file.set_len(len)?;
+    if len == 0 {
+        return Ok(());
+    }
+    // SAFETY: a valid open descriptor; fallocate only reads its arguments.
+    let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EOPNOTSUPP | libc::ENOSYS) => Ok(()),
+        _ => Err(e),
     }
 }
 

@@ -167,19 +167,30 @@ fn external_header(p: &ParamInit, location: &str, offset: u64, length: u64) -> T
     }
 }
 
-/// Sizes `file` to `len` bytes and reserves its blocks. Pages of a mapped
-/// file are written without a system call, so a full disk would otherwise
-/// surface as SIGBUS in the middle of the export and kill the whole run;
-/// reserved, it is this call's ENOSPC, an error like any other. Where the
-/// file system cannot reserve, the file stays sparse.
+/// Sizes `file` to `len` bytes and makes sure its blocks exist. Pages of a
+/// mapped file are written without a system call, so a full disk would
+/// surface as SIGBUS in the middle of the export and kill the whole run.
+/// With room to spare (twice the file, or 256 MiB more, free) the file stays
+/// sparse: reserving zeroes every page first and cost 10% of an export on
+/// tmpfs. Closer to full, the blocks are reserved (fallocate), and a disk
+/// without room is this call's ENOSPC, an error like any other.
 fn reserve(file: &std::fs::File, len: u64) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     file.set_len(len)?;
     if len == 0 {
         return Ok(());
     }
+    let fd = file.as_raw_fd();
+    // SAFETY: a valid descriptor and a zeroed struct for the kernel to fill.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatvfs(fd, &mut st) } == 0 {
+        let free = st.f_bavail as u64 * st.f_frsize as u64;
+        if free >= len.saturating_add(len.max(256 << 20)) {
+            return Ok(());
+        }
+    }
     // SAFETY: a valid open descriptor; fallocate only reads its arguments.
-    let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };
+    let r = unsafe { libc::fallocate(fd, 0, 0, len as libc::off_t) };
     if r == 0 {
         return Ok(());
     }

@@ -356,9 +356,10 @@ impl Graph {
     }
 
     /// sha256 over the structure: ops, attributes and wiring, parameter
-    /// shapes and dtypes, constants, and input names/shapes/dtypes. Weight
-    /// values are not part of it, but loaded weights are, by the sha256 of
-    /// their file and their key in it: two checkpoints make two builds.
+    /// shapes and dtypes, constants, and input names/shapes/dtypes. Random
+    /// weight values are not part of it (their generator is); set values
+    /// (constants, tensors) are, and loaded weights by the sha256 of their
+    /// file and their key in it: two checkpoints make two builds.
     pub fn structure_hash(&self) -> String {
         let mut h = Sha256::new();
         let mut put = |s: &str| {
@@ -380,8 +381,22 @@ impl Graph {
                         "param {:?} {} {}",
                         p.info.shape, p.info.dtype, p.trainable
                     ));
-                    if let Init::File(f) = &p.init {
-                        put(&format!("weights {} {} {}", f.sha256, f.key, f.dtype));
+                    // Random values are not identity (any seed benchmarks
+                    // alike), but how they are drawn is: a build exported by
+                    // another generator holds other bytes than the torch
+                    // runtime regenerates. Set values are identity.
+                    match &p.init {
+                        Init::File(f) => {
+                            put(&format!("weights {} {} {}", f.sha256, f.key, f.dtype))
+                        }
+                        Init::Uniform { .. } => {
+                            put(&format!("uniform {}", super::random::GENERATOR))
+                        }
+                        Init::Normal { .. } => put(&format!("normal {}", super::random::GENERATOR)),
+                        Init::Constant(v) => put(&format!("constant {v:?}")),
+                        Init::Data(t) => {
+                            put(&format!("data {}", hex::encode(Sha256::digest(&t.data))))
+                        }
                     }
                 }
                 Source::Const(t) => {
@@ -572,6 +587,30 @@ mod tests {
         };
         assert_eq!(s.tokens, Some(16));
         assert_eq!(s.flops_per_token(), Some(100));
+    }
+
+    /// Two models alike but for a set value (a PReLU slope, a constant
+    /// parameter) are two builds: sharing one would run the other's values.
+    #[test]
+    fn hash_covers_set_values_and_how_random_ones_are_drawn() {
+        let with = |init: Init| {
+            let mut g = linear_graph(1, 1);
+            g.params[1].init = init;
+            g.structure_hash()
+        };
+        assert_ne!(with(Init::Constant(0.0)), with(Init::Constant(0.25)));
+        let data = |v: f64| {
+            Init::Data(Arc::new(HostTensor::full(
+                super::super::DType::Float32,
+                &[5],
+                v,
+            )))
+        };
+        assert_ne!(with(data(1.0)), with(data(2.0)));
+        assert_eq!(with(data(1.0)), with(data(1.0)));
+        let normal = |seed| Init::Normal { std: 0.02, seed };
+        assert_eq!(with(normal(1)), with(normal(2)), "seeds are not identity");
+        assert_ne!(with(normal(1)), with(Init::Constant(0.0)));
     }
 
     #[test]

@@ -15,6 +15,11 @@
 //! and closer to the truncated normals most libraries initialize with.
 
 use rand::{Rng, SeedableRng};
+
+/// How random parameters are drawn, part of every build's identity: change
+/// it with the generator, so no cached export of the old one is reused
+/// (`draws_are_pinned` holds it to the code).
+pub const GENERATOR: &str = "chacha8-word-per-element/normal-quantile-4096";
 use rand_chacha::ChaCha8Rng;
 use std::sync::OnceLock;
 
@@ -202,6 +207,27 @@ mod tests {
         assert!((6.5..7.6).contains(&max), "max {max}");
     }
 
+    /// The first draws, pinned: a change to the generator fails here, and
+    /// must change GENERATOR too (or cached builds of the old one, whose
+    /// hash would not change, disagree with the weights torch regenerates).
+    #[test]
+    fn draws_are_pinned() {
+        let mut n = vec![0u8; 12];
+        fill_normal_f32(&mut n, 1.0, 42, 0);
+        let mut u = vec![0u8; 12];
+        fill_uniform_f32(&mut u, -1.0, 1.0, 42, 0);
+        let (n, u) = (values(&n), values(&u));
+        assert_eq!(
+            (n.as_slice(), u.as_slice(), GENERATOR),
+            (
+                PINNED_NORMAL.as_slice(),
+                PINNED_UNIFORM.as_slice(),
+                "chacha8-word-per-element/normal-quantile-4096"
+            ),
+            "the generator changed: update GENERATOR and these values"
+        );
+    }
+
     #[test]
     fn knots_are_the_normal_quantiles() {
         // Python's statistics.NormalDist().inv_cdf(j / 4096).
@@ -221,4 +247,7 @@ mod tests {
         assert!((k[0] + 3.668329285121323).abs() < 1e-6, "{}", k[0]);
         assert!((k[CELLS] - 3.668329285121323).abs() < 1e-6);
     }
+
+    const PINNED_NORMAL: [f64; 3] = [-0.7586871981620789, 0.4731347858905792, -1.0523415803909302];
+    const PINNED_UNIFORM: [f64; 3] = [-0.5518385171890259, 0.3637923002243042, -0.7072275876998901];
 }

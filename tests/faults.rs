@@ -63,29 +63,10 @@ fn two_processes_on_one_cache_lose_nothing() {
 /// previous record survives intact, and the exit code says it failed.
 #[test]
 fn a_full_disk_keeps_the_previous_record() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: mounting a small tmpfs needs root");
+    let Some(disk) = small_disk("2m") else {
         return;
-    }
-    let base = tempfile::tempdir().unwrap();
-    let mnt = base.path().join("disk");
-    std::fs::create_dir(&mnt).unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipped: cannot mount a tmpfs here");
-        return;
-    }
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _guard = Unmount(&mnt);
+    };
+    let mnt = &disk.path;
     let cache = mnt.join("cache");
     let d = cache.to_str().unwrap();
     let base_args = ["-d", d, "--iterations", "3", "--warmup-iterations", "1"];
@@ -130,25 +111,39 @@ fn a_full_disk_keeps_the_previous_record() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// A tmpfs mounted at `path`, unmounted (then removed) when dropped.
+struct SmallDisk {
+    path: std::path::PathBuf,
+    _base: tempfile::TempDir,
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}
+
 /// Mounts a tmpfs of `size` at a fresh folder (root only); None says why not.
-fn small_disk(size: &str) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+fn small_disk(size: &str) -> Option<SmallDisk> {
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped: mounting a small tmpfs needs root");
         return None;
     }
     let base = tempfile::tempdir().unwrap();
-    let mnt = base.path().join("disk");
-    std::fs::create_dir(&mnt).unwrap();
+    let path = base.path().join("disk");
+    std::fs::create_dir(&path).unwrap();
     let ok = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-        .arg(&mnt)
+        .arg(&path)
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
         eprintln!("skipped: cannot mount a tmpfs here");
         return None;
     }
-    Some((base, mnt))
+    Some(SmallDisk { path, _base: base })
 }
 
 /// An export bigger than the disk: weights are written through a memory
@@ -157,16 +152,10 @@ fn small_disk(size: &str) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
 /// and the external-data (74 MB) layouts alike, while the run goes on.
 #[test]
 fn an_export_larger_than_the_disk_is_an_error_not_a_crash() {
-    let Some((_base, mnt)) = small_disk("2m") else {
+    let Some(disk) = small_disk("2m") else {
         return;
     };
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _guard = Unmount(&mnt);
+    let mnt = &disk.path;
     let scripts = tempfile::tempdir().unwrap();
     let script = |name: &str, n: usize| {
         let p = scripts.path().join(format!("{name}.rhai"));
